@@ -1,0 +1,42 @@
+"""Where the bundled data lives.
+
+In a source checkout (and an editable install) the data folders sit at the repository root next to the
+package: ``grammars/`` and ``tag_db/``. In a built wheel they are copied into ``promptkit/_data/``.
+Every module that needs bundled data asks here, so there is one place that knows both layouts.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@functools.cache
+def data_dir(name: str) -> Path:
+    """Return the folder of bundled data called ``name`` (``"grammars"`` or ``"tag_db"``)."""
+    for candidate in (_PACKAGE_DIR / "_data" / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"promptkit's bundled data folder {name!r} is missing from the installation")
+
+
+def grammar_path(dialect: str) -> Path:
+    return data_dir("grammars") / f"{dialect}.lark"
+
+
+def tag_db_path(*parts: str) -> Path:
+    return data_dir("tag_db").joinpath(*parts)
+
+
+@functools.cache
+def known_namespaces() -> frozenset[str]:
+    """The namespace prefixes recognised in tags (``species:seal``), from ``tag_db/namespaces.txt``."""
+    text = tag_db_path("namespaces.txt").read_text(encoding="utf-8")
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(line.lower())
+    return frozenset(names)

@@ -1,0 +1,49 @@
+"""``parse(text, dialect, strict)``: the single entry point from text to :class:`Prompt`."""
+
+from __future__ import annotations
+
+import re
+
+from .dialects import canonical_dialect
+from .dialects.brackets import A1111, COMFY, NOVELAI, parse_brackets
+from .dialects.compel import parse_compel
+from .prompt import Prompt, make_plain_caption
+
+_BRACKET_DIALECTS = {"a1111": A1111, "comfy": COMFY, "novelai": NOVELAI}
+
+# Characters or words that can mean syntax in each dialect; text without any of them is a plain caption
+# (the dataset case), which only needs splitting at commas and newlines.
+_SYNTAX = {
+    "a1111": re.compile(r"[\\()\[\]:<|]|BREAK|AND"),
+    "comfy": re.compile(r"[\\():<|]|BREAK|AND|embedding"),
+    "novelai": re.compile(r"[\\{}\[\]:<|]|BREAK|AND"),
+    "compel": re.compile(r"[\\()+\-\"|]|BREAK|AND"),
+}
+
+
+def parse(text: str, dialect: str = "a1111", strict: bool = False,
+          namespaces: frozenset[str] | None = None) -> Prompt:
+    """Parse a prompt written in ``dialect`` (``a1111``/``forge``, ``comfy``, ``novelai``, ``compel``).
+
+    Lenient mode (the default) mirrors A1111: it accepts every string. ``strict=True`` raises
+    :class:`~promptkit.syntax.errors.PromptSyntaxError` (line, column, caret, hint) for unbalanced brackets and
+    other malformed syntax. ``namespaces`` overrides the recognised namespace prefixes (``species:``...).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes a str, not {type(text).__name__}")
+    dialect = canonical_dialect(dialect)
+    if strict:
+        from .strict import check_strict
+
+        check_strict(text, dialect)
+    if _SYNTAX[dialect].search(text) is None:
+        prompt = make_plain_caption(text, dialect)
+    elif dialect == "compel":
+        result = parse_compel(text)
+        prompt = Prompt(text, dialect, result.children, None)
+    else:
+        result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
+        prompt = Prompt(text, dialect, result.children, result.weighted_leaves)
+    if namespaces is not None:
+        prompt.namespaces = namespaces
+    return prompt

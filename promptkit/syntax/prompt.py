@@ -1,0 +1,345 @@
+"""``Prompt``: a parsed prompt, and ``Tag``: the comma-separated unit people think in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from .._resources import known_namespaces
+from .ast import (
+    Alternation,
+    And,
+    Blend,
+    Break,
+    Embedding,
+    ExtraNetwork,
+    Group,
+    Node,
+    Schedule,
+    Separator,
+    Text,
+    iter_nodes,
+    render_source,
+)
+from .normalize import normalize_tag
+
+if TYPE_CHECKING:
+    from ..tags.db import TagDB, TagInfo
+
+
+class Tag:
+    """One tag of a prompt: the text between commas (and newlines, BREAK, brackets) at its level.
+
+    ``raw`` is the source text (``kazusa \\(blue archive\\)``), ``text`` what it says
+    (``kazusa (blue archive)``), ``name`` the normalized database spelling (``kazusa_(blue_archive)``),
+    ``namespace`` a recognised prefix (``species`` of ``species:seal``, whose ``name`` is then ``seal``).
+    ``weight`` is the effective emphasis, ``branch`` the schedule/alternation branch it lives in
+    (``None`` at top level), ``start``/``end`` its span in the source, ``index`` its position in
+    ``Prompt.tags``. ``info`` is filled by :meth:`Prompt.resolve`.
+    """
+
+    __slots__ = ("raw", "text", "name", "namespace", "weight", "branch", "start", "end", "index", "info",
+                 "nodes")
+
+    def __init__(self, raw: str, text: str, name: str, namespace: str | None, weight: float,
+                 branch: str | None, start: int, end: int, index: int, nodes: list[Text]) -> None:
+        self.raw = raw
+        self.text = text
+        self.name = name
+        self.namespace = namespace
+        self.weight = weight
+        self.branch = branch
+        self.start = start
+        self.end = end
+        self.index = index
+        self.nodes = nodes
+        self.info: TagInfo | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        """``namespace:name`` when there is a namespace, else ``name``."""
+        return f"{self.namespace}:{self.name}" if self.namespace else self.name
+
+    def __repr__(self) -> str:
+        extra = f", weight={self.weight:g}" if self.weight != 1.0 else ""
+        ns = f"{self.namespace}:" if self.namespace else ""
+        return f"Tag({ns}{self.name!r}{extra})"
+
+    def to_dict(self) -> dict:
+        return {
+            "raw": self.raw, "text": self.text, "name": self.name, "namespace": self.namespace,
+            "weight": self.weight, "branch": self.branch, "start": self.start, "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class SubPrompt:
+    """One ``AND`` part of a prompt with its composable-diffusion weight (``a :1.2 AND b``)."""
+
+    text: str
+    weight: float
+    start: int
+    end: int
+
+
+_RE_AND = re.compile(r"\bAND\b")
+_RE_AND_WEIGHT = re.compile(r"\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+))\s*$")
+
+
+def split_subprompts(text: str) -> list[SubPrompt]:
+    """A1111's ``AND`` split: every ``AND`` (even inside brackets) separates, a trailing ``:w`` is the weight."""
+    parts: list[SubPrompt] = []
+    last = 0
+    bounds = [(m.start(), m.end()) for m in _RE_AND.finditer(text)] + [(len(text), len(text))]
+    for s, e in bounds:
+        chunk = text[last:s]
+        m = _RE_AND_WEIGHT.search(chunk)
+        if m:
+            parts.append(SubPrompt(chunk[: m.start()], float(m.group(1)), last, last + m.start()))
+        else:
+            stripped = chunk.rstrip()
+            parts.append(SubPrompt(stripped, 1.0, last, last + len(stripped)))
+        last = e
+    return parts
+
+
+class Prompt:
+    """A parsed prompt: a lossless tree plus the views people need (tags, weights, networks, AND parts)."""
+
+    __slots__ = ("source", "dialect", "children", "_weighted_leaves", "_tags", "namespaces")
+
+    def __init__(self, source: str, dialect: str, children: list[Node], weighted_leaves: list | None = None,
+                 namespaces: frozenset[str] | None = None) -> None:
+        self.source = source
+        self.dialect = dialect
+        self.children = children
+        self._weighted_leaves = weighted_leaves
+        self._tags: list[Tag] | None = None
+        self.namespaces = namespaces
+
+    # -- text ---------------------------------------------------------------------------------------------
+    def render(self, dialect: str | None = None) -> str:
+        """The prompt as text: the original byte for byte with no dialect, else the same meaning in ``dialect``."""
+        if dialect is None or dialect == self.dialect:
+            return render_source(self.children)
+        from .render import render
+
+        return render(self, dialect)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Prompt({self.source!r}, dialect={self.dialect!r})"
+
+    # -- structure ----------------------------------------------------------------------------------------
+    def walk(self) -> Iterator[Node]:
+        """Every node in source order (iterative, safe on deep nesting)."""
+        return iter_nodes(self.children)
+
+    @property
+    def loras(self) -> list[ExtraNetwork]:
+        """Extra networks (``<lora:name:0.8>``, ``<hypernet:...>``) in source order."""
+        return [n for n in self.walk() if type(n) is ExtraNetwork]
+
+    @property
+    def embeddings(self) -> list[Embedding]:
+        return [n for n in self.walk() if type(n) is Embedding]
+
+    @property
+    def subprompts(self) -> list[SubPrompt]:
+        """``AND`` parts with their weights (one part when there is no ``AND``)."""
+        if "AND" not in self.source:
+            return [SubPrompt(self.source, 1.0, 0, len(self.source))]
+        return split_subprompts(self.source)
+
+    @property
+    def has_schedules(self) -> bool:
+        return any(type(n) in (Schedule, Alternation) for n in self.walk())
+
+    # -- weights ------------------------------------------------------------------------------------------
+    def weighted(self) -> list[tuple[str, float]]:
+        """(text, weight) fragments with adjacent equal weights merged, ``("BREAK", -1)`` for BREAK.
+
+        For the a1111 dialect this is exactly what A1111's ``parse_prompt_attention`` returns.
+        """
+        if self._weighted_leaves is not None:
+            from .dialects.brackets import a1111_fragments
+
+            return a1111_fragments(self._weighted_leaves)
+        res: list[list] = []
+        for node, weight in weighted_leaves(self):
+            if type(node) is Break:
+                res.append(["BREAK", -1.0])
+                continue
+            value = node.value if type(node) is Text else node.raw  # type: ignore[attr-defined]
+            if res and res[-1][1] == weight and res[-1][0] != "BREAK":
+                res[-1][0] += value
+            else:
+                res.append([value, weight])
+        return [(t, w) for t, w in res] or [("", 1.0)]
+
+    # -- tags ---------------------------------------------------------------------------------------------
+    @property
+    def tags(self) -> list[Tag]:
+        if self._tags is None:
+            self._tags = extract_tags(self)
+        return self._tags
+
+    def resolve(self, db: "TagDB") -> "Prompt":
+        """Attach the database entry (or None) to every tag's ``info``; returns the prompt."""
+        for tag in self.tags:
+            tag.info = db.lookup(tag.qualified_name if tag.namespace else tag.name)
+        return self
+
+
+# -- weights from the tree ------------------------------------------------------------------------------------
+
+def fold_weight(chain: tuple[Group, ...]) -> float:
+    """The effective weight of text inside ``chain`` (outermost first), in the order its dialect applies it.
+
+    A1111 multiplies as each bracket closes (innermost first), then applies unclosed ``(`` and then
+    unclosed ``[`` from the outside in. ComfyUI's ``(x:w)`` replaces the outer weight instead.
+    """
+    if not chain:
+        return 1.0
+    if any(g.absolute for g in chain):
+        w = 1.0
+        for g in chain:
+            w = g.multiplier if g.absolute else w * g.multiplier
+        return w
+    w = 1.0
+    unclosed = []
+    for g in reversed(chain):
+        if g.closed:
+            w *= g.multiplier
+        else:
+            unclosed.append(g)
+    if unclosed:
+        unclosed.reverse()
+        for g in unclosed:
+            if g.open == "(":
+                w *= g.multiplier
+        for g in unclosed:
+            if g.open != "(":
+                w *= g.multiplier
+    return w
+
+
+def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
+    """Leaves in order with the weight the tree gives them (schedules: the before branch, then after)."""
+    stack: list[tuple[Iterator[Node], tuple[Group, ...], float]] = [(iter(prompt.children), (), 1.0)]
+    while stack:
+        it, chain, weight = stack[-1]
+        for node in it:
+            t = type(node)
+            if t is Group:
+                inner = chain + (node,)  # type: ignore[operator]
+                stack.append((iter(node.children), inner, fold_weight(inner)))  # type: ignore[attr-defined]
+                break
+            if t is Schedule or t is Alternation:
+                stack.append((iter(node.children), chain, weight))  # type: ignore[attr-defined]
+                break
+            yield node, weight
+        else:
+            stack.pop()
+
+
+# -- tags -----------------------------------------------------------------------------------------------------
+
+def _make_tag(pieces: list[Text], chain: tuple[Group, ...], branch: str | None, source: str,
+              namespaces: frozenset[str], index: int) -> Tag | None:
+    value = "".join([p.value for p in pieces])
+    text = value.strip()
+    if not text:
+        return None
+    start = pieces[0].start
+    end = pieces[-1].end
+    raw = source[start:end]
+    lead = len(raw) - len(raw.lstrip())
+    trail = len(raw) - len(raw.rstrip())
+    start += lead
+    end -= trail
+    namespace = None
+    name_text = text
+    colon = text.find(":")
+    if colon > 0:
+        prefix = text[:colon].strip().lower()
+        if prefix in namespaces:
+            namespace = prefix
+            name_text = text[colon + 1:]
+    return Tag(source[start:end], text, normalize_tag(name_text), namespace, fold_weight(chain), branch,
+               start, end, index, pieces)
+
+
+def extract_tags(prompt: Prompt) -> list[Tag]:
+    """Split the tree into tags: boundaries are separators, BREAK/AND, brackets and extra networks."""
+    source = prompt.source
+    namespaces = prompt.namespaces if prompt.namespaces is not None else known_namespaces()
+    tags: list[Tag] = []
+    pieces: list[Text] = []
+    counters = {"schedule": 0, "alternation": 0}
+
+    def flush(chain: tuple[Group, ...], branch: str | None) -> None:
+        if pieces:
+            tag = _make_tag(pieces, chain, branch, source, namespaces, len(tags))
+            if tag is not None:
+                tags.append(tag)
+            pieces.clear()
+
+    # Each frame: (iterator over nodes, chain of groups, branch label).
+    stack: list[tuple[Iterator[Node], tuple[Group, ...], str | None]] = [(iter(prompt.children), (), None)]
+    while stack:
+        it, chain, branch = stack[-1]
+        for node in it:
+            t = type(node)
+            if t is Text:
+                pieces.append(node)  # type: ignore[arg-type]
+                continue
+            flush(chain, branch)
+            if t is Group:
+                stack.append((iter(node.children), chain + (node,), branch))  # type: ignore[attr-defined]
+                break
+            if t is Schedule:
+                n = counters["schedule"]
+                counters["schedule"] += 1
+                prefix = f"{branch}/" if branch else ""
+                frames = []
+                for label, nodes in (("before", node.before), ("after", node.after)):  # type: ignore[attr-defined]
+                    frames.append((iter(nodes), chain, f"{prefix}schedule{n}:{label}"))
+                stack.extend(reversed(frames))
+                break
+            if t is Alternation:
+                n = counters["alternation"]
+                counters["alternation"] += 1
+                prefix = f"{branch}/" if branch else ""
+                frames = [(iter(opt), chain, f"{prefix}alternation{n}:{i}")
+                          for i, opt in enumerate(node.options)]  # type: ignore[attr-defined]
+                stack.extend(reversed(frames))
+                break
+            # Separator, Break, And, ExtraNetwork, Embedding, Blend: boundaries that are not tags
+        else:
+            flush(chain, branch)
+            stack.pop()
+    return tags
+
+
+def make_plain_caption(source: str, dialect: str) -> Prompt:
+    """Fast path for captions without any syntax: split at commas and newlines only."""
+    children: list[Node] = []
+    append = children.append
+    pos = 0
+    for piece in _RE_PLAIN.findall(source):
+        end = pos + len(piece)
+        if piece == "," or piece == "\n":
+            append(Separator(pos, end, piece))
+        else:
+            append(Text(pos, end, piece, piece))
+        pos = end
+    return Prompt(source, dialect, children, None)
+
+
+_RE_PLAIN = re.compile(r"[^,\n]+|[,\n]")
+
+__all__ = ["Prompt", "Tag", "SubPrompt", "Blend", "Break", "And", "Separator"]
