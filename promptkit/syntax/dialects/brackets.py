@@ -32,6 +32,7 @@ from ..ast import (
 
 RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
 _RE_PIECE_DELIM = re.compile(r"[,\n|]|\bAND\b")
+_RE_SEPARATORS = re.compile(r"[,\n|]")
 _RE_SCHEDULE_WHEN = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$")
 
 PLAIN, ESCAPE, BACKSLASH, STRAY, COLON, PIPE = (
@@ -50,6 +51,7 @@ class BracketDialect:
     absolute_weights: bool = False  # ComfyUI: (x:1.2) sets 1.2 instead of multiplying
     schedules: bool = False  # A1111: [a:b:when] and [a|b]
     a1111_weighting: bool = False  # replay parse_prompt_attention exactly
+    keywords: bool = False  # BREAK and AND are syntax (A1111/Forge only; text elsewhere)
     extras: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -59,7 +61,8 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
     parts = [rf"(?P<esc>\\[{re.escape(escapes)}])"]
     parts.append(r"(?P<bs>\\)")
     if nai_weights:
-        parts.append(r"(?P<naiopen>-?(?:\d+\.?\d*|\.\d+)::)")
+        # A weight opens only where a tag starts, so "v2-39000::" stays text.
+        parts.append(r"(?<![^\s,{}\[\]:])(?P<naiopen>-?(?:\d+\.?\d*|\.\d+)::)")
         parts.append(r"(?P<naiclose>::)")
     parts.append(rf"(?P<open>[{re.escape(openers)}])")
     if weight_close:
@@ -78,6 +81,7 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
     parts.append(text)
     parts.append(r"(?P<lt><)")
     parts.append(r"(?P<colon>:)")
+    parts.append(r"(?P<char>.)")  # anything the rules above leave over is text: no character is ever lost
     del lone_backslash_is_text
     return re.compile("|".join(parts), re.S)
 
@@ -90,6 +94,7 @@ A1111 = BracketDialect(
     closers={")": "(", "]": "["},
     schedules=True,
     a1111_weighting=True,
+    keywords=True,
 )
 
 COMFY = BracketDialect(
@@ -103,7 +108,7 @@ COMFY = BracketDialect(
 
 NOVELAI = BracketDialect(
     name="novelai",
-    token=_token_regex(escapes="{}[]()\\", openers="{[", closers="}]", weight_close=False, networks=False,
+    token=_token_regex(escapes="{}[]()\\:", openers="{[", closers="}]", weight_close=False, networks=False,
                        embedding=False, nai_weights=True, lone_backslash_is_text=True),
     openers={"{": ("curly", 1.05), "[": ("square", 1 / 1.05)},
     closers={"}": "{", "]": "["},
@@ -121,14 +126,14 @@ class ParseResult:
         self.weighted_leaves = weighted_leaves
 
 
-def _emit_plain(text: str, pos: int, out: list[Node]) -> None:
-    """Split a run of literal text at commas, newlines, pipes and ``AND`` into nodes."""
-    if not ("," in text or "\n" in text or "|" in text or "AND" in text):
+def _emit_plain(text: str, pos: int, out: list[Node], keywords: bool = True) -> None:
+    """Split a run of literal text at commas, newlines, pipes and (A1111) ``AND`` into nodes."""
+    if not ("," in text or "\n" in text or "|" in text or (keywords and "AND" in text)):
         if text:
             out.append(Text(pos, pos + len(text), text, text))
         return
     last = 0
-    for m in _RE_PIECE_DELIM.finditer(text):
+    for m in (_RE_PIECE_DELIM if keywords else _RE_SEPARATORS).finditer(text):
         s, e = m.span()
         if s > last:
             piece = text[last:s]
@@ -146,8 +151,11 @@ def _emit_plain(text: str, pos: int, out: list[Node]) -> None:
         out.append(Text(pos + last, pos + len(text), piece, piece))
 
 
-def _emit_text(text: str, pos: int, out: list[Node]) -> None:
+def _emit_text(text: str, pos: int, out: list[Node], keywords: bool = True) -> None:
     """A run of text as A1111 sees it: ``BREAK`` (with the whitespace its regex takes) first, then pieces."""
+    if not keywords:
+        _emit_plain(text, pos, out, False)
+        return
     if "BREAK" not in text:
         _emit_plain(text, pos, out)
         return
@@ -168,6 +176,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
     openers = dialect.openers
     closers = dialect.closers
     replay = dialect.a1111_weighting
+    keywords = dialect.keywords
     # A1111's own bookkeeping: leaves with weights and one stack per bracket type.
     leaves: list[Node] = []
     weights: list[float] = []
@@ -202,15 +211,15 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         s, e = m.span()
         if kind == "text":
             n_before = len(cur)
-            _emit_text(m.group(), s, cur)
+            _emit_text(m.group(), s, cur, keywords)
             if replay:
                 for node in cur[n_before:]:
                     if isinstance(node, Break):
-                        leaves.append(_EMPTY)
+                        leaves.append(EMPTY_FRAGMENT)
                         weights.append(1.0)
                         leaves.append(node)
                         weights.append(-1.0)
-                        leaves.append(_EMPTY)
+                        leaves.append(EMPTY_FRAGMENT)
                         weights.append(1.0)
                     else:
                         leaves.append(node)
@@ -277,7 +286,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             node = Text(s, e, tok, "" if follows in (":", "|") else "\\", BACKSLASH)
         elif kind == "colon":
             node = Text(s, e, tok, tok, COLON)
-        elif kind == "lt":
+        elif kind == "lt" or kind == "char":
             node = Text(s, e, tok, tok)
         elif kind == "net":
             body = m.group(m.lastindex + 2) if m.lastindex is not None else ""
@@ -316,7 +325,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
     return ParseResult(root, None)
 
 
-_EMPTY = Text(0, 0, "", "")  # the empty fragments A1111's BREAK split leaves around "BREAK"
+EMPTY_FRAGMENT = Text(0, 0, "", "")  # the empty fragments A1111's BREAK split leaves around "BREAK"
 
 
 def _maybe_schedule(group: Group, parent: list[Node]) -> None:

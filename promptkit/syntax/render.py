@@ -1,0 +1,149 @@
+"""Generators: the shared tree back to text in any dialect, with the same effective weights.
+
+Rendering in the prompt's own dialect is the lossless source (``Prompt.render()``). Rendering in another
+dialect flattens emphasis into explicit weights (``(x:1.21)``, ``1.21::x::``, ``(x)1.21``), because nesting
+rules differ between dialects (ComfyUI's ``(x:w)`` does not multiply; NovelAI's braces are 1.05).
+What a target cannot express raises :class:`ConversionError` naming it; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .ast import And, Blend, Break, Embedding, ExtraNetwork, Node, Separator, Text
+from .dialects import canonical_dialect
+from .dialects.brackets import EMPTY_FRAGMENT
+from .errors import ConversionError
+from .normalize import escape_a1111
+from .prompt import Prompt, weighted_leaves
+
+_COMFY_ESCAPE = re.compile(r"([()])")
+_NAI_ESCAPE = re.compile(r"([\\{}\[\]():])")
+_NAI_BOUNDARY = frozenset(" \t\n,{}[]:")
+_COMPEL_ESCAPE = re.compile(r'([\\()"])')
+_COMPEL_SIGN_END = re.compile(r"([+-])(?=[\s,()]|$)")
+
+
+def format_weight(weight: float) -> str:
+    """A weight as people write it, exact to 1e-6: ``1.21``, ``0.5``, ``2``."""
+    text = f"{round(weight, 6):.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+_RE_KEYWORD = re.compile(r"\b(BREAK|AND)\b")
+
+
+def _escape(text: str, dialect: str) -> str:
+    if dialect == "a1111":
+        # A1111 always reads uppercase BREAK/AND as keywords; CLIP lowercases text anyway, so the literal
+        # words survive as "break"/"and" with the same tokens.
+        return escape_a1111(_RE_KEYWORD.sub(lambda m: m.group().lower(), text))
+    if dialect == "comfy":
+        return _COMFY_ESCAPE.sub(r"\\\1", text)
+    if dialect == "novelai":
+        return _NAI_ESCAPE.sub(r"\\\1", text)
+    return _COMPEL_SIGN_END.sub(r"\\\1", _COMPEL_ESCAPE.sub(r"\\\1", text))
+
+
+def _wrap(body: str, weight: float, dialect: str) -> str:
+    w = format_weight(weight)
+    if dialect in ("a1111", "comfy"):
+        return f"({body}:{w})"
+    if dialect == "novelai":
+        # "...2013::" would read as a new weight: a space before the closing "::" keeps the number text.
+        pad = " " if body[-1:].isdigit() or body.endswith(".") else ""
+        return f"{w}::{body}{pad}::"
+    if weight < 0:
+        raise ConversionError(f"compel cannot express the negative weight {w}")
+    return f"({body}){w}"
+
+
+def _leaves(prompt: Prompt) -> list[tuple[Node, float]]:
+    if prompt._weighted_leaves is not None:  # A1111: the exact weights parse_prompt_attention gives
+        return [(n, w) for n, w in prompt._weighted_leaves if n is not EMPTY_FRAGMENT]
+    return list(weighted_leaves(prompt))
+
+
+def render(prompt: Prompt, dialect: str) -> str:
+    """Write ``prompt`` in ``dialect`` with the same effective weights."""
+    target = canonical_dialect(dialect)
+    if target == prompt.dialect:
+        return prompt.render()
+    if target != "a1111" and prompt.has_schedules:
+        raise ConversionError(f"{target} has no prompt editing or alternation ([a:b:when], [a|b]); "
+                              "resolve them per step first with promptkit.schedules()")
+    out: list[str] = []
+    # compel reads digits right after ")1.2" as part of the weight: keep the next fragment apart with a space
+    # (fragments are tokenized separately, so the space changes no token).
+    guard_compel_number = False
+    run: list[str] = []  # text of the current weighted run
+    run_weight = 1.0
+
+    def flush() -> None:
+        nonlocal run_weight
+        if not run:
+            return
+        body = "".join(run)
+        run.clear()
+        if format_weight(run_weight) == "1":
+            out.append(body)
+            return
+        stripped = body.strip()
+        lead = body[: len(body) - len(body.lstrip())]
+        trail = body[len(body.rstrip()):]
+        if stripped and target == "novelai" and not lead and out and out[-1][-1:] not in _NAI_BOUNDARY:
+            lead = " "  # NovelAI reads "1.2::" as a weight only where a tag starts
+        out.append(lead + (_wrap(stripped, run_weight, target) if stripped else "") + trail)
+        nonlocal guard_compel_number
+        guard_compel_number = target == "compel" and bool(stripped) and not trail
+
+    for node, weight in _leaves(prompt):
+        t = type(node)
+        if t is Text:
+            if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
+                continue  # A1111 drops a lone backslash
+            piece = _escape(node.value, target)
+        elif t is Separator:
+            piece = node.raw
+        elif t is Break:
+            if target != "a1111":
+                raise ConversionError(f"{target} has no BREAK; split the prompt into separately encoded parts "
+                                      "(ComfyUI: ConditioningConcat)")
+            flush()
+            out.append(node.raw)
+            continue
+        elif t is And:
+            if target != "a1111":
+                raise ConversionError(f"{target} has no AND (composable diffusion); "
+                                      "ComfyUI does this with ConditioningCombine")
+            flush()
+            out.append(node.raw)
+            continue
+        elif t is ExtraNetwork:
+            if target != "a1111":
+                raise ConversionError(f"{target} cannot load {node.raw} from the prompt; "
+                                      "load the network in your pipeline instead")
+            flush()
+            out.append(node.raw)
+            continue
+        elif t is Embedding:
+            piece = f"embedding:{node.name}" if target == "comfy" else node.name
+        elif t is Blend:
+            raise ConversionError(f"only compel can express {node.raw}")
+        else:  # pragma: no cover
+            raise ConversionError(f"cannot convert {type(node).__name__}")
+        if run and weight != run_weight:
+            flush()
+        if guard_compel_number and not run and (piece[:1].isalnum() or piece[:1] == "."):
+            out.append(" ")
+        guard_compel_number = False
+        run_weight = weight
+        run.append(piece)
+    flush()
+    return "".join(out)
+
+
+def convert(text: str, read: str = "a1111", write: str = "compel", strict: bool = False) -> str:
+    from .parse import parse
+
+    return render(parse(text, read, strict=strict), write)
