@@ -196,14 +196,32 @@ class Prompt:
 
 # -- weights from the tree ------------------------------------------------------------------------------------
 
-def fold_weight(chain: tuple[Group, ...]) -> float:
-    """The effective weight of text inside ``chain`` (outermost first), in the order its dialect applies it.
+# A chain of enclosing groups is a linked list ``(innermost group, outer chain)`` ending in ``None``, so that
+# entering a group is O(1) however deep the nesting (a tuple copy per level would be quadratic).
+Chain = "tuple[Group, Chain] | None"
+
+
+def chain_groups(chain) -> tuple[Group, ...]:
+    """The groups of a chain, outermost first."""
+    groups = []
+    while chain is not None:
+        groups.append(chain[0])
+        chain = chain[1]
+    groups.reverse()
+    return tuple(groups)
+
+
+def fold_weight(chain) -> float:
+    """The effective weight of text inside ``chain``, in the order its dialect applies it.
 
     A1111 multiplies as each bracket closes (innermost first), then applies unclosed ``(`` and then
     unclosed ``[`` from the outside in. ComfyUI's ``(x:w)`` replaces the outer weight instead.
     """
-    if not chain:
+    if chain is None:
         return 1.0
+    if chain[1] is None and chain[0].closed and not chain[0].absolute:
+        return 1.0 * chain[0].multiplier  # the common case: one closed group
+    chain = chain_groups(chain)
     if any(g.absolute for g in chain):
         w = 1.0
         for g in chain:
@@ -229,18 +247,21 @@ def fold_weight(chain: tuple[Group, ...]) -> float:
 
 def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
     """Leaves in order with the weight the tree gives them (schedules: the before branch, then after)."""
-    stack: list[tuple[Iterator[Node], tuple[Group, ...], float]] = [(iter(prompt.children), (), 1.0)]
+    stack: list[tuple[Iterator[Node], object, float | None]] = [(iter(prompt.children), None, 1.0)]
     while stack:
         it, chain, weight = stack[-1]
         for node in it:
             t = type(node)
             if t is Group:
-                inner = chain + (node,)  # type: ignore[operator]
-                stack.append((iter(node.children), inner, fold_weight(inner)))  # type: ignore[attr-defined]
+                inner = (node, chain)
+                stack.append((iter(node.children), inner, None))  # type: ignore[attr-defined]
                 break
             if t is Schedule or t is Alternation:
                 stack.append((iter(node.children), chain, weight))  # type: ignore[attr-defined]
                 break
+            if weight is None:  # computed on first use, so deep nesting without text stays linear
+                weight = fold_weight(chain)
+                stack[-1] = (it, chain, weight)
             yield node, weight
         else:
             stack.pop()
@@ -248,7 +269,7 @@ def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
 
 # -- tags -----------------------------------------------------------------------------------------------------
 
-def _make_tag(pieces: list[Text], chain: tuple[Group, ...], branch: str | None, source: str,
+def _make_tag(pieces: list[Text], chain, branch: str | None, source: str,
               namespaces: frozenset[str], index: int) -> Tag | None:
     value = "".join([p.value for p in pieces])
     text = value.strip()
@@ -281,7 +302,7 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
     pieces: list[Text] = []
     counters = {"schedule": 0, "alternation": 0}
 
-    def flush(chain: tuple[Group, ...], branch: str | None) -> None:
+    def flush(chain, branch: str | None) -> None:
         if pieces:
             tag = _make_tag(pieces, chain, branch, source, namespaces, len(tags))
             if tag is not None:
@@ -289,7 +310,7 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
             pieces.clear()
 
     # Each frame: (iterator over nodes, chain of groups, branch label).
-    stack: list[tuple[Iterator[Node], tuple[Group, ...], str | None]] = [(iter(prompt.children), (), None)]
+    stack: list[tuple[Iterator[Node], object, str | None]] = [(iter(prompt.children), None, None)]
     while stack:
         it, chain, branch = stack[-1]
         for node in it:
@@ -299,7 +320,7 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
                 continue
             flush(chain, branch)
             if t is Group:
-                stack.append((iter(node.children), chain + (node,), branch))  # type: ignore[attr-defined]
+                stack.append((iter(node.children), (node, chain), branch))  # type: ignore[attr-defined]
                 break
             if t is Schedule:
                 n = counters["schedule"]
