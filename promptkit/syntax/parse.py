@@ -37,7 +37,7 @@ def parse(text: str, dialect: str = "a1111", strict: bool = False,
 
         check_strict(text, dialect)
     if _SYNTAX[dialect].search(text) is None:
-        prompt = make_plain_caption(text, dialect)
+        return make_plain_caption(text, dialect, namespaces)
     elif dialect == "compel":
         result = parse_compel(text)
         prompt = Prompt(text, dialect, result.children, None)

@@ -39,11 +39,10 @@ class Tag:
     ``Prompt.tags``. ``info`` is filled by :meth:`Prompt.resolve`.
     """
 
-    __slots__ = ("raw", "text", "name", "namespace", "weight", "branch", "start", "end", "index", "info",
-                 "nodes")
+    __slots__ = ("raw", "text", "name", "namespace", "weight", "branch", "start", "end", "index", "info")
 
     def __init__(self, raw: str, text: str, name: str, namespace: str | None, weight: float,
-                 branch: str | None, start: int, end: int, index: int, nodes: list[Text]) -> None:
+                 branch: str | None, start: int, end: int, index: int) -> None:
         self.raw = raw
         self.text = text
         self.name = name
@@ -53,7 +52,6 @@ class Tag:
         self.start = start
         self.end = end
         self.index = index
-        self.nodes = nodes
         self.info: TagInfo | None = None
 
     @property
@@ -271,27 +269,47 @@ def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
 
 def _make_tag(pieces: list[Text], chain, branch: str | None, source: str,
               namespaces: frozenset[str], index: int) -> Tag | None:
-    value = "".join([p.value for p in pieces])
+    if len(pieces) == 1:
+        piece = pieces[0]
+        value = piece.value
+        plain = piece.kind == 0
+    else:
+        value = "".join([p.value for p in pieces])
+        plain = False
     text = value.strip()
     if not text:
         return None
     start = pieces[0].start
     end = pieces[-1].end
-    raw = source[start:end]
-    lead = len(raw) - len(raw.lstrip())
-    trail = len(raw) - len(raw.rstrip())
-    start += lead
-    end -= trail
+    if plain:  # raw == value: the stripped span follows from the stripped text
+        start += len(value) - len(value.lstrip())
+        end = start + len(text)
+        raw = text
+    else:
+        raw = source[start:end]
+        start += len(raw) - len(raw.lstrip())
+        end -= len(raw) - len(raw.rstrip())
+        raw = source[start:end]
+    return _new_tag(raw, text, start, end, fold_weight(chain) if chain is not None else 1.0, branch,
+                    namespaces, index)
+
+
+def _new_tag(raw: str, text: str, start: int, end: int, weight: float, branch: str | None,
+             namespaces: frozenset[str], index: int) -> Tag:
     namespace = None
     name_text = text
-    colon = text.find(":")
-    if colon > 0:
+    if ":" in text:
+        colon = text.index(":")
         prefix = text[:colon].strip().lower()
-        if prefix in namespaces:
+        if colon > 0 and prefix in namespaces:
             namespace = prefix
             name_text = text[colon + 1:]
-    return Tag(source[start:end], text, normalize_tag(name_text), namespace, fold_weight(chain), branch,
-               start, end, index, pieces)
+    name = name_text.lower()
+    if " " in name or "\t" in name or "\n" in name:
+        name = normalize_tag(name)
+    elif name_text is not text:
+        name = name.strip()
+    return Tag(raw, text, name, namespace, weight, branch, start, end, index)
 
 
 def extract_tags(prompt: Prompt) -> list[Tag]:
@@ -346,10 +364,12 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
     return tags
 
 
-def make_plain_caption(source: str, dialect: str) -> Prompt:
-    """Fast path for captions without any syntax: split at commas and newlines only."""
+def make_plain_caption(source: str, dialect: str, namespaces: frozenset[str] | None = None) -> Prompt:
+    """Fast path for captions without any syntax: split at commas and newlines, tags built in the same pass."""
     children: list[Node] = []
+    tags: list[Tag] = []
     append = children.append
+    spaces = namespaces if namespaces is not None else known_namespaces()
     pos = 0
     for piece in _RE_PLAIN.findall(source):
         end = pos + len(piece)
@@ -357,8 +377,14 @@ def make_plain_caption(source: str, dialect: str) -> Prompt:
             append(Separator(pos, end, piece))
         else:
             append(Text(pos, end, piece, piece))
+            text = piece.strip()
+            if text:
+                start = pos + len(piece) - len(piece.lstrip())
+                tags.append(_new_tag(text, text, start, start + len(text), 1.0, None, spaces, len(tags)))
         pos = end
-    return Prompt(source, dialect, children, None)
+    prompt = Prompt(source, dialect, children, None, namespaces)
+    prompt._tags = tags
+    return prompt
 
 
 _RE_PLAIN = re.compile(r"[^,\n]+|[,\n]")

@@ -1,0 +1,112 @@
+"""Parser speed against an A1111-equivalent regex attention parser, run in the same process on the same input.
+
+    python bench/bench_parse.py [--seconds 2]
+
+Prints prompts/s and the ratio for: the real prompts of ../shared/corpus (full parse to the tree, with tags,
+spans and weights), plain WD-tagger style captions built from the bundled Danbooru list (the dataset case),
+cost against length (linear?), and 10,000 nested brackets. Goals (issue 2): >= 0.5x the regex parser on real
+prompts, >= 2x on plain captions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from a1111_reference import parse_prompt_attention  # noqa: E402
+
+from promptkit import parse  # noqa: E402
+
+
+def rate(fn, items, seconds: float) -> float:
+    """Items per second, best of repeated passes within the time budget."""
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while True:
+        t0 = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, time.perf_counter() - t0)
+        if time.perf_counter() > deadline:
+            break
+    return len(items) / best
+
+
+def full_parse(text: str):
+    prompt = parse(text)
+    for tag in prompt.tags:  # tags carry spans, names and weights
+        tag.weight
+    return prompt
+
+
+def real_prompts() -> list[str]:
+    path = ROOT.parent / "shared" / "corpus" / "real_prompts.jsonl"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        out += [record[k] for k in ("prompt", "negative_prompt") if record.get(k)]
+    return out
+
+
+def plain_captions(n: int = 2000, seed: int = 0) -> list[str]:
+    """WD-tagger style captions: 20-40 general tags by real frequency, underscores as spaces."""
+    rng = random.Random(seed)
+    names, weights = [], []
+    with gzip.open(ROOT / "tag_db" / "danbooru_tags_2025-05-01.csv.gz", "rt", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            if row[1] == "0" and "(" not in row[0] and ":" not in row[0] and "\\" not in row[0]:
+                names.append(row[0].replace("_", " "))
+                weights.append(int(row[2]))
+            if len(names) >= 20000:
+                break
+    return [", ".join(rng.choices(names, weights, k=rng.randint(20, 40))) for _ in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=2.0)
+    args = ap.parse_args()
+
+    prompts = real_prompts()
+    mean_len = sum(map(len, prompts)) / len(prompts)
+    ref = rate(parse_prompt_attention, prompts, args.seconds)
+    ours = rate(full_parse, prompts, args.seconds)
+    print(f"real prompts ({len(prompts)}, mean {mean_len:.0f} chars)")
+    print(f"  a1111 regex attention parser : {ref:10.0f} prompts/s")
+    print(f"  promptkit full parse + tags  : {ours:10.0f} prompts/s   ratio {ours / ref:.2f}x  (goal >= 0.5x)")
+
+    captions = plain_captions()
+    mean_len = sum(map(len, captions)) / len(captions)
+    ref = rate(parse_prompt_attention, captions, args.seconds)
+    ours = rate(full_parse, captions, args.seconds)
+    print(f"plain captions ({len(captions)}, mean {mean_len:.0f} chars)")
+    print(f"  a1111 regex attention parser : {ref:10.0f} captions/s")
+    print(f"  promptkit full parse + tags  : {ours:10.0f} captions/s   ratio {ours / ref:.2f}x  (goal >= 2x)")
+
+    print("cost against length (a real prompt repeated):")
+    unit = max(prompts, key=len)
+    base = None
+    for reps in (1, 10, 100):
+        text = ", ".join([unit] * reps)
+        per_char = 1e9 / (rate(full_parse, [text], args.seconds / 4) * len(text))
+        base = base or per_char
+        print(f"  {len(text):8d} chars: {per_char:7.1f} ns/char ({per_char / base:.2f}x the shortest)")
+
+    for depth in (1_000, 10_000):
+        text = "(" * depth + "deep" + ")" * depth
+        t0 = time.perf_counter()
+        full_parse(text)
+        print(f"  {depth} nested brackets: {1e3 * (time.perf_counter() - t0):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
