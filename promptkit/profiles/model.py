@@ -1,0 +1,142 @@
+"""Model-family profiles as validated data.
+
+A profile holds what a model card says about how to prompt and run a model: architecture, prediction type,
+clip skip, samplers, steps, CFG, resolutions, the tag ordering template, the special tag ladders, positive
+and negative presets, the dialect its users write and the namespaces it knows. Lint rules, the formatter and
+the runners read these; no model fact lives in code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Architecture = Literal["sd1", "sd2", "sdxl", "sdxl-vpred", "sdxl-flow", "cascade"]
+Prediction = Literal["epsilon", "v_prediction", "flow"]
+
+# What an ordering slot can match: tag database categories, the profile's ladders, or these sets.
+SLOT_KINDS = {"count", "general", "artist", "copyright", "character", "meta", "species", "lore", "rating",
+              "quality", "aesthetic", "year", "custom", "rest"}
+
+
+class Range(BaseModel):
+    """A recommended range with a default (``min <= default <= max``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    min: float
+    max: float
+    default: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if not self.min <= self.default <= self.max:
+            raise ValueError(f"default {self.default} is outside {self.min}..{self.max}")
+        return self
+
+
+class Slot(BaseModel):
+    """One position of the ordering template: tags of these kinds go here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    match: list[str]
+
+    @field_validator("match")
+    @classmethod
+    def _known(cls, kinds: list[str]) -> list[str]:
+        unknown = set(kinds) - SLOT_KINDS
+        if unknown:
+            raise ValueError(f"unknown slot kinds {sorted(unknown)}; use {sorted(SLOT_KINDS)}")
+        return kinds
+
+
+class Presets(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    positive: str = ""
+    negative: str = ""
+
+
+class Profile(BaseModel):
+    """A model family (see the bundled ``promptkit/profiles/data/*.toml`` for examples)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    description: str = ""
+    extends: str | None = None
+    family: str = ""
+    architecture: Architecture
+    prediction_type: Prediction = "epsilon"
+    zero_terminal_snr: bool = False
+    clip_skip: int = Field(1, ge=1, le=12, description="A1111 meaning: 1 = last layer, 2 = penultimate")
+    samplers: list[str] = Field(default_factory=lambda: ["Euler a"])
+    schedule_type: str | None = None
+    steps: Range = Range(min=20, max=40, default=28)
+    cfg: Range = Range(min=5, max=8, default=7)
+    cfg_fried: float | None = Field(None, description="CFG at and above which images are known to fry")
+    guidance_rescale: float = 0.0
+    flow_shift: float | None = None
+    pag_scale: float | None = None
+    decoder_steps: int | None = None
+    decoder_cfg: float | None = None
+    resolutions: list[tuple[int, int]] = Field(default_factory=list)
+    resolution_multiple: int = 8
+    dialect: str = "a1111"
+    tag_style: Literal["spaces", "underscores", "any"] = "spaces"
+    escape_parentheses: bool = True
+    natural_language: bool = Field(False, description="captions in plain sentences work too")
+    max_chunks: int | None = Field(None, description="75-token chunks the encoder uses; None = unlimited")
+    ordering: list[Slot] = Field(default_factory=list)
+    ordering_strict: bool = Field(True, description="False when the model was trained on shuffled tags")
+    ladders: dict[str, list[str]] = Field(default_factory=dict)
+    count_tags: list[str] = Field(default_factory=list)
+    special_tags: list[str] = Field(default_factory=list, description="pseudo-tags that are not in any tag DB")
+    keep_underscores: list[str] = Field(default_factory=list)
+    presets: Presets = Presets()
+    namespaces: list[str] = Field(default_factory=list)
+    weight_warn: float = 1.5
+    weight_error: float = 2.0
+
+    @field_validator("dialect")
+    @classmethod
+    def _dialect(cls, value: str) -> str:
+        from ..syntax.dialects import canonical_dialect
+
+        return canonical_dialect(value)
+
+    def ladder_of(self, name: str) -> str | None:
+        """The ladder (quality, aesthetic, rating, year, ...) a normalized tag belongs to, if any."""
+        return self._ladder_index().get(name)
+
+    def _ladder_index(self) -> dict[str, str]:
+        index = self.__dict__.get("_ladder_cache")
+        if index is None:
+            index = {}
+            for ladder, tags in self.ladders.items():
+                for tag in tags:
+                    index.setdefault(_key(tag), ladder)
+            self.__dict__["_ladder_cache"] = index  # derived data, cached beside the frozen fields
+        return index
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Tags this profile knows without the database: ladders, presets, count and special tags."""
+        cached = self.__dict__.get("_vocabulary")
+        if cached is None:
+            from ..syntax import parse
+
+            names = set(self._ladder_index())
+            names.update(_key(t) for t in self.count_tags + self.special_tags)
+            for text in (self.presets.positive, self.presets.negative):
+                names.update(t.name for t in parse(text, self.dialect).tags)
+            cached = frozenset(names)
+            self.__dict__["_vocabulary"] = cached
+        return cached
+
+
+def _key(tag: str) -> str:
+    from ..syntax.normalize import lookup_key
+
+    return lookup_key(tag)

@@ -1,0 +1,93 @@
+"""Finding and loading profiles: the bundled ones by id, users' own from a TOML or YAML file.
+
+A profile may ``extends`` another: its tables are merged over the parent's (a child's list replaces the
+parent's list; nested tables merge key by key).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+from .model import Profile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class ProfileError(ValueError):
+    """A profile that does not exist or does not validate."""
+
+
+def _read(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover
+            raise ProfileError(f"{path}: reading YAML profiles needs PyYAML (pip install pyyaml)") from None
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a table of settings")
+    data.setdefault("id", path.stem)
+    return data
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@functools.cache
+def bundled_ids() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in DATA_DIR.glob("*.toml")))
+
+
+def _raw(ref: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = Path(ref)
+    if path.suffix in (".toml", ".yaml", ".yml") and path.exists():
+        data = _read(path)
+    elif (DATA_DIR / f"{ref}.toml").exists():
+        data = _read(DATA_DIR / f"{ref}.toml")
+    else:
+        raise ProfileError(f"unknown profile {ref!r}; bundled profiles: {', '.join(bundled_ids())}")
+    parent = data.get("extends")
+    if parent:
+        if parent in seen:
+            raise ProfileError(f"profile {ref!r} extends itself through {' -> '.join(seen)}")
+        base = _raw(parent, seen + (ref,))
+        base.pop("description", None)
+        data = _merge(base, data)
+    return data
+
+
+@functools.lru_cache(maxsize=64)
+def load_profile(ref: str) -> Profile:
+    """A bundled profile by id (``kivotos-xl-2``) or a user's profile file (``my-model.toml``)."""
+    from pydantic import ValidationError
+
+    data = _raw(ref)
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(f"profile {ref!r} is invalid:\n{exc}") from None
+
+
+def all_profiles() -> list[Profile]:
+    return [load_profile(i) for i in bundled_ids()]
