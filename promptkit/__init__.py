@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .lint import LintReport
+    from .linter import LintReport
 
 
 def convert(text: str, read: str = "a1111", write: str = "compel", strict: bool = False) -> str:
@@ -37,13 +37,13 @@ def schedules(text: str, steps: int, hires_steps: int | None = None) -> list[tup
 
 def lint(text: str, profile: str | None = None, **options: Any) -> "LintReport":
     """Lint one prompt against the bundled tag database and a model profile."""
-    from .lint import lint_prompt
+    from .linter import lint_prompt
 
     return lint_prompt(text, profile=profile, **options)
 
 
 def format(text: str, profile: str | None = None, **options: Any) -> str:  # noqa: A001 - public API name
     """Format a prompt: order tags by the profile template, normalize spacing, underscores and escapes."""
-    from .lint.formatter import format_prompt
+    from .linter.formatter import format_prompt
 
     return format_prompt(text, profile=profile, **options)

@@ -1,0 +1,217 @@
+"""Model rules (PK3xx): what the active profile says about its special tags, ordering and encoder."""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterable
+
+from ...tokens.chunks import surely_one_chunk
+from ..diagnostics import Diagnostic, Edit, Severity
+from ..rule import LintContext, Rule, register
+
+
+@functools.cache
+def ladder_owners() -> dict[str, list[tuple[str, str]]]:
+    """Every bundled profile's ladder tags: name -> [(family, ladder)]."""
+    from ...profiles import all_profiles
+    from ...syntax.normalize import lookup_key
+
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for profile in all_profiles():
+        for ladder, tags in profile.ladders.items():
+            for tag in tags:
+                entry = (profile.family or profile.id, ladder)
+                if entry not in owners.setdefault(lookup_key(tag), []):
+                    owners[lookup_key(tag)].append(entry)
+    return owners
+
+
+@register
+class ForeignLadderTag(Rule):
+    """A quality, aesthetic, rating or year tag from another model family's ladder.
+
+    Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
+    ``very awa`` NoobAI's, ``extremely aesthetic`` SoteDiffusion's; elsewhere they are noise.
+
+    Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
+    """
+
+    code = "PK301"
+    name = "foreign-ladder-tag"
+    category = "model"
+    severity = Severity.WARNING
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        profile = ctx.profile
+        if not profile.ladders:
+            return
+        owners = ladder_owners()
+        for tag in ctx.tags:
+            if tag.name in profile.vocabulary or tag.name not in owners:
+                continue
+            if ctx.db is not None and ctx.info(tag) is not None:
+                continue  # also an ordinary tag (e.g. "general")
+            family, ladder = owners[tag.name][0]
+            ours = profile.ladders.get(ladder)
+            hint = [", ".join(ours[:3])] if ours else []
+            yield self.diagnostic(f"{tag.text!r} is a {family} {ladder} tag; {profile.title} was not trained with it",
+                                  tag.start, tag.end, suggestions=hint)
+
+
+@register
+class MissingQualityTags(Rule):
+    """None of the quality tags the model card recommends.
+
+    Why: models trained with quality ladders produce their average output without them; the card's
+    positive preset is what the examples were made with.
+
+    Example (Kivotos XL): ``1girl, solo`` -> ``1girl, solo, masterpiece, best quality, very aesthetic, absurdres``.
+    Fix (unsafe: adds tags): add the preset where the ordering template puts it.
+    """
+
+    code = "PK302"
+    name = "missing-quality-tags"
+    category = "model"
+    severity = Severity.INFO
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        profile = ctx.profile
+        preset = profile.presets.positive.strip()
+        if ctx.negative or not preset or "quality" not in profile.ladders or not ctx.text.strip():
+            return
+        if any(profile.ladder_of(t.name) in ("quality", "aesthetic") for t in ctx.tags):
+            return
+        first_slot = profile.ordering[0].match if profile.ordering else []
+        if "quality" in first_slot or "aesthetic" in first_slot:
+            edit = Edit(0, 0, preset + ", ")
+        else:
+            end = len(ctx.text.rstrip())
+            edit = Edit(end, end, (", " if not ctx.text.rstrip().endswith(",") else " ") + preset)
+        yield self.diagnostic(f"no quality tags; {profile.title} recommends {preset!r}", 0, 0,
+                              suggestions=[preset], fix=self.fix(f"add {preset!r}", edit))
+
+
+@register
+class TagOrder(Rule):
+    """Tags out of the order the model was trained with.
+
+    Why: models trained on captions in a fixed order (Animagine, Kivotos, Pony) follow prompts in that
+    order best: count, character, series, artist, everything else, then quality tags for Animagine.
+
+    Example (Kivotos XL): ``smile, kazusa \\(blue archive\\), 1girl`` -> ``1girl, kazusa \\(blue archive\\), smile``.
+    Fix (safe: every tag kept with its weight): reorder by the profile template (``promptkit fmt``).
+    """
+
+    code = "PK303"
+    name = "tag-order"
+    category = "model"
+    severity = Severity.INFO
+    fix_safety = "safe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative or not ctx.profile.ordering:
+            return
+        from ..formatter import order_items, slot_names
+
+        plan = order_items(ctx)
+        if plan is None:
+            return
+        segments_changed, first_bad = plan
+        if not segments_changed:
+            return
+        bad_tag, expected_before = first_bad
+        severity = Severity.WARNING if ctx.profile.ordering_strict else Severity.INFO
+        yield self.diagnostic(
+            f"{bad_tag.text!r} ({slot_names(ctx, bad_tag)}) should come before {expected_before.text!r} "
+            f"({slot_names(ctx, expected_before)}) in {ctx.profile.title}'s order: "
+            f"{', '.join(s.name for s in ctx.profile.ordering)}",
+            bad_tag.start, bad_tag.end, severity=severity,
+            fix=self.fix("reorder the tags", *segments_changed))
+
+
+@register
+class RatingConflict(Rule):
+    """More than one rating tag (``safe`` and ``explicit``).
+
+    Why: rating tags steer the whole image; two of them pull in opposite directions.
+
+    Example: ``general, nsfw, 1girl`` -> ``general, 1girl``.
+    """
+
+    code = "PK304"
+    name = "rating-conflict"
+    category = "model"
+    severity = Severity.WARNING
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative:
+            return
+        ratings = [t for t in ctx.tags if t.branch is None and ctx.profile.ladder_of(t.name) == "rating"]
+        names = {t.name for t in ratings}
+        if len(names) > 1:
+            later = ratings[-1]
+            yield self.diagnostic(f"rating tags contradict each other: {', '.join(sorted(names))}",
+                                  later.start, later.end)
+
+
+@register
+class TooManyChunks(Rule):
+    """Tokens past what the model's text encoder can see.
+
+    Why: A1111 and ComfyUI split long prompts into 75-token chunks, but Stable Cascade (SoteDiffusion) and
+    plain diffusers truncate at 77 tokens: everything after is silently dropped.
+
+    Example (SoteDiffusion): a 110-token prompt loses its last 35 tokens; move important tags first.
+    """
+
+    code = "PK305"
+    name = "too-many-chunks"
+    category = "model"
+    severity = Severity.ERROR
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        limit = ctx.profile.max_chunks
+        if limit is None or surely_one_chunk(ctx.text):
+            return
+        plan = ctx.chunk_plan
+        if len(plan.chunks) <= limit:
+            return
+        dropped = [tok for chunk in plan.chunks[limit:] for tok in chunk.tokens]
+        if not dropped:
+            return
+        start = min(t.start for t in dropped)
+        lost = [t.text for t in ctx.tags if t.start >= start]
+        yield self.diagnostic(
+            f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {len(dropped)} more are dropped "
+            f"({len(lost)} tags: {', '.join(lost[:5])}{'...' if len(lost) > 5 else ''})",
+            start, len(ctx.text.rstrip()))
+
+
+@register
+class TagCutByChunk(Rule):
+    """A tag split across two 75-token chunks.
+
+    Why: each chunk is encoded separately, so a tag cut in two is seen as two unrelated halves. A1111 moves
+    text after a comma within 20 tokens of the boundary to the next chunk, but long tags or missing commas
+    defeat it.
+
+    Example: put ``BREAK`` before the cut tag, or shorten the prompt before it.
+    """
+
+    code = "PK306"
+    name = "tag-cut-by-chunk"
+    category = "model"
+    severity = Severity.WARNING
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1:
+            return
+        plan = ctx.chunk_plan
+        if len(plan.chunks) < 2:
+            return
+        for tag in ctx.tags:
+            chunks = plan.tag_chunks(tag)
+            if len(chunks) > 1:
+                yield self.diagnostic(f"{tag.text!r} is cut between chunks {chunks[0] + 1} and {chunks[-1] + 1}",
+                                      tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
