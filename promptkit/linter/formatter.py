@@ -70,8 +70,8 @@ def _segments(ctx: "LintContext") -> list[list[tuple[int, int]]]:
 
 def order_items(ctx: "LintContext") -> tuple[list[Edit], tuple[Tag, Tag] | None] | None:
     """Edits that sort each segment's items by template slot (stable), and the first misplaced pair."""
-    if not ctx.profile.ordering:
-        return None
+    if not ctx.profile.ordering or not _balanced(ctx):
+        return None  # moving text across an unclosed bracket would change its weight
     tags = ctx.tags
     edits: list[Edit] = []
     first_bad: tuple[Tag, Tag] | None = None
@@ -102,21 +102,32 @@ def order_items(ctx: "LintContext") -> tuple[list[Edit], tuple[Tag, Tag] | None]
     return edits, first_bad
 
 
+def _balanced(ctx: "LintContext") -> bool:
+    from ..syntax.ast import Group, Text
+
+    for node in ctx.prompt.walk():
+        if (type(node) is Group and not node.closed) or (type(node) is Text and node.kind == Text.STRAY):
+            return False
+    return True
+
+
 def normalize_spacing(text: str) -> str:
     """``, `` after every top-level comma (``,`` at the end of a line), no trailing whitespace."""
     from ..syntax import parse
 
     prompt = parse(text)
     edits = []
+    last_end = 0
     for node in prompt.children:
         if type(node) is Separator and node.raw == ",":
             s, e = node.start, node.end
-            while s > 0 and text[s - 1] in " \t":
+            while s > last_end and text[s - 1] in " \t":
                 s -= 1
             while e < len(text) and text[e] in " \t":
                 e += 1
             at_line_end = e >= len(text) or text[e] == "\n"
             edits.append(Edit(s, e, "," if at_line_end else ", "))
+            last_end = e
     out = apply_edits(text, edits)
     return "\n".join(line.rstrip() for line in out.split("\n")).strip()
 

@@ -119,6 +119,21 @@ class TagDB:
                 return row[0]
         return None
 
+    def _follow_alias(self, target: str, query: str) -> TagInfo:
+        """The tag an alias leads to. Stacked sources can chain aliases (Danbooru ``paintings`` -> ``painting``,
+        e621 ``painting`` -> ``painting_(action)``); a few hops are followed, cycles are not."""
+        seen = {target}
+        for _ in range(4):
+            info = self._info(target, "alias", query)
+            if info is not None:
+                return info
+            nxt = self._alias_target(target)
+            if nxt is None or nxt in seen:
+                break
+            seen.add(nxt)
+            target = nxt
+        return TagInfo(target, TagCategory.UNKNOWN, 0, "", (), "alias", query)  # below the post-count cut-off
+
     def lookup(self, text: str) -> TagInfo | None:
         """The tag a spelling names: exact canonical name first, then an alias. None when unknown."""
         cache = self._cache
@@ -134,9 +149,7 @@ class TagDB:
             for key in keys:
                 target = self._alias_target(key)
                 if target is not None:
-                    info = self._info(target, "alias", text)
-                    if info is None:  # alias of a tag below the post-count cut-off
-                        info = TagInfo(target, TagCategory.UNKNOWN, 0, "", (), "alias", text)
+                    info = self._follow_alias(target, text)
                     break
         cache[text] = info
         return info

@@ -83,7 +83,7 @@ class UnknownTag(Rule):
             names = [spelled(ctx, s.name) for s in suggestions]
             fix = None
             if suggestions and (suggestions[0].score or 0) >= 85:
-                fix = self.fix(f"replace with {names[0]!r}", Edit(tag.start, tag.end, names[0]))
+                fix = self.fix(f"replace with '{names[0]}'", Edit(tag.start, tag.end, names[0]))
             hint = f"; did you mean {', '.join(repr(n) for n in names)}?" if names else ""
             yield self.diagnostic(f"unknown tag {tag.text!r}{hint}", tag.start, tag.end, severity=severity,
                                   suggestions=names, fix=fix)
@@ -114,7 +114,7 @@ class AliasTag(Rule):
             prefix = ctx.text[tag.start:tag.end].split(":", 1)[0] + ":" if tag.namespace else ""
             new = prefix + spelled(ctx, info.name)
             yield self.diagnostic(f"{tag.text!r} is an alias of {info.name!r}", tag.start, tag.end,
-                                  suggestions=[new], fix=self.fix(f"write {new!r}", Edit(tag.start, tag.end, new)))
+                                  suggestions=[new], fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new)))
 
 
 @register
@@ -283,7 +283,7 @@ class UnescapedParentheses(Rule):
                 fixed = spelled(ctx, name)
                 yield self.diagnostic(
                     f"the parentheses of {name!r} are read as emphasis; escape them", start, node.end,
-                    suggestions=[fixed], fix=self.fix(f"write {fixed!r}", Edit(start, node.end, fixed)))
+                    suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
 
 
 @register
@@ -321,7 +321,7 @@ class WeightLikeTag(Rule):
                 fixed = spelled(ctx, name)
                 yield self.diagnostic(
                     f"A1111 reads {node.close[:-1]!r} of {name!r} as a weight of {format_number(node.multiplier)}",
-                    start, node.end, suggestions=[fixed], fix=self.fix(f"write {fixed!r}", Edit(start, node.end, fixed)))
+                    start, node.end, suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
 
 
 def format_number(x: float) -> str:
@@ -353,20 +353,20 @@ class TagStyle(Rule):
                 if " " in raw:
                     fixed = raw.replace(" ", "_")
                     yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
-                                          fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+                                          fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
                 continue
             if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
                     not any(k in raw for k in KAOMOJI) and not raw.startswith("__"):
                 if tag.name not in profile.vocabulary and (ctx.db is None or ctx.info(tag) is None):
                     continue
                 fixed = raw.replace("_", " ")
-                yield self.diagnostic(f"write {fixed!r}: {profile.id} was trained with spaces", tag.start, tag.end,
-                                      fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+                yield self.diagnostic(f"write '{fixed}': {profile.id} was trained with spaces", tag.start, tag.end,
+                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
             elif profile.tag_style == "underscores" and " " in raw.strip():
                 fixed = raw.replace(" ", "_")
-                yield self.diagnostic(f"write {fixed!r}: {profile.id} was trained with underscores",
+                yield self.diagnostic(f"write '{fixed}': {profile.id} was trained with underscores",
                                       tag.start, tag.end,
-                                      fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
 
 
 _PREFIX = re.compile(r"^([a-z]{2,12}):(?!\s)")

@@ -1,0 +1,1 @@
+"""The ``promptkit`` command line (click). Entry point: :func:`promptkit.cli.main.main`."""

@@ -1,0 +1,54 @@
+"""Project configuration: ``promptkit.toml`` or ``[tool.promptkit]`` in ``pyproject.toml``.
+
+Looked up from the current folder upwards; command-line options win over the file. Keys: ``profile``,
+``dialect``, ``select``, ``ignore``, ``fail-on``, ``backtrack``, ``tag-sources`` (a list of ``danbooru``,
+``e621``, ``wd14`` or paths to CSV files, relative to the file).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources"}
+
+
+class ConfigError(Exception):
+    pass
+
+
+def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        own = folder / "promptkit.toml"
+        if own.is_file():
+            return own, _validate(own, _load(own))
+        project = folder / "pyproject.toml"
+        if project.is_file():
+            data = _load(project).get("tool", {}).get("promptkit")
+            if data is not None:
+                return project, _validate(project, data)
+    return None, {}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _validate(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(data) - KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
+    if "tag-sources" in data:
+        data["tag-sources"] = [s if s in ("danbooru", "e621", "wd14") else str((path.parent / s).resolve())
+                               for s in data["tag-sources"]]
+    return data

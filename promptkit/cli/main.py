@@ -1,0 +1,464 @@
+"""The ``promptkit`` command line.
+
+Exit codes: 0 clean, 1 findings (or changes with ``--check``/``--diff``), 2 usage or input errors.
+Everything here runs offline on the bundled data; nothing imports torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from .config import ConfigError, find_config
+from .inputs import InputError, PromptInput, collect
+
+DIALECT = click.Choice(["a1111", "forge", "comfy", "comfyui", "novelai", "nai", "compel"], case_sensitive=False)
+
+
+def fail(message: str) -> None:
+    click.echo(f"promptkit: error: {message}", err=True)
+    sys.exit(2)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a file's content via a temporary file and a rename: it is always either old or new."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _split_codes(values: tuple[str, ...]) -> list[str]:
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _settings(profile, dialect, select, ignore):
+    try:
+        cfg_path, cfg = find_config()
+    except ConfigError as exc:
+        fail(str(exc))
+    profile = profile or cfg.get("profile") or "sdxl-base"
+    dialect = dialect or cfg.get("dialect")
+    select = _split_codes(select) or cfg.get("select") or None
+    ignore = _split_codes(ignore) or cfg.get("ignore") or None
+    try:
+        from ..profiles import load_profile
+
+        prof = load_profile(profile)
+    except Exception as exc:  # ProfileError and validation errors are for people
+        fail(str(exc))
+    return prof, dialect, select, ignore, cfg
+
+
+def _db(cfg: dict):
+    from ..tags import TagDB, TagDataError, default_db
+
+    try:
+        sources = cfg.get("tag-sources")
+        return TagDB.from_names(sources) if sources else default_db()
+    except TagDataError as exc:
+        fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="promptkit")
+def cli() -> None:
+    """Parse, lint, format and convert prompts for tag-trained text-to-image models.
+
+    \b
+    Examples:
+      promptkit lint "1girl, kazusa (blue archive), long hiar" --profile kivotos-xl-2
+      promptkit fmt --profile kivotos-xl-2 captions/
+      promptkit convert "(best quality:1.2), [blurry]" --write compel
+      promptkit tags suggest "long hiar"
+    """
+
+
+# -- lint ----------------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("prompts", nargs=-1)
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Read a prompt file: caption .txt, A1111 infotext, or PNG with A1111/ComfyUI metadata.")
+@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: sdxl-base.")
+@click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rule codes or prefixes (PK2, PK201,...).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes: rewrite files in place (atomically), print fixed prompts.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; change nothing.")
+@click.option("--negative", is_flag=True, help="The prompts given are negative prompts.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
+              help="Lowest severity that makes the exit code 1. Default: warning.")
+@click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
+              help="Caption file extensions to read in folders.")
+def lint(prompts, files, profile, dialect, select, ignore, fmt, fix, unsafe_fixes, diff, negative, fail_on,
+         extensions) -> None:
+    """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
+
+    Findings show file, line:column, rule code, message, the source with a caret under the span, and
+    suggestions. Exit code 0 when clean, 1 with findings at or above --fail-on, 2 on usage or input errors.
+    """
+    from ..linter import Severity, fix_text, lint_prompt
+    from . import output
+
+    prof, dialect, select, ignore, cfg = _settings(profile, dialect, select, ignore)
+    fail_on = fail_on or cfg.get("fail-on", "warning")
+    if not prompts and not files:
+        if sys.stdin.isatty():
+            fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
+        prompts = ("-",)
+    try:
+        items = collect(tuple(prompts), tuple(files), tuple(e if e.startswith(".") else f".{e}" for e in extensions),
+                        negative)
+    except InputError as exc:
+        fail(str(exc))
+    db = _db(cfg)
+    backtrack = int(cfg.get("backtrack", 20))
+    pairs = []
+    fixed_total = 0
+    changed = False
+    for item in items:
+        if fix or diff:
+            new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
+                                         negative=item.negative)
+            if new_text != item.text:
+                changed = True
+                fixed_total += len(applied)
+                if diff:
+                    click.echo("".join(difflib.unified_diff(
+                        (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
+                        fromfile=item.label, tofile=item.label)), nl=False)
+                elif item.fixable:
+                    write_atomic(item.path, new_text + "\n")  # type: ignore[arg-type]
+                elif item.path is None and item.label.startswith("<"):
+                    click.echo(new_text)
+                else:
+                    click.echo(f"promptkit: {item.label}: metadata inside a file is not rewritten; fixed text:\n"
+                               f"{new_text}", err=True)
+            if fix:
+                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file)
+        report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack)
+        pairs.append((item, report))
+    if fmt == "json":
+        click.echo(output.json_report(pairs))
+    elif fmt == "sarif":
+        click.echo(output.sarif_report(pairs))
+    elif fmt == "github":
+        text = output.github_report(pairs)
+        if text:
+            click.echo(text)
+    elif not diff:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = output.text_report(pairs, color)
+        if text:
+            click.echo(text)
+        click.echo(output.summary(pairs, fixed_total))
+    threshold = Severity(fail_on).rank
+    if diff and changed:
+        sys.exit(1)
+    if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics):
+        sys.exit(1)
+
+
+# -- fmt -----------------------------------------------------------------------------------------------------
+@cli.command("fmt")
+@click.argument("prompts", nargs=-1)
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE", help="Caption or prompt file to format in place.")
+@click.option("-p", "--profile", help="Model profile id or file. Default: sdxl-base.")
+@click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if anything would be reformatted.")
+@click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
+@click.option("--negative", is_flag=True, help="The prompts are negative prompts (no ordering).")
+def fmt_command(prompts, files, profile, dialect, check, diff, negative) -> None:
+    """Format prompts: order tags by the profile template, normalize spacing, underscores and escapes.
+
+    Files are rewritten in place (atomically); prompts given as arguments are printed. Every tag is kept
+    with its weight.
+    """
+    from ..linter import format_prompt
+
+    prof, dialect, _, _, cfg = _settings(profile, dialect, (), ())
+    if not prompts and not files:
+        prompts = ("-",)
+    try:
+        items = collect(tuple(prompts), tuple(files), negative=negative)
+    except InputError as exc:
+        fail(str(exc))
+    db = _db(cfg)
+    changed = 0
+    for item in items:
+        new = format_prompt(item.text, prof, dialect, db, negative=item.negative or negative)
+        if new == item.text:
+            if not (check or diff) and not item.fixable:
+                click.echo(new)
+            continue
+        changed += 1
+        if diff:
+            click.echo("".join(difflib.unified_diff((item.text + "\n").splitlines(True), (new + "\n").splitlines(True),
+                                                    fromfile=item.label, tofile=item.label)), nl=False)
+        elif check:
+            click.echo(f"would reformat {item.label}")
+        elif item.fixable:
+            write_atomic(item.path, new + "\n")  # type: ignore[arg-type]
+            click.echo(f"reformatted {item.label}", err=True)
+        else:
+            click.echo(new)
+    if (check or diff) and changed:
+        sys.exit(1)
+
+
+# -- convert -------------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("prompt")
+@click.option("-r", "--read", "read", type=DIALECT, default="a1111", show_default=True, help="Dialect of PROMPT.")
+@click.option("-w", "--write", "write", type=DIALECT, default="compel", show_default=True, help="Dialect to write.")
+@click.option("--strict", is_flag=True, help="Refuse malformed input instead of reading it the way A1111 would.")
+def convert(prompt, read, write, strict) -> None:
+    """Rewrite PROMPT in another dialect with the same effective weights (to 1e-6).
+
+    What the target cannot express (scheduling in ComfyUI, BREAK in NovelAI...) is an error, never dropped.
+    """
+    from ..syntax import ConversionError, PromptSyntaxError
+    from ..syntax.render import convert as do_convert
+
+    try:
+        click.echo(do_convert(prompt, read=read, write=write, strict=strict))
+    except (ConversionError, PromptSyntaxError) as exc:
+        fail(str(exc))
+
+
+# -- parse ---------------------------------------------------------------------------------------------------
+@cli.command("parse")
+@click.argument("prompt")
+@click.option("-d", "--dialect", type=DIALECT, default="a1111", show_default=True)
+@click.option("--strict", is_flag=True, help="Raise on malformed syntax (line, column, caret, hint).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def parse_command(prompt, dialect, strict, as_json) -> None:
+    """Show the tree, the tags and the weighted fragments of PROMPT."""
+    from ..syntax import PromptSyntaxError, parse
+    from .show import tree_lines
+
+    try:
+        parsed = parse(prompt, dialect, strict=strict)
+    except PromptSyntaxError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({
+            "dialect": parsed.dialect, "tags": [t.to_dict() for t in parsed.tags],
+            "weighted": parsed.weighted(), "loras": [{"kind": n.kind, "name": n.name, "args": n.args} for n in parsed.loras],
+            "subprompts": [{"text": s.text, "weight": s.weight} for s in parsed.subprompts],
+        }, ensure_ascii=False, indent=2))
+        return
+    click.echo("tree:")
+    for line in tree_lines(parsed):
+        click.echo("  " + line)
+    click.echo("tags:")
+    for t in parsed.tags:
+        extra = f"  weight {t.weight:.4g}" if t.weight != 1.0 else ""
+        ns = f"  namespace {t.namespace}" if t.namespace else ""
+        br = f"  [{t.branch}]" if t.branch else ""
+        click.echo(f"  {t.start}:{t.end}  {t.name}{extra}{ns}{br}")
+
+
+# -- tokens --------------------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("prompt")
+@click.option("-p", "--profile", help="Model profile (its encoder's chunk limit is shown).")
+@click.option("-d", "--dialect", type=DIALECT, default=None)
+@click.option("--backtrack", default=20, show_default=True, help="A1111's comma backtrack in tokens (0 disables).")
+@click.option("--json", "as_json", is_flag=True)
+def tokens(prompt, profile, dialect, backtrack, as_json) -> None:
+    """Show how PROMPT is cut into 75-token CLIP chunks and which tag lands where."""
+    from ..syntax import parse
+    from ..tokens.chunks import plan_chunks
+    from ..tokens.clip import clip_bpe
+
+    prof, dialect, _, _, _ = _settings(profile, dialect, (), ())
+    parsed = parse(prompt, dialect or prof.dialect)
+    plan = plan_chunks(parsed, backtrack)
+    bpe = clip_bpe()
+    if as_json:
+        click.echo(json.dumps({"token_count": plan.token_count, "chunks": [
+            {"tokens": [t.id for t in c.tokens], "text": bpe.decode([t.id for t in c.tokens]), "break": c.forced}
+            for c in plan.chunks]}, ensure_ascii=False, indent=2))
+        return
+    limit = prof.max_chunks
+    click.echo(f"{plan.token_count} tokens in {len(plan.chunks)} chunk(s) of 75"
+               + (f"; {prof.title} reads only {limit}" if limit else ""))
+    for i, chunk in enumerate(plan.chunks):
+        mark = "  (dropped by the encoder)" if limit is not None and i >= limit else ""
+        ended = " BREAK" if chunk.forced else ""
+        click.echo(f"chunk {i + 1}: {len(chunk.tokens)} tokens{ended}{mark}")
+        click.echo("  " + bpe.decode([t.id for t in chunk.tokens]))
+    cut = [t for t in parsed.tags if len(plan.tag_chunks(t)) > 1]
+    for tag in cut:
+        click.echo(f"cut across chunks: {tag.raw!r}")
+
+
+# -- tags ----------------------------------------------------------------------------------------------------
+@cli.group()
+def tags() -> None:
+    """Look tags up in the bundled Danbooru and e621 databases (offline)."""
+
+
+def _tags_options(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+    f = click.option("--source", "sources", multiple=True,
+                     help="Databases to stack, in order: danbooru, e621, wd14 or a CSV path. Default: danbooru, e621.")(f)
+    return f
+
+
+def _open_db(sources):
+    if sources:
+        from ..tags import TagDB, TagDataError
+
+        try:
+            return TagDB.from_names(sources)
+        except TagDataError as exc:
+            fail(str(exc))
+    return _db(find_config()[1])
+
+
+def _print_infos(results, as_json) -> None:
+    if as_json:
+        click.echo(json.dumps([r.to_dict() if r is not None else None for r in results], ensure_ascii=False, indent=2))
+        return
+    for r in results:
+        if r is None:
+            click.echo("(not found)")
+            continue
+        score = f"  score {r.score:g}" if r.score is not None else ""
+        how = f"  ({r.matched} of {r.query!r})" if r.matched == "alias" else ""
+        click.echo(f"{r.name}  [{r.category.value}]  {r.post_count:,} posts  {'+'.join(r.sources) or '-'}{score}{how}")
+
+
+@tags.command("lookup")
+@click.argument("texts", nargs=-1, required=True)
+@_tags_options
+def tags_lookup(texts, as_json, sources) -> None:
+    """Canonical name, category, post count and source of each TEXT (aliases followed). Exit 1 if one is unknown."""
+    db = _open_db(sources)
+    results = [db.lookup(t) for t in texts]
+    _print_infos(results, as_json)
+    if any(r is None for r in results):
+        sys.exit(1)
+
+
+@tags.command("suggest")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("-n", "--limit", default=5, show_default=True)
+@_tags_options
+def tags_suggest(texts, limit, as_json, sources) -> None:
+    """Near matches for misspelled tags, by similarity then popularity."""
+    db = _open_db(sources)
+    for t in texts:
+        if not as_json and len(texts) > 1:
+            click.echo(f"{t}:")
+        _print_infos(db.suggest(t, limit), as_json)
+
+
+@tags.command("complete")
+@click.argument("prefix")
+@click.option("-n", "--limit", default=20, show_default=True)
+@_tags_options
+def tags_complete(prefix, limit, as_json, sources) -> None:
+    """Tags starting with PREFIX (aliases included), most used first."""
+    _print_infos(_open_db(sources).complete(prefix, limit), as_json)
+
+
+@tags.command("implied")
+@click.argument("texts", nargs=-1, required=True)
+@_tags_options
+def tags_implied(texts, as_json, sources) -> None:
+    """Every tag each TEXT implies, transitively."""
+    db = _open_db(sources)
+    result = {t: db.implied(t) for t in texts}
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for t, implied in result.items():
+        click.echo(f"{t}: {', '.join(implied) if implied else '(nothing)'}")
+
+
+# -- profiles & rules ----------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("profile", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def profiles(profile, as_json) -> None:
+    """List the bundled model profiles, or show one (an id or a profile file)."""
+    from ..profiles import ProfileError, all_profiles, load_profile
+
+    if profile:
+        try:
+            prof = load_profile(profile)
+        except ProfileError as exc:
+            fail(str(exc))
+        data = prof.model_dump(mode="json")
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for key, value in data.items():
+            if value in (None, [], {}, ""):
+                continue
+            click.echo(f"{key}: {value}")
+        return
+    items = all_profiles()
+    if as_json:
+        click.echo(json.dumps([p.model_dump(mode="json") for p in items], indent=2, ensure_ascii=False))
+        return
+    width = max(len(p.id) for p in items)
+    for p in items:
+        click.echo(f"{p.id:<{width}}  {p.architecture:<10} {p.prediction_type:<12} {p.title}")
+
+
+@cli.command()
+@click.argument("code", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def rules(code, as_json) -> None:
+    """List the lint rules, or explain one (by code or name)."""
+    from ..linter import all_rules
+
+    found = all_rules()
+    if code:
+        found = [r for r in found if r.code == code.upper() or r.name == code]
+        if not found:
+            fail(f"no rule {code!r}; see `promptkit rules`")
+    if as_json:
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value,
+                                "fix": r.fix_safety, "docs": r.docs()} for r in found], indent=2))
+        return
+    if code:
+        r = found[0]
+        click.echo(f"{r.code} {r.name}  [{r.category}, {r.severity.value}, fix: {r.fix_safety or 'none'}]\n")
+        click.echo(r.docs())
+        return
+    for r in found:
+        click.echo(f"{r.code}  {r.name:<24} {r.severity.value:<8} {('fix:' + r.fix_safety) if r.fix_safety else '':<11} "
+                   f"{r.summary()}")
+
+
+def main() -> None:
+    try:
+        cli(prog_name="promptkit")
+    except BrokenPipeError:  # `promptkit ... | head`
+        sys.stderr.close()
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,123 @@
+"""Lint output formats: human text with carets, JSON, SARIF 2.1.0, GitHub workflow annotations."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Sequence
+
+import click
+
+if TYPE_CHECKING:
+    from ..linter import Diagnostic, LintReport
+    from .inputs import PromptInput
+
+_COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool) -> str:
+    lines: list[str] = []
+    for item, report in pairs:
+        for d in report.diagnostics:
+            sev = click.style(d.severity.value, fg=_COLORS[d.severity.value], bold=True) if color else d.severity.value
+            code = click.style(d.code, bold=True) if color else d.code
+            loc = click.style(f"{item.label}:{d.line}:{d.column}", bold=True) if color else \
+                f"{item.label}:{d.line}:{d.column}"
+            lines.append(f"{loc}: {code} {sev} {d.message}")
+            excerpt = d.excerpt(report.text) if report.text else ""
+            for row in excerpt.split("\n"):
+                lines.append("  | " + (click.style(row, fg=_COLORS[d.severity.value]) if color and set(row.strip()) <= {"^"}
+                                       and row.strip() else row))
+            for s in d.suggestions[:3]:
+                lines.append(f"  = suggestion: {s}")
+            if d.fix is not None:
+                lines.append(f"  = fix ({'safe' if d.fix.safe else 'unsafe'}): {d.fix.description}")
+    return "\n".join(lines)
+
+
+def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0) -> str:
+    counts = {"error": 0, "warning": 0, "info": 0}
+    safe = unsafe = 0
+    for _, report in pairs:
+        for d in report.diagnostics:
+            counts[d.severity.value] += 1
+            if d.fix is not None:
+                safe += d.fix.safe
+                unsafe += not d.fix.safe
+    total = sum(counts.values())
+    if not total:
+        text = f"All clean: {len(pairs)} prompt(s) checked."
+    else:
+        text = (f"Found {total} finding(s) in {len(pairs)} prompt(s): {counts['error']} error(s), "
+                f"{counts['warning']} warning(s), {counts['info']} info.")
+        if safe:
+            text += f" {safe} fixable with --fix."
+        if unsafe:
+            text += f" {unsafe} more with --fix --unsafe-fixes."
+    if fixed:
+        text += f" Fixed {fixed}."
+    return text
+
+
+def json_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
+    return json.dumps([{"source": item.label, "negative": item.negative, **report.to_dict()} for item, report in pairs],
+                      ensure_ascii=False, indent=2)
+
+
+def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
+    out = []
+    level = {"error": "error", "warning": "warning", "info": "notice"}
+    for item, report in pairs:
+        for d in report.diagnostics:
+            where = f"file={item.path},line={d.line},col={d.column}," if item.path else ""
+            message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            out.append(f"::{level[d.severity.value]} {where}title={d.code} {d.name}::{message}")
+    return "\n".join(out)
+
+
+def sarif_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
+    from .. import __version__
+    from ..linter import all_rules
+
+    rules = all_rules()
+    index = {r.code: i for i, r in enumerate(rules)}
+    results = []
+    for item, report in pairs:
+        for d in report.diagnostics:
+            end_line, end_col = _end(report.text, d)
+            location = {"physicalLocation": {
+                "artifactLocation": {"uri": str(item.path) if item.path else item.label},
+                "region": {"startLine": d.line, "startColumn": d.column, "endLine": end_line, "endColumn": end_col,
+                           "charOffset": d.start, "charLength": max(0, d.end - d.start)},
+            }}
+            result = {"ruleId": d.code, "ruleIndex": index[d.code],
+                      "level": {"error": "error", "warning": "warning", "info": "note"}[d.severity.value],
+                      "message": {"text": d.message}, "locations": [location]}
+            if d.fix is not None:
+                result["fixes"] = [{"description": {"text": d.fix.description}, "artifactChanges": [{
+                    "artifactLocation": location["physicalLocation"]["artifactLocation"],
+                    "replacements": [{"deletedRegion": {"charOffset": e.start, "charLength": e.end - e.start},
+                                      "insertedContent": {"text": e.replacement}} for e in d.fix.edits]}]}]
+            results.append(result)
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "promptkit", "version": __version__, "informationUri": "https://pypi.org/project/promptkit/",
+                "rules": [{"id": r.code, "name": r.name, "shortDescription": {"text": r.summary()},
+                           "fullDescription": {"text": r.docs()},
+                           "defaultConfiguration": {"level": {"error": "error", "warning": "warning",
+                                                              "info": "note"}[r.severity.value]},
+                           "properties": {"category": r.category, "fix": r.fix_safety}} for r in rules],
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+def _end(text: str, d: "Diagnostic") -> tuple[int, int]:
+    from ..syntax.errors import line_col
+
+    line, col = line_col(text, max(d.start, d.end))
+    return line, col
