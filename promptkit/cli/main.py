@@ -245,7 +245,7 @@ def convert(prompt, read, write, strict) -> None:
 # -- parse ---------------------------------------------------------------------------------------------------
 @cli.command("parse")
 @click.argument("prompt")
-@click.option("-d", "--dialect", type=DIALECT, default="a1111", show_default=True)
+@click.option("-d", "--dialect", type=DIALECT, default="a1111", show_default=True, help="Prompt syntax.")
 @click.option("--strict", is_flag=True, help="Raise on malformed syntax (line, column, caret, hint).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def parse_command(prompt, dialect, strict, as_json) -> None:
@@ -279,9 +279,9 @@ def parse_command(prompt, dialect, strict, as_json) -> None:
 @cli.command()
 @click.argument("prompt")
 @click.option("-p", "--profile", help="Model profile (its encoder's chunk limit is shown).")
-@click.option("-d", "--dialect", type=DIALECT, default=None)
+@click.option("-d", "--dialect", type=DIALECT, default=None, help="Prompt syntax. Default: the profile's.")
 @click.option("--backtrack", default=20, show_default=True, help="A1111's comma backtrack in tokens (0 disables).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: token ids and text per chunk.")
 def tokens(prompt, profile, dialect, backtrack, as_json) -> None:
     """Show how PROMPT is cut into 75-token CLIP chunks and which tag lands where."""
     from ..syntax import parse
@@ -398,7 +398,7 @@ def tags_implied(texts, as_json, sources) -> None:
 # -- profiles & rules ----------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("profile", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all fields).")
 def profiles(profile, as_json) -> None:
     """List the bundled model profiles, or show one (an id or a profile file)."""
     from ..profiles import ProfileError, all_profiles, load_profile
@@ -428,7 +428,7 @@ def profiles(profile, as_json) -> None:
 
 @cli.command()
 @click.argument("code", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with each rule's docs.")
 def rules(code, as_json) -> None:
     """List the lint rules, or explain one (by code or name)."""
     from ..linter import all_rules
