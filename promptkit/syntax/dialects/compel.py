@@ -18,7 +18,8 @@ _TOKEN = re.compile(
 |(?P<open>\()
 |(?P<close>\)(\++|-+|\d+(?:\.\d*)?|\.\d+)?)
 |(?P<sep>[,\n])
-|(?P<text>[^\s(),\\"]+|[^\S\n]+|")""",
+|(?P<text>[^\s(),\\"]+|[^\S\n]+|")
+|(?P<char>.)""",  # anything left over (a trailing backslash) is text: no character is ever lost
     re.X | re.S,
 )
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -39,7 +40,7 @@ def parse_compel(text: str) -> ParseResult:
         kind = m.lastgroup
         s, e = m.span()
         tok = m.group()
-        if kind == "text":
+        if kind == "text" or kind == "char":
             cur.append(Text(s, e, tok, tok))
         elif kind == "sep":
             cur.append(Separator(s, e, tok))

@@ -1,0 +1,72 @@
+"""Tiny random-weight text encoders and pipelines built from configs (no downloads), with the real tokenizer.
+
+Configs follow diffusers' own fast tests (see shared/reference/diffusers-runners.md, 3.1).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def clip_config(hidden: int = 32, layers: int = 5, projection: int = 32):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(hidden_size=hidden, intermediate_size=37, num_attention_heads=4, num_hidden_layers=layers,
+                          hidden_act="gelu", vocab_size=49408, bos_token_id=49406, eos_token_id=49407,
+                          pad_token_id=1, projection_dim=projection, max_position_embeddings=77)
+
+
+def text_model(seed: int = 0, hidden: int = 32, layers: int = 5):
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(seed)
+    return CLIPTextModel(clip_config(hidden, layers)).eval()
+
+
+def text_model_with_projection(seed: int = 1, hidden: int = 32, layers: int = 5):
+    from transformers import CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    return CLIPTextModelWithProjection(clip_config(hidden, layers)).eval()
+
+
+def sd1_pipeline(seed: int = 0):
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    from promptkit.encode import clip_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                norm_num_groups=2)
+    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        latent_channels=4, norm_num_groups=2)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_model(seed), tokenizer=clip_tokenizer(), unet=unet,
+                                   scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sdxl_pipeline(seed: int = 0):
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+
+    from promptkit.encode import clip_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(block_out_channels=(2, 4), layers_per_block=2, sample_size=32, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                                use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
+                                projection_class_embeddings_input_dim=80, cross_attention_dim=64, norm_num_groups=1)
+    vae = AutoencoderKL(block_out_channels=[32, 64], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        latent_channels=4, sample_size=128)
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_model(seed), text_encoder_2=text_model_with_projection(seed + 1),
+                                     tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer("!"), unet=unet,
+                                     scheduler=EulerDiscreteScheduler(), force_zeros_for_empty_prompt=True)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
