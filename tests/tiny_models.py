@@ -44,7 +44,7 @@ def sd1_pipeline(seed: int = 0):
                         down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
                         latent_channels=4, norm_num_groups=2)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_model(seed), tokenizer=clip_tokenizer(), unet=unet,
-                                   scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None,
+                                   scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
