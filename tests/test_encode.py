@@ -202,3 +202,40 @@ def test_and_subprompts_with_weights(sd1):
     parts = enc.encode_subprompts("a cat :1.2 AND a dog :0.8", "lowres")
     assert [w for w, _ in parts] == [1.2, 0.8]
     assert torch.equal(parts[0][1]["prompt_embeds"], enc.encode("a cat", "lowres")["prompt_embeds"])
+
+
+def _token_vectors(model, text: str) -> torch.Tensor:
+    ids = clip_tokenizer()(text, add_special_tokens=False).input_ids
+    return model.get_input_embeddings().weight[ids].detach().clone()
+
+
+def test_textual_inversion_from_local_safetensors(tmp_path, sd1, sdxl):
+    from safetensors.torch import save_file
+
+    # an embedding whose vectors are the token embeddings of "red cat" must encode exactly like "red cat"
+    path = tmp_path / "mycat.safetensors"
+    save_file({"emb_params": _token_vectors(sd1.text_encoder, "red cat")}, str(path))
+    enc = PromptEncoder.from_pipeline(sd1)
+    assert enc.load_embedding(str(path)) == "mycat"
+    ours = enc.encode("a (mycat:1.2) on a mat", "lowres")["prompt_embeds"]
+    plain = PromptEncoder.from_pipeline(sd1).encode("a (red cat:1.2) on a mat", "lowres")["prompt_embeds"]
+    assert (ours - plain).abs().max().item() < 1e-6
+    xl_path = tmp_path / "xlcat.safetensors"
+    save_file({"clip_l": _token_vectors(sdxl.text_encoder, "red cat"),
+               "clip_g": _token_vectors(sdxl.text_encoder_2, "red cat")}, str(xl_path))
+    xl = PromptEncoder.from_pipeline(sdxl)
+    xl.load_embedding(str(xl_path))
+    a = xl.encode("a xlcat", "x")
+    b = PromptEncoder.from_pipeline(sdxl).encode("a red cat", "x")
+    assert (a["prompt_embeds"] - b["prompt_embeds"]).abs().max().item() < 1e-6
+    assert (a["pooled_prompt_embeds"] - b["pooled_prompt_embeds"]).abs().max().item() < 1e-6
+    with pytest.raises(ValueError, match="clip_l"):
+        xl.load_embedding(str(path))
+
+
+def test_embedding_that_does_not_fit_starts_a_new_chunk():
+    from promptkit.tokens.chunks import embedding_index
+
+    plan = plan_chunks(parse("a " * 73 + "mybig"), embeddings=embedding_index({"mybig": 4}))
+    assert [len(c.tokens) for c in plan.chunks] == [73, 4]
+    assert plan.chunks[1].fixes == [(0, "mybig")]

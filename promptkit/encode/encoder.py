@@ -25,7 +25,7 @@ import torch
 
 from ..syntax import Prompt, parse
 from ..syntax.ast import Alternation, And, Schedule
-from ..tokens.chunks import CHUNK_LENGTH, ChunkPlan, plan_chunks
+from ..tokens.chunks import CHUNK_LENGTH, ChunkPlan, embedding_index, plan_chunks
 from ..tokens.clip import BOS, EOS
 from .weighting import WEIGHTINGS, a1111_no_norm, a1111_original, compel_downweight_blend, lerp_from_empty
 
@@ -56,6 +56,7 @@ class _Tower:
 class _Chunk:
     tokens: list[int]
     weights: list[float]
+    fixes: tuple[tuple[int, str], ...] = ()  # textual inversion: (token position, embedding name)
 
 
 class PromptEncoder:
@@ -87,6 +88,7 @@ class PromptEncoder:
         self.zero_empty_negative = self.architecture == "sdxl" if zero_empty_negative is None else zero_empty_negative
         self.towers = self._towers(text_encoder, text_encoder_2, tokenizer, tokenizer_2)
         self.max_chunks = 1 if self.architecture == "cascade" else None
+        self.embeddings: dict[str, list[torch.Tensor]] = {}  # name -> vectors per tower
         self._cache: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = OrderedDict()
         self.cache_size = cache_size
         self.forward_passes = 0  # how many batched encoder calls were made (for tests and benchmarks)
@@ -134,36 +136,46 @@ class PromptEncoder:
         return prompt if isinstance(prompt, Prompt) else parse(prompt, self.dialect)
 
     def _chunks(self, prompt: Prompt) -> list[_Chunk]:
-        plan: ChunkPlan = plan_chunks(prompt, self.backtrack)
-        chunks = [_Chunk([t.id for t in c.tokens], [t.weight for t in c.tokens]) for c in plan.chunks]
+        index = None
+        if self.embeddings:
+            index = embedding_index({name: len(vectors[0]) for name, vectors in self.embeddings.items()})
+        plan: ChunkPlan = plan_chunks(prompt, self.backtrack, embeddings=index)
+        chunks = [_Chunk([t.id for t in c.tokens], [t.weight for t in c.tokens], tuple(c.fixes)) for c in plan.chunks]
         if self.max_chunks is not None:
             chunks = chunks[: self.max_chunks]  # Stable Cascade reads 77 tokens; the rest is dropped
         return chunks
 
     # -- encoding -----------------------------------------------------------------------------------------
-    def _run(self, tower: _Tower, requests: list[tuple[tuple[int, ...], tuple[int, ...] | None]]) -> None:
-        """Encode every uncached (ids, mask) request of one tower in a single batched forward pass."""
+    def _run(self, tower: _Tower, requests: list[tuple]) -> None:
+        """Encode every uncached (ids, mask, fixes) request of one tower in a single batched forward pass."""
         key_base = (id(tower.model), tower.layer, tower.final_norm)
         todo = []
         seen = set()
-        for ids, mask in requests:
-            key = key_base + (ids, mask)
+        for request in requests:
+            key = key_base + request
             if key in self._cache:
                 self._cache.move_to_end(key)
             elif key not in seen:
                 seen.add(key)
-                todo.append((ids, mask))
+                todo.append(request)
         if not todo:
             return
         model = tower.model
         device = next(model.parameters()).device
-        input_ids = torch.tensor([ids for ids, _ in todo], dtype=torch.long, device=device)
+        input_ids = torch.tensor([ids for ids, _, _ in todo], dtype=torch.long, device=device)
         kwargs: dict[str, Any] = {"output_hidden_states": True}
-        if any(mask is not None for _, mask in todo):
-            kwargs["attention_mask"] = torch.tensor([m if m is not None else (1,) * len(i) for i, m in todo],
+        if any(mask is not None for _, mask, _ in todo):
+            kwargs["attention_mask"] = torch.tensor([m if m is not None else (1,) * len(i) for i, m, _ in todo],
                                                     dtype=torch.long, device=device)
-        with torch.no_grad():
-            out = model(input_ids, **kwargs)
+        hook = None
+        if any(fixes for _, _, fixes in todo):
+            hook = model.get_input_embeddings().register_forward_hook(self._embedding_hook(tower, todo))
+        try:
+            with torch.no_grad():
+                out = model(input_ids, **kwargs)
+        finally:
+            if hook is not None:
+                hook.remove()
         self.forward_passes += 1
         if tower.layer is None:
             hidden = out.last_hidden_state
@@ -174,22 +186,61 @@ class PromptEncoder:
         pooled = None
         if tower.pooled:
             pooled = out.text_embeds if getattr(out, "text_embeds", None) is not None else out.pooler_output
-        for i, (ids, mask) in enumerate(todo):
-            self._cache[key_base + (ids, mask)] = (hidden[i], pooled[i] if pooled is not None else None)
+        for i, request in enumerate(todo):
+            self._cache[key_base + request] = (hidden[i], pooled[i] if pooled is not None else None)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _get(self, tower: _Tower, ids: tuple[int, ...], mask: tuple[int, ...] | None):
-        return self._cache[(id(tower.model), tower.layer, tower.final_norm, ids, mask)]
+    def _embedding_hook(self, tower: _Tower, todo: list[tuple]):
+        """Replace placeholder rows by textual-inversion vectors after the token-embedding lookup (A1111's way)."""
+        index = self.towers.index(tower)
 
-    def _requests(self, tower: _Tower, chunks: list[_Chunk]) -> list[tuple[tuple[int, ...], tuple | None]]:
+        def hook(module, inputs, output):
+            output = output.clone()
+            for row, (_, _, fixes) in enumerate(todo):
+                for position, name in fixes:
+                    vectors = self.embeddings[name][index].to(output.dtype).to(output.device)
+                    output[row, position + 1:position + 1 + len(vectors)] = vectors  # +1: BOS
+            return output
+
+        return hook
+
+    def _get(self, tower: _Tower, ids: tuple[int, ...], mask: tuple[int, ...] | None, fixes: tuple = ()):
+        return self._cache[(id(tower.model), tower.layer, tower.final_norm, ids, mask, fixes)]
+
+    def _requests(self, tower: _Tower, chunks: list[_Chunk]) -> list[tuple]:
         out = []
         for chunk in chunks:
             ids = tower.ids(chunk.tokens)
-            out.append((ids, tower.mask_for(ids) if tower.mask else None))
+            out.append((ids, tower.mask_for(ids) if tower.mask else None, chunk.fixes))
         return out
 
-    def _compel_masks(self, tower: _Tower, chunk: _Chunk) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
+    def load_embedding(self, path: str, name: str | None = None) -> str:
+        """Load a textual-inversion embedding from a local ``.safetensors`` file; it is used where ``name``
+        (default: the file name) appears in a prompt, as in A1111. SD1/SD2 files hold ``emb_params``,
+        SDXL files ``clip_l`` and ``clip_g``."""
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        tensors = load_file(path)
+        name = name or Path(path).stem
+        if self.architecture == "sdxl":
+            missing = {"clip_l", "clip_g"} - set(tensors)
+            if missing:
+                raise ValueError(f"{path}: an SDXL embedding needs clip_l and clip_g, missing {sorted(missing)}")
+            vectors = [tensors["clip_l"], tensors["clip_g"]]
+        else:
+            key = "emb_params" if "emb_params" in tensors else next(iter(tensors))
+            vectors = [tensors[key]]
+        for tower, vec in zip(self.towers, vectors):
+            width = tower.model.get_input_embeddings().weight.shape[1]
+            if vec.ndim != 2 or vec.shape[1] != width:
+                raise ValueError(f"{path}: vectors of shape {tuple(vec.shape)} do not fit a {width}-wide text encoder")
+        self.embeddings[name] = vectors
+        return name
+
+    def _compel_masks(self, tower: _Tower, chunk: _Chunk) -> list[tuple[float, tuple, tuple, tuple]]:
         """compel's down-weighting: one request per fragment below weight 1, with that fragment masked out."""
         ids = tower.ids(chunk.tokens)
         base_mask = list(tower.mask_for(ids)) if tower.mask else [1] * len(ids)
@@ -204,7 +255,7 @@ class PromptEncoder:
                 mask = base_mask[:]
                 for pos in range(i + 1, j + 2):  # +1: BOS
                     mask[pos] = 0
-                out.append((weights[i], ids, tuple(mask)))
+                out.append((weights[i], ids, tuple(mask), chunk.fixes))
             i = j + 1
         return out
 
@@ -215,8 +266,8 @@ class PromptEncoder:
             requests = [r for chunks in groups for r in self._requests(tower, chunks)]
             requests += self._requests(tower, [empty])
             if self.weighting == "compel":
-                requests += [(ids, mask) for chunks in groups for c in chunks
-                             for _, ids, mask in self._compel_masks(tower, c)]
+                requests += [(ids, mask, fixes) for chunks in groups for c in chunks
+                             for _, ids, mask, fixes in self._compel_masks(tower, c)]
             self._run(tower, requests)
         results = []
         for chunks in groups:
@@ -224,7 +275,7 @@ class PromptEncoder:
             pooled = None
             for tower in self.towers:
                 reqs = self._requests(tower, chunks)
-                z = torch.stack([self._get(tower, ids, mask)[0] for ids, mask in reqs])
+                z = torch.stack([self._get(tower, *request)[0] for request in reqs])
                 w = torch.tensor([[1.0] + c.weights + [1.0] * (CHUNK_LENGTH + 1 - len(c.weights)) for c in chunks],
                                  dtype=z.dtype, device=z.device)
                 z = self._weigh(tower, chunks, z, w)
@@ -244,14 +295,14 @@ class PromptEncoder:
         if self.weighting == "a1111-no-norm":
             return a1111_no_norm(z, w)
         empty_ids = tower.ids([])
-        empty = self._get(tower, empty_ids, tower.mask_for(empty_ids) if tower.mask else None)[0]
+        empty = self._get(tower, empty_ids, tower.mask_for(empty_ids) if tower.mask else None, ())[0]
         weighted = lerp_from_empty(z, w, empty)
         if self.weighting == "comfy":
             return weighted
         out = []
         for k, chunk in enumerate(chunks):
-            without = [(weight, lerp_from_empty(self._get(tower, ids, mask)[0][None], w[k:k + 1], empty)[0])
-                       for weight, ids, mask in self._compel_masks(tower, chunk)]
+            without = [(weight, lerp_from_empty(self._get(tower, ids, mask, fixes)[0][None], w[k:k + 1], empty)[0])
+                       for weight, ids, mask, fixes in self._compel_masks(tower, chunk)]
             out.append(compel_downweight_blend(weighted[k], without))
         return torch.stack(out)
 

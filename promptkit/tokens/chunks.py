@@ -30,6 +30,8 @@ class Token:
 class Chunk:
     tokens: list[Token] = field(default_factory=list)
     forced: bool = False  # ended by BREAK
+    # textual-inversion embeddings: (token position, name); their tokens are placeholder id 0, as in A1111
+    fixes: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -104,8 +106,29 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
     return out
 
 
-def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None = None) -> ChunkPlan:
-    """Cut ``prompt`` into chunks exactly as A1111's ``tokenize_line`` does."""
+EmbeddingIndex = dict  # first token id -> [(token ids of the name, name, vector count)], longest first
+
+
+def embedding_index(names: dict[str, int], tokenizer: ClipBPE | None = None) -> EmbeddingIndex:
+    """Index textual-inversion names (name -> vector count) by their token ids, as A1111 matches them."""
+    bpe = tokenizer or clip_bpe()
+    index: dict[int, list[tuple[tuple[int, ...], str, int]]] = {}
+    for name, count in names.items():
+        ids = tuple(bpe.encode(name))
+        if ids:
+            index.setdefault(ids[0], []).append((ids, name, count))
+    for entries in index.values():
+        entries.sort(key=lambda e: -len(e[0]))
+    return index
+
+
+def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None = None,
+                embeddings: EmbeddingIndex | None = None) -> ChunkPlan:
+    """Cut ``prompt`` into chunks exactly as A1111's ``tokenize_line`` does.
+
+    ``embeddings`` (see :func:`embedding_index`) marks textual-inversion names: each becomes its vector count
+    of placeholder tokens, moved whole to the next chunk when it does not fit.
+    """
     bpe = tokenizer or clip_bpe()
     chunks: list[Chunk] = []
     chunk = Chunk()
@@ -125,24 +148,46 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
             next_chunk(forced=True)
             continue
         text, weight, offsets = fragment
-        lowered = text.lower()
-        for word, s, e in bpe.words(lowered):
-            start, end = offsets[s], offsets[e - 1] + 1
-            for token_id in bpe.encode_word(word):
-                if token_id == bpe.comma:
-                    last_comma = len(chunk.tokens)
-                elif (backtrack and len(chunk.tokens) == CHUNK_LENGTH and last_comma != -1
-                      and len(chunk.tokens) - last_comma <= backtrack):
-                    moved = chunk.tokens[last_comma + 1:]
-                    chunk.tokens = chunk.tokens[:last_comma + 1]
-                    next_chunk()
-                    chunk.tokens = moved
-                if len(chunk.tokens) == CHUNK_LENGTH:
-                    next_chunk()
+        toks = [(token_id, offsets[s], offsets[e - 1] + 1)
+                for word, s, e in bpe.words(text.lower()) for token_id in bpe.encode_word(word)]
+        position = 0
+        while position < len(toks):
+            token_id, start, end = toks[position]
+            if token_id == bpe.comma:
+                last_comma = len(chunk.tokens)
+            elif (backtrack and len(chunk.tokens) == CHUNK_LENGTH and last_comma != -1
+                  and len(chunk.tokens) - last_comma <= backtrack):
+                moved = chunk.tokens[last_comma + 1:]
+                moved_fixes = [(p - last_comma - 1, n) for p, n in chunk.fixes if p > last_comma]
+                chunk.tokens = chunk.tokens[:last_comma + 1]
+                chunk.fixes = [(p, n) for p, n in chunk.fixes if p <= last_comma]
+                next_chunk()
+                chunk.tokens = moved
+                chunk.fixes = moved_fixes
+            if len(chunk.tokens) == CHUNK_LENGTH:
+                next_chunk()
+            match = _embedding_at(toks, position, embeddings) if embeddings else None
+            if match is None:
                 chunk.tokens.append(Token(token_id, weight, start, end))
+                position += 1
+                continue
+            length, name, count = match
+            if len(chunk.tokens) + count > CHUNK_LENGTH:
+                next_chunk()
+            chunk.fixes.append((len(chunk.tokens), name))
+            span_end = toks[position + length - 1][2]
+            chunk.tokens.extend(Token(0, weight, start, span_end) for _ in range(count))
+            position += length
     if chunk.tokens or not chunks:
         next_chunk(is_last=True)
     return ChunkPlan(chunks, token_count)
+
+
+def _embedding_at(toks: list, position: int, index: EmbeddingIndex) -> tuple[int, str, int] | None:
+    for ids, name, count in index.get(toks[position][0], ()):
+        if tuple(t[0] for t in toks[position:position + len(ids)]) == ids:
+            return len(ids), name, count
+    return None
 
 
 def surely_one_chunk(text: str) -> bool:
