@@ -70,3 +70,44 @@ def sdxl_pipeline(seed: int = 0):
                                      scheduler=EulerDiscreteScheduler(), force_zeros_for_empty_prompt=True)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def sdxl_pag_pipeline(seed: int = 0):
+    from diffusers import StableDiffusionXLPAGPipeline
+
+    pipe = StableDiffusionXLPAGPipeline.from_pipe(sdxl_pipeline(seed), pag_applied_layers=["mid"])
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def cascade_pipeline(seed: int = 0):
+    from diffusers import DDPMWuerstchenScheduler, StableCascadeCombinedPipeline, StableCascadeUNet
+    from diffusers.pipelines.deprecated.wuerstchen import PaellaVQModel
+
+    from promptkit.encode import clip_tokenizer
+
+    torch.manual_seed(seed)
+    prior = StableCascadeUNet(conditioning_dim=128, block_out_channels=(128, 128), num_attention_heads=(2, 2),
+                              down_num_layers_per_block=(1, 1), up_num_layers_per_block=(1, 1),
+                              clip_image_in_channels=768, switch_level=(False,), clip_text_in_channels=32,
+                              clip_text_pooled_in_channels=32, dropout=(0.1, 0.1))
+    decoder = StableCascadeUNet(in_channels=4, out_channels=4, conditioning_dim=128,
+                                block_out_channels=(16, 32, 64, 128), num_attention_heads=(-1, -1, 1, 2),
+                                down_num_layers_per_block=(1, 1, 1, 1), up_num_layers_per_block=(1, 1, 1, 1),
+                                down_blocks_repeat_mappers=(1, 1, 1, 1), up_blocks_repeat_mappers=(3, 3, 2, 2),
+                                block_types_per_layer=(("SDCascadeResBlock", "SDCascadeTimestepBlock"),
+                                                       ("SDCascadeResBlock", "SDCascadeTimestepBlock"),
+                                                       ("SDCascadeResBlock", "SDCascadeTimestepBlock",
+                                                        "SDCascadeAttnBlock"),
+                                                       ("SDCascadeResBlock", "SDCascadeTimestepBlock",
+                                                        "SDCascadeAttnBlock")),
+                                switch_level=None, clip_text_pooled_in_channels=32, dropout=(0.1, 0.1, 0.1, 0.1))
+    vqgan = PaellaVQModel(bottleneck_blocks=1, num_vq_embeddings=2)
+    te = text_model_with_projection(seed)
+    pipe = StableCascadeCombinedPipeline(tokenizer=clip_tokenizer(), text_encoder=te, decoder=decoder,
+                                         scheduler=DDPMWuerstchenScheduler(), vqgan=vqgan, prior_prior=prior,
+                                         prior_text_encoder=te, prior_tokenizer=clip_tokenizer(),
+                                         prior_scheduler=DDPMWuerstchenScheduler(), prior_feature_extractor=None,
+                                         prior_image_encoder=None)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

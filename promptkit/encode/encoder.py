@@ -413,14 +413,21 @@ class PromptSchedule:
             current = callback_kwargs.get("prompt_embeds")
             if current is None:
                 return callback_kwargs
-            cfg = getattr(pipe, "do_classifier_free_guidance", True)
-            pos, neg = kw["prompt_embeds"], kw["negative_prompt_embeds"]
-            per = current.shape[0] // (2 if cfg else 1)
-            new = torch.cat([neg.repeat(per, 1, 1), pos.repeat(per, 1, 1)]) if cfg else pos.repeat(per, 1, 1)
-            callback_kwargs["prompt_embeds"] = new.to(current.dtype)
+            # the pipeline's batch layout: [negative] [positive] [positive again for perturbed-attention guidance]
+            layout = ["positive"]
+            if getattr(pipe, "do_classifier_free_guidance", True):
+                layout.insert(0, "negative")
+            if getattr(pipe, "do_perturbed_attention_guidance", False):
+                layout.append("positive")
+            per = current.shape[0] // len(layout)
+
+            def stack(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+                parts = [(neg if part == "negative" else pos) for part in layout]
+                return torch.cat([t.repeat(per, *([1] * (t.dim() - 1))) for t in parts])
+
+            callback_kwargs["prompt_embeds"] = stack(kw["prompt_embeds"], kw["negative_prompt_embeds"]).to(current.dtype)
             if self.architecture == "sdxl" and "add_text_embeds" in callback_kwargs:
-                p, n = kw["pooled_prompt_embeds"], kw["negative_pooled_prompt_embeds"]
-                pooled = torch.cat([n.repeat(per, 1), p.repeat(per, 1)]) if cfg else p.repeat(per, 1)
+                pooled = stack(kw["pooled_prompt_embeds"], kw["negative_pooled_prompt_embeds"])
                 callback_kwargs["add_text_embeds"] = pooled.to(callback_kwargs["add_text_embeds"].dtype)
             return callback_kwargs
 
