@@ -1,0 +1,151 @@
+"""Runners on tiny random-weight pipelines of every family; A1111 infotext reading and writing."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from promptkit.infotext import parse_infotext, read_png_prompts
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from tiny_models import cascade_pipeline, sd1_pipeline, sdxl_pag_pipeline, sdxl_pipeline  # noqa: E402
+
+from promptkit.runners import GenerationError, Runner, detect_vpred, make_scheduler  # noqa: E402
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+@pytest.fixture(scope="module")
+def runners():
+    return {
+        "sygil": Runner.from_pipeline(sd1_pipeline(), "sygil-diffusion"),
+        "kivotos": Runner.from_pipeline(sdxl_pipeline(), "kivotos-xl-2"),
+        "space": Runner.from_pipeline(sdxl_pipeline(), "spacediffusion-xl-vpred"),
+        "noobai": Runner.from_pipeline(sdxl_pipeline(), "noobai-xl-vpred"),
+        "bigasp": Runner.from_pipeline(sdxl_pag_pipeline(), "bigasp-v2.5"),
+        "sote": Runner.from_pipeline(cascade_pipeline(), "sotediffusion-wuerstchen3"),
+    }
+
+
+def scheduler(runner):
+    return runner._scheduler_owner().scheduler
+
+
+def test_infotext_round_trips_every_corpus_infotext(corpus):
+    count = 0
+    for record in corpus:
+        if not record.get("raw"):
+            continue
+        info = parse_infotext(record["raw"])
+        assert info.prompt == record["prompt"]
+        assert (info.negative_prompt or None) == (record["negative_prompt"] or None)
+        again = parse_infotext(info.to_text())
+        assert (again.prompt, again.negative_prompt, again.params) == (info.prompt, info.negative_prompt, info.params)
+        count += 1
+    assert count > 50
+
+
+def test_sdxl_epsilon_family(runners, tmp_path):
+    r = runners["kivotos"]
+    gen = r.generate("1girl, kazusa \\(blue archive\\), (smile:1.2)", seed=3, steps=2, size=(64, 96))
+    assert type(scheduler(r)).__name__ == "EulerAncestralDiscreteScheduler"
+    assert scheduler(r).config.prediction_type == "epsilon"
+    assert gen.images[0].size == (64, 96)
+    info = parse_infotext(gen.infotext)
+    assert info.prompt == "1girl, kazusa \\(blue archive\\), (smile:1.2)"
+    assert info.negative_prompt == r.profile.presets.negative
+    assert info.params["Sampler"] == "Euler a" and info.params["CFG scale"] == "6.0"
+    assert info.params["Seed"] == "3" and info.params["Size"] == "64x96" and info.params["Model"] == "kivotos-xl-2"
+    saved = gen.save(tmp_path / "out.png")
+    assert read_png_prompts(saved[0])[0] == ("prompt", info.prompt, False)
+    again = r.generate("1girl, kazusa \\(blue archive\\), (smile:1.2)", seed=3, steps=2, size=(64, 96))
+    assert list(gen.images[0].getdata()) == list(again.images[0].getdata())  # fixed seed: reproducible
+
+
+def test_sdxl_vpred_zero_snr_and_rescale(runners):
+    r = runners["noobai"]
+    gen = r.generate("1girl", seed=0, steps=2, size=(64, 64), sampler="Euler")
+    cfg = scheduler(r).config
+    assert (cfg.prediction_type, cfg.rescale_betas_zero_snr, cfg.timestep_spacing) == ("v_prediction", True, "trailing")
+    assert gen.params["CFG Rescale phi"] == 0.7
+    space = runners["space"]
+    space.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 3M SDE Karras")
+    cfg = scheduler(space).config
+    assert (cfg.algorithm_type, cfg.solver_order, cfg.use_karras_sigmas) == ("sde-dpmsolver++", 3, True)
+    assert cfg.prediction_type == "v_prediction"
+    assert space.encoder.towers[0].layer == -2  # SDXL: penultimate layer whatever "Clip skip: 2" says
+
+
+def test_flow_matching_with_pag(runners):
+    r = runners["bigasp"]
+    gen = r.generate("1girl, low quality", seed=0, steps=2, size=(64, 64))
+    sched = scheduler(r)
+    assert type(sched).__name__ == "_FlowMatchEulerForUNet" and sched.config.shift == 6.0
+    assert sched.init_noise_sigma == 1.0
+    assert gen.params["PAG scale"] == 2.0 and gen.params["Shift"] == 6.0
+    with pytest.raises(GenerationError, match="flow-matching"):
+        r.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
+
+
+def test_sd1_clip_skip_and_scheduler(runners):
+    r = runners["sygil"]
+    gen = r.generate("species:seal, studio:dc", seed=0, steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
+    assert scheduler(r).config.use_karras_sigmas is True
+    assert gen.params["Sampler"] == "DPM++ 2M Karras"
+    assert r.encoder.towers[0].layer is None  # clip skip 1: last_hidden_state
+
+
+def test_stable_cascade_prior_and_decoder(runners):
+    r = runners["sote"]
+    gen = r.generate("newest, extremely aesthetic, best quality, 1girl", seed=0, steps=2, size=(128, 128),
+                     decoder_steps=2)
+    assert gen.images[0].size == (128, 128)
+    assert (gen.params["Decoder steps"], gen.params["Decoder CFG scale"]) == (2, 2.0)
+    kw = r.encoder.encode("1girl")
+    assert kw["prompt_embeds_pooled"].shape == (1, 1, 32)
+    with pytest.raises(GenerationError, match="multiples of 128"):
+        r.generate("1girl", steps=2, size=(832, 1216))
+
+
+def test_prompt_editing_runs_through_the_step_callback(runners):
+    gen = runners["kivotos"].generate("1girl, [cat:dog:0.5]", seed=0, steps=2, size=(64, 64))
+    assert gen.images
+    with pytest.raises(GenerationError, match="composable"):
+        runners["kivotos"].generate("a cat AND a dog", steps=2, size=(64, 64))
+
+
+def test_nonsense_is_refused_before_work(runners):
+    with pytest.raises(GenerationError, match="fried"):
+        runners["noobai"].generate("1girl", cfg=30, steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="supported"):
+        runners["kivotos"].generate("1girl", sampler="Euler Turbo Max", steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="Karras"):
+        runners["kivotos"].generate("1girl", sampler="Euler a Karras", steps=2, size=(64, 64))
+    with pytest.warns(UserWarning, match="outside"):
+        runners["kivotos"].settings(cfg=8.5)
+
+
+def test_single_file_safety_and_vpred_detection(tmp_path):
+    from safetensors.torch import save_file
+
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"not really a pickle")
+    with pytest.raises(GenerationError, match="allow_pickle"):
+        Runner.from_single_file(ckpt, "kivotos-xl-2")
+    marked = tmp_path / "noob.safetensors"
+    save_file({"v_pred": torch.zeros(1), "ztsnr": torch.zeros(1), "w": torch.zeros(2)}, str(marked))
+    assert detect_vpred(marked) == {"v_pred": True, "ztsnr": True}
+    with pytest.raises(GenerationError, match="v-prediction"):
+        Runner.from_single_file(marked, "kivotos-xl-2")
+
+
+def test_scheduler_mapping_table():
+    base = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
+    assert type(make_scheduler("DDIM", base)).__name__ == "DDIMScheduler"
+    assert type(make_scheduler("UniPC", base)).__name__ == "UniPCMultistepScheduler"
+    sde = make_scheduler("DPM++ 2M SDE", base, schedule_type="Karras")
+    assert (sde.config.algorithm_type, sde.config.use_karras_sigmas) == ("sde-dpmsolver++", True)
+    assert make_scheduler("Euler", base, schedule_type="SGM Uniform").config.timestep_spacing == "trailing"
