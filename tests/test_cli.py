@@ -125,7 +125,8 @@ def test_convert_parse_tokens_tags_profiles_rules():
     assert "Why:" in run("rules", "unescaped-parentheses").output
 
 
-@pytest.mark.parametrize("command", ["lint", "fmt", "convert", "parse", "tokens", "tags", "profiles", "rules"])
+@pytest.mark.parametrize("command", ["lint", "fmt", "convert", "parse", "tokens", "tags", "profiles", "rules",
+                                     "generate", "info"])
 def test_help_is_complete(command):
     """Every command has a description and every option a help text."""
     out = run(command, "--help")
@@ -150,3 +151,25 @@ def test_cli_and_import_do_not_import_torch():
             "print(r.exit_code, 'torch' in sys.modules, 'transformers' in sys.modules, 'diffusers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", "False", "False", "False"]
+
+
+def test_info_shows_and_lints_a_generated_png(tmp_path):
+    text = "1girl, kazusa (blue archive)\nNegative prompt: lowres\nSteps: 28, Sampler: Euler a, CFG scale: 6, Seed: 1, " \
+           "Size: 832x1216, Model: kivotos-xl-2"
+    png = tmp_path / "gen.png"
+    png.write_bytes(write_png_text(tiny_png(), "parameters", text))
+    out = run("info", str(png))
+    assert "prompt: 1girl, kazusa (blue archive)" in out.output and "Sampler: Euler a" in out.output
+    assert "PK206" in out.output  # linted against the profile named in the metadata
+    data = json.loads(run("info", str(png), "--json").output)
+    assert data["parameters"]["Model"] == "kivotos-xl-2" and data["prompts"][1]["negative"] is True
+    assert run("info", str(tmp_path / "missing.png")).exit_code == 2
+
+
+def test_generate_refuses_pickles_and_missing_checkpoints(tmp_path):
+    pytest.importorskip("diffusers")
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes(b"x")
+    out = run("generate", "1girl", "--profile", "kivotos-xl-2", "--checkpoint", str(ckpt))
+    assert out.exit_code == 2 and "allow_pickle" in out.output
+    assert run("generate", "1girl", "--profile", "kivotos-xl-2").exit_code == 2
