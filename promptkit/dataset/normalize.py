@@ -170,9 +170,8 @@ class CaptionNormalizer:
         """A name split off by an earlier run (``kazusa`` with ``blue archive`` anywhere in the caption) is
         still a character, so a second run orders it the same way."""
         series = {key for _, key, kind in tags if kind == "copyright"}
-        for _, key, kind in tags:  # a series a character implies may have been removed as implied
-            if kind == "character":
-                series.update(self.db.implied(key))
+        for _, key, _kind in tags:  # a series another tag implies may have been removed as implied
+            series.update(self.db.implied(key))
         if not series:
             return tags
         out = list(tags)
