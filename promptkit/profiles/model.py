@@ -23,7 +23,7 @@ SLOT_KINDS = {"count", "general", "artist", "copyright", "character", "meta", "s
 class Range(BaseModel):
     """A recommended range with a default (``min <= default <= max``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     min: float
     max: float
     default: float
@@ -38,7 +38,7 @@ class Range(BaseModel):
 class Slot(BaseModel):
     """One position of the ordering template: tags of these kinds go here."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str
     match: list[str]
 
@@ -52,7 +52,7 @@ class Slot(BaseModel):
 
 
 class Presets(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     positive: str = ""
     negative: str = ""
 
@@ -60,7 +60,7 @@ class Presets(BaseModel):
 class Profile(BaseModel):
     """A model family (see the bundled ``promptkit/profiles/data/*.toml`` for examples)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
     title: str
