@@ -10,13 +10,13 @@ import difflib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from .. import __version__
 from .config import ConfigError, find_config
+from .._files import write_atomic
 from .inputs import InputError, PromptInput, collect
 
 DIALECT = click.Choice(["a1111", "forge", "comfy", "comfyui", "novelai", "nai", "compel"], case_sensitive=False)
@@ -25,20 +25,6 @@ DIALECT = click.Choice(["a1111", "forge", "comfy", "comfyui", "novelai", "nai", 
 def fail(message: str) -> None:
     click.echo(f"promptkit: error: {message}", err=True)
     sys.exit(2)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace a file's content via a temporary file and a rename: it is always either old or new."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _split_codes(values: tuple[str, ...]) -> list[str]:

@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+
+from .._files import TEMP_PREFIX, write_atomic
 
 CAPTION_EXTENSIONS = (".txt", ".caption")
 
@@ -40,7 +41,7 @@ def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
     if root.is_file():
         return [root]
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file()
-                  and not p.name.startswith(".pk-"))
+                  and not p.name.startswith(TEMP_PREFIX))
 
 
 def read_caption(path: Path) -> tuple[str | None, str | None]:
@@ -54,20 +55,6 @@ def read_caption(path: Path) -> tuple[str | None, str | None]:
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 (byte {exc.start}): skipped, not rewritten"
     return text.removeprefix("\ufeff"), None
-
-
-def write_atomic(path: Path, text: str, fsync: bool = False) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".pk-{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _process_one(path: Path, transform: Callable[[str], str], write: bool, backup: bool, fsync: bool) -> FileResult:

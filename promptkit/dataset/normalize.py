@@ -187,20 +187,11 @@ class CaptionNormalizer:
 
     def _order_by_profile(self, tags: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
         profile = self._profile
-        slots = profile.ordering
         count = {lookup_key(t) for t in profile.count_tags}
 
         def slot(tag: tuple[str, str, str]) -> int | None:
             kind = profile.ladder_of(tag[1]) or ("count" if tag[1] in count else tag[2])
-            if kind == "unknown":
-                return None
-            rest = len(slots)
-            for i, s in enumerate(slots):
-                if kind in s.match:
-                    return i
-                if "rest" in s.match:
-                    rest = i
-            return rest
+            return None if kind == "unknown" else profile.slot_of(kind)
 
         # An unknown tag keeps the slot of the tag before it, so it stays with its neighbours and sorting
         # again changes nothing.
@@ -209,7 +200,7 @@ class CaptionNormalizer:
         for tag in tags:
             k = slot(tag)
             if k is None:
-                k = previous if previous is not None else len(slots)
+                k = previous if previous is not None else len(profile.ordering)
             keys.append(k)
             previous = k
         order = sorted(range(len(tags)), key=lambda i: keys[i])

@@ -21,15 +21,7 @@ FORMAT_RULES = ("PK101", "PK104", "PK105", "PK108", "PK202", "PK208", "PK303")
 
 
 def slot_index(ctx: "LintContext", tag: Tag) -> int:
-    slots = ctx.profile.ordering
-    kind = ctx.kind(tag)
-    rest = len(slots)
-    for i, slot in enumerate(slots):
-        if kind in slot.match:
-            return i
-        if "rest" in slot.match:
-            rest = i
-    return rest
+    return ctx.profile.slot_of(ctx.kind(tag))
 
 
 def slot_names(ctx: "LintContext", tag: Tag) -> str:

@@ -106,6 +106,18 @@ class Profile(BaseModel):
 
         return canonical_dialect(value)
 
+    def slot_of(self, kind: str) -> int:
+        """The ordering-template position for a tag kind (a ladder, ``count`` or a DB category).
+
+        Kinds no slot names go to the slot that matches ``rest`` (or after every slot when none does)."""
+        rest = len(self.ordering)
+        for i, slot in enumerate(self.ordering):
+            if kind in slot.match:
+                return i
+            if "rest" in slot.match:
+                rest = i
+        return rest
+
     def ladder_of(self, name: str) -> str | None:
         """The ladder (quality, aesthetic, rating, year, ...) a normalized tag belongs to, if any."""
         return self._ladder_index().get(name)

@@ -24,6 +24,14 @@ _COMPEL_ESCAPE = re.compile(r'([\\()"])')
 _COMPEL_SIGN_END = re.compile(r"([+-])(?=[\s,()]|$)")
 
 
+# Syntax only A1111/Forge reads, and what to tell a user who converts it elsewhere.
+_A1111_ONLY = {
+    Break: "{target} has no BREAK; split the prompt into separately encoded parts (ComfyUI: ConditioningConcat)",
+    And: "{target} has no AND (composable diffusion); ComfyUI does this with ConditioningCombine",
+    ExtraNetwork: "{target} cannot load {raw} from the prompt; load the network in your pipeline instead",
+}
+
+
 def format_weight(weight: float) -> str:
     """A weight as people write it, exact to 1e-6: ``1.21``, ``0.5``, ``2``."""
     text = f"{round(weight, 6):.6f}".rstrip("0").rstrip(".")
@@ -105,24 +113,9 @@ def render(prompt: Prompt, dialect: str) -> str:
             piece = _escape(node.value, target)
         elif t is Separator:
             piece = node.raw
-        elif t is Break:
+        elif t in _A1111_ONLY:
             if target != "a1111":
-                raise ConversionError(f"{target} has no BREAK; split the prompt into separately encoded parts "
-                                      "(ComfyUI: ConditioningConcat)")
-            flush()
-            out.append(node.raw)
-            continue
-        elif t is And:
-            if target != "a1111":
-                raise ConversionError(f"{target} has no AND (composable diffusion); "
-                                      "ComfyUI does this with ConditioningCombine")
-            flush()
-            out.append(node.raw)
-            continue
-        elif t is ExtraNetwork:
-            if target != "a1111":
-                raise ConversionError(f"{target} cannot load {node.raw} from the prompt; "
-                                      "load the network in your pipeline instead")
+                raise ConversionError(_A1111_ONLY[t].format(target=target, raw=node.raw))
             flush()
             out.append(node.raw)
             continue
