@@ -56,7 +56,8 @@ class BracketDialect:
 
 
 def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, networks: bool,
-                 embedding: bool, nai_weights: bool, lone_backslash_is_text: bool) -> re.Pattern[str]:
+                 embedding: bool, nai_weights: bool) -> re.Pattern[str]:
+    """One scanner regex (named alternatives, tried in order) for a bracket dialect."""
     specials = re.escape("\\" + openers + closers + ":<")
     parts = [rf"(?P<esc>\\[{re.escape(escapes)}])"]
     parts.append(r"(?P<bs>\\)")
@@ -82,14 +83,13 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
     parts.append(r"(?P<lt><)")
     parts.append(r"(?P<colon>:)")
     parts.append(r"(?P<char>.)")  # anything the rules above leave over is text: no character is ever lost
-    del lone_backslash_is_text
     return re.compile("|".join(parts), re.S)
 
 
 A1111 = BracketDialect(
     name="a1111",
     token=_token_regex(escapes="()[]\\", openers="([", closers=")]", weight_close=True, networks=True,
-                       embedding=False, nai_weights=False, lone_backslash_is_text=False),
+                       embedding=False, nai_weights=False),
     openers={"(": ("round", 1.1), "[": ("square", 1 / 1.1)},
     closers={")": "(", "]": "["},
     schedules=True,
@@ -100,7 +100,7 @@ A1111 = BracketDialect(
 COMFY = BracketDialect(
     name="comfy",
     token=_token_regex(escapes="()", openers="(", closers=")", weight_close=True, networks=False,
-                       embedding=True, nai_weights=False, lone_backslash_is_text=True),
+                       embedding=True, nai_weights=False),
     openers={"(": ("round", 1.1)},
     closers={")": "("},
     absolute_weights=True,
@@ -109,7 +109,7 @@ COMFY = BracketDialect(
 NOVELAI = BracketDialect(
     name="novelai",
     token=_token_regex(escapes="{}[]()\\:", openers="{[", closers="}]", weight_close=False, networks=False,
-                       embedding=False, nai_weights=True, lone_backslash_is_text=True),
+                       embedding=False, nai_weights=True),
     openers={"{": ("curly", 1.05), "[": ("square", 1 / 1.05)},
     closers={"}": "{", "]": "["},
 )
