@@ -143,3 +143,12 @@ def test_dataset_lint_and_stats_cli(tmp_path):
     out = CliRunner().invoke(cli, ["dataset", "stats", str(tmp_path), "--html", str(report), "--json"])
     assert out.exit_code == 0 and report.read_text().count("<svg") >= 2
     assert '"captions": 1' in out.output
+
+
+def test_rewrites_keep_file_permissions(tmp_path):
+    caption = tmp_path / "a.txt"
+    caption.write_text("long_hair\n", encoding="utf-8")
+    caption.chmod(0o664)
+    CliRunner().invoke(cli, ["dataset", "normalize", str(tmp_path), "--underscores-to-spaces"])
+    assert caption.read_text() == "long hair\n"
+    assert caption.stat().st_mode & 0o777 == 0o664
