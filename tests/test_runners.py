@@ -113,8 +113,43 @@ def test_stable_cascade_prior_and_decoder(runners):
 def test_prompt_editing_runs_through_the_step_callback(runners):
     gen = runners["kivotos"].generate("1girl, [cat:dog:0.5]", seed=0, steps=2, size=(64, 64))
     assert gen.images
-    with pytest.raises(GenerationError, match="composable"):
-        runners["kivotos"].generate("a cat AND a dog", steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="AND"):
+        runners["sote"].generate("a cat AND a dog", steps=2, size=(128, 128))
+
+
+def test_composable_guidance_formula():
+    """[uncond, cond] in, [uncond, uncond + sum w_i (cond_i - uncond)] out, from one UNet batch."""
+    from promptkit.runners.runner import ComposableGuidance
+
+    class FakeUNet:
+        def forward(self, sample, timestep, encoder_hidden_states=None, added_cond_kwargs=None, return_dict=False):
+            self.batch = sample.shape[0]
+            return (sample * encoder_hidden_states.mean(dim=(1, 2))[:, None, None, None],)
+
+    unet = FakeUNet()
+    neg, a, b = torch.full((1, 77, 4), 1.0), torch.full((1, 77, 4), 3.0), torch.full((1, 77, 4), 5.0)
+    parts = [(1.2, {"prompt_embeds": a, "negative_prompt_embeds": neg}),
+             (-0.5, {"prompt_embeds": b, "negative_prompt_embeds": neg})]
+    sample = torch.randn(2, 4, 8, 8)
+    with ComposableGuidance(unet, parts, "sd1"):
+        out = unet.forward(torch.cat([sample, sample]), 10, encoder_hidden_states=torch.zeros(4, 77, 4))[0]
+    assert unet.batch == 6  # uncond and both sub-prompts in one call
+    uncond = sample * 1.0
+    expected = uncond + 1.2 * (sample * 3.0 - uncond) - 0.5 * (sample * 5.0 - uncond)
+    assert torch.allclose(out[:2], uncond) and torch.allclose(out[2:], expected)
+
+
+@pytest.mark.parametrize("name", ["sygil", "kivotos"])
+def test_and_subprompts_run_as_composable_diffusion(runners, name):
+    r = runners[name]
+    plain = r.generate("a cat", negative="x", seed=0, steps=2, size=(64, 64), output_type="latent").images
+    halves = r.generate("a cat :0.5 AND a cat :0.5", negative="x", seed=0, steps=2, size=(64, 64),
+                        output_type="latent").images
+    other = r.generate("a cat AND a dog :0.7", negative="x", seed=0, steps=2, size=(64, 64),
+                       output_type="latent").images
+    scale = plain.abs().max().item()
+    assert (plain - halves).abs().max().item() < 1e-4 * max(1.0, scale)  # the same guidance, split in two
+    assert (plain - other).abs().max().item() > 1e-2 * max(1.0, scale)
 
 
 def test_nonsense_is_refused_before_work(runners):

@@ -185,10 +185,13 @@ class Runner:
         negative = p.presets.negative if negative is None else negative
         s = self.settings(steps, cfg, size, sampler, schedule_type, force)
         parsed = parse(prompt, p.dialect)
-        if any(type(n) is And for n in parsed.walk()):
-            raise GenerationError("AND (composable diffusion) needs per-sub-prompt guidance, which the diffusers "
-                                  "pipelines do not offer; use encoder.encode_subprompts() with your own loop")
+        composable = any(type(n) is And for n in parsed.walk())
         scheduled = any(type(n) in (Schedule, Alternation) for n in parsed.walk())
+        if composable and (p.architecture == "cascade" or "pag_scale" in _call_parameters(self.pipeline)):
+            raise GenerationError("AND (composable diffusion) runs on the SD1 and SDXL pipelines; this pipeline "
+                                  "(Stable Cascade or PAG) mixes its own guidance batches")
+        if composable and scheduled:
+            raise GenerationError("AND together with prompt editing is not supported; use one or the other")
         if scheduled and p.architecture == "cascade":
             raise GenerationError("Stable Cascade pipelines do not let a step callback change the text embeddings, "
                                   "so prompt editing and alternation ([a:b:when], [a|b]) cannot run here")
@@ -199,11 +202,16 @@ class Runner:
             owner.scheduler = make_scheduler(s["sampler"], self._base_scheduler_config, p.prediction_type,
                                              self.zero_terminal_snr, s["schedule_type"], p.flow_shift)
             call["guidance_scale"] = s["cfg"]
+        composer = None
         if scheduled:
             schedule = self.encoder.schedule(parsed, s["steps"], negative)
             embeds = schedule.initial
             call["callback_on_step_end"] = schedule.callback()
             call["callback_on_step_end_tensor_inputs"] = schedule.tensor_inputs
+        elif composable:
+            parts = self.encoder.encode_subprompts(parsed, negative)
+            embeds = parts[0][1]
+            composer = ComposableGuidance(self.pipeline.unet, parts, self.encoder.architecture)
         else:
             embeds = self.encoder.encode(parsed, negative)
         call.update(embeds)
@@ -233,7 +241,11 @@ class Runner:
         device = getattr(self.pipeline, "device", torch.device("cpu"))
         generators = [torch.Generator(device=device).manual_seed(seed + i) for i in range(batch)]
         call["generator"] = generators if batch > 1 else generators[0]
-        result = self.pipeline(**call)
+        if composer is not None:
+            with composer:
+                result = self.pipeline(**call)
+        else:
+            result = self.pipeline(**call)
         params.update({"Seed": seed, "Size": f"{s['width']}x{s['height']}", "Model": self.model_name})
         if p.clip_skip > 1:
             params["Clip skip"] = p.clip_skip
@@ -244,6 +256,56 @@ class Runner:
             infotexts.append(Infotext(prompt, negative, {k: str(v) for k, v in per.items()}).to_text())
         images = result.images if hasattr(result, "images") else result[0]
         return Generation(list(images) if output_type == "pil" else images, params, infotexts)
+
+
+class ComposableGuidance:
+    """A1111's ``AND``: ``uncond + sum_i w_i * cfg * (cond_i - uncond)`` inside a stock diffusers pipeline.
+
+    While active, the UNet's forward receives the pipeline's usual [uncond, cond] batch and evaluates
+    [uncond, cond_1 ... cond_n] instead (one batch), returning [uncond, uncond + sum_i w_i (cond_i - uncond)];
+    the pipeline's own classifier-free guidance then gives A1111's formula.
+    """
+
+    def __init__(self, unet: Any, parts: list[tuple[float, dict]], architecture: str) -> None:
+        self.unet = unet
+        self.weights = [w for w, _ in parts]
+        self.embeds = [kw["prompt_embeds"] for _, kw in parts]
+        self.negative = parts[0][1]["negative_prompt_embeds"]
+        self.pooled = [kw.get("pooled_prompt_embeds") for _, kw in parts] if architecture == "sdxl" else None
+        self._original = None
+
+    def __enter__(self) -> "ComposableGuidance":
+        self._original = self.unet.forward
+        self.unet.forward = self.forward
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.unet.forward = self._original
+
+    def forward(self, sample, timestep, encoder_hidden_states=None, added_cond_kwargs=None, **kwargs):
+        import torch
+
+        half = sample.shape[0] // 2
+        n = len(self.embeds)
+        dtype = encoder_hidden_states.dtype
+        samples = torch.cat([sample[:half]] + [sample[half:]] * n)
+        states = torch.cat([self.negative.repeat(half, 1, 1)] + [e.repeat(half, 1, 1) for e in self.embeds]).to(dtype)
+        if added_cond_kwargs is not None and self.pooled is not None:
+            time_ids = added_cond_kwargs["time_ids"]
+            negative_pooled = added_cond_kwargs["text_embeds"][:half]
+            added_cond_kwargs = {
+                "text_embeds": torch.cat([negative_pooled] + [p.repeat(half, 1).to(dtype) for p in self.pooled]),
+                "time_ids": torch.cat([time_ids[:half]] * (n + 1)),
+            }
+        out = self._original(samples, timestep, encoder_hidden_states=states, added_cond_kwargs=added_cond_kwargs,
+                             **kwargs)
+        pred = out[0] if isinstance(out, tuple) else out.sample
+        uncond = pred[:half]
+        combined = uncond.clone()
+        for i, weight in enumerate(self.weights):
+            combined = combined + weight * (pred[half * (i + 1):half * (i + 2)] - uncond)
+        result = torch.cat([uncond, combined])
+        return (result,) if isinstance(out, tuple) else type(out)(sample=result)
 
 
 def _call_parameters(pipe: Any) -> set[str]:
