@@ -7,19 +7,17 @@ plain captions needs the tag rules only, at a fraction of the cost. Findings use
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from ..syntax.normalize import KAOMOJI, lookup_key
-from .normalize import RATINGS
+from ..tags.counts import people_in
+from .normalize import RATINGS, SPLIT_TAGS
 
 if TYPE_CHECKING:
     from ..tags import TagDB
 
-_SPLIT = re.compile(r"\s*[,\n]\s*")
-_PEOPLE = re.compile(r"^(\d+)\+?(girl|boy|other)s?$")
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class CaptionAnalyzer:
         return self._suggestion[key]
 
     def keys(self, caption: str) -> list[str]:
-        return [lookup_key(t) for t in _SPLIT.split(caption.strip()) if t]
+        return [lookup_key(t) for t in SPLIT_TAGS.split(caption.strip()) if t]
 
     def lint(self, caption: str) -> list[Finding]:
         findings: list[Finding] = []
@@ -84,8 +82,7 @@ class CaptionAnalyzer:
             else:
                 seen[name] = key
                 canon.append(name)
-            m = _PEOPLE.match(name)
-            people += int(m.group(1)) if m else (2 if name in ("multiple_girls", "multiple_boys") else 0)
+            people += people_in(name)
             has_solo = has_solo or name == "solo"
         present = set(canon)
         for name in canon:

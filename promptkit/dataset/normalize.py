@@ -18,7 +18,7 @@ from ..syntax.normalize import KAOMOJI, lookup_key, unescape
 if TYPE_CHECKING:
     from ..tags import TagDB
 
-_SPLIT = re.compile(r"\s*[,\n]\s*")
+SPLIT_TAGS = re.compile(r"\s*[,\n]\s*")  # captions are read literally: tags end at commas and newlines
 _ESCAPE = re.compile(r"(?<!\\)([()])")
 _SERIES = re.compile(r"^(.+?)_\(([^()]+)\)$")
 
@@ -134,7 +134,7 @@ class CaptionNormalizer:
     def __call__(self, caption: str) -> str:
         opts = self.options
         tags: list[tuple[str, str, str]] = []
-        for raw in _SPLIT.split(caption.strip()):
+        for raw in SPLIT_TAGS.split(caption.strip()):
             if raw:
                 tags.extend(self._tag(raw))
         if opts.remove_duplicates:

@@ -88,7 +88,6 @@ def render(prompt: Prompt, dialect: str) -> str:
     run_weight = 1.0
 
     def flush() -> None:
-        nonlocal run_weight
         if not run:
             return
         body = "".join(run)

@@ -12,7 +12,6 @@ from typing import Iterator
 
 from .._resources import data_dir, grammar_path
 from .ast import (
-    Alternation,
     And,
     Blend,
     Break,
@@ -20,7 +19,6 @@ from .ast import (
     ExtraNetwork,
     Group,
     Node,
-    Schedule,
     Separator,
     Text,
 )

@@ -8,6 +8,7 @@ from typing import Iterable
 from ..._resources import known_namespaces
 from ...syntax.ast import Group, Node, Text, render_source
 from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
+from ...tags.counts import people_in
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..rule import LintContext, Rule, register
 
@@ -178,9 +179,6 @@ class DuplicateTag(Rule):
                                   fix=self.fix("remove the repetition", removal_edit(ctx.text, tag.start, tag.end)))
 
 
-_PEOPLE = re.compile(r"^(\d+)\+?(girl|boy|other)s?$")
-
-
 @register
 class ConflictingCount(Rule):
     """Count tags that contradict each other: ``solo`` with ``2girls``, ``no humans`` with ``1girl``.
@@ -202,12 +200,9 @@ class ConflictingCount(Rule):
         people = 0
         counted = []
         for tag in top:
-            m = _PEOPLE.match(tag.name)
-            if m:
-                people += int(m.group(1))
-                counted.append(tag)
-            elif tag.name in ("multiple_girls", "multiple_boys", "multiple_others"):
-                people += 2
+            n = people_in(tag.name)
+            if n:
+                people += n
                 counted.append(tag)
         for tag in top:
             if tag.name == "solo" and people > 1:
