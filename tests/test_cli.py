@@ -8,7 +8,6 @@ import struct
 import subprocess
 import sys
 import zlib
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import promptkit
 from promptkit import PromptSyntaxError, parse
-from promptkit.syntax.ast import Break, ExtraNetwork, Group, Schedule, Alternation
+from promptkit.syntax.ast import Alternation, Break, Group, Schedule
 from promptkit.syntax.normalize import prompt_spelling
 
 from a1111_reference import parse_prompt_attention
