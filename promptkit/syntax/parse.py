@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
+from typing import Iterator
 
 from .dialects import canonical_dialect
 from .dialects.brackets import A1111, COMFY, NOVELAI, parse_brackets
@@ -21,6 +24,27 @@ _SYNTAX = {
 }
 
 
+LARGE_INPUT = 4096  # characters; above this the cyclic garbage collector is paused while the tree is built
+
+
+@contextmanager
+def paused_gc(size: int) -> Iterator[None]:
+    """Pause Python's cyclic GC while building a large tree.
+
+    A tree is millions of small acyclic objects; the collector would rescan them again and again as they are
+    created, making the cost grow faster than the input (1.6x per character at 1 MB, measured). Reference
+    counting still frees everything; the collector resumes afterwards.
+    """
+    if size < LARGE_INPUT or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def parse(text: str, dialect: str = "a1111", strict: bool = False,
           namespaces: frozenset[str] | None = None) -> Prompt:
     """Parse a prompt written in ``dialect`` (``a1111``/``forge``, ``comfy``, ``novelai``, ``compel``).
@@ -36,14 +60,15 @@ def parse(text: str, dialect: str = "a1111", strict: bool = False,
         from .strict import check_strict
 
         check_strict(text, dialect)
-    if _SYNTAX[dialect].search(text) is None:
-        return make_plain_caption(text, dialect, namespaces)
-    elif dialect == "compel":
-        result = parse_compel(text)
-        prompt = Prompt(text, dialect, result.children, None)
-    else:
-        result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
-        prompt = Prompt(text, dialect, result.children, result.weighted_leaves)
+    with paused_gc(len(text)):
+        if _SYNTAX[dialect].search(text) is None:
+            return make_plain_caption(text, dialect, namespaces)
+        if dialect == "compel":
+            result = parse_compel(text)
+            prompt = Prompt(text, dialect, result.children, None)
+        else:
+            result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
+            prompt = Prompt(text, dialect, result.children, result.weighted_leaves)
     if namespaces is not None:
         prompt.namespaces = namespaces
     return prompt

@@ -182,7 +182,10 @@ class Prompt:
     @property
     def tags(self) -> list[Tag]:
         if self._tags is None:
-            self._tags = extract_tags(self)
+            from .parse import paused_gc
+
+            with paused_gc(len(self.source)):
+                self._tags = extract_tags(self)
         return self._tags
 
     def resolve(self, db: "TagDB") -> "Prompt":
