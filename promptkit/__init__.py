@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .syntax import ConversionError, Prompt, PromptSyntaxError, SubPrompt, Tag, parse
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -19,6 +17,20 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from .linter import LintReport
+    from .syntax import ConversionError, Prompt, PromptSyntaxError, SubPrompt, Tag, parse
+
+_FROM_SYNTAX = frozenset({"parse", "Prompt", "Tag", "SubPrompt", "PromptSyntaxError", "ConversionError"})
+
+
+def __getattr__(name: str) -> Any:
+    """The parser's names load on first use, so ``import promptkit.tags`` stays light (PEP 562)."""
+    if name in _FROM_SYNTAX:
+        from . import syntax
+
+        value = getattr(syntax, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def convert(text: str, read: str = "a1111", write: str = "compel", strict: bool = False) -> str:

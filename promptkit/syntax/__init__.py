@@ -1,7 +1,29 @@
-"""Stage 1 of the data flow: text -> lossless tree (``parse``), and tree -> text (``render``/``convert``)."""
+"""Stage 1 of the data flow: text -> lossless tree (``parse``), and tree -> text (``render``/``convert``).
 
-from .errors import ConversionError, PromptSyntaxError
-from .parse import parse
-from .prompt import Prompt, SubPrompt, Tag
+Names are loaded on first use (PEP 562), so importing one submodule (``syntax.normalize`` for the tag
+database) does not build every dialect's scanner.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import ConversionError, PromptSyntaxError
+    from .parse import parse
+    from .prompt import Prompt, SubPrompt, Tag
 
 __all__ = ["parse", "Prompt", "Tag", "SubPrompt", "PromptSyntaxError", "ConversionError"]
+
+_WHERE = {"parse": ".parse", "Prompt": ".prompt", "Tag": ".prompt", "SubPrompt": ".prompt",
+          "PromptSyntaxError": ".errors", "ConversionError": ".errors"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
