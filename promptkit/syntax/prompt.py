@@ -307,12 +307,17 @@ def _new_tag(raw: str, text: str, start: int, end: int, weight: float, branch: s
         if colon > 0 and prefix in namespaces:
             namespace = prefix
             name_text = text[colon + 1:]
-    name = name_text.lower()
-    if " " in name or "\t" in name or "\n" in name:
-        name = normalize_tag(name)
-    elif name_text is not text:
-        name = name.strip()
+    name = _NAMES.get(name_text)
+    if name is None:
+        name = normalize_tag(name_text)
+        if len(_NAMES) > _NAMES_LIMIT:  # datasets repeat the same few thousand tags: a bounded memo
+            _NAMES.clear()
+        _NAMES[name_text] = name
     return Tag(raw, text, name, namespace, weight, branch, start, end, index)
+
+
+_NAMES: dict[str, str] = {}
+_NAMES_LIMIT = 500_000
 
 
 def extract_tags(prompt: Prompt) -> list[Tag]:
