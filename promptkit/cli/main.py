@@ -566,21 +566,20 @@ _PROFILE = click.option("-p", "--profile", help="Profile whose special tags (qua
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--no-suggest", is_flag=True, help="Skip spelling suggestions for unknown tags (faster).")
-def dataset_lint(root, extensions, profile, fmt, no_suggest) -> None:
+@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
     """Unknown, alias, duplicate and implied tags and count conflicts, per caption file. Exit 1 on findings."""
-    from ..dataset import CaptionAnalyzer
-    from ..dataset.files import read_caption
+    from ..dataset.analyze import AnalyzeJob
+    from ..dataset.files import map_files
 
     paths = _dataset_paths(root, extensions)
-    analyzer = CaptionAnalyzer(_db(find_config()[1]), profile, suggest=not no_suggest)
+    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=find_config()[1].get("tag-sources"))
     results = []
     found = 0
-    with click.progressbar(paths, label="linting", file=sys.stderr) as bar:
-        for path in bar:
-            text, error = read_caption(path)
-            findings = analyzer.lint(text) if text is not None else []
+    with click.progressbar(map_files(paths, job, jobs), length=len(paths), label="linting", file=sys.stderr) as bar:
+        for path, error, findings in bar:
             found += len(findings) + (error is not None)
-            results.append((str(path), error, findings))
+            results.append((path, error, findings))
     if fmt == "json":
         click.echo(json.dumps([{"path": p, "error": e, "findings": [f.__dict__ for f in fs]} for p, e, fs in results],
                               ensure_ascii=False, indent=2))
@@ -669,21 +668,24 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=25, show_default=True, help="Rows in the terminal tables.")
-def dataset_stats(root, extensions, profile, html_path, as_json, top) -> None:
+@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> None:
     """Tag frequency by category, unknown tags with suggestions, tags per caption."""
     from ..dataset import CaptionAnalyzer, DatasetStats
-    from ..dataset.files import read_caption
+    from ..dataset.analyze import AnalyzeJob
+    from ..dataset.files import map_files
 
     paths = _dataset_paths(root, extensions)
-    analyzer = CaptionAnalyzer(_db(find_config()[1]), profile)
+    sources = find_config()[1].get("tag-sources")
+    analyzer = CaptionAnalyzer(_db(find_config()[1]), profile)  # for suggestions in the report
     stats = DatasetStats()
-    with click.progressbar(paths, label="reading", file=sys.stderr) as bar:
-        for path in bar:
-            text, error = read_caption(path)
-            if text is None:
-                stats.errors.append((str(path), error or ""))
+    results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
+    with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:
+        for path, error, tags in bar:
+            if error is not None:
+                stats.errors.append((path, error))
             else:
-                stats.add(analyzer, text)
+                stats.add_tags(tags)
     if html_path:
         Path(html_path).write_text(stats.to_html(analyzer), encoding="utf-8")
         click.echo(f"wrote {html_path}", err=True)

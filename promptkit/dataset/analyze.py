@@ -65,6 +65,14 @@ class CaptionAnalyzer:
     def keys(self, caption: str) -> list[str]:
         return [lookup_key(t) for t in SPLIT_TAGS.split(caption.strip()) if t]
 
+    def tag_rows(self, caption: str) -> list[tuple[str, str, str, bool]]:
+        """(key, canonical name, category, unknown?) for each tag of a caption."""
+        rows = []
+        for key in self.keys(caption):
+            name, category, how = self.tag_info(key)
+            rows.append((key, name, category, how is None))
+        return rows
+
     def lint(self, caption: str) -> list[Finding]:
         findings: list[Finding] = []
         seen: dict[str, str] = {}
@@ -107,14 +115,16 @@ class DatasetStats:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, analyzer: CaptionAnalyzer, caption: str) -> None:
-        keys = analyzer.keys(caption)
+        self.add_tags(analyzer.tag_rows(caption))
+
+    def add_tags(self, tags: list[tuple[str, str, str, bool]]) -> None:
+        """Count one caption given as (key, canonical name, category, unknown) per tag."""
         self.captions += 1
-        self.per_caption[len(keys)] += 1
-        for key in keys:
-            name, category, how = analyzer.tag_info(key)
+        self.per_caption[len(tags)] += 1
+        for key, name, category, unknown in tags:
             self.tags[name] += 1
             self.categories[category] += 1
-            if how is None:
+            if unknown:
                 self.unknown[key] += 1
 
     def merge(self, other: "DatasetStats") -> None:
@@ -201,3 +211,32 @@ def lint_captions(captions: Iterable[str], db: "TagDB", profile: str | None = No
     """Findings per caption (the Python API behind ``promptkit dataset lint``)."""
     analyzer = CaptionAnalyzer(db, profile)
     return [analyzer.lint(c) for c in captions]
+
+
+class AnalyzeJob:
+    """Builds, inside each worker process, the per-file lint or statistics function (picklable)."""
+
+    def __init__(self, mode: str, profile: str | None = None, suggest: bool = True,
+                 sources: list[str] | None = None) -> None:
+        self.mode, self.profile, self.suggest, self.sources = mode, profile, suggest, sources
+
+    def __call__(self):
+        from pathlib import Path
+
+        from ..tags import TagDB, default_db
+        from .files import read_caption
+
+        db = TagDB.from_names(self.sources) if self.sources else default_db()
+        analyzer = CaptionAnalyzer(db, self.profile, suggest=self.suggest)
+
+        def lint_file(path: Path) -> tuple[str, str | None, list[Finding]]:
+            text, error = read_caption(path)
+            return str(path), error, (analyzer.lint(text) if text is not None else [])
+
+        def stats_file(path: Path) -> tuple[str, str | None, list[tuple[str, str, bool]]]:
+            text, error = read_caption(path)
+            if text is None:
+                return str(path), error, []
+            return str(path), None, analyzer.tag_rows(text)
+
+        return lint_file if self.mode == "lint" else stats_file

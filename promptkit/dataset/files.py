@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .._files import TEMP_PREFIX, write_atomic
 
@@ -75,32 +75,49 @@ def _process_one(path: Path, transform: Callable[[str], str], write: bool, backu
     return result
 
 
-# Each worker process builds its transform once from this factory (a picklable callable).
-_WORKER_TRANSFORM: Callable[[str], str] | None = None
+class _RewriteJob:
+    """Builds, inside a worker, the per-file function of :func:`process_files` (picklable)."""
+
+    def __init__(self, factory: Callable[[], Callable[[str], str]], write: bool, backup: bool, fsync: bool) -> None:
+        self.factory, self.write, self.backup, self.fsync = factory, write, backup, fsync
+
+    def __call__(self) -> Callable[[Path], FileResult]:
+        transform = self.factory()
+        return lambda path: _process_one(path, transform, self.write, self.backup, self.fsync)
 
 
-def _init_worker(factory: Callable[[], Callable[[str], str]]) -> None:
-    global _WORKER_TRANSFORM
-    _WORKER_TRANSFORM = factory()
+# Each worker process builds its per-file function once, from a picklable factory.
+_WORKER_FUNCTION: Callable[[Path], Any] | None = None
 
 
-def _worker(batch: list[tuple[str, bool, bool, bool]]) -> list[FileResult]:
-    assert _WORKER_TRANSFORM is not None
-    return [_process_one(Path(p), _WORKER_TRANSFORM, w, b, f) for p, w, b, f in batch]
+def _init_worker(factory: Callable[[], Callable[[Path], Any]]) -> None:
+    global _WORKER_FUNCTION
+    _WORKER_FUNCTION = factory()
+
+
+def _worker(batch: list[str]) -> list[Any]:
+    assert _WORKER_FUNCTION is not None
+    return [_WORKER_FUNCTION(Path(p)) for p in batch]
+
+
+def map_files(paths: list[Path], factory: Callable[[], Callable[[Path], Any]], workers: int | None = None,
+              batch_size: int = 512) -> Iterator[Any]:
+    """Apply the per-file function that ``factory()`` builds (once per process) to every path, on all cores;
+    results come back in path order, exactly as a single-process run gives them."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(paths) < 2 * batch_size:
+        function = factory()
+        for path in paths:
+            yield function(path)
+        return
+    batches = [[str(p) for p in paths[i:i + batch_size]] for i in range(0, len(paths), batch_size)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(factory,)) as pool:
+        for results in pool.map(_worker, batches):
+            yield from results
 
 
 def process_files(paths: list[Path], factory: Callable[[], Callable[[str], str]], write: bool = False,
                   backup: bool = False, fsync: bool = False, workers: int | None = None,
                   batch_size: int = 512) -> Iterator[FileResult]:
-    """Apply the transform built by ``factory`` to every file; yields results in file order."""
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(paths) < 2 * batch_size:
-        transform = factory()
-        for path in paths:
-            yield _process_one(path, transform, write, backup, fsync)
-        return
-    batches = [[(str(p), write, backup, fsync) for p in paths[i:i + batch_size]]
-               for i in range(0, len(paths), batch_size)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(factory,)) as pool:
-        for results in pool.map(_worker, batches):
-            yield from results
+    """Apply the caption transform built by ``factory`` to every file; yields results in file order."""
+    return map_files(paths, _RewriteJob(factory, write, backup, fsync), workers, batch_size)
