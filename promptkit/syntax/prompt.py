@@ -105,16 +105,23 @@ def split_subprompts(text: str) -> list[SubPrompt]:
 class Prompt:
     """A parsed prompt: a lossless tree plus the views people need (tags, weights, networks, AND parts)."""
 
-    __slots__ = ("source", "dialect", "children", "_weighted_leaves", "_tags", "namespaces")
+    __slots__ = ("source", "dialect", "_children", "_weighted_leaves", "_tags", "namespaces")
 
-    def __init__(self, source: str, dialect: str, children: list[Node], weighted_leaves: list | None = None,
+    def __init__(self, source: str, dialect: str, children: list[Node] | None, weighted_leaves: list | None = None,
                  namespaces: frozenset[str] | None = None) -> None:
         self.source = source
         self.dialect = dialect
-        self.children = children
+        self._children = children
         self._weighted_leaves = weighted_leaves
         self._tags: list[Tag] | None = None
         self.namespaces = namespaces
+
+    @property
+    def children(self) -> list[Node]:
+        """The top-level nodes. A plain caption builds them on first use (its tags need no tree)."""
+        if self._children is None:
+            self._children = plain_caption_nodes(self.source)
+        return self._children
 
     # -- text ---------------------------------------------------------------------------------------------
     def render(self, dialect: str | None = None) -> str:
@@ -373,11 +380,28 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
 
 
 def make_plain_caption(source: str, dialect: str, namespaces: frozenset[str] | None = None) -> Prompt:
-    """Fast path for captions without any syntax: split at commas and newlines, tags built in the same pass."""
-    children: list[Node] = []
+    """Fast path for captions without any syntax: tags straight from a comma/newline split; the tree of
+    Text and Separator nodes is built only if someone asks for it (the dataset case never does)."""
     tags: list[Tag] = []
-    append = children.append
     spaces = namespaces if namespaces is not None else known_namespaces()
+    pos = 0
+    for piece in _RE_PLAIN.findall(source):
+        size = len(piece)
+        if size > 1 or (piece != "," and piece != "\n"):
+            text = piece.strip()
+            if text:
+                start = pos + size - len(piece.lstrip())
+                tags.append(_new_tag(text, text, start, start + len(text), 1.0, None, spaces, len(tags)))
+        pos += size
+    prompt = Prompt(source, dialect, None, None, namespaces)
+    prompt._tags = tags
+    return prompt
+
+
+def plain_caption_nodes(source: str) -> list[Node]:
+    """The tree of a plain caption: Text runs and the Separators between them."""
+    children: list[Node] = []
+    append = children.append
     pos = 0
     for piece in _RE_PLAIN.findall(source):
         end = pos + len(piece)
@@ -385,14 +409,8 @@ def make_plain_caption(source: str, dialect: str, namespaces: frozenset[str] | N
             append(Separator(pos, end, piece))
         else:
             append(Text(pos, end, piece, piece))
-            text = piece.strip()
-            if text:
-                start = pos + len(piece) - len(piece.lstrip())
-                tags.append(_new_tag(text, text, start, start + len(text), 1.0, None, spaces, len(tags)))
         pos = end
-    prompt = Prompt(source, dialect, children, None, namespaces)
-    prompt._tags = tags
-    return prompt
+    return children
 
 
 _RE_PLAIN = re.compile(r"[^,\n]+|[,\n]")
