@@ -239,3 +239,11 @@ def test_embedding_that_does_not_fit_starts_a_new_chunk():
     plan = plan_chunks(parse("a " * 73 + "mybig"), embeddings=embedding_index({"mybig": 4}))
     assert [len(c.tokens) for c in plan.chunks] == [73, 4]
     assert plan.chunks[1].fixes == [(0, "mybig")]
+
+
+def test_a_batch_larger_than_the_cache_still_encodes(sd1):
+    small = PromptEncoder.from_pipeline(sd1, cache_size=2)
+    big = PromptEncoder.from_pipeline(sd1)
+    prompt = "a cat BREAK a dog BREAK a bird"
+    assert torch.equal(small.encode(prompt, "lowres")["prompt_embeds"], big.encode(prompt, "lowres")["prompt_embeds"])
+    assert len(small._cache) <= 2

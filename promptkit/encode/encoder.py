@@ -146,20 +146,25 @@ class PromptEncoder:
         return chunks
 
     # -- encoding -----------------------------------------------------------------------------------------
-    def _run(self, tower: _Tower, requests: list[tuple]) -> None:
-        """Encode every uncached (ids, mask, fixes) request of one tower in a single batched forward pass."""
+    def _run(self, tower: _Tower, requests: list[tuple]) -> dict[tuple, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Encode every uncached (ids, mask, fixes) request of one tower in a single batched forward pass.
+
+        Returns the (hidden, pooled) of every request of this call, so results stay available even when the
+        batch is larger than the cache."""
         key_base = (id(tower.model), tower.layer, tower.final_norm)
+        found: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
         todo = []
-        seen = set()
         for request in requests:
-            key = key_base + request
-            if key in self._cache:
-                self._cache.move_to_end(key)
-            elif key not in seen:
-                seen.add(key)
+            if request in found:
+                continue
+            cached = self._cache.get(key_base + request)
+            if cached is not None:
+                self._cache.move_to_end(key_base + request)
+                found[request] = cached
+            elif request not in todo:
                 todo.append(request)
         if not todo:
-            return
+            return found
         model = tower.model
         device = next(model.parameters()).device
         input_ids = torch.tensor([ids for ids, _, _ in todo], dtype=torch.long, device=device)
@@ -187,9 +192,10 @@ class PromptEncoder:
         if tower.pooled:
             pooled = out.text_embeds if getattr(out, "text_embeds", None) is not None else out.pooler_output
         for i, request in enumerate(todo):
-            self._cache[key_base + request] = (hidden[i], pooled[i] if pooled is not None else None)
+            found[request] = self._cache[key_base + request] = (hidden[i], pooled[i] if pooled is not None else None)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        return found
 
     def _embedding_hook(self, tower: _Tower, todo: list[tuple]):
         """Replace placeholder rows by textual-inversion vectors after the token-embedding lookup (A1111's way)."""
@@ -204,9 +210,6 @@ class PromptEncoder:
             return output
 
         return hook
-
-    def _get(self, tower: _Tower, ids: tuple[int, ...], mask: tuple[int, ...] | None, fixes: tuple = ()):
-        return self._cache[(id(tower.model), tower.layer, tower.final_norm, ids, mask, fixes)]
 
     def _requests(self, tower: _Tower, chunks: list[_Chunk]) -> list[tuple]:
         out = []
@@ -262,46 +265,46 @@ class PromptEncoder:
     def _encode_chunks(self, groups: list[list[_Chunk]]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """Encode several prompts' chunk lists together; returns (embeds (1,77k,C), pooled) per prompt."""
         empty = _Chunk([], [])
+        encoded = []  # per tower: this call's (hidden, pooled) by request
         for tower in self.towers:
             requests = [r for chunks in groups for r in self._requests(tower, chunks)]
             requests += self._requests(tower, [empty])
             if self.weighting == "compel":
                 requests += [(ids, mask, fixes) for chunks in groups for c in chunks
                              for _, ids, mask, fixes in self._compel_masks(tower, c)]
-            self._run(tower, requests)
+            encoded.append(self._run(tower, requests))
         results = []
         for chunks in groups:
             per_tower = []
             pooled = None
-            for tower in self.towers:
+            for tower, found in zip(self.towers, encoded):
                 reqs = self._requests(tower, chunks)
-                z = torch.stack([self._get(tower, *request)[0] for request in reqs])
+                z = torch.stack([found[request][0] for request in reqs])
                 w = torch.tensor([[1.0] + c.weights + [1.0] * (CHUNK_LENGTH + 1 - len(c.weights)) for c in chunks],
                                  dtype=z.dtype, device=z.device)
-                z = self._weigh(tower, chunks, z, w)
+                z = self._weigh(tower, found, chunks, z, w)
                 per_tower.append(z.reshape(1, -1, z.shape[-1]))
                 if tower.pooled:
-                    pick = reqs[0] if self.pooled_from == "first" else reqs[-1]
-                    pooled = self._get(tower, *pick)[1]
+                    pooled = found[reqs[0] if self.pooled_from == "first" else reqs[-1]][1]
             embeds = torch.cat(per_tower, dim=-1) if len(per_tower) > 1 else per_tower[0]
             results.append((embeds, pooled[None] if pooled is not None else None))
         return results
 
-    def _weigh(self, tower: _Tower, chunks: list[_Chunk], z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def _weigh(self, tower: _Tower, found: dict, chunks: list[_Chunk], z: torch.Tensor,
+               w: torch.Tensor) -> torch.Tensor:
         if bool((w == 1.0).all()):
             return z
         if self.weighting == "a1111":
             return a1111_original(z, w)
         if self.weighting == "a1111-no-norm":
             return a1111_no_norm(z, w)
-        empty_ids = tower.ids([])
-        empty = self._get(tower, empty_ids, tower.mask_for(empty_ids) if tower.mask else None, ())[0]
+        empty = found[self._requests(tower, [_Chunk([], [])])[0]][0]
         weighted = lerp_from_empty(z, w, empty)
         if self.weighting == "comfy":
             return weighted
         out = []
         for k, chunk in enumerate(chunks):
-            without = [(weight, lerp_from_empty(self._get(tower, ids, mask, fixes)[0][None], w[k:k + 1], empty)[0])
+            without = [(weight, lerp_from_empty(found[(ids, mask, fixes)][0][None], w[k:k + 1], empty)[0])
                        for weight, ids, mask, fixes in self._compel_masks(tower, chunk)]
             out.append(compel_downweight_blend(weighted[k], without))
         return torch.stack(out)
