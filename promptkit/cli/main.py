@@ -676,8 +676,9 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     from ..dataset.files import map_files
 
     paths = _dataset_paths(root, extensions)
-    sources = find_config()[1].get("tag-sources")
-    analyzer = CaptionAnalyzer(_db(find_config()[1]), profile)  # for suggestions in the report
+    cfg = find_config()[1]
+    sources = cfg.get("tag-sources")
+    analyzer = CaptionAnalyzer(_db(cfg), profile)  # for suggestions in the report
     stats = DatasetStats()
     results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
     with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:

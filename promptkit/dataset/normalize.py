@@ -187,7 +187,7 @@ class CaptionNormalizer:
 
     def _order_by_profile(self, tags: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
         profile = self._profile
-        count = {lookup_key(t) for t in profile.count_tags}
+        count = profile.count_names
 
         def slot(tag: tuple[str, str, str]) -> int | None:
             kind = profile.ladder_of(tag[1]) or ("count" if tag[1] in count else tag[2])

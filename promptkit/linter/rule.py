@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 
 from ..syntax.prompt import Prompt, Tag
@@ -49,7 +48,7 @@ class LintContext:
         ladder = profile.ladder_of(tag.name)
         if ladder is not None:
             return ladder
-        if tag.name in _count_set(profile):
+        if tag.name in profile.count_names:
             return "count"
         if tag.namespace in ("artist", "creator"):
             return "artist"
@@ -69,17 +68,6 @@ class LintContext:
 
             self._plan = plan_chunks(self.prompt, self.backtrack)
         return self._plan
-
-
-@functools.lru_cache(maxsize=64)
-def _count_set_cached(tags: tuple[str, ...]) -> frozenset[str]:
-    from ..syntax.normalize import lookup_key
-
-    return frozenset(lookup_key(t) for t in tags)
-
-
-def _count_set(profile: "Profile") -> frozenset[str]:
-    return _count_set_cached(tuple(profile.count_tags))
 
 
 class Rule:

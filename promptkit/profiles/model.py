@@ -133,6 +133,15 @@ class Profile(BaseModel):
         return index
 
     @property
+    def count_names(self) -> frozenset[str]:
+        """The count tags (``1girl``, ``solo``...) in database spelling."""
+        cached = self.__dict__.get("_count_names")
+        if cached is None:
+            cached = frozenset(_key(t) for t in self.count_tags)
+            self.__dict__["_count_names"] = cached
+        return cached
+
+    @property
     def vocabulary(self) -> frozenset[str]:
         """Tags this profile knows without the database: ladders, presets, count and special tags."""
         cached = self.__dict__.get("_vocabulary")
@@ -140,7 +149,8 @@ class Profile(BaseModel):
             from ..syntax import parse
 
             names = set(self._ladder_index())
-            names.update(_key(t) for t in self.count_tags + self.special_tags)
+            names.update(self.count_names)
+            names.update(_key(t) for t in self.special_tags)
             for text in (self.presets.positive, self.presets.negative):
                 names.update(t.name for t in parse(text, self.dialect).tags)
             cached = frozenset(names)
