@@ -185,6 +185,14 @@ class Prompt:
                 res.append([value, weight])
         return [(t, w) for t, w in res] or [("", 1.0)]
 
+    def leaf_weights(self) -> list[tuple[Node, float]]:
+        """Every leaf with its effective weight: A1111's exact replay for the a1111 dialect, else the tree's."""
+        if self._weighted_leaves is not None:
+            from .dialects.brackets import EMPTY_FRAGMENT
+
+            return [(n, w) for n, w in self._weighted_leaves if n is not EMPTY_FRAGMENT]
+        return list(weighted_leaves(self))
+
     # -- tags ---------------------------------------------------------------------------------------------
     @property
     def tags(self) -> list[Tag]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 
-from .ast import And, Blend, Break, Embedding, ExtraNetwork, Node, Separator, Text
+from .ast import And, Blend, Break, Embedding, ExtraNetwork, Separator, Text
 from .dialects import canonical_dialect
-from .dialects.brackets import EMPTY_FRAGMENT
 from .errors import ConversionError
 from .normalize import escape_a1111
-from .prompt import Prompt, weighted_leaves
+from .prompt import Prompt
 
 _COMFY_ESCAPE = re.compile(r"([()])")
 _NAI_ESCAPE = re.compile(r"([\\{}\[\]():])")
@@ -66,12 +65,6 @@ def _wrap(body: str, weight: float, dialect: str) -> str:
     return f"({body}){w}"
 
 
-def _leaves(prompt: Prompt) -> list[tuple[Node, float]]:
-    if prompt._weighted_leaves is not None:  # A1111: the exact weights parse_prompt_attention gives
-        return [(n, w) for n, w in prompt._weighted_leaves if n is not EMPTY_FRAGMENT]
-    return list(weighted_leaves(prompt))
-
-
 def render(prompt: Prompt, dialect: str) -> str:
     """Write ``prompt`` in ``dialect`` with the same effective weights."""
     target = canonical_dialect(dialect)
@@ -104,7 +97,7 @@ def render(prompt: Prompt, dialect: str) -> str:
         nonlocal guard_compel_number
         guard_compel_number = target == "compel" and bool(stripped) and not trail
 
-    for node, weight in _leaves(prompt):
+    for node, weight in prompt.leaf_weights():
         t = type(node)
         if t is Text:
             if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..syntax.ast import Break, Text
-from ..syntax.prompt import Prompt, Tag, weighted_leaves
+from ..syntax.prompt import Prompt, Tag
 from .clip import BOS, EOS, ClipBPE, clip_bpe
 
 CHUNK_LENGTH = 75
@@ -64,7 +64,7 @@ class ChunkPlan:
 
 def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
     """Merged (text, weight, source offset per character) fragments; None marks a BREAK."""
-    leaves = prompt._weighted_leaves if prompt._weighted_leaves is not None else list(weighted_leaves(prompt))
+    leaves = prompt.leaf_weights()
     out: list[tuple[str, float, list[int]] | None] = []
     text_parts: list[str] = []
     offsets: list[int] = []
