@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "parse", "convert", "schedules", "lint", "format", "Prompt", "Tag", "SubPrompt",
+    "parse", "convert", "schedules", "lint", "format", "Prompt", "Tag", "TagList", "SubPrompt",
     "PromptSyntaxError", "ConversionError", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .linter import LintReport
-    from .syntax import ConversionError, Prompt, PromptSyntaxError, SubPrompt, Tag, parse
+    from .syntax import ConversionError, Prompt, PromptSyntaxError, SubPrompt, Tag, TagList, parse
 
-_FROM_SYNTAX = frozenset({"parse", "Prompt", "Tag", "SubPrompt", "PromptSyntaxError", "ConversionError"})
+_FROM_SYNTAX = frozenset({"parse", "Prompt", "Tag", "TagList", "SubPrompt", "PromptSyntaxError", "ConversionError"})
 
 
 def __getattr__(name: str) -> Any:

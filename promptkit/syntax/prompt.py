@@ -1,4 +1,4 @@
-"""``Prompt``: a parsed prompt, and ``Tag``: the comma-separated unit people think in."""
+"""``Prompt``: a parsed prompt, with the views people need (tags, weights, networks, AND parts)."""
 
 from __future__ import annotations
 
@@ -22,53 +22,10 @@ from .ast import (
     iter_nodes,
     render_source,
 )
-from .normalize import normalize_tag
+from .tag_list import Tag, TagList, make_tag_list
 
 if TYPE_CHECKING:
-    from ..tags.db import TagDB, TagInfo
-
-
-class Tag:
-    """One tag of a prompt: the text between commas (and newlines, BREAK, brackets) at its level.
-
-    ``raw`` is the source text (``kazusa \\(blue archive\\)``), ``text`` what it says
-    (``kazusa (blue archive)``), ``name`` the normalized database spelling (``kazusa_(blue_archive)``),
-    ``namespace`` a recognised prefix (``species`` of ``species:seal``, whose ``name`` is then ``seal``).
-    ``weight`` is the effective emphasis, ``branch`` the schedule/alternation branch it lives in
-    (``None`` at top level), ``start``/``end`` its span in the source, ``index`` its position in
-    ``Prompt.tags``. ``info`` is filled by :meth:`Prompt.resolve`.
-    """
-
-    __slots__ = ("raw", "text", "name", "namespace", "weight", "branch", "start", "end", "index", "info")
-
-    def __init__(self, raw: str, text: str, name: str, namespace: str | None, weight: float,
-                 branch: str | None, start: int, end: int, index: int) -> None:
-        self.raw = raw
-        self.text = text
-        self.name = name
-        self.namespace = namespace
-        self.weight = weight
-        self.branch = branch
-        self.start = start
-        self.end = end
-        self.index = index
-        self.info: TagInfo | None = None
-
-    @property
-    def qualified_name(self) -> str:
-        """``namespace:name`` when there is a namespace, else ``name``."""
-        return f"{self.namespace}:{self.name}" if self.namespace else self.name
-
-    def __repr__(self) -> str:
-        extra = f", weight={self.weight:g}" if self.weight != 1.0 else ""
-        ns = f"{self.namespace}:" if self.namespace else ""
-        return f"Tag({ns}{self.name!r}{extra})"
-
-    def to_dict(self) -> dict:
-        return {
-            "raw": self.raw, "text": self.text, "name": self.name, "namespace": self.namespace,
-            "weight": self.weight, "branch": self.branch, "start": self.start, "end": self.end,
-        }
+    from ..tags.db import TagDB
 
 
 @dataclass(frozen=True)
@@ -105,15 +62,15 @@ def split_subprompts(text: str) -> list[SubPrompt]:
 class Prompt:
     """A parsed prompt: a lossless tree plus the views people need (tags, weights, networks, AND parts)."""
 
-    __slots__ = ("source", "dialect", "_children", "_weighted_leaves", "_tags", "namespaces")
+    __slots__ = ("source", "dialect", "_children", "_tags", "_a1111_leaves", "namespaces")
 
-    def __init__(self, source: str, dialect: str, children: list[Node] | None, weighted_leaves: list | None = None,
+    def __init__(self, source: str, dialect: str, children: list[Node] | None, tags: TagList | None = None,
                  namespaces: frozenset[str] | None = None) -> None:
         self.source = source
         self.dialect = dialect
         self._children = children
-        self._weighted_leaves = weighted_leaves
-        self._tags: list[Tag] | None = None
+        self._tags = tags
+        self._a1111_leaves: list[tuple[Node, float]] | None = None
         self.namespaces = namespaces
 
     @property
@@ -169,10 +126,10 @@ class Prompt:
 
         For the a1111 dialect this is exactly what A1111's ``parse_prompt_attention`` returns.
         """
-        if self._weighted_leaves is not None:
+        if self.dialect == "a1111":
             from .dialects.brackets import a1111_fragments
 
-            return a1111_fragments(self._weighted_leaves)
+            return a1111_fragments(self._replay_a1111())
         res: list[list] = []
         for node, weight in weighted_leaves(self):
             if type(node) is Break:
@@ -187,15 +144,24 @@ class Prompt:
 
     def leaf_weights(self) -> list[tuple[Node, float]]:
         """Every leaf with its effective weight: A1111's exact replay for the a1111 dialect, else the tree's."""
-        if self._weighted_leaves is not None:
+        if self.dialect == "a1111":
             from .dialects.brackets import EMPTY_FRAGMENT
 
-            return [(n, w) for n, w in self._weighted_leaves if n is not EMPTY_FRAGMENT]
+            return [(n, w) for n, w in self._replay_a1111() if n is not EMPTY_FRAGMENT]
         return list(weighted_leaves(self))
+
+    def _replay_a1111(self) -> list[tuple[Node, float]]:
+        """A1111's own weighting of every leaf (with the empty fragments around BREAK), computed once."""
+        if self._a1111_leaves is None:
+            from .dialects.brackets import a1111_weighted_leaves
+
+            self._a1111_leaves = a1111_weighted_leaves(self.children)
+        return self._a1111_leaves
 
     # -- tags ---------------------------------------------------------------------------------------------
     @property
-    def tags(self) -> list[Tag]:
+    def tags(self) -> TagList:
+        """Every tag in source order (a sequence of :class:`Tag`, with its columns: ``tags.names``...)."""
         if self._tags is None:
             from .parse import paused_gc
 
@@ -285,70 +251,32 @@ def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
 
 # -- tags -----------------------------------------------------------------------------------------------------
 
-def _make_tag(pieces: list[Text], chain, branch: str | None, source: str,
-              namespaces: frozenset[str], index: int) -> Tag | None:
-    if len(pieces) == 1:
-        piece = pieces[0]
-        value = piece.value
-        plain = piece.kind == 0
-    else:
-        value = "".join([p.value for p in pieces])
-        plain = False
-    text = value.strip()
-    if not text:
-        return None
-    start = pieces[0].start
-    end = pieces[-1].end
-    if plain:  # raw == value: the stripped span follows from the stripped text
-        start += len(value) - len(value.lstrip())
-        end = start + len(text)
-        raw = text
-    else:
-        raw = source[start:end]
-        start += len(raw) - len(raw.lstrip())
-        end -= len(raw) - len(raw.rstrip())
-        raw = source[start:end]
-    return _new_tag(raw, text, start, end, fold_weight(chain) if chain is not None else 1.0, branch,
-                    namespaces, index)
+def extract_tags(prompt: Prompt) -> TagList:
+    """Split the finished tree into tags: boundaries are separators, BREAK/AND, brackets and extra networks.
 
-
-def _new_tag(raw: str, text: str, start: int, end: int, weight: float, branch: str | None,
-             namespaces: frozenset[str], index: int) -> Tag:
-    namespace = None
-    name_text = text
-    if ":" in text:
-        colon = text.index(":")
-        prefix = text[:colon].strip().lower()
-        if colon > 0 and prefix in namespaces:
-            namespace = prefix
-            name_text = text[colon + 1:]
-    name = _NAMES.get(name_text)
-    if name is None:
-        name = normalize_tag(name_text)
-        if len(_NAMES) > _NAMES_LIMIT:  # datasets repeat the same few thousand tags: a bounded memo
-            _NAMES.clear()
-        _NAMES[name_text] = name
-    return Tag(raw, text, name, namespace, weight, branch, start, end, index)
-
-
-_NAMES: dict[str, str] = {}
-_NAMES_LIMIT = 500_000
-
-
-def extract_tags(prompt: Prompt) -> list[Tag]:
-    """Split the tree into tags: boundaries are separators, BREAK/AND, brackets and extra networks."""
+    The bracket parsers collect tags while they build the tree; this walk serves compel, prompts with
+    schedules or alternation (whose branches are known only once the tree is done) and edited trees.
+    """
     source = prompt.source
-    namespaces = prompt.namespaces if prompt.namespaces is not None else known_namespaces()
-    tags: list[Tag] = []
+    raws: list[str] = []
+    texts: list[str] = []
+    starts: list[int] = []
+    weights: list[float] = []
+    branches: list[str | None] = []
     pieces: list[Text] = []
     counters = {"schedule": 0, "alternation": 0}
 
     def flush(chain, branch: str | None) -> None:
-        if pieces:
-            tag = _make_tag(pieces, chain, branch, source, namespaces, len(tags))
-            if tag is not None:
-                tags.append(tag)
-            pieces.clear()
+        value = "".join([p.value for p in pieces])
+        text = value.strip()
+        if text:
+            raw = source[pieces[0].start:pieces[-1].end]
+            raws.append(raw.strip())
+            texts.append(text)
+            starts.append(pieces[0].start + len(raw) - len(raw.lstrip()))
+            weights.append(fold_weight(chain))
+            branches.append(branch)
+        pieces.clear()
 
     # Each frame: (iterator over nodes, chain of groups, branch label).
     stack: list[tuple[Iterator[Node], object, str | None]] = [(iter(prompt.children), None, None)]
@@ -359,7 +287,8 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
             if t is Text:
                 pieces.append(node)  # type: ignore[arg-type]
                 continue
-            flush(chain, branch)
+            if pieces:
+                flush(chain, branch)
             if t is Group:
                 stack.append((iter(node.children), (node, chain), branch))  # type: ignore[attr-defined]
                 break
@@ -382,28 +311,20 @@ def extract_tags(prompt: Prompt) -> list[Tag]:
                 break
             # Separator, Break, And, ExtraNetwork, Embedding, Blend: boundaries that are not tags
         else:
-            flush(chain, branch)
+            if pieces:
+                flush(chain, branch)
             stack.pop()
-    return tags
+    known = prompt.namespaces if prompt.namespaces is not None else known_namespaces()
+    return make_tag_list(raws, texts, starts, weights, branches if any(branches) else None, known)
 
 
-def make_plain_caption(source: str, dialect: str, namespaces: frozenset[str] | None = None) -> Prompt:
-    """Fast path for captions without any syntax: tags straight from a comma/newline split; the tree of
-    Text and Separator nodes is built only if someone asks for it (the dataset case never does)."""
-    tags: list[Tag] = []
-    spaces = namespaces if namespaces is not None else known_namespaces()
-    pos = 0
-    for piece in _RE_PLAIN.findall(source):
-        size = len(piece)
-        if size > 1 or (piece != "," and piece != "\n"):
-            text = piece.strip()
-            if text:
-                start = pos + size - len(piece.lstrip())
-                tags.append(_new_tag(text, text, start, start + len(text), 1.0, None, spaces, len(tags)))
-        pos += size
-    prompt = Prompt(source, dialect, None, None, namespaces)
-    prompt._tags = tags
-    return prompt
+def tags_from_columns(columns, known: frozenset[str]) -> TagList:
+    """The TagList of the tags a bracket parser collected (see ``dialects.brackets.TagColumns``)."""
+    chains = columns.chains
+    weights = None
+    if any(c is not None for c in chains):
+        weights = [1.0 if c is None else fold_weight(c) for c in chains]
+    return make_tag_list(columns.raws, columns.texts, columns.starts, weights, None, known)
 
 
 def plain_caption_nodes(source: str) -> list[Node]:
@@ -423,4 +344,4 @@ def plain_caption_nodes(source: str) -> list[Node]:
 
 _RE_PLAIN = re.compile(r"[^,\n]+|[,\n]")
 
-__all__ = ["Prompt", "Tag", "SubPrompt", "Blend", "Break", "And", "Separator"]
+__all__ = ["Prompt", "Tag", "TagList", "SubPrompt", "Blend", "Break", "And", "Separator"]

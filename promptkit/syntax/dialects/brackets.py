@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from ..ast import (
     Alternation,
@@ -118,74 +119,143 @@ NOVELAI = BracketDialect(
 class ParseResult:
     """What a dialect parser hands to :class:`~promptkit.syntax.prompt.Prompt`."""
 
-    __slots__ = ("children", "weighted_leaves")
+    __slots__ = ("children", "tag_columns")
 
-    def __init__(self, children: list[Node], weighted_leaves: list | None) -> None:
+    def __init__(self, children: list[Node], tag_columns: TagColumns | None) -> None:
         self.children = children
-        # A1111 only: [(leaf, weight)] exactly as parse_prompt_attention weights them, before merging.
-        self.weighted_leaves = weighted_leaves
+        # The tags, collected while the tree was built; None when they are taken from the finished tree.
+        self.tag_columns = tag_columns
 
 
-def _emit_plain(text: str, pos: int, out: list[Node], keywords: bool = True) -> None:
-    """Split a run of literal text at commas, newlines, pipes and (A1111) ``AND`` into nodes."""
-    if not ("," in text or "\n" in text or "|" in text or (keywords and "AND" in text)):
-        if text:
-            out.append(Text(pos, pos + len(text), text, text))
-        return
-    last = 0
-    for m in (_RE_PIECE_DELIM if keywords else _RE_SEPARATORS).finditer(text):
-        s, e = m.span()
-        if s > last:
-            piece = text[last:s]
-            out.append(Text(pos + last, pos + s, piece, piece))
-        d = m.group()
-        if d == "|":
-            out.append(Text(pos + s, pos + e, d, d, PIPE))
-        elif d == "AND":
-            out.append(And(pos + s, pos + e, d))
-        else:
-            out.append(Separator(pos + s, pos + e, d))
-        last = e
-    if last < len(text):
-        piece = text[last:]
-        out.append(Text(pos + last, pos + len(text), piece, piece))
+class TagColumns:
+    """Tags as the parser finds them: source text, unescaped text, start, and the groups around each."""
 
+    __slots__ = ("raws", "texts", "starts", "chains")
 
-def _emit_text(text: str, pos: int, out: list[Node], keywords: bool = True) -> None:
-    """A run of text as A1111 sees it: ``BREAK`` (with the whitespace its regex takes) first, then pieces."""
-    if not keywords:
-        _emit_plain(text, pos, out, False)
-        return
-    if "BREAK" not in text:
-        _emit_plain(text, pos, out)
-        return
-    last = 0
-    for m in RE_BREAK.finditer(text):
-        s, e = m.span()
-        _emit_plain(text[last:s], pos + last, out)
-        out.append(Break(pos + s, pos + e, m.group()))
-        last = e
-    _emit_plain(text[last:], pos + last, out)
+    def __init__(self) -> None:
+        self.raws: list[str] = []
+        self.texts: list[str] = []
+        self.starts: list[int] = []
+        self.chains: list = []  # linked lists (innermost group, outer chain) or None; see prompt.fold_weight
 
 
 def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
-    """Parse ``text`` leniently into the shared tree (see the module docstring)."""
+    """Parse ``text`` leniently into the shared tree (see the module docstring), collecting its tags."""
     root: list[Node] = []
     cur = root
     stack: list[Group] = []  # open groups, innermost last
+    chains: list = [None]  # chains[-1]: the groups around ``cur`` as a linked list, innermost first
     openers = dialect.openers
     closers = dialect.closers
-    replay = dialect.a1111_weighting
     keywords = dialect.keywords
-    # A1111's own bookkeeping: leaves with weights and one stack per bracket type.
-    leaves: list[Node] = []
-    weights: list[float] = []
-    a_round: list[int] = []
-    a_square: list[int] = []
+    a1111 = dialect.a1111_weighting
+    a_round = 0  # A1111's count of open "(" (its stack of them, as far as deciding text vs syntax goes)
+    a_square = 0
+    made_schedule = False
 
-    def multiply_range(start: int, factor: float) -> None:
-        for p in range(start, len(weights)):
-            weights[p] *= factor
+    # The tag being read is a run of Text nodes in one node list; anything else ends it.
+    tags = TagColumns()
+    raws, texts, starts, tag_chains = tags.raws, tags.texts, tags.starts, tags.chains
+    pending: list[Text] = []
+
+    def end_tag() -> None:
+        if len(pending) == 1:
+            node = pending[0]
+            value = node.value
+            stripped = value.strip()
+            if stripped and node.kind == PLAIN:  # raw is value: the span follows from the stripped text
+                raws.append(stripped)
+                texts.append(stripped)
+                starts.append(node.start + len(value) - len(value.lstrip()))
+                tag_chains.append(chains[-1])
+                pending.clear()
+                return
+        else:
+            value = "".join([p.value for p in pending])
+            stripped = value.strip()
+        if stripped:
+            raw = text[pending[0].start:pending[-1].end]
+            raws.append(raw.strip())
+            texts.append(stripped)
+            starts.append(pending[0].start + len(raw) - len(raw.lstrip()))
+            tag_chains.append(chains[-1])
+        pending.clear()
+
+    def emit_pieces(run: str, pos: int) -> None:
+        """A run of literal text split at commas, newlines, pipes and (A1111) ``AND``."""
+        if not ("," in run or "\n" in run or "|" in run or (keywords and "AND" in run)):
+            node = Text(pos, pos + len(run), run, run)
+            cur.append(node)
+            pending.append(node)
+            return
+        if "|" in run or (keywords and "AND" in run):
+            last = 0
+            for m in (_RE_PIECE_DELIM if keywords else _RE_SEPARATORS).finditer(run):
+                s, e = m.span()
+                if s > last:
+                    piece = run[last:s]
+                    node = Text(pos + last, pos + s, piece, piece)
+                    cur.append(node)
+                    pending.append(node)
+                d = m.group()
+                if d == "|":
+                    node = Text(pos + s, pos + e, d, d, PIPE)
+                    cur.append(node)
+                    pending.append(node)
+                else:
+                    if pending:
+                        end_tag()
+                    cur.append(And(pos + s, pos + e, d) if d == "AND" else Separator(pos + s, pos + e, d))
+                last = e
+            if last < len(run):
+                piece = run[last:]
+                node = Text(pos + last, pos + len(run), piece, piece)
+                cur.append(node)
+                pending.append(node)
+            return
+        # Only commas and newlines: both one character, so split at both at once. The first piece may continue
+        # the tag being read and the last may go on after the run; every piece between is a whole tag.
+        pieces = (run.replace("\n", ",") if "\n" in run else run).split(",")
+        last_index = len(pieces) - 1
+        piece = pieces[0]
+        if piece:
+            node = Text(pos, pos + len(piece), piece, piece)
+            cur.append(node)
+            pending.append(node)
+            pos += len(piece)
+        if pending:
+            end_tag()
+        cur.append(Separator(pos, pos + 1, text[pos]))
+        pos += 1
+        chain = chains[-1]
+        for i in range(1, last_index):
+            piece = pieces[i]
+            if piece:
+                end = pos + len(piece)
+                cur.append(Text(pos, end, piece, piece))
+                stripped = piece.strip()
+                if stripped:
+                    raws.append(stripped)
+                    texts.append(stripped)
+                    starts.append(pos + len(piece) - len(piece.lstrip()))
+                    tag_chains.append(chain)
+                pos = end
+            cur.append(Separator(pos, pos + 1, text[pos]))
+            pos += 1
+        piece = pieces[last_index]
+        if piece:
+            node = Text(pos, pos + len(piece), piece, piece)
+            cur.append(node)
+            pending.append(node)
+
+    def open_group(group: Group) -> None:
+        nonlocal cur
+        if pending:
+            end_tag()
+        cur.append(group)
+        stack.append(group)
+        chains.append((group, chains[-1]))
+        cur = group.children
 
     def close_group(opener: str, end: int, close: str) -> Group | None:
         """Close the innermost open group of this opener, implicitly ending any opened inside it."""
@@ -195,85 +265,90 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 break
         else:
             return None
+        if pending:
+            end_tag()
         while len(stack) > depth + 1:
             inner = stack.pop()
+            chains.pop()
             inner.end = end  # crossing brackets: this one stays "unclosed" in the tree
         group = stack.pop()
+        chains.pop()
         group.closed = True
         group.close = close
         group.end = end + len(close)
         cur = stack[-1].children if stack else root
         return group
 
-    n_before = 0
+    def add(node: Node) -> None:
+        """A node that is not text: it ends the tag being read."""
+        if pending:
+            end_tag()
+        cur.append(node)
+
     for m in dialect.token.finditer(text):
         kind = m.lastgroup
         s, e = m.span()
         if kind == "text":
-            n_before = len(cur)
-            _emit_text(m.group(), s, cur, keywords)
-            if replay:
-                for node in cur[n_before:]:
-                    if isinstance(node, Break):
-                        leaves.append(EMPTY_FRAGMENT)
-                        weights.append(1.0)
-                        leaves.append(node)
-                        weights.append(-1.0)
-                        leaves.append(EMPTY_FRAGMENT)
-                        weights.append(1.0)
-                    else:
-                        leaves.append(node)
-                        weights.append(1.0)
+            run = m.group()
+            if keywords and "BREAK" in run:
+                last = 0
+                for b in RE_BREAK.finditer(run):
+                    bs, be = b.span()
+                    if bs > last:
+                        emit_pieces(run[last:bs], s + last)
+                    add(Break(s + bs, s + be, b.group()))
+                    last = be
+                if last < len(run):
+                    emit_pieces(run[last:], s + last)
+            else:
+                emit_pieces(run, s)
             continue
         tok = m.group()
         if kind == "open":
             group_kind, mult = openers[tok]
-            group = Group(s, group_kind, tok, mult)
-            cur.append(group)
-            stack.append(group)
-            cur = group.children
-            if replay:
-                (a_round if tok == "(" else a_square).append(len(weights))
+            open_group(Group(s, group_kind, tok, mult))
+            if a1111:
+                if tok == "(":
+                    a_round += 1
+                else:
+                    a_square += 1
             continue
         if kind == "close":
-            opener = closers[tok]
-            if replay:
-                a_stack = a_round if tok == ")" else a_square
-                if not a_stack:
-                    node = Text(s, e, tok, tok, STRAY)
+            if a1111:
+                if (a_round if tok == ")" else a_square) == 0:
+                    node = Text(s, e, tok, tok, STRAY)  # A1111 reads a closer with nothing open as text
                     cur.append(node)
-                    leaves.append(node)
-                    weights.append(1.0)
+                    pending.append(node)
                     continue
-                multiply_range(a_stack.pop(), 1.1 if tok == ")" else 1 / 1.1)
-            group = close_group(opener, s, tok)
+                if tok == ")":
+                    a_round -= 1
+                else:
+                    a_square -= 1
+            group = close_group(closers[tok], s, tok)
             if group is None:
                 # Nothing open in the tree. For A1111 this can still be a real closer whose group the tree
                 # already ended (crossing brackets like "([a)]"): then it is no text for weighting either.
-                cur.append(Text(s, e, tok, tok, STRAY))
-            elif group.kind == "square" and dialect.schedules:
-                _maybe_schedule(group, cur)
+                node = Text(s, e, tok, tok, STRAY)
+                cur.append(node)
+                pending.append(node)
+            elif group.kind == "square" and dialect.schedules and _maybe_schedule(group, cur):
+                made_schedule = True
             continue
         if kind == "wclose":
-            number = m.group(m.lastindex + 1) if m.lastindex is not None else None
-            try:
-                weight = float(number) if number is not None else None
-            except ValueError:
-                weight = None
-            has_round = bool(a_round) if replay else any(g.open == "(" for g in stack)
-            if weight is None or not has_round:
+            weight = _weight_number(m)
+            if weight is None or not (a_round if a1111 else any(g.open == "(" for g in stack)):
                 # Text for A1111 (a weight with no open bracket, or a number float() rejects).
                 node = Text(s, e, tok, tok, STRAY)
                 cur.append(node)
-                if replay:
-                    leaves.append(node)
-                    weights.append(1.0)
+                pending.append(node)
                 continue
-            if replay:
-                multiply_range(a_round.pop(), weight)
+            if a1111:
+                a_round -= 1
             group = close_group("(", s, tok)
             if group is None:  # crossing brackets: A1111 closed a group the tree already ended
-                cur.append(Text(s, e, tok, tok, STRAY))
+                node = Text(s, e, tok, tok, STRAY)
+                cur.append(node)
+                pending.append(node)
             else:
                 group.kind = "weight"
                 group.multiplier = weight
@@ -291,44 +366,112 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         elif kind == "net":
             body = m.group(m.lastindex + 2) if m.lastindex is not None else ""
             args = body.split(":")
-            node = ExtraNetwork(s, e, tok, m.group(m.lastindex + 1).lower(), args[0], args[1:])
+            add(ExtraNetwork(s, e, tok, m.group(m.lastindex + 1).lower(), args[0], args[1:]))
+            continue
         elif kind == "emb":
-            node = Embedding(s, e, tok, tok[len("embedding:"):])
+            add(Embedding(s, e, tok, tok[len("embedding:"):]))
+            continue
         elif kind == "naiopen":
             group = Group(s, "nai_weight", tok, float(tok[:-2]))
-            group.absolute = False
-            cur.append(group)
-            stack.append(group)
-            cur = group.children
+            open_group(group)
             continue
         elif kind == "naiclose":
-            if close_group("::", s, tok) is None:
-                node = Text(s, e, tok, tok, STRAY)
-            else:
+            if close_group("::", s, tok) is not None:
                 continue
+            node = Text(s, e, tok, tok, STRAY)
         else:  # pragma: no cover - every alternative of the scanner is handled above
             raise AssertionError(kind)
         cur.append(node)
-        if replay:
-            leaves.append(node)
-            weights.append(1.0)
+        pending.append(node)
 
+    if pending:
+        end_tag()
     end = len(text)
     for group in stack:
         group.end = end
-    if replay:
-        for pos in a_round:
-            multiply_range(pos, 1.1)
-        for pos in a_square:
-            multiply_range(pos, 1 / 1.1)
-        return ParseResult(root, list(zip(leaves, weights)))
-    return ParseResult(root, None)
+    # A schedule's branches are only known once its "]" is read; its tags come from the finished tree.
+    return ParseResult(root, None if made_schedule else tags)
+
+
+def _weight_number(m: re.Match[str]) -> float | None:
+    """The number of a scanned ``:1.2)`` closer, or None where ``float()`` rejects it (``:1.2.3)``)."""
+    return _float_or_none(m.group(m.lastindex + 1) if m.lastindex is not None else None)
+
+
+def _float_or_none(number: str | None) -> float | None:
+    try:
+        return float(number) if number is not None else None
+    except ValueError:
+        return None
+
+
+def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
+    """Replay A1111's ``parse_prompt_attention`` over a tree: every leaf with the weight A1111 gives it.
+
+    A1111 keeps one stack of open ``(`` and one of open ``[`` and multiplies a range of leaves when a closer
+    comes. Walking the lossless tree in source order meets every opener and closer in the order A1111 reads
+    them: a closed group's closer right after its last child, a closer the tree could not match (crossing
+    brackets, ``([a)]``) as a STRAY text that A1111 still reads as a closer when its stack is not empty.
+    """
+    leaves: list[Node] = []
+    weights: list[float] = []
+    a_round: list[int] = []
+    a_square: list[int] = []
+
+    def close(a_stack: list[int], factor: float) -> None:
+        for p in range(a_stack.pop(), len(weights)):
+            weights[p] *= factor
+
+    stack: list[tuple[Iterator[Node], Node | None]] = [(iter(children), None)]
+    while stack:
+        it, container = stack[-1]
+        for node in it:
+            t = type(node)
+            if t is Group or t is Schedule or t is Alternation:
+                (a_round if node.open == "(" else a_square).append(len(weights))  # type: ignore[attr-defined]
+                stack.append((iter(node.children), node))  # type: ignore[attr-defined]
+                break
+            if t is Break:
+                leaves += (EMPTY_FRAGMENT, node, EMPTY_FRAGMENT)
+                weights += (1.0, -1.0, 1.0)
+                continue
+            if t is Text and node.kind == STRAY:  # type: ignore[attr-defined]
+                raw = node.raw  # type: ignore[attr-defined]
+                if raw == ")" and a_round:
+                    close(a_round, 1.1)
+                    continue
+                if raw == "]" and a_square:
+                    close(a_square, 1 / 1.1)
+                    continue
+                if raw[0] == ":" and a_round:
+                    m = _RE_WEIGHT_CLOSE.fullmatch(raw)
+                    weight = _float_or_none(m.group(1)) if m else None
+                    if weight is not None:
+                        close(a_round, weight)
+                        continue
+            leaves.append(node)
+            weights.append(1.0)
+        else:
+            stack.pop()
+            if container is not None and (type(container) is not Group or container.closed):  # type: ignore[attr-defined]
+                close(a_round if container.open == "(" else a_square,  # type: ignore[attr-defined]
+                      container.multiplier if type(container) is Group else 1 / 1.1)  # type: ignore[attr-defined]
+    for pos in a_round:
+        for p in range(pos, len(weights)):
+            weights[p] *= 1.1
+    for pos in a_square:
+        for p in range(pos, len(weights)):
+            weights[p] *= 1 / 1.1
+    return list(zip(leaves, weights))
+
+
+_RE_WEIGHT_CLOSE = re.compile(r":\s*([+-]?[.\d]+)\s*\)")
 
 
 EMPTY_FRAGMENT = Text(0, 0, "", "")  # the empty fragments A1111's BREAK split leaves around "BREAK"
 
 
-def _maybe_schedule(group: Group, parent: list[Node]) -> None:
+def _maybe_schedule(group: Group, parent: list[Node]) -> bool:
     """Turn a closed ``[ ]`` group into a Schedule or Alternation when its content has that shape."""
     children = group.children
     colons = [i for i, n in enumerate(children) if type(n) is Text and n.kind == COLON]
@@ -355,8 +498,10 @@ def _maybe_schedule(group: Group, parent: list[Node]) -> None:
                     before, after = [], children[:colons[0]]
                 node = Schedule(group.start, group.end, group.open, group.close, children, before, after,
                                 float(match.group(1)), when_raw)
-    if node is not None:
-        parent[parent.index(group)] = node
+    if node is None:
+        return False
+    parent[parent.index(group)] = node
+    return True
 
 
 def a1111_fragments(weighted_leaves: list) -> list[tuple[str, float]]:
