@@ -319,11 +319,21 @@ def extract_tags(prompt: Prompt) -> TagList:
 
 
 def tags_from_columns(columns, known: frozenset[str]) -> TagList:
-    """The TagList of the tags a bracket parser collected (see ``dialects.brackets.TagColumns``)."""
+    """The TagList of the tags a bracket parser collected (see ``dialects.brackets.TagColumns``).
+
+    Weights are folded here, once every group is closed; neighbouring tags mostly share their groups.
+    """
     chains = columns.chains
     weights = None
-    if any(c is not None for c in chains):
-        weights = [1.0 if c is None else fold_weight(c) for c in chains]
+    if chains.count(None) != len(chains):
+        weights = []
+        last = None
+        weight = 1.0
+        for chain in chains:
+            if chain is not last:
+                last = chain
+                weight = fold_weight(chain)
+            weights.append(weight)
     return make_tag_list(columns.raws, columns.texts, columns.starts, weights, None, known)
 
 

@@ -229,14 +229,16 @@ def split_caption(source: str, known: frozenset[str]) -> TagList:
     """The tags of text without any syntax: split at commas and newlines, trimmed, empty ones skipped.
 
     Tagger output (``tag, tag, tag``: one space after each comma, single spaces inside tags, no other
-    whitespace) is read with a handful of whole-string operations; anything else goes piece by piece.
+    whitespace; a trailing ``, `` is allowed) is read with a handful of whole-string operations; anything else
+    goes piece by piece.
     """
-    if ("  " not in source and " ," not in source and source[:1] not in (" ", ",") and source[-1:] != " "
-            and (not ("\n" in source or "\t" in source or "\r" in source or "\x0b" in source or "\x0c" in source
-                      or "\x1c" in source or "\x1d" in source or "\x1e" in source or "\x1f" in source)
-                 if source.isascii() else source.isprintable())):  # isprintable: no whitespace but " "
-        texts = source.split(", ")
-        if source.count(",") == len(texts) - 1 and texts[-1]:
+    body = source.rstrip(" ,") if source[-1:] in (" ", ",") else source
+    if (body and "  " not in body and " ," not in body and body[0] not in (" ", ",")
+            and (not ("\n" in body or "\t" in body or "\r" in body or "\x0b" in body or "\x0c" in body
+                      or "\x1c" in body or "\x1d" in body or "\x1e" in body or "\x1f" in body)
+                 if body.isascii() else body.isprintable())):  # isprintable: no whitespace but " "
+        texts = body.split(", ")
+        if body.count(",") == len(texts) - 1:
             # Every comma has exactly one space after it and a tag is never empty or padded, so the names
             # come from the whole string and the starts from the lengths.
             starts = [0]
@@ -245,9 +247,9 @@ def split_caption(source: str, known: frozenset[str]) -> TagList:
                 pos += len(text) + 2
                 starts.append(pos)
             starts.pop()
-            names = source.lower().replace(" ", "_").split(",_")
+            names = body.lower().replace(" ", "_").split(",_")
             if len(names) == len(texts):  # a guard: lowercasing never makes a comma or a space
-                namespaces = split_namespaces(texts, names, known) if known and ":" in source else None
+                namespaces = split_namespaces(texts, names, known) if known and ":" in body else None
                 return TagList(texts, texts, names, starts, None, None, namespaces)
     texts = []
     starts = []
