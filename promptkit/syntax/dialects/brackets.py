@@ -500,7 +500,12 @@ def _maybe_schedule(group: Group, parent: list[Node]) -> bool:
                                 float(match.group(1)), when_raw)
     if node is None:
         return False
-    parent[parent.index(group)] = node
+    # The group was just closed, so nothing follows it in its parent yet: no search (which would make a long
+    # prompt with many schedules quadratic).
+    if parent[-1] is group:
+        parent[-1] = node
+    else:  # pragma: no cover - defensive
+        parent[parent.index(group)] = node
     return True
 
 
