@@ -22,7 +22,7 @@ from .ast import (
     iter_nodes,
     render_source,
 )
-from .tag_list import Tag, TagList, make_tag_list
+from .tag_list import Tag, TagList, make_tag_list, tag_from_pieces
 
 if TYPE_CHECKING:
     from ..tags.db import TagDB
@@ -267,13 +267,11 @@ def extract_tags(prompt: Prompt) -> TagList:
     counters = {"schedule": 0, "alternation": 0}
 
     def flush(chain, branch: str | None) -> None:
-        value = "".join([p.value for p in pieces])
-        text = value.strip()
-        if text:
-            raw = source[pieces[0].start:pieces[-1].end]
-            raws.append(raw.strip())
-            texts.append(text)
-            starts.append(pieces[0].start + len(raw) - len(raw.lstrip()))
+        found = tag_from_pieces(pieces, source)
+        if found is not None:
+            raws.append(found[0])
+            texts.append(found[1])
+            starts.append(found[2])
             weights.append(fold_weight(chain))
             branches.append(branch)
         pieces.clear()

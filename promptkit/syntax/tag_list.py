@@ -216,6 +216,15 @@ def split_namespaces(texts: list[str], names: list[str], known: frozenset[str]) 
     return column
 
 
+def tag_from_pieces(pieces: list, source: str) -> tuple[str, str, int] | None:
+    """The source text, unescaped text and start of a tag made of consecutive Text nodes; None if blank."""
+    text = "".join([p.value for p in pieces]).strip()
+    if not text:
+        return None
+    raw = source[pieces[0].start:pieces[-1].end]
+    return raw.strip(), text, pieces[0].start + len(raw) - len(raw.lstrip())
+
+
 def make_tag_list(raws: list[str], texts: list[str], starts: list[int], weights: list[float] | None,
                   branches: list[str | None] | None, known: frozenset[str]) -> TagList:
     """A TagList from the columns a parser collected: names and namespaces are computed here."""

@@ -30,6 +30,7 @@ from ..ast import (
     Separator,
     Text,
 )
+from ..tag_list import tag_from_pieces
 
 RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
 _RE_PIECE_DELIM = re.compile(r"[,\n|]|\bAND\b")
@@ -159,26 +160,21 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
     pending: list[Text] = []
 
     def end_tag() -> None:
-        if len(pending) == 1:
-            node = pending[0]
-            value = node.value
+        if len(pending) == 1 and pending[0].kind == PLAIN:  # raw is value: the span follows from the text
+            value = pending[0].value
             stripped = value.strip()
-            if stripped and node.kind == PLAIN:  # raw is value: the span follows from the stripped text
+            if stripped:
                 raws.append(stripped)
                 texts.append(stripped)
-                starts.append(node.start + len(value) - len(value.lstrip()))
+                starts.append(pending[0].start + len(value) - len(value.lstrip()))
                 tag_chains.append(chains[-1])
-                pending.clear()
-                return
         else:
-            value = "".join([p.value for p in pending])
-            stripped = value.strip()
-        if stripped:
-            raw = text[pending[0].start:pending[-1].end]
-            raws.append(raw.strip())
-            texts.append(stripped)
-            starts.append(pending[0].start + len(raw) - len(raw.lstrip()))
-            tag_chains.append(chains[-1])
+            found = tag_from_pieces(pending, text)
+            if found is not None:
+                raws.append(found[0])
+                texts.append(found[1])
+                starts.append(found[2])
+                tag_chains.append(chains[-1])
         pending.clear()
 
     def emit_pieces(run: str, pos: int) -> None:
