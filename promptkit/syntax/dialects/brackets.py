@@ -3,11 +3,14 @@
 These dialects differ only in which brackets mean what (``( )`` x1.1 and ``[ ]`` /1.1 in A1111, ``{ }``
 x1.05 in NovelAI, ``[ ]`` plain text in ComfyUI), in whether ``(x:1.2)`` multiplies or replaces the outer
 weight, and in the extras each knows (schedules, extra networks, ``embedding:``). A :class:`BracketDialect`
-holds those facts; :func:`parse_brackets` turns text into the shared tree in one linear pass.
+holds those facts; :func:`parse_brackets` turns text into the shared tree in one linear pass and collects
+the tags on the way.
 
 Like A1111 itself this never fails: an unmatched closer is text, an unclosed opener applies to the end.
-For A1111 the pass also replays ``parse_prompt_attention`` exactly (two independent bracket stacks,
-``multiply_range`` in A1111's order), so :meth:`Prompt.weighted` returns what A1111 returns, bit for bit.
+A1111 decides what is text with its own two bracket stacks, which the pass keeps as counts;
+:func:`a1111_weighted_leaves` later replays ``parse_prompt_attention`` over the tree (``multiply_range`` in
+A1111's order), so :meth:`Prompt.weighted` returns what A1111 returns, bit for bit.
+
 The lexical rules live in one scanner regex per dialect; the matching lark grammar in ``grammars/`` declares
 the same terminals and is used by strict mode (:mod:`promptkit.syntax.strict`).
 """
@@ -52,7 +55,7 @@ class BracketDialect:
     closers: dict[str, str]  # closing char -> opening char
     absolute_weights: bool = False  # ComfyUI: (x:1.2) sets 1.2 instead of multiplying
     schedules: bool = False  # A1111: [a:b:when] and [a|b]
-    a1111_weighting: bool = False  # replay parse_prompt_attention exactly
+    a1111_weighting: bool = False  # A1111's bracket stacks decide what is text; weighted() replays its weights
     keywords: bool = False  # BREAK and AND are syntax (A1111/Forge only; text elsewhere)
     extras: tuple[str, ...] = field(default_factory=tuple)
 
