@@ -72,22 +72,20 @@ def parse(text: str, dialect: str = "a1111", strict: bool = False,
         from .strict import check_strict
 
         check_strict(text, dialect)
+    known = namespaces if namespaces is not None else known_namespaces()
     if is_plain(text, dialect):
         # No syntax: tags straight from the comma/newline split; the tree of Text and Separator nodes is
         # built only if someone asks for it (the dataset case never does).
-        known = namespaces if namespaces is not None else known_namespaces()
         return Prompt(text, dialect, None, split_caption(text, known), namespaces)
     if len(text) < LARGE_INPUT:
-        return _parse_syntax(text, dialect, namespaces)
+        return _parse_syntax(text, dialect, namespaces, known)
     with paused_gc(len(text)):
-        return _parse_syntax(text, dialect, namespaces)
+        return _parse_syntax(text, dialect, namespaces, known)
 
 
-def _parse_syntax(text: str, dialect: str, namespaces: frozenset[str] | None) -> Prompt:
+def _parse_syntax(text: str, dialect: str, namespaces: frozenset[str] | None, known: frozenset[str]) -> Prompt:
     if dialect == "compel":
         return Prompt(text, dialect, parse_compel(text).children, None, namespaces)
     result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
-    tags = None
-    if result.tag_columns is not None:
-        tags = tags_from_columns(result.tag_columns, namespaces if namespaces is not None else known_namespaces())
+    tags = None if result.tag_columns is None else tags_from_columns(result.tag_columns, known)
     return Prompt(text, dialect, result.children, tags, namespaces)

@@ -12,7 +12,6 @@ span is ``start`` to ``start + len(raw)``, since ``raw`` is exactly the source b
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import add
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Iterator, overload
@@ -158,13 +157,9 @@ class TagList(Sequence[Tag]):
     def _materialize(self) -> list[Tag]:
         objects = self._objects
         if objects is None:
-            n = len(self.names)
             objects = self._objects = list(map(
-                Tag, self.raws, self.texts, self.names,
-                repeat(None, n) if self._namespaces is None else self._namespaces,
-                repeat(1.0, n) if self._weights is None else self._weights,
-                repeat(None, n) if self._branches is None else self._branches,
-                self.starts, self.ends, range(n)))
+                Tag, self.raws, self.texts, self.names, self.namespaces, self.weights, self.branches,
+                self.starts, self.ends, range(len(self.names))))
         elif None in objects:
             for i, tag in enumerate(objects):
                 if tag is None:

@@ -36,6 +36,7 @@ from ..ast import (
 from ..tag_list import tag_from_pieces
 
 RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+WEIGHT_CLOSE = r":\s*([+-]?[.\d]+)\s*\)"  # A1111's "(x:1.2)" closer; the group is the number
 _RE_PIECE_DELIM = re.compile(r"[,\n|]|\bAND\b")
 _RE_SEPARATORS = re.compile(r"[,\n|]")
 _RE_SCHEDULE_WHEN = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$")
@@ -72,7 +73,7 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
         parts.append(r"(?P<naiclose>::)")
     parts.append(rf"(?P<open>[{re.escape(openers)}])")
     if weight_close:
-        parts.append(r"(?P<wclose>:\s*([+-]?[.\d]+)\s*\))")
+        parts.append(rf"(?P<wclose>{WEIGHT_CLOSE})")
     parts.append(rf"(?P<close>[{re.escape(closers)}])")
     if networks:
         parts.append(r"(?P<net><(\w+):([^<>()\[\]\\]+)>)")
@@ -166,26 +167,25 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         if len(pending) == 1 and pending[0].kind == PLAIN:  # raw is value: the span follows from the text
             value = pending[0].value
             stripped = value.strip()
-            if stripped:
-                raws.append(stripped)
-                texts.append(stripped)
-                starts.append(pending[0].start + len(value) - len(value.lstrip()))
-                tag_chains.append(chains[-1])
+            found = (stripped, stripped, pending[0].start + len(value) - len(value.lstrip())) if stripped else None
         else:
             found = tag_from_pieces(pending, text)
-            if found is not None:
-                raws.append(found[0])
-                texts.append(found[1])
-                starts.append(found[2])
-                tag_chains.append(chains[-1])
+        if found is not None:
+            raws.append(found[0])
+            texts.append(found[1])
+            starts.append(found[2])
+            tag_chains.append(chains[-1])
         pending.clear()
+
+    def add_text(node: Text) -> None:
+        """A Text node: part of the tag being read."""
+        cur.append(node)
+        pending.append(node)
 
     def emit_pieces(run: str, pos: int) -> None:
         """A run of literal text split at commas, newlines, pipes and (A1111) ``AND``."""
         if not ("," in run or "\n" in run or "|" in run or (keywords and "AND" in run)):
-            node = Text(pos, pos + len(run), run, run)
-            cur.append(node)
-            pending.append(node)
+            add_text(Text(pos, pos + len(run), run, run))
             return
         if "|" in run or (keywords and "AND" in run):
             last = 0
@@ -193,14 +193,10 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 s, e = m.span()
                 if s > last:
                     piece = run[last:s]
-                    node = Text(pos + last, pos + s, piece, piece)
-                    cur.append(node)
-                    pending.append(node)
+                    add_text(Text(pos + last, pos + s, piece, piece))
                 d = m.group()
                 if d == "|":
-                    node = Text(pos + s, pos + e, d, d, PIPE)
-                    cur.append(node)
-                    pending.append(node)
+                    add_text(Text(pos + s, pos + e, d, d, PIPE))
                 else:
                     if pending:
                         end_tag()
@@ -208,9 +204,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 last = e
             if last < len(run):
                 piece = run[last:]
-                node = Text(pos + last, pos + len(run), piece, piece)
-                cur.append(node)
-                pending.append(node)
+                add_text(Text(pos + last, pos + len(run), piece, piece))
             return
         # Only commas and newlines: both one character, so split at both at once. The first piece may continue
         # the tag being read and the last may go on after the run; every piece between is a whole tag.
@@ -218,9 +212,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         last_index = len(pieces) - 1
         piece = pieces[0]
         if piece:
-            node = Text(pos, pos + len(piece), piece, piece)
-            cur.append(node)
-            pending.append(node)
+            add_text(Text(pos, pos + len(piece), piece, piece))
             pos += len(piece)
         if pending:
             end_tag()
@@ -233,7 +225,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 end = pos + len(piece)
                 cur.append(Text(pos, end, piece, piece))
                 stripped = piece.strip()
-                if stripped:
+                if stripped:  # what end_tag records for one plain piece, inline: this loop is the hot path
                     raws.append(stripped)
                     texts.append(stripped)
                     starts.append(pos + len(piece) - len(piece.lstrip()))
@@ -243,9 +235,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             pos += 1
         piece = pieces[last_index]
         if piece:
-            node = Text(pos, pos + len(piece), piece, piece)
-            cur.append(node)
-            pending.append(node)
+            add_text(Text(pos, pos + len(piece), piece, piece))
 
     def open_group(group: Group) -> None:
         nonlocal cur
@@ -315,9 +305,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         if kind == "close":
             if a1111:
                 if (a_round if tok == ")" else a_square) == 0:
-                    node = Text(s, e, tok, tok, STRAY)  # A1111 reads a closer with nothing open as text
-                    cur.append(node)
-                    pending.append(node)
+                    add_text(Text(s, e, tok, tok, STRAY))  # A1111 reads a closer with nothing open as text
                     continue
                 if tok == ")":
                     a_round -= 1
@@ -327,9 +315,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             if group is None:
                 # Nothing open in the tree. For A1111 this can still be a real closer whose group the tree
                 # already ended (crossing brackets like "([a)]"): then it is no text for weighting either.
-                node = Text(s, e, tok, tok, STRAY)
-                cur.append(node)
-                pending.append(node)
+                add_text(Text(s, e, tok, tok, STRAY))
             elif group.kind == "square" and dialect.schedules and _maybe_schedule(group, cur):
                 made_schedule = True
             continue
@@ -337,17 +323,13 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             weight = _weight_number(m)
             if weight is None or not (a_round if a1111 else any(g.open == "(" for g in stack)):
                 # Text for A1111 (a weight with no open bracket, or a number float() rejects).
-                node = Text(s, e, tok, tok, STRAY)
-                cur.append(node)
-                pending.append(node)
+                add_text(Text(s, e, tok, tok, STRAY))
                 continue
             if a1111:
                 a_round -= 1
             group = close_group("(", s, tok)
             if group is None:  # crossing brackets: A1111 closed a group the tree already ended
-                node = Text(s, e, tok, tok, STRAY)
-                cur.append(node)
-                pending.append(node)
+                add_text(Text(s, e, tok, tok, STRAY))
             else:
                 group.kind = "weight"
                 group.multiplier = weight
@@ -380,8 +362,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             node = Text(s, e, tok, tok, STRAY)
         else:  # pragma: no cover - every alternative of the scanner is handled above
             raise AssertionError(kind)
-        cur.append(node)
-        pending.append(node)
+        add_text(node)
 
     if pending:
         end_tag()
@@ -417,9 +398,12 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
     a_round: list[int] = []
     a_square: list[int] = []
 
-    def close(a_stack: list[int], factor: float) -> None:
-        for p in range(a_stack.pop(), len(weights)):
+    def scale(start: int, factor: float) -> None:  # A1111's multiply_range
+        for p in range(start, len(weights)):
             weights[p] *= factor
+
+    def close(a_stack: list[int], factor: float) -> None:
+        scale(a_stack.pop(), factor)
 
     stack: list[tuple[Iterator[Node], Node | None]] = [(iter(children), None)]
     while stack:
@@ -455,16 +439,14 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
             if container is not None and (type(container) is not Group or container.closed):  # type: ignore[attr-defined]
                 close(a_round if container.open == "(" else a_square,  # type: ignore[attr-defined]
                       container.multiplier if type(container) is Group else 1 / 1.1)  # type: ignore[attr-defined]
-    for pos in a_round:
-        for p in range(pos, len(weights)):
-            weights[p] *= 1.1
+    for pos in a_round:  # unclosed brackets apply to the end: round ones first, then square
+        scale(pos, 1.1)
     for pos in a_square:
-        for p in range(pos, len(weights)):
-            weights[p] *= 1 / 1.1
+        scale(pos, 1 / 1.1)
     return list(zip(leaves, weights))
 
 
-_RE_WEIGHT_CLOSE = re.compile(r":\s*([+-]?[.\d]+)\s*\)")
+_RE_WEIGHT_CLOSE = re.compile(WEIGHT_CLOSE)
 
 
 EMPTY_FRAGMENT = Text(0, 0, "", "")  # the empty fragments A1111's BREAK split leaves around "BREAK"
