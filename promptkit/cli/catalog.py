@@ -1,0 +1,65 @@
+"""`promptkit profiles` and `promptkit rules`: what promptkit knows about models and its lint rules."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .common import fail
+
+
+@click.command()
+@click.argument("profile", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all fields).")
+def profiles(profile, as_json) -> None:
+    """List the bundled model profiles, or show one (an id or a profile file)."""
+    from ..profiles import ProfileError, all_profiles, load_profile
+
+    if profile:
+        try:
+            prof = load_profile(profile)
+        except ProfileError as exc:
+            fail(str(exc))
+        data = prof.model_dump(mode="json")
+        if as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for key, value in data.items():
+            if value in (None, [], {}, ""):
+                continue
+            click.echo(f"{key}: {value}")
+        return
+    items = all_profiles()
+    if as_json:
+        click.echo(json.dumps([p.model_dump(mode="json") for p in items], indent=2, ensure_ascii=False))
+        return
+    width = max(len(p.id) for p in items)
+    for p in items:
+        click.echo(f"{p.id:<{width}}  {p.architecture:<10} {p.prediction_type:<12} {p.title}")
+
+
+@click.command()
+@click.argument("code", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output with each rule's docs.")
+def rules(code, as_json) -> None:
+    """List the lint rules, or explain one (by code or name)."""
+    from ..linter import all_rules
+
+    found = all_rules()
+    if code:
+        found = [r for r in found if r.code == code.upper() or r.name == code]
+        if not found:
+            fail(f"no rule {code!r}; see `promptkit rules`")
+    if as_json:
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value,
+                                "fix": r.fix_safety, "docs": r.docs()} for r in found], indent=2))
+        return
+    if code:
+        r = found[0]
+        click.echo(f"{r.code} {r.name}  [{r.category}, {r.severity.value}, fix: {r.fix_safety or 'none'}]\n")
+        click.echo(r.docs())
+        return
+    for r in found:
+        click.echo(f"{r.code}  {r.name:<24} {r.severity.value:<8} {('fix:' + r.fix_safety) if r.fix_safety else '':<11} "
+                   f"{r.summary()}")

@@ -1,0 +1,188 @@
+"""`promptkit dataset lint|normalize|stats`: caption folders."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .common import fail, open_db
+from .config import find_config
+
+
+@click.group()
+def dataset() -> None:
+    """Lint, normalize and report caption datasets (folders of .txt/.caption sidecars)."""
+
+
+def _dataset_paths(root: str, extensions: tuple[str, ...]):
+    from ..dataset import find_captions
+
+    paths = find_captions(root, extensions)
+    if not paths:
+        fail(f"{root}: no caption files ({', '.join(extensions)})")
+    return paths
+
+
+_EXT = click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
+                    help="Caption file extensions (searched recursively).")
+_PROFILE = click.option("-p", "--profile", help="Profile whose special tags (quality, rating...) count as known.")
+
+
+@dataset.command("lint")
+@click.argument("root", type=click.Path(exists=True))
+@_EXT
+@_PROFILE
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--no-suggest", is_flag=True, help="Skip spelling suggestions for unknown tags (faster).")
+@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
+    """Unknown, alias, duplicate and implied tags and count conflicts, per caption file. Exit 1 on findings."""
+    from ..dataset.analyze import AnalyzeJob
+    from ..dataset.files import map_files
+
+    paths = _dataset_paths(root, extensions)
+    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=find_config()[1].get("tag-sources"))
+    results = []
+    found = 0
+    with click.progressbar(map_files(paths, job, jobs), length=len(paths), label="linting", file=sys.stderr) as bar:
+        for path, error, findings in bar:
+            found += len(findings) + (error is not None)
+            results.append((path, error, findings))
+    if fmt == "json":
+        click.echo(json.dumps([{"path": p, "error": e, "findings": [f.__dict__ for f in fs]} for p, e, fs in results],
+                              ensure_ascii=False, indent=2))
+    else:
+        for path, error, findings in results:
+            if error:
+                click.echo(f"{path}: error: {error}")
+            for f in findings:
+                hint = f" (did you mean {f.suggestion!r}?)" if f.suggestion and f.code == "PK201" else ""
+                click.echo(f"{path}: {f.code} {f.message}{hint}")
+        click.echo(f"{found} finding(s) in {len(paths)} caption file(s).")
+    sys.exit(1 if found else 0)
+
+
+@dataset.command("normalize")
+@click.argument("root", type=click.Path(exists=True))
+@_EXT
+@click.option("--underscores-to-spaces", is_flag=True, help="long_hair -> long hair (kaomoji kept).")
+@click.option("--escape-parentheses/--unescape-parentheses", default=None, help="Write \\( \\) or remove escapes.")
+@click.option("--resolve-aliases", is_flag=True, help="Rewrite aliases to canonical tags (hires -> highres).")
+@click.option("--remove-duplicates", is_flag=True, help="Drop repeated tags, also across spellings.")
+@click.option("--remove-implied", is_flag=True, help="Drop tags implied by another tag in the caption.")
+@click.option("--character-first", is_flag=True, help="Character tags first.")
+@click.option("--split-series", is_flag=True, help="kazusa_(blue_archive) -> kazusa, blue archive.")
+@click.option("--rating", type=click.Choice(["keep", "first", "last", "remove"]), default="keep", show_default=True,
+              help="Where rating tags (general, sensitive, questionable, explicit) go.")
+@click.option("--always-first", multiple=True, metavar="TAGS", help="Comma-separated tags moved to the front.")
+@click.option("--undesired", multiple=True, metavar="TAGS", help="Comma-separated tags to remove.")
+@click.option("--replace", "replacements", multiple=True, metavar="OLD=NEW", help="Replace a tag (repeatable).")
+@click.option("--separator", default=", ", show_default=True, help="Written between tags.")
+@click.option("--order-by", "order_profile", metavar="PROFILE",
+              help="Reorder by a profile's template (e.g. sotediffusion-wuerstchen3).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--diff", is_flag=True, help="Show changes as a unified diff; write nothing.")
+@click.option("--backup", is_flag=True, help="Keep each original as NAME.orig (once).")
+@click.option("--fsync", is_flag=True, help="fsync every write (slower; survives power loss too).")
+@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+def dataset_normalize(root, extensions, underscores_to_spaces, escape_parentheses, resolve_aliases,
+                      remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
+                      undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, jobs) -> None:
+    """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time."""
+    from ..dataset import NormalizeOptions, NormalizerFactory, process_files
+
+    def tags_of(values):
+        return tuple(t.strip() for v in values for t in v.split(",") if t.strip())
+
+    pairs = []
+    for item in replacements:
+        if "=" not in item:
+            fail(f"--replace takes OLD=NEW, not {item!r}")
+        old, new = item.split("=", 1)
+        pairs.append((old.strip(), new.strip()))
+    options = NormalizeOptions(
+        underscores_to_spaces=underscores_to_spaces, escape_parentheses=escape_parentheses,
+        resolve_aliases=resolve_aliases, remove_duplicates=remove_duplicates, remove_implied=remove_implied,
+        character_first=character_first, split_series=split_series, rating=rating,
+        always_first=tags_of(always_first), undesired=tags_of(undesired), replacements=tuple(pairs),
+        separator=separator, profile=order_profile)
+    paths = _dataset_paths(root, extensions)
+    write = not (dry_run or diff)
+    factory = NormalizerFactory(options, find_config()[1].get("tag-sources"))
+    changed = errors = 0
+    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs)
+    with click.progressbar(results, length=len(paths), label="normalizing", file=sys.stderr) as bar:
+        for result in bar:
+            if result.error:
+                errors += 1
+                click.echo(f"{result.path}: skipped: {result.error}", err=True)
+            elif result.changed:
+                changed += 1
+                if diff:
+                    click.echo("".join(difflib.unified_diff([result.old + "\n"], [result.new + "\n"],
+                                                            fromfile=result.path, tofile=result.path)), nl=False)
+                elif dry_run:
+                    click.echo(f"would change {result.path}")
+    verb = "would change" if not write else "changed"
+    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} unreadable (left untouched).", err=True)
+    if errors:
+        sys.exit(1)
+
+
+@dataset.command("stats")
+@click.argument("root", type=click.Path(exists=True))
+@_EXT
+@_PROFILE
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--top", default=25, show_default=True, help="Rows in the terminal tables.")
+@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> None:
+    """Tag frequency by category, unknown tags with suggestions, tags per caption."""
+    from ..dataset import CaptionAnalyzer, DatasetStats
+    from ..dataset.analyze import AnalyzeJob
+    from ..dataset.files import map_files
+
+    paths = _dataset_paths(root, extensions)
+    cfg = find_config()[1]
+    sources = cfg.get("tag-sources")
+    analyzer = CaptionAnalyzer(open_db(cfg), profile)  # for suggestions in the report
+    stats = DatasetStats()
+    results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
+    with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:
+        for path, error, tags in bar:
+            if error is not None:
+                stats.errors.append((path, error))
+            else:
+                stats.add_tags(tags)
+    if html_path:
+        Path(html_path).write_text(stats.to_html(analyzer), encoding="utf-8")
+        click.echo(f"wrote {html_path}", err=True)
+    data = stats.to_dict(analyzer, top)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{data['captions']:,} captions, {data['distinct_tags']:,} distinct tags, "
+                  f"{data['mean_tags_per_caption']:.1f} tags per caption, {len(stats.errors)} unreadable")
+    table = Table("category", "tags", title="Tags by category")
+    for cat, count in data["categories"].items():
+        table.add_row(cat, f"{count:,}")
+    console.print(table)
+    table = Table("tag", "captions", title=f"Top {top} tags")
+    for tag, count in data["top_tags"]:
+        table.add_row(tag, f"{count:,}")
+    console.print(table)
+    if data["unknown"]:
+        table = Table("unknown tag", "captions", "did you mean", title="Unknown tags")
+        for tag, count, suggestion in data["unknown"]:
+            table.add_row(tag, f"{count:,}", suggestion or "")
+        console.print(table)

@@ -1,0 +1,58 @@
+"""`promptkit fmt`: order tags by the profile's template and normalize spelling, in place or printed."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+
+import click
+
+from .._files import write_atomic
+from .common import DIALECT, fail, load_settings, open_db
+from .inputs import InputError, collect
+
+
+@click.command("fmt")
+@click.argument("prompts", nargs=-1)
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE", help="Caption or prompt file to format in place.")
+@click.option("-p", "--profile", help="Model profile id or file. Default: sdxl-base.")
+@click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if anything would be reformatted.")
+@click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
+@click.option("--negative", is_flag=True, help="The prompts are negative prompts (no ordering).")
+def fmt_command(prompts, files, profile, dialect, check, diff, negative) -> None:
+    """Format prompts: order tags by the profile template, normalize spacing, underscores and escapes.
+
+    Files are rewritten in place (atomically); prompts given as arguments are printed. Every tag is kept
+    with its weight.
+    """
+    from ..linter import format_prompt
+
+    prof, dialect, _, _, cfg = load_settings(profile, dialect, (), ())
+    if not prompts and not files:
+        prompts = ("-",)
+    try:
+        items = collect(tuple(prompts), tuple(files), negative=negative)
+    except InputError as exc:
+        fail(str(exc))
+    db = open_db(cfg)
+    changed = 0
+    for item in items:
+        new = format_prompt(item.text, prof, dialect, db, negative=item.negative or negative)
+        if new == item.text:
+            if not (check or diff) and not item.fixable:
+                click.echo(new)
+            continue
+        changed += 1
+        if diff:
+            click.echo("".join(difflib.unified_diff((item.text + "\n").splitlines(True), (new + "\n").splitlines(True),
+                                                    fromfile=item.label, tofile=item.label)), nl=False)
+        elif check:
+            click.echo(f"would reformat {item.label}")
+        elif item.fixable:
+            write_atomic(item.path, new + "\n")  # type: ignore[arg-type]
+            click.echo(f"reformatted {item.label}", err=True)
+        else:
+            click.echo(new)
+    if (check or diff) and changed:
+        sys.exit(1)

@@ -1,0 +1,100 @@
+"""`promptkit lint`: findings for prompts, files, folders, infotext files and PNGs; `--fix` and `--diff`."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+
+import click
+
+from .._files import write_atomic
+from .common import DIALECT, fail, load_settings, open_db
+from .inputs import InputError, PromptInput, collect
+
+
+@click.command()
+@click.argument("prompts", nargs=-1)
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Read a prompt file: caption .txt, A1111 infotext, or PNG with A1111/ComfyUI metadata.")
+@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: sdxl-base.")
+@click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rule codes or prefixes (PK2, PK201,...).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes: rewrite files in place (atomically), print fixed prompts.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; change nothing.")
+@click.option("--negative", is_flag=True, help="The prompts given are negative prompts.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
+              help="Lowest severity that makes the exit code 1. Default: warning.")
+@click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
+              help="Caption file extensions to read in folders.")
+def lint(prompts, files, profile, dialect, select, ignore, fmt, fix, unsafe_fixes, diff, negative, fail_on,
+         extensions) -> None:
+    """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
+
+    Findings show file, line:column, rule code, message, the source with a caret under the span, and
+    suggestions. Exit code 0 when clean, 1 with findings at or above --fail-on, 2 on usage or input errors.
+    """
+    from ..linter import Severity, fix_text, lint_prompt
+    from . import output
+
+    prof, dialect, select, ignore, cfg = load_settings(profile, dialect, select, ignore)
+    fail_on = fail_on or cfg.get("fail-on", "warning")
+    if not prompts and not files:
+        if sys.stdin.isatty():
+            fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
+        prompts = ("-",)
+    try:
+        items = collect(tuple(prompts), tuple(files), tuple(e if e.startswith(".") else f".{e}" for e in extensions),
+                        negative)
+    except InputError as exc:
+        fail(str(exc))
+    db = open_db(cfg)
+    backtrack = int(cfg.get("backtrack", 20))
+    pairs = []
+    fixed_total = 0
+    changed = False
+    for item in items:
+        if fix or diff:
+            new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
+                                         negative=item.negative)
+            if new_text != item.text:
+                changed = True
+                fixed_total += len(applied)
+                if diff:
+                    click.echo("".join(difflib.unified_diff(
+                        (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
+                        fromfile=item.label, tofile=item.label)), nl=False)
+                elif item.fixable:
+                    write_atomic(item.path, new_text + "\n")  # type: ignore[arg-type]
+                elif item.path is None and item.label.startswith("<"):
+                    click.echo(new_text)
+                else:
+                    click.echo(f"promptkit: {item.label}: metadata inside a file is not rewritten; fixed text:\n"
+                               f"{new_text}", err=True)
+            if fix:
+                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file)
+        report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack)
+        pairs.append((item, report))
+    if fmt == "json":
+        click.echo(output.json_report(pairs))
+    elif fmt == "sarif":
+        click.echo(output.sarif_report(pairs))
+    elif fmt == "github":
+        text = output.github_report(pairs)
+        if text:
+            click.echo(text)
+    elif not diff:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        text = output.text_report(pairs, color)
+        if text:
+            click.echo(text)
+        click.echo(output.summary(pairs, fixed_total))
+    threshold = Severity(fail_on).rank
+    if diff and changed:
+        sys.exit(1)
+    if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics):
+        sys.exit(1)
