@@ -1,39 +1,273 @@
-"""Writing files so that a crash never leaves one half-written (used by ``--fix`` and dataset rewrites)."""
+"""Rewriting a user's text file the way careful editors do: the file keeps its identity, only its text changes.
+
+Every rewrite (``lint --fix``, ``fmt``, ``dataset normalize``) goes through :func:`read_text_file` and
+:func:`rewrite`:
+
+- what identifies the file is recorded when it is read: the real file behind a symlink, its UTF-8 BOM, its
+  line endings, and its stat (device, inode, size, modification and change times);
+- the new text is written to a temporary file beside the *real* file, created with ``O_EXCL|O_NOFOLLOW``
+  under an unpredictable name (a planted file or symlink is never followed or overwritten), given the
+  file's mode, owner, group and extended attributes, and renamed over the real file: a symlink stays a
+  symlink, and a run killed at any moment leaves the file either old or new;
+- a file with several hard links, or whose owner or group cannot be given to a new file, is written in
+  place instead (as vim and emacs do), with a copy of the old bytes beside it until the write is complete;
+- a read-only file is refused unless the caller asks (``allow_read_only``); a file changed since it was
+  read is refused, so an edit made meanwhile is never lost.
+"""
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 TEMP_PREFIX = ".pk-"
+_BOM = "\ufeff"
 
 
-def write_atomic(path: Path, text: str, fsync: bool = False) -> None:
-    """Replace ``path`` via a temporary file in the same folder and a rename: it is always either old or new.
+class FileRewriteError(Exception):
+    """A rewrite that was refused or failed; the message is one line naming the file."""
 
-    The rename is atomic against a killed process; ``fsync=True`` also makes the new content survive a power
-    loss, at the cost of a disk flush per file. The file keeps its permission bits.
+
+class ReadOnlyFileError(FileRewriteError):
+    pass
+
+
+class FileChangedError(FileRewriteError):
+    pass
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A text file as read, with what identifies it.
+
+    ``text`` has no BOM, and its line endings are ``\\n`` when the file uses one kind throughout
+    (``newline`` says which; ``None`` for a file that mixes them, whose text is kept exactly).
     """
+
+    path: Path
+    real: Path
+    text: str
+    bom: bool
+    newline: str | None
+    stat: os.stat_result
+
+    @property
+    def body(self) -> str:
+        """The text without its trailing line breaks."""
+        return self.text.rstrip("\r\n")
+
+    def with_body(self, body: str) -> str:
+        """``body`` followed by the line breaks this file ended with."""
+        return body + self.text[len(self.body):]
+
+    def encode(self, text: str) -> bytes:
+        """``text`` as bytes in this file's conventions (BOM, line endings)."""
+        if self.newline not in (None, "\n"):
+            text = text.replace("\n", self.newline)
+        return ((_BOM if self.bom else "") + text).encode("utf-8")
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def read_text_file(path: str | Path) -> TextFile:
+    """Read a UTF-8 text file (raises ``UnicodeDecodeError`` for other bytes, ``OSError`` when unreadable)."""
     path = Path(path)
+    real = Path(os.path.realpath(path))
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    tmp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise IsADirectoryError(21, "is a folder, not a file") if stat.S_ISDIR(st.st_mode) else \
+                OSError(22, "not a regular file")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("utf-8")
+    bom = text.startswith(_BOM)
+    if bom:
+        text = text[1:]
+    crlf = text.count("\r\n")
+    cr = text.count("\r") - crlf
+    lf = text.count("\n") - crlf
+    newline: str | None = "\n"
+    if crlf and not cr and not lf:
+        newline, text = "\r\n", text.replace("\r\n", "\n")
+    elif cr and not crlf and not lf:
+        newline, text = "\r", text.replace("\r", "\n")
+    elif (crlf and (cr or lf)) or (cr and lf):
+        newline = None
+    return TextFile(path, real, text, bom, newline, st)
+
+
+def is_read_only(st: os.stat_result, real: Path) -> bool:
+    """No write bit at all (so even root is refused), or not writable by this user."""
+    return not (st.st_mode & 0o222) or not os.access(real, os.W_OK)
+
+
+def rewrite(file: TextFile, text: str, allow_read_only: bool = False, fsync: bool = False) -> None:
+    """Replace the content of ``file`` with ``text`` (in its BOM and line endings), keeping its identity."""
+    real = file.real
+    try:
+        data = file.encode(text)
+    except UnicodeEncodeError as exc:
+        raise FileRewriteError(f"{file.path}: the new text cannot be written as UTF-8 ({exc.reason})") from None
+    current = _current_stat(file)
+    if is_read_only(current, real) and not allow_read_only:
+        raise ReadOnlyFileError(f"{file.path}: read-only file, not rewritten")
+    if current.st_nlink > 1:
+        _write_in_place(file, data, fsync)
+        return
+    fd, tmp_name = _temp_beside(file, ".tmp")
+    tmp = Path(tmp_name)
     try:
         try:
-            data = text.encode("utf-8")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, data)
+            os.fchmod(fd, stat.S_IMODE(current.st_mode))
+            _copy_xattrs(real, fd)
+            mine = os.fstat(fd)
+            if (mine.st_uid, mine.st_gid) != (current.st_uid, current.st_gid):
+                try:
+                    os.fchown(fd, current.st_uid, current.st_gid)
+                    os.fchmod(fd, stat.S_IMODE(current.st_mode))  # chown clears set-id bits
+                except PermissionError:  # a new file cannot have that owner or group: write in place
+                    os.close(fd)
+                    fd = -1
+                    tmp.unlink()
+                    _write_in_place(file, data, fsync)
+                    return
+            if fsync:
+                os.fsync(fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        _current_stat(file)  # once more, just before the rename: an edit made while we wrote is kept
+        os.replace(tmp, real)
+        if fsync:
+            _fsync_folder(real.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _current_stat(file: TextFile) -> os.stat_result:
+    try:
+        current = os.stat(file.real)
+    except FileNotFoundError:
+        raise FileChangedError(f"{file.path}: removed since it was read, not rewritten") from None
+    if Path(os.path.realpath(file.path)) != file.real or _identity(current) != _identity(file.stat):
+        raise FileChangedError(f"{file.path}: changed since it was read, not rewritten (run again)")
+    return current
+
+
+def _write_in_place(file: TextFile, data: bytes, fsync: bool) -> None:
+    """Overwrite the file's own inode (keeps hard links, owner, group); the old bytes wait beside it until the
+    new ones are complete, so even a run killed mid-write loses nothing."""
+    old = file.encode(file.text)
+    fd, backup = _temp_beside(file, ".orig")
+    try:
+        _write_all(fd, old)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    whole = True  # the file holds either its old or its new bytes
+    try:
+        target = os.open(file.real, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            _current_stat(file)
+            whole = False
+            try:
+                os.lseek(target, 0, os.SEEK_SET)
+                _write_all(target, data)
+                os.ftruncate(target, len(data))
+                if fsync:
+                    os.fsync(target)
+            except BaseException:
+                os.lseek(target, 0, os.SEEK_SET)
+                _write_all(target, old)
+                os.ftruncate(target, len(old))
+                raise
+            whole = True
+        finally:
+            os.close(target)
+    finally:
+        if whole:
+            os.unlink(backup)
+
+
+def _temp_beside(file: TextFile, suffix: str) -> tuple[int, str]:
+    """A new file (O_EXCL|O_NOFOLLOW, mode 0600, unpredictable name) in the real file's folder."""
+    try:
+        return tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{file.real.name[:80]}.", suffix=suffix, dir=file.real.parent)
+    except OSError as exc:
+        raise FileRewriteError(f"{file.path}: cannot create a file in {file.real.parent} "
+                               f"({exc.strerror or exc}), not rewritten") from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _copy_xattrs(source: Path, fd: int) -> None:
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(source)
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.setxattr(fd, name, os.getxattr(source, name))
+        except OSError:
+            pass
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, data: str | bytes, fsync: bool = False, mode: int | None = None) -> None:
+    """Create or replace ``path`` (a new file: backups, reports) via a temporary file and a rename.
+
+    Existing user files are rewritten with :func:`rewrite`, which keeps their identity; this one replaces a
+    symlink at ``path`` instead of following it. ``mode`` defaults to what a new file gets (0666 less umask).
+    """
+    path = Path(path)
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name[:80]}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            _write_all(fd, payload)
+            os.fchmod(fd, mode)
             if fsync:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp, mode)  # not narrowed by the umask
-        os.replace(tmp, path)
+        os.replace(tmp_name, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp_name).unlink(missing_ok=True)
         raise

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .._files import write_atomic
+from .._files import FileRewriteError, rewrite
 from .common import DIALECT, fail, load_settings, open_db
 from .inputs import InputError, collect
 
@@ -20,7 +20,8 @@ from .inputs import InputError, collect
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if anything would be reformatted.")
 @click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
 @click.option("--negative", is_flag=True, help="The prompts are negative prompts (no ordering).")
-def fmt_command(prompts, files, profile, dialect, check, diff, negative) -> None:
+@click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
+def fmt_command(prompts, files, profile, dialect, check, diff, negative, write_read_only) -> None:
     """Format prompts: order tags by the profile template, normalize spacing, underscores and escapes.
 
     Files are rewritten in place (atomically); prompts given as arguments are printed. Every tag is kept
@@ -37,6 +38,7 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative) -> None
         fail(str(exc))
     db = open_db(cfg)
     changed = 0
+    failed = False
     for item in items:
         new = format_prompt(item.text, prof, dialect, db, negative=item.negative or negative)
         if new == item.text:
@@ -50,9 +52,16 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative) -> None
         elif check:
             click.echo(f"would reformat {item.label}")
         elif item.fixable:
-            write_atomic(item.path, new + "\n")  # type: ignore[arg-type]
+            try:
+                rewrite(item.file, item.file.with_body(new), allow_read_only=write_read_only)
+            except (FileRewriteError, OSError) as exc:
+                click.echo(f"promptkit: {exc}", err=True)
+                failed = True
+                continue
             click.echo(f"reformatted {item.label}", err=True)
         else:
             click.echo(new)
+    if failed:
+        sys.exit(2)
     if (check or diff) and changed:
         sys.exit(1)

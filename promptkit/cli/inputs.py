@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._files import TextFile, read_text_file
 from ..infotext import looks_like_infotext, parse_infotext, read_png_prompts
 
 CAPTION_SUFFIXES = (".txt", ".caption")
@@ -24,6 +25,7 @@ class PromptInput:
     negative: bool = False
     path: Path | None = None
     whole_file: bool = False  # the prompt is the file's entire content
+    file: TextFile | None = None  # what identifies the file, for --fix (promptkit._files.rewrite)
 
     @property
     def fixable(self) -> bool:
@@ -38,7 +40,8 @@ def _from_file(path: Path) -> list[PromptInput]:
             raise InputError(f"{path}: {exc}") from None
         return [PromptInput(f"{path}[{label}]", text, negative) for label, text, negative in found]
     try:
-        text = path.read_text(encoding="utf-8")
+        source = read_text_file(path)
+        text = source.text
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
@@ -49,7 +52,7 @@ def _from_file(path: Path) -> list[PromptInput]:
         if info.negative_prompt:
             out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True))
         return out
-    return [PromptInput(str(path), text.rstrip("\n"), path=path, whole_file=True)]
+    return [PromptInput(str(path), source.body, path=path, whole_file=True, file=source)]
 
 
 def collect(args: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] = CAPTION_SUFFIXES,

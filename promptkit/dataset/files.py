@@ -1,6 +1,9 @@
 """Caption files on disk: finding, reading safely, writing atomically, in parallel.
 
-- Unreadable or non-UTF-8 files are reported and skipped, never rewritten.
+- Unreadable or non-UTF-8 files are reported and skipped, never rewritten; so are read-only files (unless
+  asked), files changed since they were read, and files in folders that cannot be written.
+- Rewrites keep each file's identity (``promptkit._files``): symlinks, hard links, mode, owner, BOM and
+  line endings.
 - A write goes to a temporary file in the same folder and is renamed over the caption, so a run killed at
   any moment (kill -9) leaves every caption either old or new, never truncated; a re-run skips captions that
   are already normalized (normalizing is idempotent), so it resumes where it stopped.
@@ -10,13 +13,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
+import signal
+import stat
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .._files import TEMP_PREFIX, write_atomic
+from .._files import TEMP_PREFIX, FileRewriteError, TextFile, read_text_file, rewrite, write_atomic
 
 CAPTION_EXTENSIONS = (".txt", ".caption")
 
@@ -45,32 +53,42 @@ def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
 
 
 def read_caption(path: Path) -> tuple[str | None, str | None]:
-    """(text, error): text is None when the file cannot be read as UTF-8."""
+    """(text, error): text is None when the file cannot be read as UTF-8. A BOM is not part of the text."""
+    file, error = _read(path)
+    return (file.text if file is not None else None), error
+
+
+def _read(path: Path) -> tuple[TextFile | None, str | None]:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
-    try:
-        text = data.decode("utf-8")
+        return read_text_file(path), None
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 (byte {exc.start}): skipped, not rewritten"
-    return text.removeprefix("\ufeff"), None
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
 
 
-def _process_one(path: Path, transform: Callable[[str], str], write: bool, backup: bool, fsync: bool) -> FileResult:
-    text, error = read_caption(path)
-    if text is None:
+def _process_one(path: Path, transform: Callable[[str], str], write: bool, backup: bool, fsync: bool,
+                 read_only: bool = False) -> FileResult:
+    file, error = _read(path)
+    if file is None:
         return FileResult(str(path), error=error)
-    body = text.rstrip("\r\n")
-    trailing = text[len(body):]
+    body = file.body
     new = transform(body)
     result = FileResult(str(path), body, new)
     if write and new != body:
-        if backup:
-            original = path.with_name(path.name + ".orig")
-            if not original.exists():
-                write_atomic(original, text, fsync)
-        write_atomic(path, new + trailing, fsync)
+        try:
+            if backup:
+                original = path.with_name(path.name + ".orig")
+                if not original.exists():
+                    write_atomic(original, file.encode(file.text), fsync, mode=stat.S_IMODE(file.stat.st_mode))
+            with _writing():
+                rewrite(file, file.with_body(new), allow_read_only=read_only, fsync=fsync)
+        except FileRewriteError as exc:
+            result.error = str(exc).removeprefix(f"{path}: ")
+            return result
+        except OSError as exc:
+            result.error = f"not rewritten: {exc.strerror or exc}"
+            return result
         result.written = True
     return result
 
@@ -78,26 +96,73 @@ def _process_one(path: Path, transform: Callable[[str], str], write: bool, backu
 class _RewriteJob:
     """Builds, inside a worker, the per-file function of :func:`process_files` (picklable)."""
 
-    def __init__(self, factory: Callable[[], Callable[[str], str]], write: bool, backup: bool, fsync: bool) -> None:
-        self.factory, self.write, self.backup, self.fsync = factory, write, backup, fsync
+    def __init__(self, factory: Callable[[], Callable[[str], str]], write: bool, backup: bool, fsync: bool,
+                 read_only: bool = False) -> None:
+        self.factory, self.write, self.backup, self.fsync, self.read_only = factory, write, backup, fsync, read_only
 
     def __call__(self) -> Callable[[Path], FileResult]:
         transform = self.factory()
-        return lambda path: _process_one(path, transform, self.write, self.backup, self.fsync)
+        return lambda path: _process_one(path, transform, self.write, self.backup, self.fsync, self.read_only)
 
 
-# Each worker process builds its per-file function once, from a picklable factory.
+# Each worker process builds its per-file function once, from a picklable factory. A worker stops (between
+# files, never inside a write) as soon as its parent is gone or asks it to: killing `promptkit` stops every
+# write within one file.
 _WORKER_FUNCTION: Callable[[Path], Any] | None = None
+_PARENT_PID: int | None = None
+_STOP_EVENT: Any = None
+_IN_WRITE = False
+_STOP_AFTER_WRITE = False
 
 
-def _init_worker(factory: Callable[[], Callable[[Path], Any]]) -> None:
-    global _WORKER_FUNCTION
+def _on_parent_death(signum, frame) -> None:  # SIGTERM, sent by the kernel when the parent dies (Linux)
+    global _STOP_AFTER_WRITE
+    if _IN_WRITE:
+        _STOP_AFTER_WRITE = True
+    else:
+        os._exit(1)
+
+
+def _init_worker(factory: Callable[[], Callable[[Path], Any]], stop: Any = None) -> None:
+    global _WORKER_FUNCTION, _PARENT_PID, _STOP_EVENT
+    _PARENT_PID, _STOP_EVENT = os.getppid(), stop
+    signal.signal(signal.SIGTERM, _on_parent_death)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    _check_parent()
     _WORKER_FUNCTION = factory()
+
+
+def _check_parent() -> None:
+    if _PARENT_PID is not None and (os.getppid() != _PARENT_PID or (_STOP_EVENT is not None and _STOP_EVENT.is_set())):
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Marks a rewrite in progress: a worker told to stop finishes it first, then exits."""
+    global _IN_WRITE
+    _IN_WRITE = True
+    try:
+        yield
+    finally:
+        _IN_WRITE = False
+        if _STOP_AFTER_WRITE:
+            os._exit(1)
 
 
 def _worker(batch: list[str]) -> list[Any]:
     assert _WORKER_FUNCTION is not None
-    return [_WORKER_FUNCTION(Path(p)) for p in batch]
+    out = []
+    for p in batch:
+        _check_parent()
+        out.append(_WORKER_FUNCTION(Path(p)))
+    return out
 
 
 def map_files(paths: list[Path], factory: Callable[[], Callable[[Path], Any]], workers: int | None = None,
@@ -111,13 +176,26 @@ def map_files(paths: list[Path], factory: Callable[[], Callable[[Path], Any]], w
             yield function(path)
         return
     batches = [[str(p) for p in paths[i:i + batch_size]] for i in range(0, len(paths), batch_size)]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(factory,)) as pool:
+    context = multiprocessing.get_context()
+    stop = context.Event()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(factory, stop))
+    try:
         for results in pool.map(_worker, batches):
             yield from results
+    except BaseException:  # Ctrl-C, a closed pipe, an error: workers stop after the file they are writing
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def process_files(paths: list[Path], factory: Callable[[], Callable[[str], str]], write: bool = False,
                   backup: bool = False, fsync: bool = False, workers: int | None = None,
-                  batch_size: int = 512) -> Iterator[FileResult]:
-    """Apply the caption transform built by ``factory`` to every file; yields results in file order."""
-    return map_files(paths, _RewriteJob(factory, write, backup, fsync), workers, batch_size)
+                  batch_size: int = 512, read_only: bool = False) -> Iterator[FileResult]:
+    """Apply the caption transform built by ``factory`` to every file; yields results in file order.
+
+    A file that cannot be rewritten (read-only, changed since it was read, in a folder that cannot be
+    written) comes back with its ``error`` set; ``read_only=True`` rewrites read-only files too.
+    """
+    return map_files(paths, _RewriteJob(factory, write, backup, fsync, read_only), workers, batch_size)
