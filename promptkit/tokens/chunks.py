@@ -9,6 +9,8 @@ uses this to count tokens and to find tags cut across a boundary or past what an
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass, field
 
 from ..syntax.ast import Break, Text
@@ -49,17 +51,51 @@ class Chunk:
 class ChunkPlan:
     chunks: list[Chunk]
     token_count: int  # as A1111's counter shows it: 75 per full chunk plus the last one's length
+    _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def chunk_of_offset(self, offset: int) -> list[int]:
-        return [i for i, c in enumerate(self.chunks) if any(t.start <= offset < t.end for t in c.tokens)]
+        return self._chunks_overlapping(offset, offset + 1)
 
     def tag_chunks(self, tag: Tag) -> list[int]:
         """Indices of the chunks holding tokens of ``tag`` (two or more: the tag is cut)."""
-        found = []
+        return self._chunks_overlapping(tag.start, tag.end)
+
+    def _chunks_overlapping(self, start: int, end: int) -> list[int]:
+        """Chunks with a token whose span meets [start, end): a binary search, so asking for every tag of a
+        long prompt stays linear overall."""
+        if self._index is None:
+            self._index = self._build_index()
+        starts, reach, ends, chunk_of, monotone = self._index
+        hi = bisect.bisect_left(starts, end)  # tokens before hi start before `end`
+        lo = bisect.bisect_right(reach, start)  # tokens from lo on may end after `start`
+        if lo >= hi:
+            return []
+        if monotone:  # every token in [lo, hi) meets the span, and chunk numbers only grow
+            return list(range(chunk_of[lo], chunk_of[hi - 1] + 1))
+        found: list[int] = []
+        for i in range(lo, hi):
+            if ends[i] > start and (not found or found[-1] != chunk_of[i]):
+                found.append(chunk_of[i])
+        return sorted(set(found))
+
+    def _build_index(self) -> tuple:
+        starts: list[int] = []
+        ends: list[int] = []
+        chunk_of: list[int] = []
         for i, chunk in enumerate(self.chunks):
-            if any(t.start < tag.end and t.end > tag.start for t in chunk.tokens):
-                found.append(i)
-        return found
+            for t in chunk.tokens:
+                starts.append(t.start)
+                ends.append(t.end)
+                chunk_of.append(i)
+        reach = list(itertools.accumulate(ends, max)) if ends else []
+        monotone = all(a <= b for a, b in zip(starts, starts[1:])) and all(a <= b for a, b in zip(ends, ends[1:]))
+        if not monotone:  # not seen from plan_chunks; keep the answers right regardless
+            order = sorted(range(len(starts)), key=starts.__getitem__)
+            starts = [starts[i] for i in order]
+            ends = [ends[i] for i in order]
+            chunk_of = [chunk_of[i] for i in order]
+            reach = list(itertools.accumulate(ends, max)) if ends else []
+        return starts, reach, ends, chunk_of, monotone
 
 
 def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
@@ -148,8 +184,11 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
             next_chunk(forced=True)
             continue
         text, weight, offsets = fragment
+        lowered = text.lower()
+        if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
+            lowered, offsets = _lower_with_offsets(text, offsets)
         toks = [(token_id, offsets[s], offsets[e - 1] + 1)
-                for word, s, e in bpe.words(text.lower()) for token_id in bpe.encode_word(word)]
+                for word, s, e in bpe.words(lowered) for token_id in bpe.encode_word(word)]
         position = 0
         while position < len(toks):
             token_id, start, end = toks[position]
@@ -183,6 +222,16 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
     return ChunkPlan(chunks, token_count)
 
 
+def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    parts: list[str] = []
+    mapped: list[int] = []
+    for char, offset in zip(text, offsets):
+        low = char.lower()
+        parts.append(low)
+        mapped.extend([offset] * len(low))
+    return "".join(parts), mapped
+
+
 def _embedding_at(toks: list, position: int, index: EmbeddingIndex) -> tuple[int, str, int] | None:
     for ids, name, count in index.get(toks[position][0], ()):
         if tuple(t[0] for t in toks[position:position + len(ids)]) == ids:
@@ -194,4 +243,5 @@ def surely_one_chunk(text: str) -> bool:
     """True when ``text`` cannot reach 75 tokens: every token covers at least one byte of non-space text."""
     if len(text) <= CHUNK_LENGTH:
         return True
-    return len("".join(text.split()).encode("utf-8")) <= CHUNK_LENGTH
+    # lone surrogates (undecodable input) count as 3 bytes, never fewer than the tokenizer gives them
+    return len("".join(text.split()).encode("utf-8", "surrogatepass")) <= CHUNK_LENGTH

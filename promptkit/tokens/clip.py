@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import heapq
 import html
 from pathlib import Path
 
@@ -25,6 +26,18 @@ _WORD = regex.compile(
     regex.IGNORECASE,
 )
 _WHITESPACE = regex.compile(r"\s+")
+
+
+def _utf8(word: str) -> bytes:
+    """UTF-8 bytes of a word; lone surrogates (undecodable input bytes) keep their original byte where Python's
+    ``surrogateescape`` made them, else their surrogate code point's bytes, rather than failing."""
+    try:
+        return word.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return word.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return word.encode("utf-8", "surrogatepass")
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -76,37 +89,54 @@ class ClipBPE:
         return _WHITESPACE.sub(" ", text).strip().lower()
 
     def _bpe_word_uncached(self, word: str) -> tuple[int, ...]:
-        symbols = [self.byte_encoder[b] for b in word.encode("utf-8")]
-        symbols[-1] = symbols[-1] + "</w>"
+        """CLIP's merge loop (apply the lowest-ranked adjacent pair everywhere, repeat), in O(n log n).
+
+        Pairs wait in a heap ordered by (rank, position); merging never creates a pair ranked before the one
+        being applied (a merged symbol only appears in later merges), so popping in that order applies the
+        merges exactly as CLIP's quadratic loop does, also for one 100,000-letter word.
+        """
+        symbols: list[str | None] = [self.byte_encoder[b] for b in _utf8(word)]
+        if not symbols:
+            return ()
+        symbols[-1] = symbols[-1] + "</w>"  # type: ignore[operator]
+        n = len(symbols)
         ranks = self.ranks
-        while len(symbols) > 1:
-            best = None
-            best_rank = None
-            for i in range(len(symbols) - 1):
-                rank = ranks.get((symbols[i], symbols[i + 1]))
-                if rank is not None and (best_rank is None or rank < best_rank):
-                    best, best_rank = i, rank
-            if best is None:
-                break
-            first, second = symbols[best], symbols[best + 1]
-            merged: list[str] = []
-            i = 0
-            while i < len(symbols):
-                if i < len(symbols) - 1 and symbols[i] == first and symbols[i + 1] == second:
-                    merged.append(first + second)
-                    i += 2
-                else:
-                    merged.append(symbols[i])
-                    i += 1
-            symbols = merged
-        return tuple(self.encoder[s] for s in symbols)
+        following = list(range(1, n)) + [-1]
+        preceding = list(range(-1, n - 1))
+        heap = [(rank, i) for i in range(n - 1) if (rank := ranks.get((symbols[i], symbols[i + 1]))) is not None]
+        heapq.heapify(heap)
+        while heap:
+            rank, i = heapq.heappop(heap)
+            j = following[i]
+            left = symbols[i]
+            if left is None or j == -1 or ranks.get((left, symbols[j])) != rank:
+                continue  # stale: one side was merged away since this pair was queued
+            merged = left + symbols[j]  # type: ignore[operator]
+            symbols[i], symbols[j] = merged, None
+            k = following[j]
+            following[i] = k
+            if k != -1:
+                preceding[k] = i
+                after = ranks.get((merged, symbols[k]))
+                if after is not None:
+                    heapq.heappush(heap, (after, i))
+            p = preceding[i]
+            if p != -1:
+                before = ranks.get((symbols[p], merged))
+                if before is not None:
+                    heapq.heappush(heap, (before, p))
+        return tuple(self.encoder[s] for s in symbols if s is not None)
+
+    def _cached_word(self, word: str) -> tuple[int, ...]:
+        # long words (hostile input) are not cached: the cache would hold megabytes per entry
+        return self._bpe_word(word) if len(word) <= 64 else self._bpe_word_uncached(word)
 
     def words(self, text: str) -> list[tuple[str, int, int]]:
         """CLIP's pre-tokenized words of already-cleaned text with their (start, end) offsets."""
         return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
 
     def encode_word(self, word: str) -> tuple[int, ...]:
-        return self._bpe_word(word)
+        return self._cached_word(word)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (cleaned and lower-cased first), without BOS/EOS."""
@@ -116,7 +146,7 @@ class ClipBPE:
             if word in ("<|startoftext|>", "<|endoftext|>"):
                 ids.append(self.encoder[word])
             else:
-                ids.extend(self._bpe_word(word))
+                ids.extend(self._cached_word(word))
         return ids
 
     def decode(self, ids: list[int]) -> str:
