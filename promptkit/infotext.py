@@ -8,6 +8,10 @@ Format (A1111 ``parse_generation_parameters`` / ``create_infotext``)::
 
 The last line holds ``key: value`` pairs separated by commas; a value with a comma or quote is written in
 double quotes with JSON escapes. Reading works without Pillow (PNG text chunks are read directly).
+
+Everything here reads files from strangers, so every cost is bounded: the parameter line is split in linear
+time (A1111's own regex is quadratic on a long line without colons), PNG text is read chunk by chunk with
+Pillow's kind of limits on decompressed and total text, and a malformed file is one ``ValueError`` line.
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# A1111's pattern, kept as the definition (and the test oracle) of what param_pairs finds.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_SPACES = re.compile(r"\s*")
+_WORD_CHAR = re.compile(r"\w")
+_KEY_RUN = re.compile(r"[\w \-/]*")
+_VALUE = re.compile(r':\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+# Bounds on PNG text, after Pillow's MAX_TEXT_CHUNK / MAX_TEXT_MEMORY (Pillow allows 1 MiB per compressed
+# chunk; ComfyUI graphs are larger, so 16 MiB here).
+MAX_TEXT_CHUNK = 16 * 1024 * 1024  # decompressed size of one zTXt/iTXt chunk
+MAX_TEXT_MEMORY = 64 * 1024 * 1024  # all text chunks of one file together
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NEGATIVE = "Negative prompt:"
 
 
@@ -61,7 +76,7 @@ def parse_infotext(text: str) -> Infotext:
     lines = text.replace("\r\n", "\n").strip("\n").split("\n")
     params: dict[str, str] = {}
     if lines:
-        found = _PARAM.findall(lines[-1])
+        found = param_pairs(lines[-1])
         if len(found) >= 3:
             params = {k.strip(): unquote(v.strip()) for k, v in found}
             lines = lines[:-1]
@@ -76,57 +91,143 @@ def parse_infotext(text: str) -> Infotext:
     return Infotext("\n".join(prompt_lines).rstrip("\n"), "\n".join(negative_lines).rstrip("\n"), params)
 
 
-def looks_like_infotext(text: str) -> bool:
-    last = text.strip().rsplit("\n", 1)[-1]
-    return "\n" in text.strip() and len(_PARAM.findall(last)) >= 3 and ("Steps:" in last or "Sampler:" in last)
+def param_pairs(line: str) -> list[tuple[str, str]]:
+    """``_PARAM.findall(line)`` (A1111's ``re_param``) in linear time.
 
-
-def png_text_chunks(path: str | Path) -> dict[str, str]:
-    """The ``tEXt``/``zTXt``/``iTXt`` chunks of a PNG file, keyword -> text."""
-    data = Path(path).read_bytes()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path}: not a PNG file")
-    out: dict[str, str] = {}
-    pos = 8
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        pos += 12 + length
-        if kind == b"tEXt":
-            key, _, value = body.partition(b"\0")
-            out[key.decode("latin-1")] = value.decode("latin-1")
-        elif kind == b"zTXt":
-            key, _, rest = body.partition(b"\0")
-            out[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
-        elif kind == b"iTXt":
-            key, _, rest = body.partition(b"\0")
-            compressed, rest = rest[0], rest[2:]
-            _lang, _, rest = rest.partition(b"\0")
-            _tkey, _, value = rest.partition(b"\0")
-            out[key.decode("latin-1")] = (zlib.decompress(value) if compressed else value).decode("utf-8")
-        elif kind == b"IEND":
+    At each start the pattern skips whitespace, needs a word character, takes the run of key characters
+    ``[\\w \\-/]`` and needs a colon right after it. When that fails, every start inside the run fails the
+    same way, so the scan resumes where the run ended instead of one character later.
+    """
+    found: list[tuple[str, str]] = []
+    pos, n = 0, len(line)
+    while pos < n:
+        q = _SPACES.match(line, pos).end()
+        if q >= n:
             break
+        if not _WORD_CHAR.match(line, q):
+            pos = q + 1
+            continue
+        r = _KEY_RUN.match(line, q + 1).end()
+        if r - q >= 2 and r < n and line[r] == ":":
+            value = _VALUE.match(line, r)
+            assert value is not None  # [^,]* followed by "," or the end always matches
+            found.append((line[q:r], value.group(1)))
+            pos = value.end() if value.end() > pos else pos + 1
+        else:
+            pos = r
+    return found
+
+
+def looks_like_infotext(text: str) -> bool:
+    stripped = text.strip()
+    if "\n" not in stripped:
+        return False
+    last = stripped.rsplit("\n", 1)[-1]
+    return ("Steps:" in last or "Sampler:" in last) and len(param_pairs(last)) >= 3
+
+
+def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = None) -> dict[str, str]:
+    """The ``tEXt``/``zTXt``/``iTXt`` chunks of a PNG file, keyword -> text (only ``keys`` when given).
+
+    Reads the file chunk by chunk (image data is skipped, not read), decompresses at most
+    :data:`MAX_TEXT_CHUNK` per chunk and :data:`MAX_TEXT_MEMORY` in all; a malformed or oversized chunk
+    raises ``ValueError`` with one line naming the file and the chunk.
+    """
+    out: dict[str, str] = {}
+    total = 0
+    with open(path, "rb") as fh:
+        if fh.read(8) != PNG_SIGNATURE:
+            raise ValueError(f"{path}: not a PNG file")
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                break  # no IEND: a truncated file; what was read is kept, as image viewers do
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IEND":
+                break
+            if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+                fh.seek(length + 4, 1)
+                continue
+            if total + length > MAX_TEXT_MEMORY:
+                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY >> 20} MiB of text chunks: not read")
+            body = fh.read(length)
+            fh.seek(4, 1)  # CRC
+            if len(body) < length:
+                raise ValueError(f"{path}: truncated {kind.decode()} chunk")
+            key, sep, rest = body.partition(b"\0")
+            name = key.decode("latin-1")
+            if not sep or not 1 <= len(key) <= 79:
+                raise ValueError(f"{path}: malformed {kind.decode()} chunk (no keyword)")
+            if keys is not None and name not in keys:
+                continue
+            value = _chunk_text(path, kind, name, rest, MAX_TEXT_MEMORY - total)
+            total += len(value)
+            if total > MAX_TEXT_MEMORY:
+                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY >> 20} MiB of text chunks: not read")
+            out[name] = value
+    return out
+
+
+def _chunk_text(path: str | Path, kind: bytes, name: str, rest: bytes, budget: int) -> str:
+    if kind == b"tEXt":
+        return rest.decode("latin-1")
+    if kind == b"zTXt":
+        if not rest:
+            raise ValueError(f"{path}: malformed zTXt chunk {name!r}")
+        return _inflate(path, name, rest[1:], budget).decode("latin-1")
+    if len(rest) < 2:
+        raise ValueError(f"{path}: malformed iTXt chunk {name!r}")
+    compressed, rest = rest[0], rest[2:]
+    _lang, _, rest = rest.partition(b"\0")
+    _translated, _, value = rest.partition(b"\0")
+    data = _inflate(path, name, value, budget) if compressed else value
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: iTXt chunk {name!r} is not UTF-8 (byte {exc.start})") from None
+
+
+def _inflate(path: str | Path, name: str, data: bytes, budget: int) -> bytes:
+    limit = min(MAX_TEXT_CHUNK, budget)
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"{path}: corrupt compressed text in chunk {name!r} ({exc})") from None
+    if len(out) > limit:
+        raise ValueError(f"{path}: text chunk {name!r} decompresses to more than {limit >> 20} MiB: not read")
     return out
 
 
 def comfy_prompts(graph_json: str) -> list[tuple[str, str]]:
-    """(node id, text) of every text-encode node of a ComfyUI ``prompt`` graph."""
-    graph = json.loads(graph_json)
+    """(node id, text) of every text-encode node of a ComfyUI ``prompt`` graph (an object of nodes).
+
+    Raises ``ValueError`` for text that is not such a graph; nodes of other shapes are passed over.
+    """
+    try:
+        graph = json.loads(graph_json)
+    except RecursionError:
+        raise ValueError("ComfyUI prompt graph is nested too deeply to read") from None
+    except ValueError as exc:
+        raise ValueError(f"ComfyUI prompt graph is not JSON ({exc})") from None
+    if not isinstance(graph, dict):
+        raise ValueError(f"ComfyUI prompt graph is a JSON {type(graph).__name__}, not an object of nodes")
     found = []
     for node_id, node in graph.items():
         if not isinstance(node, dict):
             continue
-        inputs = node.get("inputs", {})
-        if "CLIPTextEncode" in str(node.get("class_type", "")):
-            for key in ("text", "text_g", "text_l"):
-                if isinstance(inputs.get(key), str):
-                    found.append((f"{node_id}.{key}", inputs[key]))
+        inputs, class_type = node.get("inputs"), node.get("class_type")
+        if not isinstance(inputs, dict) or not isinstance(class_type, str) or "CLIPTextEncode" not in class_type:
+            continue
+        for key in ("text", "text_g", "text_l"):
+            if isinstance(inputs.get(key), str):
+                found.append((f"{node_id}.{key}", inputs[key]))
     return found
 
 
 def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
     """(label, text, is_negative) for each prompt stored in a PNG by A1111 or ComfyUI."""
-    chunks = png_text_chunks(path)
+    chunks = png_text_chunks(path, keys=frozenset({"parameters", "prompt"}))
     if "parameters" in chunks:
         info = parse_infotext(chunks["parameters"])
         out = [("prompt", info.prompt, False)]
@@ -134,7 +235,10 @@ def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
             out.append(("negative", info.negative_prompt, True))
         return out
     if "prompt" in chunks:
-        return [(label, text, False) for label, text in comfy_prompts(chunks["prompt"])]
+        try:
+            return [(label, text, False) for label, text in comfy_prompts(chunks["prompt"])]
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     return []
 
 

@@ -36,8 +36,10 @@ def _from_file(path: Path) -> list[PromptInput]:
     if path.suffix.lower() == ".png":
         try:
             found = read_png_prompts(path)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # names the file itself
+            raise InputError(str(exc)) from None
         return [PromptInput(f"{path}[{label}]", text, negative) for label, text, negative in found]
     try:
         source = read_text_file(path)
