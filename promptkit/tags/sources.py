@@ -7,10 +7,12 @@ the known defects of the shipped data (the e621 row with an empty name) are skip
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -55,7 +57,7 @@ class TagDataError(ValueError):
         self.path = str(path)
         self.line = line
         self.problem = problem
-        super().__init__(f"{path}:{line}: {problem}")
+        super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -101,61 +103,106 @@ def user_source(path: str | Path, name: str | None = None) -> TagSource:
     """A user's own CSV: the 4-column booru format or a simple ``name[,category]`` list (detected)."""
     path = Path(path)
     fmt = "simple"
-    with _open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                row = next(csv.reader([line]))
-                if len(row) >= 3 and row[2].strip().isdigit():
-                    fmt = "booru"
-                break
+    for _line, row in _rows(path):
+        if any(cell.strip() for cell in row):
+            if len(row) >= 3 and row[2].strip().isdigit():
+                fmt = "booru"
+            break
     return TagSource(name or path.stem, path, fmt, "user")
 
 
+MAX_LINE = 1 << 20  # characters; a longer line is no tag list (csv's own field limit is 131,072)
+
+
 def _open_text(path: Path) -> io.TextIOBase:
+    """The file as text: UTF-8, a BOM removed, gzip-compressed when it ends in ``.gz``."""
     if not path.exists():
         raise TagDataError(path, 0, "file not found")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    if path.is_dir():
+        raise TagDataError(path, 0, "is a folder, not a CSV file")
+    try:
+        if path.suffix == ".gz":
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+        return open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise TagDataError(path, 0, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) of a CSV file; every problem is a :class:`TagDataError` naming file and line."""
+    with _open_text(path) as fh:
+        def lines() -> Iterator[str]:
+            while True:
+                line = fh.readline(MAX_LINE)
+                if not line:
+                    return
+                if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+                    raise TagDataError(path, reader.line_num + 1, f"line longer than {MAX_LINE:,} characters")
+                yield line
+
+        reader = csv.reader(lines())
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            problem = str(exc)
+            if "field limit" in problem:
+                problem = f"a field longer than {csv.field_size_limit():,} characters"
+            raise TagDataError(path, reader.line_num, f"not a readable CSV row ({problem})") from None
+        except UnicodeDecodeError:
+            line, column = _first_bad_byte(path)
+            raise TagDataError(path, line, f"not UTF-8 (byte {column} of the line)") from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise TagDataError(path, reader.line_num, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _first_bad_byte(path: Path) -> tuple[int, int]:
+    """(line, byte column), both from 1, of the first byte that is not UTF-8."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for number, raw in enumerate(fh, 1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                return number, exc.start + 1
+    return 0, 0
 
 
 def read_tags(source: TagSource) -> Iterator[tuple[str, int, int, list[str]]]:
     """Yield ``(name, category_id, post_count, alias_spellings)`` for every row of a tag list."""
     path = source.tags
-    with _open_text(path) as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            line = reader.line_num
-            if source.format == "wd14" and line == 1 and row and row[0] == "tag_id":
-                continue
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if source.format == "wd14":
-                if len(row) < 4:
-                    raise TagDataError(path, line, f"expected 4 columns (tag_id,name,category,count), got {len(row)}")
-                name, cat, count, aliases = row[1], row[2], row[3], ""
-            elif source.format == "booru":
-                if len(row) < 3:
-                    raise TagDataError(path, line, f"expected name,category,post_count[,aliases], got {len(row)} columns")
-                name, cat, count = row[0], row[1], row[2]
-                aliases = row[3] if len(row) > 3 else ""
-            else:
-                name = row[0]
-                cat = row[1] if len(row) > 1 else "0"
-                count, aliases = "0", ""
-            name = name.strip()
-            if not name:
-                warnings.warn(f"{path}:{line}: skipped a row with an empty tag name", stacklevel=2)
-                continue
-            try:
-                category = _category_id(cat, source.categories)
-            except ValueError:
-                raise TagDataError(path, line, f"category {cat!r} is neither a number nor a category name") from None
-            try:
-                post_count = int(count) if count.strip() else 0
-            except ValueError:
-                raise TagDataError(path, line, f"post count {count!r} is not a whole number") from None
-            yield name, category, post_count, [a for a in aliases.split(",") if a]
+    for line, row in _rows(path):
+        if source.format == "wd14" and line == 1 and row and row[0] == "tag_id":
+            continue
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if source.format == "wd14":
+            if len(row) < 4:
+                raise TagDataError(path, line, f"expected 4 columns (tag_id,name,category,count), got {len(row)}")
+            name, cat, count, aliases = row[1], row[2], row[3], ""
+        elif source.format == "booru":
+            if len(row) < 3:
+                raise TagDataError(path, line, f"expected name,category,post_count[,aliases], got {len(row)} columns")
+            name, cat, count = row[0], row[1], row[2]
+            aliases = row[3] if len(row) > 3 else ""
+        else:
+            name = row[0]
+            cat = row[1] if len(row) > 1 else "0"
+            count, aliases = "0", ""
+        name = name.strip()
+        if not name:
+            warnings.warn(f"{path}:{line}: skipped a row with an empty tag name", stacklevel=2)
+            continue
+        try:
+            category = _category_id(cat, source.categories)
+        except ValueError:
+            raise TagDataError(path, line, f"category {cat!r} is neither a number nor a category name") from None
+        try:
+            post_count = int(count) if count.strip() else 0
+        except ValueError:
+            raise TagDataError(path, line, f"post count {count!r} is not a whole number") from None
+        yield name, category, post_count, [a for a in aliases.split(",") if a]
 
 
 def _category_id(text: str, scheme: str) -> int:
@@ -175,13 +222,11 @@ def _category_id(text: str, scheme: str) -> int:
 
 def read_pairs(path: Path) -> Iterator[tuple[str, str]]:
     """Yield ``(antecedent, consequent)`` pairs from an alias or implication list (header skipped)."""
-    with _open_text(path) as fh:
-        reader = csv.reader(fh)
-        for row in reader:
-            if reader.line_num == 1 and row and row[0] == "antecedent_name":
-                continue
-            if not row:
-                continue
-            if len(row) != 2 or not row[0] or not row[1]:
-                raise TagDataError(path, reader.line_num, f"expected antecedent,consequent, got {row!r}")
-            yield row[0], row[1]
+    for line, row in _rows(path):
+        if line == 1 and row and row[0] == "antecedent_name":
+            continue
+        if not row:
+            continue
+        if len(row) != 2 or not row[0] or not row[1]:
+            raise TagDataError(path, line, f"expected antecedent,consequent, got {row!r}")
+        yield row[0], row[1]

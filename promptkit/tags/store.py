@@ -4,20 +4,34 @@ The file name carries a digest of the source files (path, size, modification tim
 changed source or a new promptkit version builds a fresh file; opening an up-to-date one is a few
 milliseconds. Builds write to a temporary file and rename it into place, so a crash never leaves a half
 database behind and concurrent builds do not corrupt each other.
+
+A cache file is checked when it is opened (SQLite header, size, schema row); a damaged one (truncated,
+zeroed, overwritten) is rebuilt in its place with a warning. When the cache folder cannot be used (read-only,
+a folder where the file should be, no home folder at all) the database is built in a private temporary
+folder instead, also with one warning, so no run ever ends in an sqlite3 traceback.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import sqlite3
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..syntax.normalize import normalize_tag
-from .sources import TagSource, read_pairs, read_tags
+from .sources import TagDataError, TagSource, read_pairs, read_tags
 
 SCHEMA_VERSION = 2
+_SQLITE_MAGIC = b"SQLite format 3\0"
+
+
+class TagCacheWarning(UserWarning):
+    """The tag cache could not be used as it was (rebuilt, or built in a temporary folder instead)."""
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -46,11 +60,95 @@ def source_digest(source: TagSource) -> str:
 
 
 def compiled_path(source: TagSource) -> Path:
-    """The SQLite file for ``source``, building it first if it is missing or stale."""
-    target = cache_dir() / f"{source.name}-{source_digest(source)}.sqlite3"
-    if not target.exists():
-        build(source, target)
+    """The SQLite file for ``source``, building it first if it is missing, stale or damaged."""
+    name = f"{source.name}-{source_digest(source)}.sqlite3"
+    try:
+        folder: Path | None = cache_dir()
+    except (RuntimeError, KeyError) as exc:  # no $HOME and no password entry
+        folder, why = None, f"no cache folder ({exc})"
+    if folder is not None:
+        target = folder / name
+        problem = cache_problem(target)
+        if problem is None:
+            return target
+        if problem == "missing" or target.is_file():
+            if problem != "missing":
+                warnings.warn(f"tag cache {target} is {problem}: rebuilding it", TagCacheWarning, stacklevel=3)
+            try:
+                build(source, target)
+                return target
+            except OSError as exc:
+                why = f"cannot write {folder} ({exc.strerror or exc})"
+        else:
+            why = f"{target} is {problem}"
+    try:
+        fallback = _private_temp_dir()
+        warnings.warn(f"tag cache: {why}; building it in {fallback} instead", TagCacheWarning, stacklevel=3)
+        target = fallback / name
+        if cache_problem(target) is not None:
+            build(source, target)
+    except OSError as exc:
+        raise TagDataError(source.tags, 0, f"{why}, and no temporary folder can be written either "
+                                           f"({exc.strerror or exc})") from None
     return target
+
+
+def cache_problem(path: Path) -> str | None:
+    """What is wrong with a compiled file (``missing``, ``truncated``...), or None when it is sound.
+
+    Cheap enough for every start: the header's page size times page count must be the file size, and the
+    meta table must name this schema.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode):
+        return "a folder, not a database file" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        return "not an SQLite database (damaged)"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if pages == 0 or page_size * pages != st.st_size:
+        return "truncated or damaged"
+    try:
+        conn = open_readonly(path)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return "damaged"
+    if meta.get("schema") != str(SCHEMA_VERSION) or "tags" not in meta:
+        return "from another promptkit version"
+    return None
+
+
+def _private_temp_dir() -> Path:
+    """``$TMPDIR/promptkit-UID`` when it is ours alone (mode 0700, our own, no symlink), else a fresh one."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    base = Path(tempfile.gettempdir()) / f"promptkit-{uid if uid is not None else 'user'}"
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(base)
+        if stat.S_ISDIR(st.st_mode) and (uid is None or st.st_uid == uid) and not st.st_mode & 0o077:
+            probe = tempfile.mkstemp(dir=base)
+            os.close(probe[0])
+            os.unlink(probe[1])
+            return base
+    except OSError:
+        pass
+    fresh = Path(tempfile.mkdtemp(prefix="promptkit-"))
+    atexit.register(shutil.rmtree, fresh, True)
+    return fresh
 
 
 def build(source: TagSource, target: Path) -> None:
