@@ -148,22 +148,23 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
             if kind not in (b"tEXt", b"zTXt", b"iTXt"):
                 fh.seek(length + 4, 1)
                 continue
-            if total + length > MAX_TEXT_MEMORY:
-                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY >> 20} MiB of text chunks: not read")
-            body = fh.read(length)
-            fh.seek(4, 1)  # CRC
-            if len(body) < length:
-                raise ValueError(f"{path}: truncated {kind.decode()} chunk")
-            key, sep, rest = body.partition(b"\0")
+            head = fh.read(min(length, 80))  # the keyword (1-79 bytes) and its NUL
+            key, sep, start = head.partition(b"\0")
             name = key.decode("latin-1")
-            if not sep or not 1 <= len(key) <= 79:
-                raise ValueError(f"{path}: malformed {kind.decode()} chunk (no keyword)")
-            if keys is not None and name not in keys:
+            if not sep or (keys is not None and name not in keys):  # no keyword: passed over, as Pillow does
+                fh.seek(length - len(head) + 4, 1)
                 continue
+            if total + length > MAX_TEXT_MEMORY:
+                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
+            body = fh.read(length - len(head))
+            fh.seek(4, 1)  # CRC
+            if len(head) + len(body) < length:
+                raise ValueError(f"{path}: truncated {kind.decode()} chunk")
+            rest = start + body
             value = _chunk_text(path, kind, name, rest, MAX_TEXT_MEMORY - total)
             total += len(value)
             if total > MAX_TEXT_MEMORY:
-                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY >> 20} MiB of text chunks: not read")
+                raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
             out[name] = value
     return out
 
