@@ -162,6 +162,6 @@ if __name__ == "__main__":
     targets.db()  # opened before the run, not on the first input
     atexit.register(report)
     if not any(a.startswith("-max_len") for a in sys.argv):
-        sys.argv.append("-max_len=2048")
+        sys.argv += ["-max_len=2048", "-len_control=0"]  # long inputs from the start
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
