@@ -141,6 +141,7 @@ def child(name: str, op: str, size: int) -> None:
 
 
 def measure(name: str, op: str, size: int, timeout: float) -> dict:
+    timeout *= max(1.0, size / DEFAULT_SIZES[-1])  # the ordinary prompt's 512 KB and 2 MB get more time
     command = [sys.executable, __file__, "--child", name, op, str(size)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
