@@ -13,7 +13,7 @@ pytest.importorskip("diffusers")
 
 from tiny_models import cascade_pipeline, sd1_pipeline, sdxl_pag_pipeline, sdxl_pipeline  # noqa: E402
 
-from promptkit.runners import GenerationError, Runner, detect_vpred, make_scheduler  # noqa: E402
+from promptkit.runners import GenerationError, Runner, detect_vpred  # noqa: E402
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -28,10 +28,6 @@ def runners():
         "bigasp": Runner.from_pipeline(sdxl_pag_pipeline(), "bigasp-v2.5"),
         "sote": Runner.from_pipeline(cascade_pipeline(), "sotediffusion-wuerstchen3"),
     }
-
-
-def scheduler(runner):
-    return runner._scheduler_owner().scheduler
 
 
 def test_infotext_round_trips_every_corpus_infotext(corpus):
@@ -50,14 +46,16 @@ def test_infotext_round_trips_every_corpus_infotext(corpus):
 
 def test_sdxl_epsilon_family(runners, tmp_path):
     r = runners["kivotos"]
+    before = r.pipeline.scheduler
     gen = r.generate("1girl, kazusa \\(blue archive\\), (smile:1.2)", seed=3, steps=2, size=(64, 96))
-    assert type(scheduler(r)).__name__ == "EulerAncestralDiscreteScheduler"
-    assert scheduler(r).config.prediction_type == "epsilon"
+    assert r.pipeline.scheduler is before  # the A1111 sampler runs for the call only
     assert gen.images[0].size == (64, 96)
+    assert gen.latents.shape == (1, 4, 48, 32) and gen.latents.dtype == torch.float32
     info = parse_infotext(gen.infotext)
     assert info.prompt == "1girl, kazusa \\(blue archive\\), (smile:1.2)"
     assert info.negative_prompt == r.profile.presets.negative
     assert info.params["Sampler"] == "Euler a" and info.params["CFG scale"] == "6.0"
+    assert info.params["Schedule type"] == "Automatic" and info.params["RNG"] == "CPU"
     assert info.params["Seed"] == "3" and info.params["Size"] == "64x96" and info.params["Model"] == "kivotos-xl-2"
     saved = gen.save(tmp_path / "out.png")
     assert read_png_prompts(saved[0])[0] == ("prompt", info.prompt, False)
@@ -68,24 +66,24 @@ def test_sdxl_epsilon_family(runners, tmp_path):
 def test_sdxl_vpred_zero_snr_and_rescale(runners):
     r = runners["noobai"]
     gen = r.generate("1girl", seed=0, steps=2, size=(64, 64), sampler="Euler")
-    cfg = scheduler(r).config
-    assert (cfg.prediction_type, cfg.rescale_betas_zero_snr, cfg.timestep_spacing) == ("v_prediction", True, "trailing")
-    assert gen.params["CFG Rescale phi"] == 0.7
+    # A1111's "Noise Schedule: Zero Terminal SNR": the last alphas_cumprod is 4.897e-8, so sigma_max is 4518.9
+    assert abs(gen.sigmas[0].item() - ((1 - 4.8973451890853435e-08) / 4.8973451890853435e-08) ** 0.5) < 0.05
+    assert gen.params["CFG Rescale phi"] == 0.7 and gen.params["Noise Schedule"] == "Zero Terminal SNR"
+    assert torch.isfinite(gen.latents).all()
     space = runners["space"]
-    space.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 3M SDE Karras")
-    cfg = scheduler(space).config
-    assert (cfg.algorithm_type, cfg.solver_order, cfg.use_karras_sigmas) == ("sde-dpmsolver++", 3, True)
-    assert cfg.prediction_type == "v_prediction"
+    gen = space.generate("1girl", steps=3, size=(64, 64), sampler="DPM++ 3M SDE Karras")
+    assert (gen.params["Sampler"], gen.params["Schedule type"]) == ("DPM++ 3M SDE", "Karras")
+    assert len(gen.sigmas) == 4 and gen.sigmas[-1] == 0  # 4 Karras sigmas + 0, the penultimate dropped
     assert space.encoder.towers[0].layer == -2  # SDXL: penultimate layer whatever "Clip skip: 2" says
 
 
 def test_flow_matching_with_pag(runners):
     r = runners["bigasp"]
-    gen = r.generate("1girl, low quality", seed=0, steps=2, size=(64, 64))
-    sched = scheduler(r)
-    assert type(sched).__name__ == "_FlowMatchEulerForUNet" and sched.config.shift == 6.0
-    assert sched.init_noise_sigma == 1.0
+    gen = r.generate("1girl, low quality", seed=0, steps=4, size=(64, 64))
     assert gen.params["PAG scale"] == 2.0 and gen.params["Shift"] == 6.0
+    assert gen.params["Schedule type"] == "Normal" and gen.sigmas[0] == 1.0 and gen.sigmas[-1] == 0
+    beta = r.generate("1girl, low quality", seed=0, steps=4, size=(64, 64), schedule_type="Beta")
+    assert beta.params["Shift"] == 1.0  # the card's beta set-up
     with pytest.raises(GenerationError, match="flow-matching"):
         r.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
 
@@ -93,8 +91,7 @@ def test_flow_matching_with_pag(runners):
 def test_sd1_clip_skip_and_scheduler(runners):
     r = runners["sygil"]
     gen = r.generate("species:seal, studio:dc", seed=0, steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
-    assert scheduler(r).config.use_karras_sigmas is True
-    assert gen.params["Sampler"] == "DPM++ 2M Karras"
+    assert (gen.params["Sampler"], gen.params["Schedule type"]) == ("DPM++ 2M", "Karras")
     assert r.encoder.towers[0].layer is None  # clip skip 1: last_hidden_state
 
 
@@ -157,8 +154,12 @@ def test_nonsense_is_refused_before_work(runners):
         runners["noobai"].generate("1girl", cfg=30, steps=2, size=(64, 64))
     with pytest.raises(GenerationError, match="supported"):
         runners["kivotos"].generate("1girl", sampler="Euler Turbo Max", steps=2, size=(64, 64))
-    with pytest.raises(GenerationError, match="Karras"):
-        runners["kivotos"].generate("1girl", sampler="Euler a Karras", steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="no schedule type"):
+        runners["kivotos"].generate("1girl", sampler="DDIM", schedule_type="Karras", steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="DPM adaptive"):
+        runners["kivotos"].generate("1girl", sampler="DPM adaptive", steps=2, size=(64, 64))
+    with pytest.raises(GenerationError, match="rng='nv'"):
+        runners["kivotos"].generate("1girl", rng="gpu", steps=2, size=(64, 64))
     with pytest.warns(UserWarning, match="outside"):
         runners["kivotos"].settings(cfg=8.5)
 
@@ -175,12 +176,3 @@ def test_single_file_safety_and_vpred_detection(tmp_path):
     assert detect_vpred(marked) == {"v_pred": True, "ztsnr": True}
     with pytest.raises(GenerationError, match="v-prediction"):
         Runner.from_single_file(marked, "kivotos-xl-2")
-
-
-def test_scheduler_mapping_table():
-    base = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
-    assert type(make_scheduler("DDIM", base)).__name__ == "DDIMScheduler"
-    assert type(make_scheduler("UniPC", base)).__name__ == "UniPCMultistepScheduler"
-    sde = make_scheduler("DPM++ 2M SDE", base, schedule_type="Karras")
-    assert (sde.config.algorithm_type, sde.config.use_karras_sigmas) == ("sde-dpmsolver++", True)
-    assert make_scheduler("Euler", base, schedule_type="SGM Uniform").config.timestep_spacing == "trailing"

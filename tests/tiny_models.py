@@ -7,6 +7,21 @@ from __future__ import annotations
 
 import torch
 
+# The scheduler configs the real checkpoints ship (runwayml SD1.5 scheduler_config.json, stabilityai SDXL base
+# scheduler/scheduler_config.json): the beta schedule every runner test samples with.
+SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000, "set_alpha_to_one": False,
+                  "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None}
+SDXL_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "beta_start": 0.00085, "clip_sample": False, "interpolation_type": "linear",
+                  "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0,
+                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "leading",
+                  "trained_betas": None, "use_karras_sigmas": False}
+
+
+def _config(config: dict) -> dict:
+    return {k: v for k, v in config.items() if not k.startswith("_")}
+
 
 def clip_config(hidden: int = 32, layers: int = 5, projection: int = 32):
     from transformers import CLIPTextConfig
@@ -31,7 +46,7 @@ def text_model_with_projection(seed: int = 1, hidden: int = 32, layers: int = 5)
 
 
 def sd1_pipeline(seed: int = 0):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 
     from promptkit.encode import clip_tokenizer
 
@@ -44,7 +59,7 @@ def sd1_pipeline(seed: int = 0):
                         down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
                         latent_channels=4, norm_num_groups=2)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_model(seed), tokenizer=clip_tokenizer(), unet=unet,
-                                   scheduler=DDIMScheduler(steps_offset=1, clip_sample=False), safety_checker=None, feature_extractor=None,
+                                   scheduler=PNDMScheduler.from_config(_config(SD15_SCHEDULER)), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe
@@ -67,7 +82,8 @@ def sdxl_pipeline(seed: int = 0):
                         latent_channels=4, sample_size=128)
     pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_model(seed), text_encoder_2=text_model_with_projection(seed + 1),
                                      tokenizer=clip_tokenizer(), tokenizer_2=clip_tokenizer("!"), unet=unet,
-                                     scheduler=EulerDiscreteScheduler(), force_zeros_for_empty_prompt=True)
+                                     scheduler=EulerDiscreteScheduler.from_config(_config(SDXL_SCHEDULER)),
+                                     force_zeros_for_empty_prompt=True)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

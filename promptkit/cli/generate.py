@@ -19,56 +19,116 @@ def _size(value: str | None) -> tuple[int, int] | None:
         w, h = value.lower().split("x")
         return int(w), int(h)
     except ValueError:
-        fail(f"--size takes WIDTHxHEIGHT, e.g. 832x1216, not {value!r}")
+        fail(f"sizes take WIDTHxHEIGHT, e.g. 832x1216, not {value!r}")
         raise
 
 
+_INFOTEXT_SETS = ("negative", "seed", "steps", "cfg", "size", "sampler", "schedule_type", "rng", "subseed",
+                  "subseed_strength", "seed_resize_from", "ensd", "eta")
+
+
 @click.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @click.option("-p", "--profile", required=True, help="Model profile (see `promptkit profiles`).")
 @click.option("-c", "--checkpoint", type=click.Path(dir_okay=True, exists=True),
               help="Local .safetensors checkpoint, or a local diffusers folder.")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, exists=True),
               help="Local diffusers config folder for a single-file checkpoint (nothing is downloaded).")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickled .ckpt files (they can run code when loaded).")
+@click.option("--infotext", type=click.Path(exists=True, dir_okay=False),
+              help="Reproduce an A1111 infotext: a PNG with 'parameters' metadata or a text file. Replaces PROMPT "
+                   "and the sampling options; what cannot be reproduced is an error (see --allow-unsupported).")
+@click.option("--allow-unsupported", is_flag=True,
+              help="With --infotext: run even if the infotext asks for things promptkit cannot do (listed as warnings).")
+@click.option("--ignore-model-hash", is_flag=True, help="With --infotext: run even if its Model hash differs.")
 @click.option("-n", "--negative", default=None, help="Negative prompt. Default: the profile's preset.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the first image; the batch counts up from it.")
+@click.option("--seed", type=int, default=None, help="Seed of the first image (default 0; -1 = random); the batch "
+                                                     "counts up from it.")
 @click.option("--steps", type=int, help="Sampling steps. Default: the profile's.")
 @click.option("--cfg", type=float, help="CFG scale. Default: the profile's.")
 @click.option("--size", help="WIDTHxHEIGHT. Default: the profile's first resolution.")
-@click.option("--sampler", help="A1111 sampler name (Euler a, DPM++ 2M Karras, ...). Default: the profile's.")
-@click.option("--schedule-type", help="A1111 schedule type (Karras, Exponential, Beta, SGM Uniform).")
+@click.option("--sampler", help="A1111 sampler name (Euler a, DPM++ 2M, DPM++ 2M Karras, ...). Default: the profile's.")
+@click.option("--schedule-type", help="A1111 schedule type (Automatic, Karras, Exponential, SGM Uniform, Beta, ...).")
+@click.option("--rng", type=click.Choice(["gpu", "cpu", "nv"], case_sensitive=False),
+              help="A1111's RNG source. Default: gpu on CUDA, cpu elsewhere; nv gives CUDA's noise on any device.")
+@click.option("--subseed", type=int, help="Variation seed.")
+@click.option("--subseed-strength", type=float, help="Variation strength (0-1).")
+@click.option("--seed-resize-from", help="WIDTHxHEIGHT the seed was first used at (A1111's seed resize).")
+@click.option("--ensd", type=int, help="A1111's eta noise seed delta (often 31337).")
+@click.option("--eta", type=float, help="Sampler eta (ancestral and SDE samplers; DDIM's eta for DDIM).")
 @click.option("--batch", default=1, show_default=True, help="Images to generate.")
 @click.option("--device", default=None, help="torch device (cuda, cpu). Default: cuda when available.")
 @click.option("--fp16", is_flag=True, help="Run the model in float16 (GPU).")
 @click.option("--force", is_flag=True, help="Run settings the profile calls fried (e.g. CFG far too high).")
 @click.option("-o", "--output", default="out.png", show_default=True, help="PNG to write (A1111 metadata inside).")
-def generate(prompt, profile, checkpoint, config_dir, allow_pickle, negative, seed, steps, cfg, size, sampler,
-             schedule_type, batch, device, fp16, force, output) -> None:
-    """Generate images from a local checkpoint with the profile's settings; PNGs carry A1111 metadata."""
+def generate(prompt, profile, checkpoint, config_dir, allow_pickle, infotext, allow_unsupported, ignore_model_hash,
+             negative, seed, steps, cfg, size, sampler, schedule_type, rng, subseed, subseed_strength,
+             seed_resize_from, ensd, eta, batch, device, fp16, force, output) -> None:
+    """Generate images from a local checkpoint as A1111 would; PNGs carry A1111 metadata.
+
+    With --infotext, reproduce an A1111 image from its infotext (prompt, sampler, seeds, RNG, ENSD ...).
+    """
+    given = {k: v for k, v in locals().items() if k in _INFOTEXT_SETS and v is not None}
+    if infotext and (prompt or given):
+        fail("--infotext sets the prompt and sampling settings itself; drop "
+             + ", ".join(["PROMPT"] * bool(prompt) + [f"--{k.replace('_', '-')}" for k in given]))
+    if not infotext and not prompt:
+        fail("give a PROMPT, or --infotext IMAGE.png to reproduce an A1111 image")
+    if not checkpoint:
+        fail("give a checkpoint: --checkpoint model.safetensors (or a local diffusers folder)")
+    _quiet_libraries()
     try:
         import torch
 
-        from ..runners import GenerationError, Runner
+        from ..runners import GenerationError, GenerationWarning, ReplayError, Runner, read_infotext
     except ImportError as exc:  # pragma: no cover - the extra is missing
         fail(f"generating needs the diffusers extra: pip install 'promptkit[diffusers]' ({exc})")
-    if not checkpoint:
-        fail("give a checkpoint: --checkpoint model.safetensors (or a local diffusers folder)")
+    import warnings
+
     dtype = torch.float16 if fp16 else None
-    try:
-        path = Path(checkpoint)
-        runner = (Runner.from_pretrained(path, profile) if path.is_dir() else
-                  Runner.from_single_file(path, profile, config=config_dir, allow_pickle=allow_pickle,
-                                          torch_dtype=dtype))
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        runner.pipeline.to(device)
-        runner.pipeline.set_progress_bar_config(disable=False)
-        gen = runner.generate(prompt, negative, seed=seed, steps=steps, cfg=cfg, size=_size(size), sampler=sampler,
-                              schedule_type=schedule_type, batch=batch, force=force)
-    except (GenerationError, ValueError, OSError) as exc:
-        fail(str(exc))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            path = Path(checkpoint)
+            runner = (Runner.from_pretrained(path, profile) if path.is_dir() else
+                      Runner.from_single_file(path, profile, config=config_dir, allow_pickle=allow_pickle,
+                                              torch_dtype=dtype))
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            runner.pipeline.to(device)
+            runner.pipeline.set_progress_bar_config(disable=False)
+            if infotext:
+                text = read_infotext(Path(infotext))
+                gen = runner.generate_from_infotext(text, allow_unsupported=allow_unsupported,
+                                                    check_model_hash=not ignore_model_hash, batch=batch)
+            else:
+                resize = _size(seed_resize_from) if seed_resize_from else None
+                gen = runner.generate(prompt, negative, seed=0 if seed is None else seed, steps=steps, cfg=cfg,
+                                      size=_size(size), sampler=sampler, schedule_type=schedule_type, batch=batch,
+                                      force=force, rng=rng, subseed=subseed, subseed_strength=subseed_strength or 0.0,
+                                      seed_resize_from=resize, ensd=ensd or 0, eta=eta)
+        except (GenerationError, ReplayError, ValueError, OSError) as exc:
+            fail(str(exc))
+    for w in caught:  # promptkit's own notes only; third-party notices stay quiet
+        if issubclass(w.category, GenerationWarning):
+            click.echo(f"promptkit: warning: {w.message}", err=True)
     for saved in gen.save(output):
         click.echo(f"wrote {saved}")
+
+
+def _quiet_libraries() -> None:
+    """No third-party notices on a normal run: transformers/diffusers log only errors, no loading bars."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import diffusers.utils.logging as dlog
+        import transformers.utils.logging as tlog
+    except ImportError:  # pragma: no cover - the extra is missing; generate reports it
+        return
+    dlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
 
 
 @click.command()
