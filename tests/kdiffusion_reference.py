@@ -257,3 +257,40 @@ def a1111_ddim(model_eps, x, timesteps, alphas_cumprod, rng_next, eta=0.0):
         noise = sigma_t * rng_next()
         x = a_prev.sqrt() * pred_x0 + dir_xt + noise
     return x
+
+
+def a1111_plms(model_eps, x, timesteps, alphas_cumprod):
+    """sd_samplers_timesteps_impl.plms: a pseudo improved-Euler first step, then Adams-Bashforth up to order 4."""
+    alphas = alphas_cumprod[timesteps]
+    alphas_prev = alphas_cumprod[torch.nn.functional.pad(timesteps[:-1], pad=(1, 0))].to(torch.float64)
+    sqrt_one_minus_alphas = torch.sqrt(1 - alphas)
+    s_x = x.new_ones((x.shape[0], 1, 1, 1))
+    s_in = x.new_ones([x.shape[0]])
+    old_eps = []
+
+    def get_x_prev_and_pred_x0(e_t, index):
+        a_t = alphas[index].item() * s_x
+        a_prev = alphas_prev[index].item() * s_x
+        sqrt_one_minus_at = sqrt_one_minus_alphas[index].item() * s_x
+        pred_x0 = (x - sqrt_one_minus_at * e_t) / a_t.sqrt()
+        return a_prev.sqrt() * pred_x0 + (1. - a_prev).sqrt() * e_t
+
+    for i in range(len(timesteps) - 1):
+        index = len(timesteps) - 1 - i
+        e_t = model_eps(x, timesteps[index].item() * s_in)
+        if len(old_eps) == 0:
+            x_prev = get_x_prev_and_pred_x0(e_t, index)
+            e_t_next = model_eps(x_prev, timesteps[max(index - 1, 0)].item() * s_in)
+            e_t_prime = (e_t + e_t_next) / 2
+        elif len(old_eps) == 1:
+            e_t_prime = (3 * e_t - old_eps[-1]) / 2
+        elif len(old_eps) == 2:
+            e_t_prime = (23 * e_t - 16 * old_eps[-1] + 5 * old_eps[-2]) / 12
+        else:
+            e_t_prime = (55 * e_t - 59 * old_eps[-1] + 37 * old_eps[-2] - 9 * old_eps[-3]) / 24
+        x_prev = get_x_prev_and_pred_x0(e_t_prime, index)
+        old_eps.append(e_t)
+        if len(old_eps) >= 4:
+            old_eps.pop(0)
+        x = x_prev
+    return x

@@ -438,7 +438,7 @@ class _VPSchedule:
     def __init__(self, alphas_cumprod: torch.Tensor) -> None:
         self.log_alpha = 0.5 * torch.log(alphas_cumprod)
         self.total = len(self.log_alpha)
-        self.t_array = torch.linspace(0.0, 1.0, self.total + 1)[1:]
+        self.t_array = torch.linspace(0.0, 1.0, self.total + 1)[1:].to(alphas_cumprod.device)
 
     def log_mean_coeff(self, t: torch.Tensor) -> torch.Tensor:
         return _interp(t, self.t_array, self.log_alpha)
@@ -453,25 +453,49 @@ class _VPSchedule:
         lmc = self.log_mean_coeff(t)
         return lmc - 0.5 * torch.log(1.0 - torch.exp(2.0 * lmc))
 
+    def inverse_lam(self, lam: torch.Tensor) -> torch.Tensor:
+        """The time of a half-logSNR (log alpha is interpolated back to t)."""
+        log_alpha = -0.5 * torch.logaddexp(torch.zeros_like(lam), -2.0 * lam)
+        return _interp(log_alpha, self.log_alpha.flip(0), self.t_array.flip(0))
+
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, yp: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear y(x) through (xp, yp), ascending xp, extended linearly past both ends."""
-    x = torch.as_tensor(x, dtype=xp.dtype).reshape(-1)
+    if xp[0] > xp[-1]:
+        xp, yp = xp.flip(0), yp.flip(0)
+    x = torch.as_tensor(x, dtype=xp.dtype, device=xp.device).reshape(-1)
     idx = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
     x0, x1, y0, y1 = xp[idx - 1], xp[idx], yp[idx - 1], yp[idx]
     return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
 
-def unipc(x, steps, ctx, alphas_cumprod, order=3, variant="bh1", lower_order_final=True) -> Coroutine:
-    """A1111's UniPC (Zhao et al. 2023): multistep predictor-corrector on x0, time-uniform from t=1 to 1/1000.
+def unipc_grid(ns: _VPSchedule, steps: int, skip_type: str = "time_uniform") -> torch.Tensor:
+    """UniPC's times from t=1 to t=1/1000: uniform in t (A1111's default), in t**0.5 squared, or in logSNR."""
+    t_end, t_start = 1.0 / ns.total, 1.0
+    if skip_type == "time_uniform":
+        return torch.linspace(t_start, t_end, steps + 1).to(ns.t_array.device)
+    if skip_type == "time_quadratic":
+        return torch.linspace(t_start ** 0.5, t_end ** 0.5, steps + 1).pow(2).to(ns.t_array.device)
+    if skip_type == "logSNR":
+        ends = ns.lam(torch.tensor([t_start, t_end], device=ns.t_array.device))
+        return ns.inverse_lam(torch.linspace(ends[0].item(), ends[1].item(), steps + 1).to(ns.t_array.device))
+    raise ValueError(f"unknown UniPC skip type {skip_type!r}; A1111 has time_uniform, time_quadratic and logSNR")
+
+
+def unipc(x, steps, ctx, alphas_cumprod, order=3, variant="bh1", lower_order_final=True,
+          skip_type="time_uniform") -> Coroutine:
+    """A1111's UniPC (Zhao et al. 2023): multistep predictor-corrector on x0 from t=1 to 1/1000.
 
     ``steps`` is the length of A1111's timestep grid; the UNet gets ``(t - 1/1000) * 1000``. One evaluation per
-    step: the corrector's evaluation at the predicted point is reused as the next step's model value.
+    step: the corrector's evaluation at the predicted point is reused as the next step's model value. A1111's
+    defaults (its UniPC settings, not written into infotexts): order 3, variant bh1, time-uniform, lower order
+    at the end.
     """
     if steps < order:
         raise ValueError(f"UniPC order {order} needs at least {order} steps")
-    ns = _VPSchedule(alphas_cumprod)
-    grid = torch.linspace(1.0, 1.0 / ns.total, steps + 1)
+    ns = _VPSchedule(alphas_cumprod.to(x.device))
+    grid = unipc_grid(ns, steps, skip_type)
+    device = x.device
 
     def model_x0(x_, t_):
         eps = yield x_, float(((t_ - 1.0 / ns.total) * 1000.0).item())
@@ -489,7 +513,7 @@ def unipc(x, steps, ctx, alphas_cumprod, order=3, variant="bh1", lower_order_fin
             rks.append(rk)
             d1s.append((model_prev[-(i + 1)] - m0) / rk)
         rks.append(1.0)
-        rks = torch.tensor([float(r) for r in rks])
+        rks = torch.tensor([float(r) for r in rks], device=device, dtype=x.dtype)
         hh = -h[0]
         h_phi_1 = torch.expm1(hh)
         h_phi_k = h_phi_1 / hh - 1
@@ -502,11 +526,12 @@ def unipc(x, steps, ctx, alphas_cumprod, order=3, variant="bh1", lower_order_fin
             factorial *= i + 1
             h_phi_k = h_phi_k / hh - 1 / factorial
         r_mat = torch.stack(rows)
-        b = torch.tensor([float(v) for v in b])
+        b = torch.tensor([float(v) for v in b], device=device, dtype=x.dtype)
         stacked = torch.stack(d1s, dim=1) if d1s else None
+        half = torch.tensor([0.5], device=device, dtype=x.dtype)
         if stacked is not None:
-            rhos_p = torch.tensor([0.5]) if step_order == 2 else torch.linalg.solve(r_mat[:-1, :-1], b[:-1])
-        rhos_c = (torch.tensor([0.5]) if step_order == 1 else torch.linalg.solve(r_mat, b)) if use_corrector else None
+            rhos_p = half if step_order == 2 else torch.linalg.solve(r_mat[:-1, :-1], b[:-1])
+        rhos_c = (half if step_order == 1 else torch.linalg.solve(r_mat, b)) if use_corrector else None
         x_base = (sigma_t / sigma_prev_0) * x_ - (alpha_t * h_phi_1) * m0
         pred_res = torch.einsum("k,bkchw->bchw", rhos_p, stacked) if stacked is not None else 0
         x_t = x_base - (alpha_t * b_h) * pred_res

@@ -208,6 +208,17 @@ def paste_centred(noise: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
     return canvas
 
 
+def require_torchsde():
+    """``torchsde`` (the SDE samplers' Brownian tree), or a one-line error naming what needs it."""
+    try:
+        import torchsde
+    except ImportError as exc:  # pragma: no cover - torchsde ships with the diffusers extra
+        raise NoiseError("the SDE samplers (DPM++ SDE, DPM++ 2M SDE, DPM++ 3M SDE) need torchsde for their "
+                         "Brownian-tree noise, which is not installed: pip install 'promptkit[diffusers]' "
+                         "(or pip install torchsde)") from exc
+    return torchsde
+
+
 class BrownianNoise:
     """k-diffusion's ``BrownianTreeNoiseSampler`` with one ``torchsde`` Brownian tree per image seed.
 
@@ -217,11 +228,7 @@ class BrownianNoise:
 
     def __init__(self, x: torch.Tensor, sigma_min: torch.Tensor, sigma_max: torch.Tensor,
                  seeds: Sequence[int]) -> None:
-        try:
-            import torchsde
-        except ImportError as exc:  # pragma: no cover - torchsde ships with the diffusers extra
-            raise NoiseError("the SDE samplers need torchsde for their Brownian-tree noise, which is not "
-                             "installed: pip install 'promptkit[diffusers]' (or pip install torchsde)") from exc
+        torchsde = require_torchsde()
         t0, t1 = torch.as_tensor(sigma_min), torch.as_tensor(sigma_max)
         t0, t1, self.sign = (t0, t1, 1) if t0 < t1 else (t1, t0, -1)
         w0 = torch.zeros_like(x)[0]

@@ -230,10 +230,10 @@ def replay_settings(infotext: str | Infotext, profile: Profile, device: Any = "c
         kw["clip_skip"] = _number(take("Clip skip"), "Clip skip", int)
     else:
         kw["clip_skip"] = 1
-    emphasis = take("Emphasis")
-    if emphasis is not None and emphasis.lower() not in ("original", "no norm"):
+    emphasis = take("Emphasis") or "Original"  # A1111 writes it only when it is not the default
+    if emphasis.lower() not in ("original", "no norm"):
         unsupported.append(f"Emphasis {emphasis!r} (promptkit's encoders do Original and No norm)")
-    elif emphasis is not None:
+    else:
         kw["emphasis"] = emphasis
     kw["dialect"] = "a1111"
 

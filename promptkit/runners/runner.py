@@ -503,9 +503,9 @@ class Runner:
         this runner's checkpoint is an error unless ``check_model_hash=False``. ``overrides`` are passed to
         :meth:`generate` (e.g. ``batch``, ``output_type``).
         """
-        from .replay import replay_settings
-
         import torch
+
+        from .replay import replay_settings
 
         device = torch.device(getattr(self.pipeline, "device", "cpu"))
         plan = replay_settings(infotext, self.profile, device=device, model_hash=self.model_hash,

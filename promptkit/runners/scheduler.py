@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from .algorithms import _VPSchedule, a1111_timesteps
-from .noise import BrownianNoise, ImageNoise
+from .algorithms import _VPSchedule, a1111_timesteps, unipc_grid
+from .noise import BrownianNoise, ImageNoise, NoiseError, require_torchsde
 from .samplers import SamplerError, SamplerSpec
-from .schedules import DiscreteSchedule, FlowSchedule, ScheduleOptions, schedule_sigmas
+from .schedules import DiscreteSchedule, FlowSchedule, ScheduleOptions, require_scipy, schedule_sigmas
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ def plan_sampling(spec: SamplerSpec, schedule_type: str | None, steps: int, mode
     if model.kind == "flow" and spec.name != "Euler":
         raise SamplerError(f"{spec.name!r} cannot run a flow-matching model; use 'Euler' (what ComfyUI and the "
                            "model card use)")
+    if spec.brownian:
+        try:
+            require_torchsde()
+        except NoiseError as exc:
+            raise SamplerError(str(exc)) from None
+    if spec.name == "LMS":
+        require_scipy("the LMS sampler")
     discard = spec.discard_penultimate or bool(discard_penultimate)
     n = steps + (1 if discard else 0)
     kwargs: dict[str, Any] = dict(spec.options)
@@ -93,8 +100,7 @@ def plan_sampling(spec: SamplerSpec, schedule_type: str | None, steps: int, mode
         acp = model.alphas_cumprod
         if spec.name == "UniPC":
             ns = _VPSchedule(acp)
-            times = torch.linspace(1.0, 1.0 / ns.total, len(grid) + 1)
-            sigmas = torch.exp(-ns.lam(times))
+            sigmas = torch.exp(-ns.lam(unipc_grid(ns, len(grid))))
             kwargs.update(steps=len(grid), alphas_cumprod=acp)
         else:
             sigmas = model.sigmas[grid.flip(0)]
@@ -240,11 +246,11 @@ class A1111Scheduler:
         try:
             self._x, level = self._coroutine.send(answer)
             self._check(level, self._index)
-            out = self._x
+            out = self._x.to(sample.dtype)
         except StopIteration as done:
             self.final_latents = done.value
-            out = done.value
-        out = out.to(sample.dtype)
+            # the pipeline decodes what the last step returns: hand it over in the model's dtype, as diffusers does
+            out = done.value.to(self.model_dtype or sample.dtype)
         if not return_dict:
             return (out,)
         return SimpleNamespace(prev_sample=out)
