@@ -22,18 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from kdiffusion_reference import (  # noqa: E402
-    A1111_SAMPLERS,
-    A1111ImageRNG,
-    TorchHijack,
-    a1111_alphas_cumprod,
-    a1111_ddim,
-    a1111_sigmas,
-    cfg_denoiser,
-    compvis,
-    kdiffusion,
-    unet_apply_model,
-)
+from kdiffusion_reference import reference_latents  # noqa: E402
 from tiny_models import sd1_pipeline  # noqa: E402
 
 from promptkit.runners import Runner  # noqa: E402
@@ -41,39 +30,6 @@ from promptkit.runners import Runner  # noqa: E402
 CASES = [("Euler", 0), ("Euler a", 0), ("Euler a", 31337), ("LMS", 0), ("Heun", 0), ("DPM2", 0), ("DPM2 a", 31337),
          ("DPM++ 2S a", 31337), ("DPM++ 2M", 0), ("DPM++ SDE", 0), ("DPM++ 2M SDE", 0), ("DPM++ 2M SDE Heun", 0),
          ("DPM++ 3M SDE", 0), ("DDIM", 0)]
-
-
-def reference(runner, sampler, steps, seed, cfg, ensd, size, emb):
-    sampling, _ = kdiffusion()
-    unet = runner.pipeline.unet
-    cond, uncond = emb["prompt_embeds"], emb["negative_prompt_embeds"]
-    acp = a1111_alphas_cumprod()
-    latent = size // runner.pipeline.vae_scale_factor
-    rng = A1111ImageRNG((4, latent, latent), [seed], ensd)
-    if sampler == "DDIM":
-        grid = torch.clip(torch.tensor(list(range(0, 1000, 1000 // steps))) + 1, 0, 999)
-
-        def eps(x, t):
-            out = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([cond, uncond]), return_dict=False)[0]
-            c, u = out.chunk(2)
-            return u + (c - u) * cfg
-
-        return a1111_ddim(eps, rng.next(), grid, acp, rng.next)
-    func, options = A1111_SAMPLERS[sampler]
-    wrap = compvis(acp, apply_model=unet_apply_model(unet))
-    sigmas = a1111_sigmas(sampler, steps, wrap)
-    sampling.torch = TorchHijack(rng)
-    try:
-        x = rng.next() * sigmas[0]
-        kwargs = {}
-        if options.get("brownian_noise"):
-            kwargs["noise_sampler"] = sampling.BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(),
-                                                                        seed=[seed])
-        if "solver_type" in options:
-            kwargs["solver_type"] = options["solver_type"]
-        return getattr(sampling, func)(cfg_denoiser(wrap, cond, uncond, cfg), x, sigmas, disable=True, **kwargs)
-    finally:
-        sampling.torch = torch
 
 
 def main() -> None:
@@ -87,7 +43,6 @@ def main() -> None:
     torch.set_num_threads(1)
     runner = Runner.from_pipeline(sd1_pipeline(), "sygil-diffusion")
     prompt, negative = "1girl, (smile:1.2), blue sky, cherry blossoms", "lowres, (worst quality:1.2)"
-    emb = runner.encoder.encode(prompt, negative)
     print(f"tiny SD1 UNet, {args.steps} steps, {args.size}x{args.size} px, CFG {args.cfg:g}, seed {args.seed}, "
           "RNG CPU; reference: k-diffusion 0.1.1.post1 + A1111 rules")
     print(f"{'sampler':<20}{'ENSD':>6}{'max |diff|':>13}{'magnitude':>11}{'ratio':>11}{'time':>9}{'vs ref':>8}")
@@ -95,7 +50,8 @@ def main() -> None:
     for sampler, ensd in CASES:
         t0 = time.perf_counter()
         with torch.no_grad():
-            ref = reference(runner, sampler, args.steps, args.seed, args.cfg, ensd, args.size, emb)
+            ref = reference_latents(runner, sampler, prompt, negative, args.seed, args.steps, args.cfg, args.size,
+                                    ensd)
         t1 = time.perf_counter()
         gen = runner.generate(prompt, negative, seed=args.seed, steps=args.steps, cfg=args.cfg,
                               size=(args.size, args.size), sampler=sampler, rng="cpu", ensd=ensd,

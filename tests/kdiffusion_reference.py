@@ -294,3 +294,47 @@ def a1111_plms(model_eps, x, timesteps, alphas_cumprod):
             old_eps.pop(0)
         x = x_prev
     return x
+
+
+def reference_latents(runner, sampler, prompt, negative, seed, steps, cfg, size, ensd=0, schedule="Automatic",
+                      v=False):
+    """A1111's final latents for a txt2img run on ``runner``'s UNet with ``runner``'s conditioning (CPU RNG).
+
+    k-diffusion's sampler on A1111's sigmas with A1111's per-image generators (and ENSD) behind its randn_like and
+    the Brownian tree seeded with the image seed; A1111's own DDIM/PLMS for those two.
+    """
+    sampling, _ = kdiffusion()
+    unet = runner.pipeline.unet
+    emb = runner.encoder.encode(prompt, negative)
+    cond, uncond = emb["prompt_embeds"], emb["negative_prompt_embeds"]
+    acp = a1111_alphas_cumprod()
+    latent = size // runner.pipeline.vae_scale_factor
+    rng = A1111ImageRNG((4, latent, latent), [seed], ensd)
+    if sampler in ("DDIM", "PLMS"):
+        grid = torch.clip(torch.tensor(list(range(0, 1000, 1000 // steps))) + 1, 0, 999)
+
+        def eps(x, t):
+            out = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([cond, uncond]), return_dict=False)[0]
+            c, u = out.chunk(2)
+            return u + (c - u) * cfg
+
+        with torch.no_grad():
+            if sampler == "PLMS":
+                return a1111_plms(eps, rng.next(), grid, acp)
+            return a1111_ddim(eps, rng.next(), grid, acp, rng.next)
+    func, options = A1111_SAMPLERS[sampler]
+    wrap = compvis(acp, v=v, apply_model=unet_apply_model(unet))
+    sigmas = a1111_sigmas(sampler, steps, wrap, schedule)
+    sampling.torch = TorchHijack(rng)  # what A1111 does to route k-diffusion's randn_like to its generators
+    try:
+        x = rng.next() * sigmas[0]
+        kwargs = {}
+        if options.get("brownian_noise"):
+            kwargs["noise_sampler"] = sampling.BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(),
+                                                                        seed=[seed])
+        if "solver_type" in options:
+            kwargs["solver_type"] = options["solver_type"]
+        with torch.no_grad():
+            return getattr(sampling, func)(cfg_denoiser(wrap, cond, uncond, cfg), x, sigmas, disable=True, **kwargs)
+    finally:
+        sampling.torch = torch

@@ -20,21 +20,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from kdiffusion_reference import (  # noqa: E402
-    A1111_SAMPLERS,
-    A1111ImageRNG,
-    TorchHijack,
-    a1111_alphas_cumprod,
-    a1111_ddim,
-    a1111_plms,
-    a1111_sigmas,
-    a1111_ztsnr,
-    cfg_denoiser,
-    compvis,
-    kdiffusion,
-    unet_apply_model,
-)
-from tiny_models import SD15_SCHEDULER, SDXL_SCHEDULER, sd1_pipeline, sdxl_pipeline  # noqa: E402
+import kdiffusion_reference  # noqa: E402
+from kdiffusion_reference import (A1111_SAMPLERS, a1111_alphas_cumprod, a1111_sigmas, a1111_ztsnr,  # noqa: E402
+                                  compvis)
+from tiny_models import (SD15_SCHEDULER, SDXL_SCHEDULER, one_thread, sd1_pipeline,  # noqa: E402,F401
+                         sdxl_pipeline)
 
 from promptkit.profiles import load_profile  # noqa: E402
 from promptkit.runners import GenerationError, Runner  # noqa: E402
@@ -44,15 +34,6 @@ pytestmark = [pytest.mark.filterwarnings("ignore::promptkit.runners.GenerationWa
 
 SCHEDULES = ("Automatic", "Uniform", "Karras", "Exponential", "Polyexponential", "SGM Uniform", "KL Optimal",
              "Align Your Steps", "Simple", "Normal", "DDIM", "Beta")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded (and do not fight the other tests for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -195,40 +176,8 @@ PROMPT, NEGATIVE, SEED, STEPS, CFG, SIZE = "1girl, (smile:1.2), blue sky, cat", 
 
 
 def reference_latents(runner, sampler, ensd=0, schedule="Automatic", v=False):
-    """A1111 with k-diffusion (or A1111's DDIM) on the runner's UNet and the runner's conditioning."""
-    sampling, _ = kdiffusion()
-    unet = runner.pipeline.unet
-    emb = runner.encoder.encode(PROMPT, NEGATIVE)
-    cond, uncond = emb["prompt_embeds"], emb["negative_prompt_embeds"]
-    acp = a1111_alphas_cumprod()
-    latent = SIZE // runner.pipeline.vae_scale_factor
-    rng = A1111ImageRNG((4, latent, latent), [SEED], ensd)
-    if sampler in ("DDIM", "PLMS"):
-        grid = torch.clip(torch.tensor(list(range(0, 1000, 1000 // STEPS))) + 1, 0, 999)
-
-        def eps(x, t):
-            out = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([cond, uncond]), return_dict=False)[0]
-            c, u = out.chunk(2)
-            return u + (c - u) * CFG
-
-        with torch.no_grad():
-            if sampler == "PLMS":
-                return a1111_plms(eps, rng.next(), grid, acp)
-            return a1111_ddim(eps, rng.next(), grid, acp, rng.next)
-    func, options = A1111_SAMPLERS[sampler]
-    wrap = compvis(acp, v=v, apply_model=unet_apply_model(unet))
-    sigmas = a1111_sigmas(sampler, STEPS, wrap, schedule)
-    sampling.torch = TorchHijack(rng)  # what A1111 does to route k-diffusion's randn_like to its generators
-    try:
-        x = rng.next() * sigmas[0]
-        kwargs = {}
-        if options.get("brownian_noise"):
-            kwargs["noise_sampler"] = sampling.BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(),
-                                                                        seed=[SEED])
-        with torch.no_grad():
-            return getattr(sampling, func)(cfg_denoiser(wrap, cond, uncond, CFG), x, sigmas, disable=True, **kwargs)
-    finally:
-        sampling.torch = torch
+    return kdiffusion_reference.reference_latents(runner, sampler, PROMPT, NEGATIVE, SEED, STEPS, CFG, SIZE, ensd,
+                                                  schedule, v)
 
 
 @pytest.mark.parametrize("sampler,ensd,schedule", [

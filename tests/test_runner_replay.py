@@ -14,33 +14,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from tiny_models import sd1_pipeline  # noqa: E402
+from tiny_models import one_thread, sd1_pipeline  # noqa: E402,F401
 
 from promptkit.infotext import parse_infotext  # noqa: E402
 from promptkit.profiles import load_profile  # noqa: E402
-from promptkit.runners import (  # noqa: E402
-    GenerationError,
-    ImageNoise,
-    PhiloxGenerator,
-    ReplayError,
-    Runner,
-    read_infotext,
-    replay_settings,
-)
+from promptkit.runners import (GenerationError, ImageNoise, PhiloxGenerator, ReplayError,  # noqa: E402
+                               Runner, read_infotext, replay_settings)
 from promptkit.runners.noise import philox4x32_10  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::promptkit.runners.GenerationWarning")
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (32, 32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded (and do not fight the other tests for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -12,21 +12,13 @@ from promptkit.infotext import parse_infotext, read_png_prompts
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from tiny_models import cascade_pipeline, sd1_pipeline, sdxl_pag_pipeline, sdxl_pipeline  # noqa: E402
+from tiny_models import (cascade_pipeline, one_thread, sd1_pipeline, sdxl_pag_pipeline,  # noqa: E402,F401
+                         sdxl_pipeline)
 
 from promptkit.runners import GenerationError, Runner, detect_vpred  # noqa: E402
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 pytestmark = pytest.mark.filterwarnings("ignore::promptkit.runners.GenerationWarning")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded (and do not fight the other tests for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

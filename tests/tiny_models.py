@@ -5,6 +5,7 @@ Configs follow diffusers' own fast tests (see shared/reference/diffusers-runners
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 # The scheduler configs the real checkpoints ship (runwayml SD1.5 scheduler_config.json, stabilityai SDXL base
@@ -17,6 +18,16 @@ SDXL_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "b
                   "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0,
                   "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "leading",
                   "trained_betas": None, "use_karras_sigmas": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest single-threaded (and do not fight other work for the cores); import it into a
+    test module to apply it there."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _config(config: dict) -> dict:
@@ -59,7 +70,8 @@ def sd1_pipeline(seed: int = 0):
                         down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
                         latent_channels=4, norm_num_groups=2)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_model(seed), tokenizer=clip_tokenizer(), unet=unet,
-                                   scheduler=PNDMScheduler.from_config(_config(SD15_SCHEDULER)), safety_checker=None, feature_extractor=None,
+                                   scheduler=PNDMScheduler.from_config(_config(SD15_SCHEDULER)), safety_checker=None,
+                                   feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -39,7 +39,7 @@ _INFOTEXT_SETS = ("negative", "seed", "steps", "cfg", "size", "sampler", "schedu
               help="Reproduce an A1111 infotext: a PNG with 'parameters' metadata or a text file. Replaces PROMPT "
                    "and the sampling options; what cannot be reproduced is an error (see --allow-unsupported).")
 @click.option("--allow-unsupported", is_flag=True,
-              help="With --infotext: run even if the infotext asks for things promptkit cannot do (listed as warnings).")
+              help="With --infotext: run even if it asks for things promptkit cannot do (listed as warnings).")
 @click.option("--ignore-model-hash", is_flag=True, help="With --infotext: run even if its Model hash differs.")
 @click.option("-n", "--negative", default=None, help="Negative prompt. Default: the profile's preset.")
 @click.option("--seed", type=int, default=None, help="Seed of the first image (default 0; -1 = random); the batch "

@@ -47,14 +47,20 @@ def _t_fn(sigma):
 
 # -- first-order and Heun-type --------------------------------------------------------------------------------
 
-def euler(x, sigmas, ctx, s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0) -> Coroutine:
+def _churn(x, sigmas, i, ctx, s_churn, s_tmin, s_tmax, s_noise):
+    """Karras' "churn": raise the noise level from sigmas[i] to sigma_hat with fresh noise (x, sigma_hat)."""
     n = len(sigmas) - 1
-    for i in range(n):
-        gamma = min(s_churn / n, 2 ** 0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.0
-        eps = ctx.randn_like(x) * s_noise  # k-diffusion 0.1.1 draws every step, churn or not
-        sigma_hat = sigmas[i] * (gamma + 1)
-        if gamma > 0:
-            x = x + eps * (sigma_hat ** 2 - sigmas[i] ** 2) ** 0.5
+    gamma = min(s_churn / n, 2 ** 0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.0
+    eps = ctx.randn_like(x) * s_noise  # k-diffusion 0.1.1 draws every step, churn or not
+    sigma_hat = sigmas[i] * (gamma + 1)
+    if gamma > 0:
+        x = x + eps * (sigma_hat ** 2 - sigmas[i] ** 2) ** 0.5
+    return x, sigma_hat
+
+
+def euler(x, sigmas, ctx, s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0) -> Coroutine:
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churn(x, sigmas, i, ctx, s_churn, s_tmin, s_tmax, s_noise)
         denoised = yield x, sigma_hat
         x = x + to_d(x, sigma_hat, denoised) * (sigmas[i + 1] - sigma_hat)
     return x
@@ -71,13 +77,8 @@ def euler_ancestral(x, sigmas, ctx, eta=1.0, s_noise=1.0) -> Coroutine:
 
 
 def heun(x, sigmas, ctx, s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0) -> Coroutine:
-    n = len(sigmas) - 1
-    for i in range(n):
-        gamma = min(s_churn / n, 2 ** 0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.0
-        eps = ctx.randn_like(x) * s_noise
-        sigma_hat = sigmas[i] * (gamma + 1)
-        if gamma > 0:
-            x = x + eps * (sigma_hat ** 2 - sigmas[i] ** 2) ** 0.5
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churn(x, sigmas, i, ctx, s_churn, s_tmin, s_tmax, s_noise)
         denoised = yield x, sigma_hat
         d = to_d(x, sigma_hat, denoised)
         dt = sigmas[i + 1] - sigma_hat
@@ -91,13 +92,8 @@ def heun(x, sigmas, ctx, s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1
 
 
 def dpm_2(x, sigmas, ctx, s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0) -> Coroutine:
-    n = len(sigmas) - 1
-    for i in range(n):
-        gamma = min(s_churn / n, 2 ** 0.5 - 1) if s_tmin <= sigmas[i] <= s_tmax else 0.0
-        eps = ctx.randn_like(x) * s_noise
-        sigma_hat = sigmas[i] * (gamma + 1)
-        if gamma > 0:
-            x = x + eps * (sigma_hat ** 2 - sigmas[i] ** 2) ** 0.5
+    for i in range(len(sigmas) - 1):
+        x, sigma_hat = _churn(x, sigmas, i, ctx, s_churn, s_tmin, s_tmax, s_noise)
         denoised = yield x, sigma_hat
         d = to_d(x, sigma_hat, denoised)
         if sigmas[i + 1] == 0:

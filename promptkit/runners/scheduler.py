@@ -1,4 +1,4 @@
-"""What a run integrates over (:class:`SamplingPlan`) and the diffusers scheduler that runs it (:class:`A1111Scheduler`).
+"""What a run integrates over (:class:`SamplingPlan`) and the diffusers scheduler running it (:class:`A1111Scheduler`).
 
 A diffusers pipeline's denoising loop calls ``scale_model_input``, the UNet, classifier-free guidance and
 ``step`` once per entry of ``scheduler.timesteps``. :class:`A1111Scheduler` makes each entry one model

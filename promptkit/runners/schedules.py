@@ -211,20 +211,21 @@ def polyexponential(n: int, sigma_min: float, sigma_max: float, rho: float = 1.0
     return _append_zero(torch.exp(ramp * (math.log(sigma_max) - math.log(sigma_min)) + math.log(sigma_min)))
 
 
-def sgm_uniform(model: DiscreteSchedule, n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
-    """Timesteps uniform from t(sigma_max) towards t(sigma_min), the last one dropped (SGM's discretization)."""
+def _uniform_in_t(model: DiscreteSchedule, n: int, sigma_min: float, sigma_max: float, sgm: bool) -> torch.Tensor:
     start = model.sigma_to_t(torch.tensor(sigma_max))
     end = model.sigma_to_t(torch.tensor(sigma_min))
-    values = [model.t_to_sigma(t) for t in torch.linspace(start, end, n + 1)[:-1]]
-    return torch.FloatTensor([float(v) for v in values] + [0.0])
+    ts = torch.linspace(start, end, n + 1)[:-1] if sgm else torch.linspace(start, end, n)
+    return torch.FloatTensor([float(model.t_to_sigma(t)) for t in ts] + [0.0])
+
+
+def sgm_uniform(model: DiscreteSchedule, n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
+    """Timesteps uniform from t(sigma_max) towards t(sigma_min), the last one dropped (SGM's discretization)."""
+    return _uniform_in_t(model, n, sigma_min, sigma_max, sgm=True)
 
 
 def normal(model: DiscreteSchedule, n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
     """Timesteps uniform from t(sigma_max) to t(sigma_min), both ends included."""
-    start = model.sigma_to_t(torch.tensor(sigma_max))
-    end = model.sigma_to_t(torch.tensor(sigma_min))
-    values = [model.t_to_sigma(t) for t in torch.linspace(start, end, n)]
-    return torch.FloatTensor([float(v) for v in values] + [0.0])
+    return _uniform_in_t(model, n, sigma_min, sigma_max, sgm=False)
 
 
 def kl_optimal(n: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
