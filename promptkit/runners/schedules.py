@@ -65,8 +65,22 @@ class ScheduleOptions:
     beta_beta: float = 0.6
 
 
+class _SigmaRange:
+    """The ends of a model's ascending training sigmas."""
+
+    sigmas: torch.Tensor
+
+    @property
+    def sigma_min(self) -> float:
+        return self.sigmas[0].item()
+
+    @property
+    def sigma_max(self) -> float:
+        return self.sigmas[-1].item()
+
+
 @dataclass
-class DiscreteSchedule:
+class DiscreteSchedule(_SigmaRange):
     """The 1000 training noise levels of an SD1/SD2/SDXL model, as k-diffusion's ``DiscreteSchedule`` holds them."""
 
     alphas_cumprod: torch.Tensor  # float32, timestep 0..999
@@ -107,14 +121,6 @@ class DiscreteSchedule:
             zero_terminal_snr = True
         return cls(acp, prediction, architecture, zero_terminal_snr)
 
-    @property
-    def sigma_min(self) -> float:
-        return self.sigmas[0].item()
-
-    @property
-    def sigma_max(self) -> float:
-        return self.sigmas[-1].item()
-
     def sigma_to_t(self, sigma: torch.Tensor) -> torch.Tensor:
         """The fractional timestep of a noise level (log-sigma interpolation, no quantization)."""
         sigma = torch.as_tensor(sigma, dtype=torch.float32)
@@ -142,7 +148,7 @@ class DiscreteSchedule:
 
 
 @dataclass
-class FlowSchedule:
+class FlowSchedule(_SigmaRange):
     """ComfyUI's ``ModelSamplingDiscreteFlow`` (ModelSamplingSD3): rectified flow on 1000 shifted timesteps."""
 
     shift: float = 1.0
@@ -167,14 +173,6 @@ class FlowSchedule:
         return torch.as_tensor(sigma) * self.multiplier
 
     model_timestep = timestep
-
-    @property
-    def sigma_min(self) -> float:
-        return self.sigmas[0].item()
-
-    @property
-    def sigma_max(self) -> float:
-        return self.sigmas[-1].item()
 
 
 def rescale_zero_terminal_snr(alphas_cumprod: torch.Tensor) -> torch.Tensor:
