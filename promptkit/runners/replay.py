@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..infotext import Infotext, parse_infotext, png_text_chunks
+from ..infotext import PNG_SIGNATURE, Infotext, parse_infotext, png_text_chunks
 from ..profiles import Profile
 from .samplers import SAMPLERS, SamplerError, split_sampler
 from .scheduler import SamplerOptions
@@ -63,20 +63,32 @@ _SIZE = re.compile(r"^\s*(-?\d+)\s*x\s*(-?\d+)\s*$")
 _VERSION = re.compile(r"v(\d+)\.(\d+)")
 
 
+MAX_INFOTEXT_FILE = 4 * 1024 * 1024  # a text file larger than this is not an infotext
+
+
 def read_infotext(source: str | Path) -> str:
     """The infotext of a PNG (its ``parameters`` text), of a text file, or ``source`` itself if it is the text."""
     path = Path(source) if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
                                                           and len(source) < 4096) else None
     if path is not None and path.is_file():
-        head = path.open("rb").read(8)
-        if head == b"\x89PNG\r\n\x1a\n":
-            chunks = png_text_chunks(path)
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        if head == PNG_SIGNATURE:
+            try:
+                chunks = png_text_chunks(path, keys={"parameters", "prompt"})
+            except ValueError as exc:
+                raise ReplayError(str(exc)) from None
             if "parameters" not in chunks:
                 extra = " (it has ComfyUI metadata, which promptkit does not replay)" if "prompt" in chunks else ""
                 raise ReplayError(f"{path}: no A1111 'parameters' infotext in this PNG{extra}")
             return chunks["parameters"]
-        return path.read_text(encoding="utf-8")
-    if path is not None and isinstance(source, Path):
+        if path.stat().st_size > MAX_INFOTEXT_FILE:
+            raise ReplayError(f"{path}: {path.stat().st_size} bytes is too large for an infotext")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ReplayError(f"{path}: not a UTF-8 text file or a PNG") from None
+    if isinstance(source, Path):
         raise ReplayError(f"{path}: no such file")
     return str(source)
 
