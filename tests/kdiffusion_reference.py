@@ -15,7 +15,6 @@ from A1111's described behaviour and independently of promptkit's code, so that 
 from __future__ import annotations
 
 import importlib.util
-import math
 import sys
 import types
 from pathlib import Path
@@ -142,10 +141,10 @@ def a1111_schedule(label, n, wrap, sigma_min, sigma_max, sdxl=False):
         end = wrap.sigma_to_t(torch.tensor(sigma_min))
         ts = torch.linspace(start, end, n + 1)[:-1] if label == "SGM Uniform" else torch.linspace(start, end, n)
         return torch.FloatTensor([float(wrap.t_to_sigma(t)) for t in ts] + [0.0])
-    if label == "KL Optimal":
-        a_min, a_max = math.atan(sigma_min), math.atan(sigma_max)
-        return torch.tensor([math.tan(i / n * a_min + (1 - i / n) * a_max) for i in range(n + 1)],
-                            dtype=torch.float32)
+    if label == "KL Optimal":  # float32 torch arithmetic, as A1111 (tan near pi/2 makes it matter at ZTSNR)
+        a_min, a_max = torch.arctan(torch.tensor(sigma_min)), torch.arctan(torch.tensor(sigma_max))
+        return torch.stack([torch.tan(torch.tensor(i / n) * a_min + torch.tensor(1 - i / n) * a_max)
+                            for i in range(n + 1)])
     if label == "Align Your Steps":
         table = ([14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113, 0.029] if sdxl else
                  [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029])

@@ -97,12 +97,12 @@ def test_automatic_defaults_and_old_names(runners):
 
 def test_vpred_zero_terminal_snr_sigmas(runners):
     wrap = compvis(a1111_ztsnr(a1111_alphas_cumprod()), v=True)
-    for sampler, schedule in (("Euler", "Automatic"), ("Euler a", "Karras"), ("DPM++ 2M", "Automatic"),
-                              ("DPM++ 3M SDE", "Automatic"), ("DPM2 a", "SGM Uniform"), ("Heun", "Beta")):
-        for steps in (20, 28):
-            ref = a1111_sigmas(sampler, steps, wrap, schedule, sdxl=True)
-            assert_sigmas_close(runners["vpred"].sampling_sigmas(sampler, steps, schedule), ref,
-                                f"v-pred ZTSNR {sampler} / {schedule}")
+    for sampler in A1111_SAMPLERS:
+        for schedule in SCHEDULES:
+            for steps in (20, 28):
+                ref = a1111_sigmas(sampler, steps, wrap, schedule, sdxl=True)
+                assert_sigmas_close(runners["vpred"].sampling_sigmas(sampler, steps, schedule), ref,
+                                    f"v-pred ZTSNR {sampler} / {schedule} / {steps} steps")
 
 
 def test_timestep_samplers_use_a1111_grids(runners):
