@@ -29,7 +29,7 @@ from promptkit.runners import Runner  # noqa: E402
 
 CASES = [("Euler", 0), ("Euler a", 0), ("Euler a", 31337), ("LMS", 0), ("Heun", 0), ("DPM2", 0), ("DPM2 a", 31337),
          ("DPM++ 2S a", 31337), ("DPM++ 2M", 0), ("DPM++ SDE", 0), ("DPM++ 2M SDE", 0), ("DPM++ 2M SDE Heun", 0),
-         ("DPM++ 3M SDE", 0), ("DDIM", 0)]
+         ("DPM++ 3M SDE", 0), ("DDIM", 0), ("PLMS", 0)]
 
 
 def main() -> None:
