@@ -7,7 +7,9 @@ k-diffusion==0.1.1.post1``, plus torchsde) on A1111's sigmas, A1111's CPU per-im
 k-diffusion's ``randn_like`` (ENSD re-seeding included), the Brownian tree seeded with the image seeds, CFG on
 the denoised latents; A1111's own DDIM for DDIM (see tests/kdiffusion_reference.py). Both sides get the same
 UNet, conditioning, seed and CFG. Printed per sampler: the max absolute difference of the final latents, the
-latent magnitude, their ratio, and the time of promptkit's run against the reference's.
+latent magnitude, their ratio, and the time of promptkit's run against the reference's. Not here: Restart (A1111's
+own sampler, not in k-diffusion) and UniPC (A1111's copy of the UniPC authors' code; tests/test_runner_parity.py
+checks it against the exact solution of a Gaussian-data ODE instead).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from promptkit.runners import Runner  # noqa: E402
 
 CASES = [("Euler", 0), ("Euler a", 0), ("Euler a", 31337), ("LMS", 0), ("Heun", 0), ("DPM2", 0), ("DPM2 a", 31337),
          ("DPM++ 2S a", 31337), ("DPM++ 2M", 0), ("DPM++ SDE", 0), ("DPM++ 2M SDE", 0), ("DPM++ 2M SDE Heun", 0),
-         ("DPM++ 3M SDE", 0), ("DDIM", 0), ("PLMS", 0)]
+         ("DPM++ 3M SDE", 0), ("DPM fast", 31337), ("DDIM", 0), ("PLMS", 0)]
 
 
 def main() -> None:

@@ -321,10 +321,18 @@ def reference_latents(runner, sampler, prompt, negative, seed, steps, cfg, size,
             if sampler == "PLMS":
                 return a1111_plms(eps, rng.next(), grid, acp)
             return a1111_ddim(eps, rng.next(), grid, acp, rng.next)
-    func, options = A1111_SAMPLERS[sampler]
     wrap = compvis(acp, v=v, apply_model=unet_apply_model(unet))
-    sigmas = a1111_sigmas(sampler, steps, wrap, schedule)
     sampling.torch = TorchHijack(rng)  # what A1111 does to route k-diffusion's randn_like to its generators
+    if sampler == "DPM fast":  # A1111: the model's sigma_min/max, n = steps, eta = its eta_ancestral (1.0)
+        try:
+            x = rng.next() * wrap.get_sigmas(steps)[0]
+            with torch.no_grad():
+                return sampling.sample_dpm_fast(cfg_denoiser(wrap, cond, uncond, cfg), x, wrap.sigmas[0].item(),
+                                                wrap.sigmas[-1].item(), steps, disable=True, eta=1.0)
+        finally:
+            sampling.torch = torch
+    func, options = A1111_SAMPLERS[sampler]
+    sigmas = a1111_sigmas(sampler, steps, wrap, schedule)
     try:
         x = rng.next() * sigmas[0]
         kwargs = {}

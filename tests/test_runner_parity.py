@@ -183,7 +183,7 @@ def reference_latents(runner, sampler, ensd=0, schedule="Automatic", v=False):
 @pytest.mark.parametrize("sampler,ensd,schedule", [
     ("Euler", 0, "Automatic"), ("Euler a", 0, "Automatic"), ("Euler a", 31337, "Automatic"),
     ("DPM++ 2M", 0, "Karras"), ("DPM++ 2M SDE", 0, "Automatic"), ("DDIM", 0, "Automatic"),
-    ("PLMS", 0, "Automatic")])
+    ("PLMS", 0, "Automatic"), ("DPM fast", 31337, "Automatic")])
 def test_final_latents_equal_a1111(runners, sampler, ensd, schedule):
     r = runners["sd1"]
     ref = reference_latents(r, sampler, ensd, schedule)
