@@ -113,7 +113,7 @@ def test_convert_parse_tokens_tags_profiles_rules():
     assert run("parse", "(a", "--strict").exit_code == 2
     tokens = run("tokens", ", ".join(["long hair"] * 40), "--profile", "sotediffusion-wuerstchen3").output
     assert "2 chunk(s)" in tokens and "reads only 1" in tokens
-    assert run("tags", "lookup", "hires").output.startswith("highres  [meta]")
+    assert run("tags", "lookup", "hires").output.startswith("hires -> highres  [meta]")
     assert run("tags", "lookup", "zzzz not a tag").exit_code == 1
     assert json.loads(run("tags", "suggest", "long hiar", "--json").output)[0]["name"] == "long_hair"
     assert "long_hair" in run("tags", "implied", "very long hair").output

@@ -43,7 +43,7 @@ def profiles(profile, as_json) -> None:
 @click.argument("code", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output with each rule's docs.")
 def rules(code, as_json) -> None:
-    """List the lint rules, or explain one (by code or name)."""
+    """List the lint rules (which run by default, which only with --select), or explain one (by code or name)."""
     from ..linter import all_rules
 
     found = all_rules()
@@ -53,13 +53,15 @@ def rules(code, as_json) -> None:
             fail(f"no rule {code!r}; see `promptkit rules`")
     if as_json:
         click.echo(json.dumps([{"code": r.code, "name": r.name, "category": r.category, "severity": r.severity.value,
-                                "fix": r.fix_safety, "docs": r.docs()} for r in found], indent=2))
+                                "fix": r.fix_safety, "default": r.default, "docs": r.docs()} for r in found], indent=2))
         return
     if code:
         r = found[0]
-        click.echo(f"{r.code} {r.name}  [{r.category}, {r.severity.value}, fix: {r.fix_safety or 'none'}]\n")
+        on = "on by default" if r.default else "off by default (--select " + r.code + ")"
+        click.echo(f"{r.code} {r.name}  [{r.category}, {r.severity.value}, fix: {r.fix_safety or 'none'}, {on}]\n")
         click.echo(r.docs())
         return
+    click.echo(f"{'code':<6} {'name':<24} {'default':<8} {'severity':<8} {'fix':<11} summary")
     for r in found:
-        click.echo(f"{r.code}  {r.name:<24} {r.severity.value:<8} {('fix:' + r.fix_safety) if r.fix_safety else '':<11} "
-                   f"{r.summary()}")
+        click.echo(f"{r.code:<6} {r.name:<24} {'on' if r.default else 'off':<8} {r.severity.value:<8} "
+                   f"{('fix:' + r.fix_safety) if r.fix_safety else '':<11} {r.summary()}")

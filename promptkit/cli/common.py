@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
@@ -17,12 +19,50 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def warn(message: str) -> None:
+    click.echo(f"promptkit: {message}", err=True)
+
+
 def split_codes(values: tuple[str, ...]) -> list[str]:
     return [c.strip() for v in values for c in v.split(",") if c.strip()]
 
 
-def load_settings(profile, dialect, select, ignore):
-    """The profile, dialect and rule selection from the options, falling back to the config file."""
+@dataclass
+class Settings:
+    """A command's settings: options first, then the config file, then the defaults."""
+
+    profile: Any
+    dialect: str | None
+    select: list[str] | None
+    ignore: list[str] | None
+    config: dict = field(default_factory=dict)
+    embeddings: frozenset[str] = frozenset()
+
+    def __iter__(self):  # profile, dialect, select, ignore, cfg = load_settings(...)
+        return iter((self.profile, self.dialect, self.select, self.ignore, self.config))
+
+
+def load_profile_or_fail(ref: str):
+    from ..profiles import load_profile
+
+    try:
+        return load_profile(ref)
+    except Exception as exc:  # ProfileError and validation errors are for people
+        fail(str(exc))
+
+
+def check_codes(select, ignore, extend=None) -> None:
+    """Unknown rule codes are usage errors (exit 2), not silently ignored."""
+    from ..linter.registry import UnknownRuleError, select_rules
+
+    try:
+        select_rules(select, ignore, extend)
+    except UnknownRuleError as exc:
+        fail(str(exc))
+
+
+def load_settings(profile, dialect, select, ignore, embeddings: tuple[str, ...] = ()) -> Settings:
+    """The profile, dialect, rule selection and embedding names from the options, falling back to the config."""
     try:
         cfg_path, cfg = find_config()
     except ConfigError as exc:
@@ -31,21 +71,31 @@ def load_settings(profile, dialect, select, ignore):
     dialect = dialect or cfg.get("dialect")
     select = split_codes(select) or cfg.get("select") or None
     ignore = split_codes(ignore) or cfg.get("ignore") or None
-    try:
-        from ..profiles import load_profile
+    check_codes(select, ignore)
+    prof = load_profile_or_fail(profile)
+    names: frozenset[str] = frozenset()
+    folders = list(embeddings) + ([cfg["embeddings"]] if cfg.get("embeddings") else [])
+    if folders:
+        from ..linter.vocabulary import embeddings_in
 
-        prof = load_profile(profile)
-    except Exception as exc:  # ProfileError and validation errors are for people
-        fail(str(exc))
-    return prof, dialect, select, ignore, cfg
+        for folder in folders:
+            try:
+                names |= embeddings_in(folder)
+            except FileNotFoundError as exc:
+                fail(str(exc))
+    return Settings(prof, dialect, select, ignore, cfg, names)
 
 
-def open_db(cfg: dict):
-    """The tag database stack named by the config's ``tag-sources`` (default: Danbooru + e621)."""
-    from ..tags import TagDB, TagDataError, default_db
+def open_db(cfg: dict, profile=None):
+    """The tag database stack: the config's ``tag-sources`` if set, else the profile's own sources
+    (Danbooru + e621 without a profile)."""
+    from ..tags import TagDataError, TagDB, default_db
+    from ..tags.db import stacked_db
 
     try:
         sources = cfg.get("tag-sources")
-        return TagDB.from_names(sources) if sources else default_db()
+        if sources:
+            return stacked_db(tuple(sources))
+        return TagDB.for_profile(profile) if profile is not None else default_db()
     except TagDataError as exc:
         fail(str(exc))

@@ -2,7 +2,8 @@
 
 Looked up from the current folder upwards; command-line options win over the file. Keys: ``profile``,
 ``dialect``, ``select``, ``ignore``, ``fail-on``, ``backtrack``, ``tag-sources`` (a list of ``danbooru``,
-``e621``, ``wd14`` or paths to CSV files, relative to the file).
+``e621``, ``wd14`` or paths to CSV files, relative to the file; replaces the profile's own sources),
+``embeddings`` (a folder of textual-inversion files whose names are not tags, relative to the file).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources"}
+KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings"}
 
 
 class ConfigError(Exception):
@@ -51,4 +52,6 @@ def _validate(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     if "tag-sources" in data:
         data["tag-sources"] = [s if s in ("danbooru", "e621", "wd14") else str((path.parent / s).resolve())
                                for s in data["tag-sources"]]
+    if "embeddings" in data:
+        data["embeddings"] = str((path.parent / data["embeddings"]).resolve())
     return data

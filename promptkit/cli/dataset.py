@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, open_db
-from .config import find_config
+from .common import fail, load_profile_or_fail, open_db
+from .config import ConfigError, find_config
 
 
 @click.group()
@@ -29,7 +29,22 @@ def _dataset_paths(root: str, extensions: tuple[str, ...]):
 
 _EXT = click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
                     help="Caption file extensions (searched recursively).")
-_PROFILE = click.option("-p", "--profile", help="Profile whose special tags (quality, rating...) count as known.")
+_PROFILE = click.option("-p", "--profile", help="Profile whose tag sources and special tags (quality, rating...) "
+                                                 "are used.")
+
+
+def _config() -> dict:
+    try:
+        return find_config()[1]
+    except ConfigError as exc:
+        fail(str(exc))
+        raise
+
+
+def _check_profile(profile: str | None) -> None:
+    """An unknown profile is a usage error (exit 2) before any file is read."""
+    if profile:
+        load_profile_or_fail(profile)
 
 
 @dataset.command("lint")
@@ -45,8 +60,9 @@ def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
     from ..dataset.analyze import AnalyzeJob
     from ..dataset.files import map_files
 
+    _check_profile(profile)
     paths = _dataset_paths(root, extensions)
-    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=find_config()[1].get("tag-sources"))
+    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=_config().get("tag-sources"))
     results = []
     found = 0
     with click.progressbar(map_files(paths, job, jobs), length=len(paths), label="linting", file=sys.stderr) as bar:
@@ -89,12 +105,10 @@ def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
 @click.option("--diff", is_flag=True, help="Show changes as a unified diff; write nothing.")
 @click.option("--backup", is_flag=True, help="Keep each original as NAME.orig (once).")
 @click.option("--fsync", is_flag=True, help="fsync every write (slower; survives power loss too).")
-@click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
 @click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
 def dataset_normalize(root, extensions, underscores_to_spaces, escape_parentheses, resolve_aliases,
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
-                      undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
-                      jobs) -> None:
+                      undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, jobs) -> None:
     """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time."""
     from ..dataset import NormalizeOptions, NormalizerFactory, process_files
 
@@ -113,15 +127,12 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
         character_first=character_first, split_series=split_series, rating=rating,
         always_first=tags_of(always_first), undesired=tags_of(undesired), replacements=tuple(pairs),
         separator=separator, profile=order_profile)
+    _check_profile(order_profile)
     paths = _dataset_paths(root, extensions)
     write = not (dry_run or diff)
-    cfg = find_config()[1]
-    if options.needs_db:
-        open_db(cfg)  # a bad tag source is one line here, not a traceback from every worker
-    factory = NormalizerFactory(options, cfg.get("tag-sources"))
+    factory = NormalizerFactory(options, _config().get("tag-sources"))
     changed = errors = 0
-    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
-                            read_only=write_read_only)
+    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs)
     with click.progressbar(results, length=len(paths), label="normalizing", file=sys.stderr) as bar:
         for result in bar:
             if result.error:
@@ -135,7 +146,7 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                 elif dry_run:
                     click.echo(f"would change {result.path}")
     verb = "would change" if not write else "changed"
-    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} skipped (left untouched).", err=True)
+    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} unreadable (left untouched).", err=True)
     if errors:
         sys.exit(1)
 
@@ -154,10 +165,11 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     from ..dataset.analyze import AnalyzeJob
     from ..dataset.files import map_files
 
+    _check_profile(profile)
     paths = _dataset_paths(root, extensions)
-    cfg = find_config()[1]
+    cfg = _config()
     sources = cfg.get("tag-sources")
-    analyzer = CaptionAnalyzer(open_db(cfg), profile)  # for suggestions in the report
+    analyzer = CaptionAnalyzer(open_db(cfg, load_profile_or_fail(profile) if profile else None), profile)
     stats = DatasetStats()
     results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
     with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .._files import FileRewriteError, rewrite
-from .common import DIALECT, fail, load_settings, open_db
+from .._files import write_atomic
+from .common import DIALECT, fail, load_settings, open_db, warn
 from .inputs import InputError, collect
 
 
@@ -20,12 +20,14 @@ from .inputs import InputError, collect
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if anything would be reformatted.")
 @click.option("--diff", is_flag=True, help="Show what would change as a unified diff; change nothing.")
 @click.option("--negative", is_flag=True, help="The prompts are negative prompts (no ordering).")
-@click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
-def fmt_command(prompts, files, profile, dialect, check, diff, negative, write_read_only) -> None:
+@click.option("--lines", is_flag=True, help="One prompt per line of each file (and of stdin); such files are "
+                                            "printed, not rewritten.")
+def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines) -> None:
     """Format prompts: order tags by the profile template, normalize spacing, underscores and escapes.
 
     Files are rewritten in place (atomically); prompts given as arguments are printed. Every tag is kept
-    with its weight.
+    with its weight, and judged against the profile's own tag sources (a tag is never rewritten into
+    another concept). Inputs are read as `promptkit lint` reads them (see its --help).
     """
     from ..linter import format_prompt
 
@@ -33,13 +35,16 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative, write_r
     if not prompts and not files:
         prompts = ("-",)
     try:
-        items = collect(tuple(prompts), tuple(files), negative=negative)
+        found = collect(tuple(prompts), tuple(files), negative=negative, lines=lines)
     except InputError as exc:
         fail(str(exc))
-    db = open_db(cfg)
+    for error in found.errors:
+        warn(f"skipped {error}")
+    if not found.items and found.errors:
+        fail("nothing could be read")
+    db = open_db(cfg, prof)
     changed = 0
-    failed = False
-    for item in items:
+    for item in found.items:
         new = format_prompt(item.text, prof, dialect, db, negative=item.negative or negative)
         if new == item.text:
             if not (check or diff) and not item.fixable:
@@ -52,16 +57,9 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative, write_r
         elif check:
             click.echo(f"would reformat {item.label}")
         elif item.fixable:
-            try:
-                rewrite(item.file, item.file.with_body(new), allow_read_only=write_read_only)
-            except (FileRewriteError, OSError) as exc:
-                click.echo(f"promptkit: {exc}", err=True)
-                failed = True
-                continue
+            write_atomic(item.path, new + "\n")  # type: ignore[arg-type]
             click.echo(f"reformatted {item.label}", err=True)
         else:
             click.echo(new)
-    if failed:
-        sys.exit(2)
     if (check or diff) and changed:
         sys.exit(1)

@@ -151,7 +151,7 @@ def info(image, profile, as_json) -> None:
         fail(f"{image}: no A1111 or ComfyUI prompt metadata")
     profile = profile or (params.get("Model") if params.get("Model") in bundled_ids() else None) or "sdxl-base"
     prof, dialect, _, _, cfg = load_settings(profile, None, (), ())
-    db = open_db(cfg)
+    db = open_db(cfg, prof)
     reports = [(label, text, lint_prompt(text, prof, dialect, db, negative=neg)) for label, text, neg in prompts]
     if as_json:
         click.echo(json.dumps({"parameters": params, "prompts": [

@@ -1,83 +1,191 @@
-"""Where prompts come from on the command line: arguments, stdin, caption files, folders, infotexts, PNGs."""
+"""Where prompts come from on the command line: arguments, stdin, caption files, folders, infotexts, PNGs.
+
+The rules (also in ``promptkit lint --help``):
+
+- An argument is a path only when it names an existing file or folder. Otherwise it is a prompt, whatever
+  its length, except that an argument that looks like a path (no spaces or commas, and it ends in a caption,
+  PNG or text extension, starts with ``/``, ``./``, ``../`` or ``~``, or lies in an existing folder) but does
+  not exist is an input error. ``""`` is the empty prompt; ``-`` is stdin.
+- A caption sidecar (``.txt``, ``.caption``) is one caption: its lines are tags separated by newlines.
+  With ``--lines`` every line of a file (or of stdin) is its own prompt, as A1111's "Prompts from file or
+  textbox" script reads it, and every finding names the line of the file it is on.
+- A file whose last line holds A1111 generation parameters is an infotext: its prompt and negative prompt
+  are linted apart. PNGs are read for their A1111 or ComfyUI metadata.
+- Text must be UTF-8; a byte-order mark is dropped; binary data (NUL bytes, invalid UTF-8) is refused.
+- ``--negative`` marks every prompt given (arguments, stdin, caption files, lines) as a negative prompt;
+  the parts of an infotext or PNG keep the roles their metadata gives them.
+- In a folder, a file that cannot be read is reported and skipped; the others are linted.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._files import TextFile, read_text_file
-from ..infotext import looks_like_infotext, parse_infotext, read_png_prompts
-
 CAPTION_SUFFIXES = (".txt", ".caption")
+PATH_LIKE_SUFFIXES = CAPTION_SUFFIXES + (".png", ".json", ".csv", ".md", ".prompt")
+BOM = "\ufeff"
 
 
 class InputError(Exception):
-    """A file or folder that cannot be read (exit code 2)."""
+    """A file, folder or argument that cannot be read (exit code 2)."""
 
 
 @dataclass
 class PromptInput:
-    """One prompt to lint. ``path`` is set when it came from a file that ``--fix`` may rewrite."""
+    """One prompt to lint. ``path`` is set when it came from a file that ``--fix`` may rewrite.
+
+    ``first_line`` is the line of the source file the text starts on (``--lines``: each line is a prompt).
+    """
 
     label: str
     text: str
     negative: bool = False
     path: Path | None = None
     whole_file: bool = False  # the prompt is the file's entire content
-    file: TextFile | None = None  # what identifies the file, for --fix (promptkit._files.rewrite)
+    first_line: int = 1
 
     @property
     def fixable(self) -> bool:
         return self.path is not None and self.whole_file
 
 
-def _from_file(path: Path) -> list[PromptInput]:
+@dataclass
+class Collected:
+    """What the inputs gave: the prompts, and the files that could not be read (reported, then skipped)."""
+
+    items: list[PromptInput] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def decode(data: bytes, where: str) -> str:
+    """UTF-8 text without its byte-order mark; binary data or other encodings are an :class:`InputError`."""
+    if b"\0" in data:
+        raise InputError(f"{where}: binary data (NUL bytes), not a text prompt")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    return text[1:] if text.startswith(BOM) else text
+
+
+def _strip_end(text: str) -> str:
+    return text.rstrip("\r\n")
+
+
+def looks_like_path(arg: str) -> bool:
+    """An argument meant as a path (see the module docstring), so a missing one is an error, not a prompt."""
+    if not arg or any(ch.isspace() for ch in arg) or "," in arg:
+        return False
+    if arg.lower().endswith(PATH_LIKE_SUFFIXES) or arg.startswith(("/", "./", "../", "~")):
+        return True
+    if os.sep in arg or (os.altsep and os.altsep in arg):
+        parent = os.path.dirname(arg)
+        return bool(parent) and os.path.isdir(parent)
+    return False
+
+
+def _lines(text: str, label: str, negative: bool) -> list[PromptInput]:
+    out = []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if line.strip():
+            out.append(PromptInput(f"{label}", line, negative, first_line=number))
+    return out
+
+
+def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[PromptInput]:
+    """The prompts in one file (see the module docstring)."""
     if path.suffix.lower() == ".png":
+        from ..infotext import read_png_prompts
+
         try:
             found = read_png_prompts(path)
-        except OSError as exc:
-            raise InputError(f"{path}: {exc.strerror or exc}") from None
-        except ValueError as exc:  # names the file itself
-            raise InputError(str(exc)) from None
-        return [PromptInput(f"{path}[{label}]", text, negative) for label, text, negative in found]
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: {exc}") from None
+        return [PromptInput(f"{path}[{label}]", text, neg) for label, text, neg in found]
     try:
-        source = read_text_file(path)
-        text = source.text
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
+    text = decode(data, str(path))
+    if lines:
+        return _lines(text, str(path), negative)
+    from ..infotext import looks_like_infotext, parse_infotext
+
     if looks_like_infotext(text):
         info = parse_infotext(text)
         out = [PromptInput(f"{path}[prompt]", info.prompt)]
         if info.negative_prompt:
             out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True))
         return out
-    return [PromptInput(str(path), source.body, path=path, whole_file=True, file=source)]
+    return [PromptInput(str(path), _strip_end(text), negative, path=path, whole_file=True)]
 
 
-def collect(args: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] = CAPTION_SUFFIXES,
-            negative: bool = False) -> list[PromptInput]:
-    """Arguments that name an existing file or folder are read; ``-`` is stdin; anything else is a prompt."""
-    out: list[PromptInput] = []
-    for i, arg in enumerate(args):
-        if arg == "-":
-            out.append(PromptInput("<stdin>", sys.stdin.read().rstrip("\n"), negative))
-            continue
-        path = Path(arg)
+def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+    text = decode(data, "<stdin>")
+    if lines:
+        return _lines(text, "<stdin>", negative)
+    return [PromptInput("<stdin>", _strip_end(text), negative)]
+
+
+def _kind(path: Path) -> str:
+    """``dir``, ``file`` or ``""``: what exists at ``path`` (a prompt too long for a file name is no path)."""
+    try:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and
+            return "dir"
+        if path.is_file():
+            return "file"
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
+def _argument(arg: str, label: str) -> str:
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{label}: not valid UTF-8 text") from None
+    if "\0" in arg:
+        raise InputError(f"{label}: binary data (NUL bytes), not a text prompt")
+    return arg[1:] if arg.startswith(BOM) else arg
+
+
+def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[str, ...] = CAPTION_SUFFIXES,
+            negative: bool = False, lines: bool = False) -> Collected:
+    """Read every input (see the module docstring). Raises :class:`InputError` for an argument or ``-f``
+    file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped."""
+    out = Collected()
+    for i, arg in enumerate(args):
+        label = f"<arg {i + 1}>" if len(args) > 1 else "<prompt>"
+        if arg == "-":
+            out.items.extend(read_stdin(negative, lines))
+            continue
+        arg = _argument(arg, label)
+        path = Path(arg).expanduser() if arg.startswith("~") else Path(arg)
+        kind = _kind(path) if arg else ""
+        if kind == "dir":
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and
                            (p.suffix.lower() in suffixes or p.suffix.lower() == ".png"))
             for p in found:
-                out.extend(_from_file(p))
-        elif path.is_file() and ("\n" not in arg) and (path.suffix.lower() in suffixes + (".png",)):
-            out.extend(_from_file(path))
+                try:
+                    out.items.extend(read_file(p, negative, lines))
+                except InputError as exc:
+                    out.errors.append(str(exc))
+            if not found:
+                out.errors.append(f"{arg}: no caption files ({', '.join(suffixes)}) or PNGs in this folder")
+        elif kind == "file":
+            out.items.extend(read_file(path, negative, lines))
+        elif looks_like_path(arg):
+            raise InputError(f"{arg}: no such file or folder")
         else:
-            out.append(PromptInput(f"<arg {i + 1}>" if len(args) > 1 else "<prompt>", arg, negative))
+            out.items.append(PromptInput(label, arg, negative))
     for name in files:
         path = Path(name)
-        if not path.is_file():
+        if _kind(path) != "file":
             raise InputError(f"{name}: no such file")
-        out.extend(_from_file(path))
+        out.items.extend(read_file(path, negative, lines))
     return out

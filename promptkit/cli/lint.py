@@ -8,60 +8,79 @@ import sys
 
 import click
 
-from .._files import FileRewriteError, rewrite
-from .common import DIALECT, fail, load_settings, open_db
+from .._files import write_atomic
+from .common import DIALECT, fail, load_settings, open_db, warn
 from .inputs import InputError, PromptInput, collect
 
+INPUT_RULES = """\b
+Inputs: an argument that names an existing file or folder is read; `-` is stdin; anything else is a
+prompt, however long. A missing path (no spaces or commas, ending in .txt/.caption/.png, starting with
+/ ./ ../ ~, or inside an existing folder) is an error. A .txt/.caption file is one caption (its lines are
+tags); with --lines each line of a file or of stdin is its own prompt, as A1111's "Prompts from file"
+reads it. Infotext files and PNGs are split into prompt and negative prompt. BOMs are dropped; binary or
+non-UTF-8 input is refused. In folders, unreadable files are reported and skipped."""
 
-@click.command()
+
+@click.command(epilog=INPUT_RULES)
 @click.argument("prompts", nargs=-1)
 @click.option("-f", "--file", "files", multiple=True, metavar="FILE",
               help="Read a prompt file: caption .txt, A1111 infotext, or PNG with A1111/ComfyUI metadata.")
+@click.option("--lines", is_flag=True, help="One prompt per line of each file (and of stdin), as A1111's "
+                                            "'Prompts from file' reads them.")
 @click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: sdxl-base.")
 @click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
-@click.option("--select", multiple=True, metavar="CODES", help="Only these rule codes or prefixes (PK2, PK201,...).")
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Only these rule codes, prefixes or names (PK2, PK201, ALL); turns on rules that are off by default.")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
+@click.option("--embeddings", "embeddings", multiple=True, metavar="DIR",
+              help="Folder of textual-inversion files: their names are embeddings, not tags.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes: rewrite files in place (atomically), print fixed prompts.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; change nothing.")
-@click.option("--negative", is_flag=True, help="The prompts given are negative prompts.")
+@click.option("--negative", is_flag=True, help="The prompts given are negative prompts (every input).")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
               help="Lowest severity that makes the exit code 1. Default: warning.")
-@click.option("--write-read-only", is_flag=True, help="With --fix, also rewrite read-only files (they stay read-only).")
 @click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
               help="Caption file extensions to read in folders.")
-def lint(prompts, files, profile, dialect, select, ignore, fmt, fix, unsafe_fixes, diff, negative, fail_on,
-         write_read_only, extensions) -> None:
+def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fmt, fix, unsafe_fixes, diff,
+         negative, fail_on, extensions) -> None:
     """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
 
-    Findings show file, line:column, rule code, message, the source with a caret under the span, and
-    suggestions. Exit code 0 when clean, 1 with findings at or above --fail-on, 2 on usage or input errors.
+    Findings show file, line:column, rule code, message, the source around the span with a caret under
+    it, and suggestions. Exit code 0 when clean, 1 with findings at or above --fail-on, 2 on usage or
+    input errors (in a folder run: only when no file could be read).
     """
     from ..linter import Severity, fix_text, lint_prompt
     from . import output
 
-    prof, dialect, select, ignore, cfg = load_settings(profile, dialect, select, ignore)
+    settings = load_settings(profile, dialect, select, ignore, tuple(embeddings))
+    prof, dialect, select, ignore, cfg = settings
     fail_on = fail_on or cfg.get("fail-on", "warning")
     if not prompts and not files:
         if sys.stdin.isatty():
             fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
         prompts = ("-",)
     try:
-        items = collect(tuple(prompts), tuple(files), tuple(e if e.startswith(".") else f".{e}" for e in extensions),
-                        negative)
+        found = collect(tuple(prompts), tuple(files),
+                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines)
     except InputError as exc:
         fail(str(exc))
-    db = open_db(cfg)
+    for error in found.errors:
+        warn(f"skipped {error}")
+    if not found.items and found.errors:
+        fail("nothing could be read")
+    db = open_db(cfg, prof)
     backtrack = int(cfg.get("backtrack", 20))
+    names = settings.embeddings
     pairs = []
     fixed_total = 0
-    changed = not_written = False
-    for item in items:
+    changed = False
+    for item in found.items:
         if fix or diff:
             new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
-                                         negative=item.negative)
+                                         negative=item.negative, embeddings=names)
             if new_text != item.text:
                 changed = True
                 fixed_total += len(applied)
@@ -70,19 +89,14 @@ def lint(prompts, files, profile, dialect, select, ignore, fmt, fix, unsafe_fixe
                         (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
                         fromfile=item.label, tofile=item.label)), nl=False)
                 elif item.fixable:
-                    try:
-                        rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
-                    except (FileRewriteError, OSError) as exc:
-                        click.echo(f"promptkit: {exc}", err=True)
-                        new_text, not_written = item.text, True  # findings are for the text left in the file
+                    write_atomic(item.path, new_text + "\n")  # type: ignore[arg-type]
                 elif item.path is None and item.label.startswith("<"):
                     click.echo(new_text)
                 else:
-                    click.echo(f"promptkit: {item.label}: metadata inside a file is not rewritten; fixed text:\n"
-                               f"{new_text}", err=True)
+                    warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
             if fix:
-                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.file)
-        report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack)
+                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line)
+        report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
         pairs.append((item, report))
     if fmt == "json":
         click.echo(output.json_report(pairs))
@@ -94,13 +108,10 @@ def lint(prompts, files, profile, dialect, select, ignore, fmt, fix, unsafe_fixe
             click.echo(text)
     elif not diff:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        text = output.text_report(pairs, color)
-        if text:
-            click.echo(text)
+        for chunk in output.text_report_lines(pairs, color):
+            click.echo(chunk)
         click.echo(output.summary(pairs, fixed_total))
     threshold = Severity(fail_on).rank
-    if not_written:
-        sys.exit(2)
     if diff and changed:
         sys.exit(1)
     if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import click
 
@@ -14,24 +14,40 @@ if TYPE_CHECKING:
 _COLORS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool) -> str:
-    lines: list[str] = []
+SUGGESTION_WIDTH = 120
+
+
+def line_of(item: "PromptInput", d: "Diagnostic") -> int:
+    """The finding's line in the file it came from (``--lines``: each prompt starts on its own line)."""
+    return d.line + item.first_line - 1
+
+
+def _short(text: str, width: int = SUGGESTION_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def text_report_lines(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool) -> Iterator[str]:
+    """The human report, one finding at a time (ruff style: location, code, message, a window of the line)."""
     for item, report in pairs:
         for d in report.diagnostics:
             sev = click.style(d.severity.value, fg=_COLORS[d.severity.value], bold=True) if color else d.severity.value
             code = click.style(d.code, bold=True) if color else d.code
-            loc = click.style(f"{item.label}:{d.line}:{d.column}", bold=True) if color else \
-                f"{item.label}:{d.line}:{d.column}"
-            lines.append(f"{loc}: {code} {sev} {d.message}")
+            where = f"{item.label}:{line_of(item, d)}:{d.column}"
+            loc = click.style(where, bold=True) if color else where
+            lines = [f"{loc}: {code} {sev} {d.message}"]
             excerpt = d.excerpt(report.text) if report.text else ""
             for row in excerpt.split("\n"):
-                lines.append("  | " + (click.style(row, fg=_COLORS[d.severity.value]) if color and set(row.strip()) <= {"^"}
-                                       and row.strip() else row))
+                carets = color and row.strip() and set(row.strip()) <= {"^"}
+                lines.append("  | " + (click.style(row, fg=_COLORS[d.severity.value]) if carets else row))
             for s in d.suggestions[:3]:
-                lines.append(f"  = suggestion: {s}")
+                lines.append(f"  = suggestion: {_short(s)}")
             if d.fix is not None:
-                lines.append(f"  = fix ({'safe' if d.fix.safe else 'unsafe'}): {d.fix.description}")
-    return "\n".join(lines)
+                lines.append(f"  = fix ({'safe' if d.fix.safe else 'unsafe'}): {_short(d.fix.description)}")
+            yield "\n".join(lines)
+
+
+def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool) -> str:
+    return "\n".join(text_report_lines(pairs, color))
 
 
 def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0) -> str:
@@ -59,8 +75,14 @@ def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0)
 
 
 def json_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
-    return json.dumps([{"source": item.label, "negative": item.negative, **report.to_dict()} for item, report in pairs],
-                      ensure_ascii=False, indent=2)
+    out = []
+    for item, report in pairs:
+        data = {"source": item.label, "negative": item.negative, "first_line": item.first_line, **report.to_dict()}
+        if item.first_line != 1:
+            for d, row in zip(report.diagnostics, data["diagnostics"]):
+                row["line"] = line_of(item, d)
+        out.append(data)
+    return json.dumps(out, ensure_ascii=False, indent=2)
 
 
 def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
@@ -68,7 +90,8 @@ def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
     level = {"error": "error", "warning": "warning", "info": "notice"}
     for item, report in pairs:
         for d in report.diagnostics:
-            where = f"file={item.path},line={d.line},col={d.column}," if item.path else ""
+            path = item.path or (item.label if item.first_line != 1 or not item.label.startswith("<") else None)
+            where = f"file={path},line={line_of(item, d)},col={d.column}," if path else ""
             message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             out.append(f"::{level[d.severity.value]} {where}title={d.code} {d.name}::{message}")
     return "\n".join(out)
@@ -86,10 +109,11 @@ def sarif_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
             end_line, end_col = _end(report.text, d)
             location = {"physicalLocation": {
                 "artifactLocation": {"uri": str(item.path) if item.path else item.label},
-                "region": {"startLine": d.line, "startColumn": d.column, "endLine": end_line, "endColumn": end_col,
+                "region": {"startLine": line_of(item, d), "startColumn": d.column,
+                           "endLine": end_line + item.first_line - 1, "endColumn": end_col,
                            "charOffset": d.start, "charLength": max(0, d.end - d.start)},
             }}
-            result = {"ruleId": d.code, "ruleIndex": index[d.code],
+            result = {"ruleId": d.code, "ruleIndex": index[d.code],  # every rule is listed, opt-in ones too
                       "level": {"error": "error", "warning": "warning", "info": "note"}[d.severity.value],
                       "message": {"text": d.message}, "locations": [location]}
             if d.fix is not None:
@@ -117,7 +141,9 @@ def sarif_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
 
 
 def _end(text: str, d: "Diagnostic") -> tuple[int, int]:
-    from ..syntax.errors import line_col
-
-    line, col = line_col(text, max(d.start, d.end))
-    return line, col
+    """Line and column where the span ends, counted from its start (linear in the span only)."""
+    end = max(d.start, d.end)
+    newlines = text.count("\n", d.start, end)
+    if not newlines:
+        return d.line, d.column + (end - d.start)
+    return d.line + newlines, end - text.rfind("\n", d.start, end)

@@ -7,31 +7,56 @@ import sys
 
 import click
 
-from .common import fail, open_db
-from .config import find_config
+from .common import fail, load_profile_or_fail, open_db
+from .config import ConfigError, find_config
 
 
 @click.group()
 def tags() -> None:
-    """Look tags up in the bundled Danbooru and e621 databases (offline)."""
+    """Look tags up in the bundled Danbooru and e621 databases (offline).
+
+    With --profile the profile's own tag sources are used (a Danbooru model: Danbooru only), and
+    suggestions include the profile's vocabulary (quality ladders, presets).
+    """
 
 
 def _tags_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
     f = click.option("--source", "sources", multiple=True,
-                     help="Databases to stack, in order: danbooru, e621, wd14 or a CSV path. Default: danbooru, e621.")(f)
+                     help="Databases to stack, in order: danbooru, e621, wd14 or a CSV path. "
+                          "Default: the profile's, else danbooru, e621.")(f)
+    f = click.option("-p", "--profile", help="Use this profile's tag sources and vocabulary.")(f)
     return f
 
 
-def _open_db(sources):
+def _context(sources, profile):
+    """(database, profile or None) for a tags command."""
+    try:
+        cfg = find_config()[1]
+    except ConfigError as exc:
+        fail(str(exc))
+    prof = load_profile_or_fail(profile) if profile else None
     if sources:
-        from ..tags import TagDB, TagDataError
+        from ..tags import TagDataError
+        from ..tags.db import stacked_db
 
         try:
-            return TagDB.from_names(sources)
+            return stacked_db(tuple(sources)), prof
         except TagDataError as exc:
             fail(str(exc))
-    return open_db(find_config()[1])
+    return open_db(cfg, prof), prof
+
+
+def _vocabulary(prof) -> frozenset[str]:
+    """The names suggestions may offer beyond the databases: the profile's, or every bundled profile's ladders."""
+    if prof is not None:
+        return prof.vocabulary
+    from ..profiles import all_profiles
+
+    names: set[str] = set()
+    for p in all_profiles():
+        names.update(p.ladders_vocabulary)
+    return frozenset(names)
 
 
 def _print_infos(results, as_json) -> None:
@@ -43,16 +68,17 @@ def _print_infos(results, as_json) -> None:
             click.echo("(not found)")
             continue
         score = f"  score {r.score:g}" if r.score is not None else ""
-        how = f"  ({r.matched} of {r.query!r})" if r.matched == "alias" else ""
-        click.echo(f"{r.name}  [{r.category.value}]  {r.post_count:,} posts  {'+'.join(r.sources) or '-'}{score}{how}")
+        name = f"{r.query} -> {r.name}" if r.matched == "alias" and r.query != r.name else r.name
+        sources = "+".join(r.sources) or r.source or "-"
+        click.echo(f"{name}  [{r.category.value}]  {r.post_count:,} posts  {sources}{score}")
 
 
 @tags.command("lookup")
 @click.argument("texts", nargs=-1, required=True)
 @_tags_options
-def tags_lookup(texts, as_json, sources) -> None:
+def tags_lookup(texts, as_json, sources, profile) -> None:
     """Canonical name, category, post count and source of each TEXT (aliases followed). Exit 1 if one is unknown."""
-    db = _open_db(sources)
+    db, _ = _context(sources, profile)
     results = [db.lookup(t) for t in texts]
     _print_infos(results, as_json)
     if any(r is None for r in results):
@@ -61,32 +87,34 @@ def tags_lookup(texts, as_json, sources) -> None:
 
 @tags.command("suggest")
 @click.argument("texts", nargs=-1, required=True)
-@click.option("-n", "--limit", default=5, show_default=True)
+@click.option("-n", "--limit", default=5, show_default=True, help="Suggestions per text.")
 @_tags_options
-def tags_suggest(texts, limit, as_json, sources) -> None:
-    """Near matches for misspelled tags, by similarity then popularity."""
-    db = _open_db(sources)
+def tags_suggest(texts, limit, as_json, sources, profile) -> None:
+    """Near matches for misspelled tags, best first: closest spelling, then the more popular tag."""
+    db, prof = _context(sources, profile)
+    vocabulary = _vocabulary(prof)
     for t in texts:
         if not as_json and len(texts) > 1:
             click.echo(f"{t}:")
-        _print_infos(db.suggest(t, limit), as_json)
+        _print_infos(db.suggest(t, limit, vocabulary), as_json)
 
 
 @tags.command("complete")
 @click.argument("prefix")
-@click.option("-n", "--limit", default=20, show_default=True)
+@click.option("-n", "--limit", default=20, show_default=True, help="Completions to show.")
 @_tags_options
-def tags_complete(prefix, limit, as_json, sources) -> None:
-    """Tags starting with PREFIX (aliases included), most used first."""
-    _print_infos(_open_db(sources).complete(prefix, limit), as_json)
+def tags_complete(prefix, limit, as_json, sources, profile) -> None:
+    """Tags starting with PREFIX, most used first; an alias that starts with it shows as `alias -> tag`."""
+    db, _ = _context(sources, profile)
+    _print_infos(db.complete(prefix, limit), as_json)
 
 
 @tags.command("implied")
 @click.argument("texts", nargs=-1, required=True)
 @_tags_options
-def tags_implied(texts, as_json, sources) -> None:
+def tags_implied(texts, as_json, sources, profile) -> None:
     """Every tag each TEXT implies, transitively."""
-    db = _open_db(sources)
+    db, _ = _context(sources, profile)
     result = {t: db.implied(t) for t in texts}
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -84,7 +84,10 @@ class CaptionAnalyzer:
             if how is None:
                 findings.append(Finding("PK201", key, f"unknown tag {key!r}", self.suggestion(key)))
             elif how == "alias":
-                findings.append(Finding("PK202", key, f"{key!r} is an alias of {name!r}", name))
+                if self.db.rename(key) is not None:  # renames only, as the linter's PK202
+                    findings.append(Finding("PK202", key, f"{key!r} was renamed {name!r}", name))
+                else:
+                    name = key  # an alias to another concept: a tag of its own, never a duplicate of that one
             if name in seen:
                 findings.append(Finding("PK204", key, f"{key!r} repeats {seen[name]!r}"))
             else:
@@ -226,7 +229,10 @@ class AnalyzeJob:
         from ..tags import TagDB, default_db
         from .files import read_caption
 
-        db = TagDB.from_names(self.sources) if self.sources else default_db()
+        if self.sources:
+            db = TagDB.from_names(self.sources)
+        else:  # the profile's own tag sources, as the linter uses them
+            db = TagDB.for_profile(self.profile) if self.profile else default_db()
         analyzer = CaptionAnalyzer(db, self.profile, suggest=self.suggest)
 
         def lint_file(path: Path) -> tuple[str, str | None, list[Finding]]:

@@ -109,7 +109,8 @@ class CaptionNormalizer:
     def _resolve(self, key: str) -> tuple[str, str]:
         """(database key, kind) of a normalized tag, with aliases followed when asked."""
         info = self.db.lookup(key) if self.db is not None else None
-        if info is not None and self.options.resolve_aliases and info.matched == "alias" and info.post_count:
+        if info is not None and self.options.resolve_aliases and info.matched == "alias" and \
+                self.db.rename(key) is not None:  # only renames: never orange -> orange_(fruit), cute -> invalid_tag
             key = info.name
         kind = info.category.value if info is not None else "unknown"
         if key in RATINGS:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..syntax.errors import caret_excerpt, line_col
+from ..syntax.errors import line_col
+
+EXCERPT_WIDTH = 100  # characters of the source line shown around a finding
 
 
 class Severity(str, Enum):
@@ -57,8 +59,9 @@ class Diagnostic:
         self.line, self.column = line_col(text, self.start)
         return self
 
-    def excerpt(self, text: str) -> str:
-        return caret_excerpt(text, self.start, self.end)
+    def excerpt(self, text: str, width: int = EXCERPT_WIDTH) -> str:
+        """The source around the span with carets under it: a window of the line, never a whole long line."""
+        return window_excerpt(text, self.start, self.end, width)
 
     def to_dict(self) -> dict:
         return {
@@ -69,7 +72,35 @@ class Diagnostic:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
-    """Apply non-overlapping edits (later ones first so offsets stay valid)."""
-    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
-        text = text[:edit.start] + edit.replacement + text[edit.end:]
-    return text
+    """Apply non-overlapping edits in one pass (linear in the text and the number of edits)."""
+    if not edits:
+        return text
+    out: list[str] = []
+    pos = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < pos:
+            raise ValueError(f"overlapping edits at {edit.start}")
+        out.append(text[pos:edit.start])
+        out.append(edit.replacement)
+        pos = edit.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def window_excerpt(text: str, start: int, end: int, width: int = EXCERPT_WIDTH) -> str:
+    """The line holding ``start``, cut to at most ``width`` characters around ``start:end`` (``...`` marks a
+    cut), with carets under the span (clipped to the window). Cost is bounded by ``width``, not by the line."""
+    start = max(0, min(start, len(text)))
+    reach = width // 3
+    newline = text.rfind("\n", max(0, start - reach), start)
+    left = newline + 1 if newline != -1 else max(0, start - reach)
+    right = min(len(text), max(end, start + 1) + reach, left + width)
+    newline = text.find("\n", start, right)
+    if newline != -1:
+        right = newline
+    right = max(right, start)
+    prefix = "..." if left > 0 and text[left - 1] != "\n" else ""
+    suffix = "..." if right < len(text) and text[right] != "\n" else ""
+    pad = " " * len(prefix) + "".join("\t" if ch == "\t" else " " for ch in text[left:start])
+    carets = max(1, min(end, right) - start)
+    return f"{prefix}{text[left:right]}{suffix}\n{pad}{'^' * carets}"

@@ -7,7 +7,8 @@ from typing import Iterable, Sequence
 
 from ..syntax import parse
 from .diagnostics import Diagnostic, Edit, Severity, apply_edits
-from .rule import LintContext, all_rules
+from .registry import select_rules
+from .rule import LintContext
 
 DEFAULT_PROFILE = "sdxl-base"
 
@@ -37,47 +38,62 @@ class LintReport:
                 "diagnostics": [d.to_dict() for d in self.diagnostics]}
 
 
-def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] | None = None) -> list:
-    """Rules whose code or name starts with an entry of ``select`` (all when None) and of no ``ignore`` entry."""
-    rules = all_rules()
-
-    def matches(rule, patterns) -> bool:
-        return any(rule.code.startswith(p.upper()) or rule.name == p for p in patterns)
-
-    if select:
-        rules = [r for r in rules if matches(r, list(select))]
-    if ignore:
-        rules = [r for r in rules if not matches(r, list(ignore))]
-    return rules
-
-
-def _resolve(profile, dialect, db, rules):
+def resolve_profile(profile):
+    """A :class:`Profile` from an id, a profile file, None (the default profile) or a Profile."""
+    if hasattr(profile, "architecture"):
+        return profile
     from ..profiles import load_profile
 
-    prof = load_profile(profile or DEFAULT_PROFILE) if not hasattr(profile, "architecture") else profile
-    if db is None and any(r.needs_db for r in rules):
-        from ..tags import default_db
-
-        db = default_db()
-    return prof, dialect or prof.dialect, db
+    return load_profile(profile or DEFAULT_PROFILE)
 
 
 def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
-                negative: bool = False, backtrack: int = 20) -> LintReport:
-    """Lint one prompt. ``profile`` is an id, a path or a :class:`Profile`; ``db`` defaults to Danbooru + e621."""
-    rules = select_rules(select, ignore)
-    prof, dialect, db = _resolve(profile, dialect, db, rules)
+                negative: bool = False, backtrack: int = 20, embeddings: Iterable[str] = (),
+                extend_select: Sequence[str] | None = None) -> LintReport:
+    """Lint one prompt.
+
+    ``profile`` is an id, a path or a :class:`Profile`; ``db`` defaults to the profile's own tag sources
+    (:meth:`TagDB.for_profile`). ``select``/``ignore`` take rule codes, prefixes or names (``ALL``);
+    without ``select`` the default rule set runs. ``embeddings`` are extra textual-inversion names (the
+    widely used ones are known already). Raises :class:`~promptkit.linter.registry.UnknownRuleError` for an
+    unknown code.
+    """
+    rules = select_rules(select, ignore, extend_select)
+    prof = resolve_profile(profile)
+    dialect = dialect or prof.dialect
+    if db is None and any(r.needs_db for r in rules):
+        from ..tags import TagDB
+
+        db = TagDB.for_profile(prof)
     prompt = parse(text, dialect, namespaces=_namespaces(prof))
-    ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack)
+    from .vocabulary import bundled_embeddings, embedding_key
+
+    names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings)
+    ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack, embeddings=names)
     found: list[Diagnostic] = []
     for rule_cls in rules:
         if rule_cls.needs_db and db is None:
             continue
-        for diag in rule_cls().check(ctx):
-            found.append(diag.locate(text))
+        found.extend(rule_cls().check(ctx))
     found.sort(key=lambda d: (d.start, d.code))
+    _locate(text, found)
     return LintReport(text, prof.id, dialect, found, negative)
+
+
+def _locate(text: str, found: list[Diagnostic]) -> None:
+    """Line and column of every finding in one pass over the text (findings are sorted by start)."""
+    line, line_start, pos = 1, 0, 0
+    for d in found:
+        start = max(0, min(d.start, len(text)))
+        if start < pos:  # pragma: no cover - findings are sorted
+            line, line_start, pos = 1, 0, 0
+        line += text.count("\n", pos, start)
+        newline = text.rfind("\n", pos, start)
+        if newline != -1:
+            line_start = newline + 1
+        pos = start
+        d.line, d.column = line, start - line_start + 1
 
 
 def _namespaces(profile) -> frozenset[str] | None:
@@ -88,32 +104,58 @@ def _namespaces(profile) -> frozenset[str] | None:
     return known_namespaces() | frozenset(profile.namespaces)
 
 
+class _Taken:
+    """Source spans already claimed by a fix of this pass. Checks cost the length of the span (C speed),
+    so a pass is linear in the text however many fixes it holds."""
+
+    def __init__(self, length: int) -> None:
+        self.covered = bytearray(length + 1)  # 1 where an edit replaces the character
+        self.inserts = bytearray(length + 1)  # 1 where an edit inserts (or starts)
+
+    def free(self, s: int, e: int) -> bool:
+        if s == e:  # an insertion conflicts with an edit around or starting at the same point
+            return not self.inserts[s] and not (self.covered[s] and s > 0 and self.covered[s - 1])
+        return self.covered.find(1, s, e) == -1 and self.inserts.find(1, s, e) == -1
+
+    def take(self, s: int, e: int) -> None:
+        self.inserts[s] = 1
+        if e > s:
+            self.covered[s:e] = b"\x01" * (e - s)
+
+
 def fix_text(text: str, profile=None, dialect: str | None = None, db=None, select: Sequence[str] | None = None,
              ignore: Sequence[str] | None = None, unsafe: bool = False, negative: bool = False,
-             max_passes: int = 5) -> tuple[str, list[Diagnostic]]:
+             max_passes: int = 5, embeddings: Iterable[str] = ()) -> tuple[str, list[Diagnostic]]:
     """Apply fixes (safe ones; unsafe too with ``unsafe=True``) until none applies; returns text and what was fixed.
 
     Overlapping fixes are applied one per pass, so each pass re-lints the text the previous one produced.
     """
     applied: list[Diagnostic] = []
+    embeddings = tuple(embeddings)
     for _ in range(max_passes):
-        report = lint_prompt(text, profile, dialect, db, select, ignore, negative)
+        report = lint_prompt(text, profile, dialect, db, select, ignore, negative, embeddings=embeddings)
         edits: list[Edit] = []
-        taken: list[tuple[int, int]] = []
+        taken = _Taken(len(text))
         for diag in report.diagnostics:
             fix = diag.fix
             if fix is None or not (fix.safe or unsafe):
                 continue
             spans = [(e.start, e.end) for e in fix.edits]
-            if any(_overlaps(s, t) for s in spans for t in taken):
+            if not all(taken.free(s, e) for s, e in spans) or _self_overlapping(spans):
                 continue
-            taken.extend(spans)
+            for s, e in spans:
+                taken.take(s, e)
             edits.extend(fix.edits)
             applied.append(diag)
         if not edits:
             break
         text = apply_edits(text, edits)
     return text, applied
+
+
+def _self_overlapping(spans: list[tuple[int, int]]) -> bool:
+    ordered = sorted(spans)
+    return any(_overlaps(a, b) for a, b in zip(ordered, ordered[1:]))
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -1,35 +1,71 @@
-"""Lint rules as documented objects (the ruff/sqlfluff model) and the context every rule sees."""
+"""Lint rules as documented objects (the ruff/sqlfluff model) and the context every rule sees.
+
+This module knows nothing of the rules themselves: they subclass :class:`Rule` in ``rules/`` and are listed
+in one place, ``registry.py`` (as ruff lists its rules in one table), so nothing imports in a circle.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 
 from ..syntax.prompt import Prompt, Tag
 from .diagnostics import Diagnostic, Edit, Fix, Severity
+from .edits import Parents, removal_edit
+from .vocabulary import is_not_a_tag
 
 if TYPE_CHECKING:
     from ..profiles import Profile
     from ..tags import TagDB, TagInfo
     from ..tokens.chunks import ChunkPlan
 
+_WORDS = re.compile(r"[^\s_]+")
+_SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
+
 
 class LintContext:
     """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None)."""
 
     def __init__(self, prompt: Prompt, profile: "Profile", db: "TagDB | None", negative: bool = False,
-                 backtrack: int = 20) -> None:
+                 backtrack: int = 20, embeddings: frozenset[str] = frozenset()) -> None:
         self.prompt = prompt
         self.text = prompt.source
         self.profile = profile
         self.db = db
         self.negative = negative
         self.backtrack = backtrack
+        self.embeddings = embeddings  # textual-inversion names, lower case
         self._infos: dict[int, TagInfo | None] = {}
         self._plan: ChunkPlan | None = None
+        self._tags: list[Tag] | None = None
+        self._parents: Parents | None = None
 
     @property
     def tags(self) -> list[Tag]:
-        return self.prompt.tags
+        if self._tags is None:
+            self._tags = list(self.prompt.tags)
+        return self._tags
+
+    @property
+    def parents(self) -> Parents:
+        """Which group encloses each tag (for removals that keep the syntax valid, one finding per group)."""
+        if self._parents is None:
+            self._parents = Parents(self.prompt)
+        return self._parents
+
+    def removal(self, tag: Tag) -> Edit | None:
+        """An edit that removes ``tag`` and any group it alone fills; None inside prompt editing."""
+        return removal_edit(self.text, self.parents, tag)
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Names the profile knows without the database (ladders, presets, count and special tags)."""
+        return self.profile.vocabulary
+
+    @property
+    def tag_profile(self) -> bool:
+        """True for models prompted with tag lists; False where natural language comes first (SD 1.5, SDXL)."""
+        return not self.profile.natural_language
 
     def info(self, tag: Tag) -> "TagInfo | None":
         """The database entry of a tag (namespaced booru prefixes are looked up without the prefix)."""
@@ -41,6 +77,22 @@ class LintContext:
             else:
                 self._infos[tag.index] = self.db.lookup(tag.name)
         return self._infos[tag.index]
+
+    def known(self, tag: Tag) -> bool:
+        """The tag is in the profile's vocabulary or its tag sources, or is not a tag at all (an embedding,
+        a wildcard, a placeholder, a kaomoji...)."""
+        return tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+
+    def not_a_tag(self, tag: Tag) -> bool:
+        """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
+        return is_not_a_tag(tag.text, self.embeddings)
+
+    def is_prose(self, tag: Tag) -> bool:
+        """A sentence or a long phrase, not a tag: natural language, which the tag database cannot judge."""
+        words = len(_WORDS.findall(tag.text))
+        if words > (3 if self.profile.natural_language else 6):
+            return True
+        return words > 1 and _SENTENCE.search(tag.text) is not None
 
     def kind(self, tag: Tag) -> str:
         """What a tag is for ordering: a ladder (quality, rating...), ``count``, a DB category, or ``rest``."""
@@ -74,7 +126,8 @@ class Rule:
     """A lint rule. Subclasses set the class attributes and implement :meth:`check`.
 
     The class docstring is the rule's documentation (``promptkit rules CODE`` shows it): what it finds,
-    why it matters, and an example.
+    why it matters, and an example. ``default`` says whether the rule runs without ``--select``: as in ruff,
+    only rules that are right on real prompts nearly always are on by default.
     """
 
     code: ClassVar[str]
@@ -83,6 +136,7 @@ class Rule:
     severity: ClassVar[Severity] = Severity.WARNING
     fix_safety: ClassVar[str | None] = None  # "safe", "unsafe" or None when the rule offers no fix
     needs_db: ClassVar[bool] = False
+    default: ClassVar[bool] = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -102,24 +156,17 @@ class Rule:
         return Diagnostic(self.code, self.name, severity or self.severity, message, start, end,
                           list(suggestions), fix)
 
-    def fix(self, description: str, *edits: Edit) -> Fix:
-        return Fix(description, tuple(edits), self.fix_safety == "safe")
+    def fix(self, description: str, *edits: Edit, safe: bool | None = None) -> Fix:
+        """A fix with this rule's safety (``safe=False`` marks one fix of a safe rule unsafe)."""
+        is_safe = self.fix_safety == "safe" if safe is None else (safe and self.fix_safety == "safe")
+        return Fix(description, tuple(edits), is_safe)
 
 
-RULES: dict[str, type[Rule]] = {}
-
-
-def register(cls: type[Rule]) -> type[Rule]:
-    if cls.code in RULES:
-        raise ValueError(f"duplicate rule code {cls.code}")
-    RULES[cls.code] = cls
-    return cls
-
-
-def all_rules() -> list[type[Rule]]:
-    from . import rules  # noqa: F401 - importing registers them
-
-    return [RULES[c] for c in sorted(RULES)]
+def quote(text: str, limit: int = 60) -> str:
+    """``repr`` of a piece of the prompt for a message, shortened: findings on huge prompts stay short."""
+    if len(text) > limit:
+        text = text[: limit - 20] + "..." + text[-15:]
+    return repr(text)
 
 
 def iter_item_spans(text: str, prompt: Prompt) -> Iterator[tuple[int, int]]:

@@ -96,8 +96,26 @@ class Profile(BaseModel):
     keep_underscores: list[str] = Field(default_factory=list)
     presets: Presets = Presets()
     namespaces: list[str] = Field(default_factory=list)
+    tag_sources: list[str] = Field(
+        default_factory=lambda: ["danbooru", "e621"],
+        description="the tag vocabularies the model was trained on, in order of precedence: danbooru, e621, "
+                    "wd14 or a CSV path; the first that knows a spelling decides what it means")
+    series: list[str] = Field(
+        default_factory=list,
+        description="copyright tags the model specialises in: a character written without its qualifier "
+                    "(kazusa for kazusa_(blue_archive)) gets the qualified tag suggested")
     weight_warn: float = 1.5
     weight_error: float = 2.0
+
+    @field_validator("tag_sources")
+    @classmethod
+    def _sources(cls, names: list[str]) -> list[str]:
+        if not names:
+            raise ValueError("a profile needs at least one tag source")
+        for name in names:
+            if name not in ("danbooru", "e621", "wd14") and not name.endswith(".csv"):
+                raise ValueError(f"unknown tag source {name!r}; use danbooru, e621, wd14 or a .csv path")
+        return names
 
     @field_validator("dialect")
     @classmethod
@@ -140,6 +158,11 @@ class Profile(BaseModel):
             cached = frozenset(_key(t) for t in self.count_tags)
             self.__dict__["_count_names"] = cached
         return cached
+
+    @property
+    def ladders_vocabulary(self) -> frozenset[str]:
+        """The ladder tags (quality, aesthetic, rating, year...) in database spelling."""
+        return frozenset(self._ladder_index())
 
     @property
     def vocabulary(self) -> frozenset[str]:

@@ -1,9 +1,10 @@
 """``TagDB``: look tags up, resolve aliases, expand implications, suggest and complete spellings.
 
-A TagDB stacks one or more compiled sources (Danbooru, e621, the WD vocabulary, a user's CSV). A name found
-in several sources reports all of them; its category and post count come from the first. Look-ups
-normalize spaces/underscores, case, escapes and surrounding whitespace, and are memoized: dataset work asks
-for the same few thousand tags millions of times.
+A TagDB stacks one or more compiled sources (Danbooru, e621, the WD vocabulary, a user's CSV) in order of
+precedence: the first source that knows a spelling, as a tag name or as an alias, decides what it means.
+For a Danbooru-trained model (``TagDB.for_profile``) a Danbooru name or alias therefore wins over anything
+e621 says about the same spelling. Look-ups normalize spaces/underscores, case, escapes and surrounding
+whitespace, and are memoized: dataset work asks for the same few thousand tags millions of times.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import math
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..syntax.normalize import normalize_tag, unescape
+from .aliases import is_rename
 from .sources import CATEGORY_IDS, TagCategory, TagSource, bundled_sources, user_source
 from .store import compiled_path, open_readonly
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,10 @@ class TagInfo:
     """What the database knows about one tag.
 
     ``matched`` says how the query found it: ``exact``, ``alias`` (the query was an alias of ``name``) or
-    ``fuzzy`` (a suggestion; ``score`` is the similarity 0-100).
+    ``fuzzy`` (a suggestion; ``score`` ranks it: similarity in percent plus a bonus for popular tags).
+    ``source`` is the source that decided (for an alias: whose alias it is); ``sources`` every source that
+    has ``name`` as a tag. ``post_count`` 0 with category ``unknown``: the alias leads to a tag that none of
+    the sources lists (deprecated, a disambiguation page, or below the lists' post-count cut-off).
     """
 
     name: str
@@ -36,6 +44,11 @@ class TagInfo:
     matched: str = "exact"
     query: str = ""
     score: float | None = None
+
+    @property
+    def listed(self) -> bool:
+        """True when ``name`` is a tag of at least one source (not only an alias target)."""
+        return bool(self.sources)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "category": self.category.value, "post_count": self.post_count,
@@ -52,8 +65,19 @@ def query_keys(text: str) -> tuple[str, ...]:
     return (normalize_tag(text),)
 
 
+def storable(key: str) -> bool:
+    """Whether SQLite can take ``key``: lone surrogates (undecodable input) cannot be encoded as UTF-8."""
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TagDB:
-    """A stack of compiled tag sources (see :meth:`default`)."""
+    """A stack of compiled tag sources, first source first (see :meth:`default` and :meth:`for_profile`)."""
 
     def __init__(self, sources: Sequence[TagSource]) -> None:
         if not sources:
@@ -81,6 +105,18 @@ class TagDB:
         bundled = bundled_sources()
         return cls([bundled[n] if n in bundled else user_source(n) for n in names])
 
+    @classmethod
+    def for_profile(cls, profile: "Profile | str", extra: Iterable[str | Path] = ()) -> "TagDB":
+        """The stack of the sources a model was trained on (``Profile.tag_sources``), shared per process.
+
+        ``extra`` adds users' own CSVs after the profile's sources.
+        """
+        if isinstance(profile, str):
+            from ..profiles import load_profile
+
+            profile = load_profile(profile)
+        return stacked_db(tuple(profile.tag_sources) + tuple(str(p) for p in extra))
+
     @property
     def source_names(self) -> list[str]:
         return [s.name for s in self.sources]
@@ -90,67 +126,87 @@ class TagDB:
             conn.close()
 
     # -- exact look-ups -----------------------------------------------------------------------------------
-    def _row(self, key: str) -> tuple[int, int, int, tuple[str, ...]] | None:
-        """(source index, category id, post count, all sources) of a canonical name, or None."""
-        found = None
-        names: list[str] = []
+    def _rows(self, key: str) -> list[tuple[int, int, int]]:
+        """(source index, category id, post count) of every source that lists ``key`` as a tag name."""
+        rows = []
         for i, conn in enumerate(self._conns):
             row = conn.execute("SELECT category, post_count FROM tags WHERE name = ?", (key,)).fetchone()
             if row is not None:
-                names.append(self.sources[i].name)
-                if found is None:
-                    found = (i, row[0], row[1])
-        if found is None:
-            return None
-        return found[0], found[1], found[2], tuple(names)
+                rows.append((i, row[0], row[1]))
+        return rows
 
-    def _info(self, key: str, matched: str, query: str) -> TagInfo | None:
-        row = self._row(key)
-        if row is None:
+    def _info(self, key: str, matched: str, query: str, decided_by: int) -> TagInfo | None:
+        """The entry of tag name ``key``; category and post count from the deciding source where it lists it,
+        else from the first source that does."""
+        rows = self._rows(key)
+        if not rows:
             return None
-        i, cat, count, names = row
+        i, cat, count = next((r for r in rows if r[0] == decided_by), rows[0])
         category = self._schemes[i].get(cat, TagCategory.UNKNOWN)
-        return TagInfo(key, category, count, self.sources[i].name, names, matched, query)
+        return TagInfo(key, category, count, self.sources[decided_by].name,
+                       tuple(self.sources[r[0]].name for r in rows), matched, query)
 
-    def _alias_target(self, key: str) -> str | None:
-        for conn in self._conns:
-            row = conn.execute("SELECT name FROM aliases WHERE alias = ?", (key,)).fetchone()
-            if row is not None:
-                return row[0]
+    def _has_name(self, i: int, key: str) -> bool:
+        return self._conns[i].execute("SELECT 1 FROM tags WHERE name = ?", (key,)).fetchone() is not None
+
+    def _alias_in(self, i: int, key: str) -> str | None:
+        row = self._conns[i].execute("SELECT name FROM aliases WHERE alias = ?", (key,)).fetchone()
+        return row[0] if row is not None else None
+
+    def _decide(self, keys: Sequence[str]) -> tuple[int, str, str] | None:
+        """(source index, ``exact`` or ``alias``, tag name) from the first source that knows one of ``keys``;
+        within a source a tag name wins over an alias."""
+        for i in range(len(self._conns)):
+            for key in keys:
+                if self._has_name(i, key):
+                    return i, "exact", key
+            for key in keys:
+                target = self._alias_in(i, key)
+                if target is not None:
+                    return i, "alias", target
         return None
 
-    def _follow_alias(self, target: str, query: str) -> TagInfo:
-        """The tag an alias leads to. Stacked sources can chain aliases (Danbooru ``paintings`` -> ``painting``,
-        e621 ``painting`` -> ``painting_(action)``); a few hops are followed, cycles are not."""
+    def _follow_alias(self, i: int, target: str, query: str) -> TagInfo:
+        """The tag source ``i``'s alias leads to, resolved again through the stack: the first source that
+        knows the target's spelling decides it too (e621 ``postapocalyptic`` -> ``post-apocalyptic``, which
+        Danbooru renamed ``post-apocalypse``), so resolving twice gives what resolving once gives. A few hops,
+        no cycles; a target no source lists comes back with post count 0."""
         seen = {target}
         for _ in range(4):
-            info = self._info(target, "alias", query)
-            if info is not None:
-                return info
-            nxt = self._alias_target(target)
-            if nxt is None or nxt in seen:
+            step = self._decide((target,))
+            if step is None:
                 break
-            seen.add(nxt)
-            target = nxt
-        return TagInfo(target, TagCategory.UNKNOWN, 0, "", (), "alias", query)  # below the post-count cut-off
+            j, how, name = step
+            if how == "exact":
+                info = self._info(name, "alias", query, decided_by=j)
+                if info is not None:
+                    return TagInfo(info.name, info.category, info.post_count, self.sources[i].name, info.sources,
+                                   "alias", query)
+                break
+            if name in seen:
+                break
+            seen.add(name)
+            target = name
+        return TagInfo(target, TagCategory.UNKNOWN, 0, self.sources[i].name, (), "alias", query)
 
     def lookup(self, text: str) -> TagInfo | None:
-        """The tag a spelling names: exact canonical name first, then an alias. None when unknown."""
+        """The tag a spelling names, or None when no source knows it.
+
+        Sources are asked in order; the first that knows the spelling decides: as one of its tag names
+        (``exact``) or as one of its aliases (``alias``). Within a source a name wins over an alias.
+        """
         cache = self._cache
         if text in cache:
             return cache[text]
         info = None
-        keys = query_keys(text)
-        for key in keys:
-            info = self._info(key, "exact", text)
-            if info is not None:
-                break
-        if info is None:
-            for key in keys:
-                target = self._alias_target(key)
-                if target is not None:
-                    info = self._follow_alias(target, text)
-                    break
+        keys = [k for k in query_keys(text) if k and storable(k)]
+        step = self._decide(keys) if keys else None
+        if step is not None:
+            i, how, name = step
+            info = self._info(name, "exact", text, decided_by=i) if how == "exact" else \
+                self._follow_alias(i, name, text)
+        if len(cache) > 200_000:  # bounded: a hostile caption can hold millions of distinct spellings
+            cache.clear()
         cache[text] = info
         return info
 
@@ -162,10 +218,32 @@ class TagDB:
         info = self.lookup(text)
         return info.name if info is not None else query_keys(text)[0]
 
+    def rename(self, text: str) -> TagInfo | None:
+        """The canonical tag when ``text`` is an alias that only renames it (``hires`` -> ``highres``), else None.
+
+        Safe to rewrite: a source of the stack lists the target as a real tag, and the two spellings name the
+        same concept word for word (see :func:`promptkit.tags.aliases.is_rename`). Aliases to placeholders
+        (``invalid_tag``, disambiguation pages), to a more general tag (``short blonde hair`` ->
+        ``blonde_hair``), to a qualified tag (``orange`` -> ``orange_(fruit)``) or to another word (``man`` ->
+        ``male_focus``) are not renames.
+        """
+        info = self.lookup(text)
+        if info is None or info.matched != "alias" or not info.listed or info.post_count <= 0:
+            return None
+        key = query_keys(text)[0]
+        return info if is_rename(key, info.name) else None
+
+    def popularity(self, name: str) -> int:
+        """Post count of a tag name in the first source that lists it (0 when none does)."""
+        rows = self._rows(name) if storable(name) else []
+        return rows[0][2] if rows else 0
+
     # -- implications -------------------------------------------------------------------------------------
     def implied(self, name: str) -> list[str]:
         """Every tag ``name`` implies, transitively, nearest first (``very_long_hair`` -> ``long_hair``...)."""
         start = self.resolve(name)
+        if not storable(start):
+            return []
         cached = self._implied_cache.get(start)
         if cached is not None:
             return list(cached)
@@ -191,52 +269,98 @@ class TagDB:
         return self.resolve(b) in self.implied(a)
 
     # -- fuzzy --------------------------------------------------------------------------------------------
-    def suggest(self, text: str, limit: int = 5) -> list[TagInfo]:
-        """Near matches for a misspelled tag, ranked by similarity and then popularity."""
+    @property
+    def fuzzy(self) -> "_FuzzyIndex":
         if self._fuzzy is None:
             self._fuzzy = _FuzzyIndex(self)
-        results = []
-        for name, score in self._fuzzy.search(query_keys(text)[0], limit):
-            info = self.lookup(name)
+        return self._fuzzy
+
+    def suggest(self, text: str, limit: int = 5, vocabulary: Iterable[str] = ()) -> list[TagInfo]:
+        """Near matches for a misspelled tag, best first (``score``: similarity plus a popularity bonus).
+
+        ``vocabulary`` adds names outside the databases (a profile's ladders and presets: ``masterpiece``,
+        ``best quality``); they rank as popular tags. A run-together tag (``longhair``) is found
+        as a one-edit match of the tag (``worstquality`` -> ``worst quality``).
+        """
+        key = query_keys(text)[0] if text else ""
+        if not key or not storable(key):
+            return []
+        vocab = {normalize_tag(v) for v in vocabulary}
+        out = []
+        for name, score in self.fuzzy.search(key, limit, vocab):
+            info = self.lookup(name) if name not in vocab else None
             if info is not None:
-                results.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources,
-                                       "fuzzy", text, round(score, 1)))
-        return results
+                out.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources,
+                                   "fuzzy", text, round(score, 1)))
+            elif name in vocab:
+                out.append(TagInfo(name, TagCategory.UNKNOWN, 0, "profile", (), "fuzzy", text, round(score, 1)))
+        return out
+
+    def correction(self, text: str, vocabulary: Iterable[str] = (), min_posts: int = 500) -> TagInfo | None:
+        """The tag ``text`` is a near-certain typo of, or None (see :meth:`_FuzzyIndex.correction`)."""
+        key = query_keys(text)[0] if text else ""
+        if not key or not storable(key):
+            return None
+        vocab = {normalize_tag(v) for v in vocabulary}
+        found = self.fuzzy.correction(key, vocab, min_posts)
+        if found is None:
+            return None
+        if found in vocab:
+            return TagInfo(found, TagCategory.UNKNOWN, 0, "profile", (), "fuzzy", text, None)
+        info = self.lookup(found)
+        if info is None:
+            return None
+        return TagInfo(info.name, info.category, info.post_count, info.source, info.sources, "fuzzy", text, None)
 
     def complete(self, prefix: str, limit: int = 20) -> list[TagInfo]:
-        """Tags starting with ``prefix`` (aliases included), most used first: the autocomplete case."""
+        """Tags starting with ``prefix``, most used first (as a1111-sd-webui-tagcomplete ranks them).
+
+        An alias that starts with the prefix stands for its tag (``matched`` = ``alias``, ``query`` = the
+        alias spelling), so ``hires`` completes to ``highres``; a tag appears once, under its own name when
+        that starts with the prefix too.
+        """
         key = query_keys(prefix)[0]
-        if not key:
+        if not key or not storable(key):
             return []
         upper = key + "\U0010ffff"
-        best: dict[str, tuple[int, str]] = {}  # name -> (post count, how matched)
-        for conn in self._conns:
+        best: dict[str, tuple[int, str, str]] = {}  # canonical name -> (post count, how, spelling)
+        for i, conn in enumerate(self._conns):
             for name, count in conn.execute(
                     "SELECT name, post_count FROM tags WHERE name >= ? AND name < ? "
                     "ORDER BY post_count DESC LIMIT ?", (key, upper, limit)):
-                if name not in best or best[name][0] < count:
-                    best[name] = (count, "exact")
-            for alias, name in conn.execute(
-                    "SELECT alias, name FROM aliases WHERE alias >= ? AND alias < ? LIMIT ?", (key, upper, limit * 10)):
                 if name not in best:
-                    info = self.lookup(name)
-                    if info is not None:
-                        best[name] = (info.post_count, "alias")
-        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:limit]
+                    best[name] = (self.popularity(name), "exact", name)
+                elif best[name][1] == "alias":
+                    best[name] = (best[name][0], "exact", name)
+        for i, conn in enumerate(self._conns):
+            for alias, _ in conn.execute(
+                    "SELECT alias, name FROM aliases WHERE alias >= ? AND alias < ? LIMIT ?", (key, upper, limit * 20)):
+                info = self.lookup(alias)  # the stack decides what the alias means
+                if info is None or not info.listed or info.name in best:
+                    continue
+                best[info.name] = (info.post_count, "alias", alias)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
         out = []
-        for name, (_, how) in ranked:
+        for name, (_, how, spelling) in ranked:
             info = self.lookup(name)
             if info is not None:
-                out.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources, how, prefix))
+                out.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources, how,
+                                   spelling if how == "alias" else prefix))
         return out
 
 
-class _FuzzyIndex:
-    """Candidate buckets for ``suggest``: names grouped by first character and length.
+def _popularity_bonus(posts: int) -> float:
+    return 2.5 * math.log10(1 + posts)
 
-    Comparing a query with all ~290k names costs tens of milliseconds; a misspelling rarely changes the
-    first character or the length by more than a few, so only those buckets are scored (a second pass
-    keyed on the second character catches a wrong first letter).
+
+class _FuzzyIndex:
+    """Candidate buckets for ``suggest``: every spelling (names and aliases) by first character and length.
+
+    Comparing a query with all ~290k names costs tens of milliseconds; a single typo keeps the length within
+    a few characters and either keeps the first character or moves it by one place, so four buckets per
+    length are enough: names starting with the query's first or second character, and names whose second
+    character is the query's first or second. Candidates are ranked by edit distance (adjacent
+    transpositions count one edit) and popularity.
     """
 
     def __init__(self, db: TagDB) -> None:
@@ -244,13 +368,14 @@ class _FuzzyIndex:
         targets: dict[str, str] = {}  # spelling -> canonical name
         for conn in db._conns:
             for name, count in conn.execute("SELECT name, post_count FROM tags"):
-                if count > popularity.get(name, -1):
-                    popularity[name] = count
+                if name not in popularity:
+                    popularity[name] = count  # the first source that lists a name decides its popularity
                 targets.setdefault(name, name)
         for conn in db._conns:
             for alias, name in conn.execute("SELECT alias, name FROM aliases"):
-                if name in popularity:
-                    targets.setdefault(alias, name)
+                if name in popularity and alias not in targets:
+                    targets[alias] = name
+        self.db = db
         self.popularity = popularity
         self.targets = targets
         self.by_first: dict[tuple[str, int], list[str]] = {}
@@ -261,37 +386,81 @@ class _FuzzyIndex:
             if n > 1:
                 self.by_second.setdefault((spelling[1], n), []).append(spelling)
 
-    def _candidates(self, buckets: dict[tuple[str, int], list[str]], ch: str, n: int) -> list[str]:
-        spread = max(2, n // 4)
+    def _candidates(self, key: str, spread: int) -> list[str]:
+        n = len(key)
         out: list[str] = []
+        firsts = {key[0]} | ({key[1]} if n > 1 else set())
         for length in range(max(1, n - spread), n + spread + 1):
-            out.extend(buckets.get((ch, length), ()))
+            for ch in firsts:
+                out.extend(self.by_first.get((ch, length), ()))
+                out.extend(self.by_second.get((ch, length), ()))
         return out
 
-    def search(self, key: str, limit: int) -> list[tuple[str, float]]:
-        from rapidfuzz import fuzz, process
+    def _scored(self, key: str, vocabulary: set[str], spread: int) -> dict[str, tuple[int, float]]:
+        """canonical name -> (edit distance, rank score) of every candidate within ``spread`` edits."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
 
-        if not key:
-            return []
-        n = len(key)
-        candidates = self._candidates(self.by_first, key[0], n)
-        found = process.extract(key, candidates, scorer=fuzz.ratio, limit=limit * 8, score_cutoff=60)
-        if (not found or found[0][1] < 85) and n > 1:
-            more = self._candidates(self.by_second, key[1], n)
-            found += process.extract(key, more, scorer=fuzz.ratio, limit=limit * 8, score_cutoff=60)
-        best: dict[str, float] = {}
-        for spelling, score, _ in found:
-            name = self.targets[spelling]
+        candidates = list(dict.fromkeys(self._candidates(key, spread)))
+        found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=spread, limit=None)
+        found += [(v, OSA.distance(key, v), None) for v in vocabulary if abs(len(v) - len(key)) <= spread]
+        out: dict[str, tuple[int, float]] = {}
+        for spelling, distance, _ in found:
+            if distance > spread:
+                continue
+            name = spelling if spelling in vocabulary else self.targets[spelling]
             if spelling == key and name == key:
                 continue  # the query itself is a tag: suggest others
-            if score > best.get(name, -1.0):
-                best[name] = score
-        ranked = sorted(best.items(),
-                        key=lambda kv: -(kv[1] + 2.0 * math.log10(1 + self.popularity.get(kv[0], 0))))
-        return ranked[:limit]
+            posts = 10 ** 6 if name in vocabulary else self.popularity.get(name, 0)
+            similarity = 100.0 * (1 - distance / max(len(key), len(spelling)))
+            score = similarity + _popularity_bonus(posts)
+            if name not in out or score > out[name][1]:
+                out[name] = (distance, score)
+        return out
+
+    def search(self, key: str, limit: int, vocabulary: set[str] = frozenset()) -> list[tuple[str, float]]:
+        if not key:
+            return []
+        spread = 1 if len(key) <= 4 else (2 if len(key) <= 12 else 3)
+        scored = self._scored(key, vocabulary, spread)
+        ranked = sorted(scored.items(), key=lambda kv: (-kv[1][1], kv[0]))
+        return [(name, score) for name, (_, score) in ranked[:limit]]
+
+    def _posts(self, name: str, vocabulary: set[str]) -> int:
+        return 10 ** 6 if name in vocabulary else self.popularity.get(self.targets.get(name, name), 0)
+
+    def correction(self, key: str, vocabulary: set[str], min_posts: int) -> str | None:
+        """The one tag ``key`` is a near-certain typo of: one edit away (two for long spellings), popular
+        (``min_posts`` or more, or in ``vocabulary``), at least twenty times as popular as any other tag as
+        close, and not a change of digits (``4k``/``8k``, ``2girls``/``3girls`` are different tags)."""
+        if len(key) < 4:
+            return None
+        limit = 1 if len(key) < 10 else 2
+        scored = self._scored(key, vocabulary, limit)
+        if not scored:
+            return None
+        best_distance = min(d for d, _ in scored.values())
+        closest = [(self._posts(n, vocabulary), n) for n, (d, _) in scored.items() if d == best_distance]
+        closest.sort(reverse=True)
+        posts, name = closest[0]
+        if posts < min_posts or (len(closest) > 1 and closest[1][0] * 20 > posts):
+            return None
+        if _digits(key) != _digits(name):
+            return None
+        return name
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+@functools.lru_cache(maxsize=16)
+def stacked_db(names: tuple[str, ...]) -> TagDB:
+    """A process-wide database for a stack of source names (or CSV paths), opened once."""
+    return TagDB.from_names(names)
 
 
 @functools.cache
 def default_db() -> TagDB:
     """The process-wide default database (Danbooru + e621), opened once."""
-    return TagDB.default()
+    return stacked_db(("danbooru", "e621"))

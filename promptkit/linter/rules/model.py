@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Iterable
 
+from bisect import bisect_left, bisect_right
+
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
-from ..rule import LintContext, Rule, register
+from ..ordering import order_items, slot_name
+from ..rule import LintContext, Rule, quote
 
 
 @functools.cache
@@ -26,12 +29,12 @@ def ladder_owners() -> dict[str, list[tuple[str, str]]]:
     return owners
 
 
-@register
 class ForeignLadderTag(Rule):
     """A quality, aesthetic, rating or year tag from another model family's ladder.
 
     Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
-    ``very awa`` NoobAI's, ``extremely aesthetic`` SoteDiffusion's; elsewhere they are noise.
+    ``very awa`` NoobAI's, ``extremely aesthetic`` SoteDiffusion's; elsewhere they are noise. Tag profiles
+    only: natural-language models read them as ordinary words.
 
     Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
     """
@@ -43,7 +46,7 @@ class ForeignLadderTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
-        if not profile.ladders:
+        if not profile.ladders or profile.natural_language:
             return
         owners = ladder_owners()
         for tag in ctx.tags:
@@ -54,16 +57,16 @@ class ForeignLadderTag(Rule):
             family, ladder = owners[tag.name][0]
             ours = profile.ladders.get(ladder)
             hint = [", ".join(ours[:3])] if ours else []
-            yield self.diagnostic(f"{tag.text!r} is a {family} {ladder} tag; {profile.title} was not trained with it",
-                                  tag.start, tag.end, suggestions=hint)
+            yield self.diagnostic(f"{quote(tag.text)} is a {ladder} tag of the {family} family; {profile.title} was "
+                                  "not trained with it", tag.start, tag.end, suggestions=hint)
 
 
-@register
 class MissingQualityTags(Rule):
     """None of the quality tags the model card recommends.
 
     Why: models trained with quality ladders produce their average output without them; the card's
-    positive preset is what the examples were made with.
+    positive preset is what the examples were made with. Off by default: prompts are often fragments
+    (styles, wildcards) that get the quality tags elsewhere.
 
     Example (Kivotos XL): ``1girl, solo`` -> ``1girl, solo, masterpiece, best quality, very aesthetic, absurdres``.
     Fix (unsafe: adds tags): add the preset where the ordering template puts it.
@@ -74,6 +77,7 @@ class MissingQualityTags(Rule):
     category = "model"
     severity = Severity.INFO
     fix_safety = "unsafe"
+    default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
@@ -92,12 +96,12 @@ class MissingQualityTags(Rule):
                               suggestions=[preset], fix=self.fix(f"add {preset!r}", edit))
 
 
-@register
 class TagOrder(Rule):
     """Tags out of the order the model was trained with.
 
     Why: models trained on captions in a fixed order (Animagine, Kivotos, Pony) follow prompts in that
     order best: count, character, series, artist, everything else, then quality tags for Animagine.
+    Only for profiles whose model was trained in a fixed order, and never in negative prompts.
 
     Example (Kivotos XL): ``smile, kazusa \\(blue archive\\), 1girl`` -> ``1girl, kazusa \\(blue archive\\), smile``.
     Fix (safe: every tag kept with its weight): reorder by the profile template (``promptkit fmt``).
@@ -110,27 +114,24 @@ class TagOrder(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.negative or not ctx.profile.ordering:
+        if ctx.negative or not ctx.profile.ordering or not ctx.profile.ordering_strict:
             return
-        from ..formatter import order_items, slot_names
-
         plan = order_items(ctx)
         if plan is None:
             return
         segments_changed, first_bad = plan
-        if not segments_changed:
+        if not segments_changed or first_bad is None:
             return
         bad_tag, expected_before = first_bad
         severity = Severity.WARNING if ctx.profile.ordering_strict else Severity.INFO
         yield self.diagnostic(
-            f"{bad_tag.text!r} ({slot_names(ctx, bad_tag)}) should come before {expected_before.text!r} "
-            f"({slot_names(ctx, expected_before)}) in {ctx.profile.title}'s order: "
+            f"{quote(bad_tag.text)} ({slot_name(ctx, bad_tag)}) should come before {quote(expected_before.text)} "
+            f"({slot_name(ctx, expected_before)}) in {ctx.profile.title}'s order: "
             f"{', '.join(s.name for s in ctx.profile.ordering)}",
             bad_tag.start, bad_tag.end, severity=severity,
             fix=self.fix("reorder the tags", *segments_changed))
 
 
-@register
 class RatingConflict(Rule):
     """More than one rating tag (``safe`` and ``explicit``).
 
@@ -155,7 +156,6 @@ class RatingConflict(Rule):
                                   later.start, later.end)
 
 
-@register
 class TooManyChunks(Rule):
     """Tokens past what the model's text encoder can see.
 
@@ -184,17 +184,16 @@ class TooManyChunks(Rule):
         lost = [t.text for t in ctx.tags if t.start >= start]
         yield self.diagnostic(
             f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {len(dropped)} more are dropped "
-            f"({len(lost)} tags: {', '.join(lost[:5])}{'...' if len(lost) > 5 else ''})",
+            f"({len(lost)} tags: {', '.join(quote(t, 30)[1:-1] for t in lost[:5])}{'...' if len(lost) > 5 else ''})",
             start, len(ctx.text.rstrip()))
 
 
-@register
 class TagCutByChunk(Rule):
     """A tag split across two 75-token chunks.
 
     Why: each chunk is encoded separately, so a tag cut in two is seen as two unrelated halves. A1111 moves
     text after a comma within 20 tokens of the boundary to the next chunk, but long tags or missing commas
-    defeat it.
+    defeat it. Sentences are not reported: prose has no comma to move to.
 
     Example: put ``BREAK`` before the cut tag, or shorten the prompt before it.
     """
@@ -210,8 +209,56 @@ class TagCutByChunk(Rule):
         plan = ctx.chunk_plan
         if len(plan.chunks) < 2:
             return
-        for tag in ctx.tags:
-            chunks = plan.tag_chunks(tag)
-            if len(chunks) > 1:
-                yield self.diagnostic(f"{tag.text!r} is cut between chunks {chunks[0] + 1} and {chunks[-1] + 1}",
+        tags = ctx.tags
+        starts = [t.start for t in tags]
+        reported = set()
+        for i in range(len(plan.chunks) - 1):
+            before, after = plan.chunks[i], plan.chunks[i + 1]
+            if before.forced or not before.tokens or not after.tokens:
+                continue  # BREAK ends a chunk between tags
+            last, first = before.tokens[-1], after.tokens[0]
+            # a tag is cut when it holds the last token of one chunk and the first of the next
+            for j in range(max(0, bisect_right(starts, last.start) - 1), bisect_left(starts, first.end)):
+                tag = tags[j]
+                if j in reported or not (tag.start < last.end and tag.end > first.start):
+                    continue
+                if ctx.is_prose(tag):
+                    continue  # a sentence is read as a whole either way; nothing to move
+                reported.add(j)
+                last_chunk = i + 1
+                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].tokens and \
+                        plan.chunks[last_chunk + 1].tokens[0].start < tag.end:
+                    last_chunk += 1
+                yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
+
+
+class NegativePreset(Rule):
+    """A negative prompt without the tags of the profile's recommended negative (opt-in).
+
+    Why: model cards give the negative prompt their examples were made with; quality and aesthetic tags in
+    it (``worst quality``, ``very displeasing``) steer the model only when present. Off by default: many
+    users keep their own negative on purpose.
+
+    Example (Kivotos XL): negative ``lowres`` -> add ``worst quality, low quality, very displeasing, ...``.
+    """
+
+    code = "PK307"
+    name = "negative-preset"
+    category = "model"
+    severity = Severity.INFO
+    default = False
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        preset = ctx.profile.presets.negative.strip()
+        if not ctx.negative or not preset:
+            return
+        from ...syntax import parse
+
+        have = {t.name for t in ctx.tags}
+        wanted = [t for t in parse(preset, ctx.profile.dialect).tags if t.name not in have]
+        if not wanted:
+            return
+        names = ", ".join(t.text for t in wanted)
+        yield self.diagnostic(f"{ctx.profile.title}'s recommended negative also has: {quote(names, 120)[1:-1]}",
+                              0, 0, suggestions=[names])

@@ -1,25 +1,25 @@
-"""Syntax rules (PK1xx): brackets, weights, colons, and syntax from the wrong dialect."""
+"""Syntax rules (PK1xx): brackets, weights, colons, keywords, and syntax from the wrong dialect."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Iterable
 
 from ...syntax.ast import Alternation, Group, Schedule, Text, render_source
 from ...syntax.render import format_weight
 from ..diagnostics import Diagnostic, Edit, Severity
-from ..rule import LintContext, Rule, register
+from ..rule import LintContext, Rule, quote
 
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
 
 
-@register
 class UnbalancedBracket(Rule):
     """A bracket without its partner.
 
     Why: A1111 applies an unclosed ``(`` or ``[`` to the whole rest of the prompt and reads a stray ``)`` as
     text, so the weights are not what the brackets suggest. Usually the parentheses belong to a tag such as
-    ``kazusa (blue archive`` and should be escaped.
+    ``kazusa (blue archive`` and should be escaped. A run of unclosed openers (``(((``) is one finding.
 
     Example: ``1girl, (smile, looking at viewer`` -> ``1girl, (smile), looking at viewer``.
     Fix (safe, stray closers only): escape the stray closer, ``)`` -> ``\\)`` (A1111 already reads it as text).
@@ -32,9 +32,14 @@ class UnbalancedBracket(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        last_open_end = -1
         for node in ctx.prompt.walk():
             t = type(node)
             if t is Group and not node.closed and node.kind not in ("compel_word",):
+                if node.start == last_open_end:  # "(((": one finding for the run
+                    last_open_end = node.start + len(node.open)
+                    continue
+                last_open_end = node.start + len(node.open)
                 close = "::" if node.kind == "nai_weight" else _CLOSER.get(node.open[-1:], ")")
                 yield self.diagnostic(
                     f"{node.open!r} is never closed: A1111 applies it to the rest of the prompt",
@@ -46,7 +51,9 @@ class UnbalancedBracket(Rule):
                     fix=self.fix(f"escape it as '\\{node.raw}'", Edit(node.start, node.end, "\\" + node.raw)))
 
 
-@register
+_TIME_OR_RATIO = re.compile(r"^\d+$")
+
+
 class AmbiguousColon(Rule):
     """A ``:`` inside parentheses that is not a weight.
 
@@ -60,30 +67,42 @@ class AmbiguousColon(Rule):
     name = "ambiguous-colon"
     category = "syntax"
     severity = Severity.WARNING
+    needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        tag_spans = [(t.start, t.end, t) for t in ctx.tags]
+        if ctx.prompt.dialect not in ("a1111", "comfy"):
+            return
+        tags = ctx.tags
+        starts = [t.start for t in tags]
+        from bisect import bisect_right
+
+        text = ctx.text
         for node in ctx.prompt.walk():
             if type(node) is not Group or node.kind not in ("round", "weight"):
                 continue
             for child in node.children:
-                if type(child) is Text and child.kind == Text.COLON:
-                    tag = next((t for s, e, t in tag_spans if s <= child.start < e), None)
-                    if tag is not None and (tag.namespace or (ctx.db is not None and ctx.info(tag) is not None)):
-                        continue  # re:zero, nier:automata, artist:name ... are tags
-                    what = "before the weight" if node.kind == "weight" else "inside ( )"
-                    yield self.diagnostic(
-                        f"':' {what} is plain text here; A1111 reads only ':<number>)' as a weight",
-                        child.start, child.end,
-                        suggestions=["write a weight as (tag:1.2)", "escape it as '\\:' if it is part of a tag"])
+                if type(child) is not Text or child.kind != Text.COLON:
+                    continue
+                i = bisect_right(starts, child.start) - 1
+                tag = tags[i] if i >= 0 and child.start < tags[i].end else None
+                if tag is not None and (tag.namespace or ctx.known(tag)):
+                    continue  # re:zero, nier:automata, artist:name, :d ... are tags
+                before, after = text[max(0, child.start - 1):child.start], text[child.end:child.end + 1]
+                if before.isdigit() and after.isdigit():
+                    continue  # 16:9, 10:30
+                what = "before the weight" if node.kind == "weight" else "inside ( )"
+                yield self.diagnostic(
+                    f"':' {what} is plain text here; A1111 reads only ':<number>)' as a weight",
+                    child.start, child.end,
+                    suggestions=["write a weight as (tag:1.2)", "escape it as '\\:' if it is part of a tag"])
 
 
-@register
 class WeightRange(Rule):
     """An effective weight outside the sane range of the profile.
 
     Why: weights above ~1.5 burn the concept into the image, above 2 they break it, and negative weights
-    do not mean "not" (use the negative prompt). Nesting multiplies: ``(((x:1.5)))`` is 2.0.
+    do not mean "not" (use the negative prompt). Nesting multiplies: ``(((x:1.5)))`` is 2.0. In a negative
+    prompt weights up to 2 are common practice; only more is reported there. One finding per group.
 
     Example: ``(masterpiece:2.5)`` -> ``(masterpiece:1.2)``.
     """
@@ -95,27 +114,43 @@ class WeightRange(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         warn, error = ctx.profile.weight_warn, ctx.profile.weight_error
+        if ctx.negative:
+            warn = error = max(error, 2.0)
+        reported_until = -1
         for tag in ctx.tags:
             w = tag.weight
+            if tag.start < reported_until or (0 <= w <= warn):
+                continue
+            group = _weighting_group(ctx, tag)
+            start, end = (group.start, group.end) if group is not None else (tag.start, tag.end)
+            reported_until = end
+            what = quote(ctx.text[start:end])
             if w < 0:
-                yield self.diagnostic(f"{tag.text!r} has a negative weight ({format_weight(w)}); "
-                                      "put unwanted things in the negative prompt", tag.start, tag.end,
+                yield self.diagnostic(f"{what} has a negative weight ({format_weight(w)}); "
+                                      "put unwanted things in the negative prompt", start, end,
                                       severity=Severity.ERROR)
             elif w > error:
-                yield self.diagnostic(f"{tag.text!r} has weight {format_weight(w)} (above {format_weight(error)} "
-                                      "breaks most images)", tag.start, tag.end, severity=Severity.ERROR)
-            elif w > warn:
-                yield self.diagnostic(f"{tag.text!r} has weight {format_weight(w)} (above {format_weight(warn)})",
-                                      tag.start, tag.end)
+                yield self.diagnostic(f"{what} has weight {format_weight(w)} (above {format_weight(error)} "
+                                      "breaks most images)", start, end,
+                                      severity=Severity.WARNING if ctx.negative else Severity.ERROR)
+            else:
+                yield self.diagnostic(f"{what} has weight {format_weight(w)} (above {format_weight(warn)})",
+                                      start, end)
 
 
-@register
+def _weighting_group(ctx: LintContext, tag) -> Group | None:
+    """The outermost group around ``tag``: one finding covers every tag it weights."""
+    return ctx.parents.outermost(tag)
+
+
 class EmptyGroup(Rule):
     """Brackets with nothing inside: ``()``, ``[]``, ``(:1.2)``.
 
     Why: they do nothing but make the prompt harder to read (and are often left over from editing).
 
-    Example: ``1girl, (), smile`` -> ``1girl, , smile``. Fix (safe): remove the brackets.
+    Example: ``1girl, (), smile`` -> ``1girl, , smile``. Fix (safe): remove the brackets; where they stand
+    between two words (``smile()frown``) removing them would join the words into one, so the fix puts a
+    comma there instead and is unsafe.
     """
 
     code = "PK104"
@@ -125,19 +160,30 @@ class EmptyGroup(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        text = ctx.text
         for node in ctx.prompt.walk():
-            if type(node) in (Group, Schedule, Alternation) and getattr(node, "closed", True) and \
-                    not render_source(node.children).strip() and getattr(node, "kind", "") != "compel_word":
-                yield self.diagnostic("empty brackets", node.start, node.end,
-                                      fix=self.fix("remove the empty brackets", Edit(node.start, node.end, "")))
+            t = type(node)
+            if t is not Group and t is not Schedule and t is not Alternation:
+                continue
+            if not getattr(node, "closed", True) or getattr(node, "kind", "") == "compel_word":
+                continue
+            if any(type(c) is not Text or c.raw.strip() for c in node.children):
+                continue  # (()) is reported for its inner pair; fixing that empties the outer one
+            before = text[node.start - 1:node.start]
+            after = text[node.end:node.end + 1]
+            glued = bool(before) and bool(after) and not (before.isspace() or before in ",([{") and \
+                not (after.isspace() or after in ",)]}")
+            fix = self.fix("put a comma in place of the empty brackets", Edit(node.start, node.end, ", "),
+                           safe=False) if glued else \
+                self.fix("remove the empty brackets", Edit(node.start, node.end, ""))
+            yield self.diagnostic("empty brackets", node.start, node.end, fix=fix)
 
 
-@register
 class WeightSpacing(Rule):
     """Spaces around the weight of a group: ``(x: 1.3)`` or ``(x :1.3 )``.
 
     Why: A1111 accepts them, but other front ends and scripts that rewrite prompts often do not, and the
-    space before the colon ends up in the text.
+    space before the colon ends up in the text. Off by default (A1111 reads it fine); ``fmt`` applies it.
 
     Example: ``(smile: 1.3)`` -> ``(smile:1.3)``. Fix (safe): remove the spaces.
     """
@@ -147,6 +193,7 @@ class WeightSpacing(Rule):
     category = "syntax"
     severity = Severity.INFO
     fix_safety = "safe"
+    default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         for node in ctx.prompt.walk():
@@ -158,18 +205,19 @@ class WeightSpacing(Rule):
                                           fix=self.fix("remove the spaces", Edit(start, node.end, compact)))
 
 
-_NAI_BRACES = re.compile(r"\{([^{}|]+)\}")
+_NAI_BRACES = re.compile(r"\{([^{}|$]+)\}")
 _COMPEL_SIGNS = re.compile(r"(?<=\w)(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+")
+_PLACEHOLDER = re.compile(r"^\s*(prompt|negative_prompt)\s*$", re.I)
 
 
-@register
 class DialectMismatch(Rule):
     """Syntax from another front end than the one the prompt is for.
 
     Why: each front end reads only its own syntax; the rest becomes text the model sees literally.
     NovelAI's ``{x}`` is text in A1111 and ComfyUI, compel's ``x++`` and ``(x)1.3`` are text in A1111,
-    and A1111's ``[x]`` is text in ComfyUI.
+    and A1111's ``[x]`` is text in ComfyUI. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
+    variants ``{a|b}`` are not NovelAI braces. One finding per run of braces.
 
     Example (A1111): ``{{masterpiece}}`` -> ``(masterpiece:1.1025)``. Fix (unsafe): rewrite in the prompt's dialect.
     """
@@ -184,17 +232,7 @@ class DialectMismatch(Rule):
         dialect = ctx.prompt.dialect
         text = ctx.text
         if dialect in ("a1111", "comfy"):
-            for m in _NAI_BRACES.finditer(text):
-                depth = 1
-                s, e = m.start(), m.end()
-                while s > 0 and e < len(text) and text[s - 1] == "{" and text[e] == "}":
-                    s, e, depth = s - 1, e + 1, depth + 1
-                if s > 0 and text[s - 1] == "\\":
-                    continue
-                weight = format_weight(1.05 ** depth)
-                yield self.diagnostic(
-                    f"NovelAI braces are plain text in {dialect}; for emphasis write ({m.group(1)}:{weight})",
-                    s, e, fix=self.fix("rewrite as a weight", Edit(s, e, f"({m.group(1)}:{weight})")))
+            yield from self._braces(ctx, text, dialect)
             for node in ctx.prompt.walk():
                 if type(node) is Text and node.kind == Text.PLAIN:
                     for m in _COMPEL_SIGNS.finditer(node.value):
@@ -204,7 +242,7 @@ class DialectMismatch(Rule):
             for parent in [ctx.prompt.children] + [n.children for n in ctx.prompt.walk() if type(n) is Group]:
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
-                            (m := _COMPEL_NUMBER.match(b.value)):
+                            b.kind == Text.PLAIN and (m := _COMPEL_NUMBER.match(b.value)):
                         yield self.diagnostic(f"compel's ')number' weight is plain text in {dialect}; "
                                               f"write (...:{m.group()})", a.start, b.start + m.end())
         if dialect == "comfy":
@@ -213,8 +251,26 @@ class DialectMismatch(Rule):
                     yield self.diagnostic("square brackets are plain text in ComfyUI; de-emphasize with (x:0.9)",
                                           node.start, node.end)
 
+    def _braces(self, ctx: LintContext, text: str, dialect: str) -> Iterable[Diagnostic]:
+        for m in _NAI_BRACES.finditer(text):
+            if _PLACEHOLDER.match(m.group(1)):
+                continue
+            depth = 1
+            s, e = m.start(), m.end()
+            while s > 0 and e < len(text) and text[s - 1] == "{" and text[e] == "}":
+                s, e, depth = s - 1, e + 1, depth + 1
+            if s > 0 and text[s - 1] == "\\":
+                continue
+            body = m.group(1)
+            if depth > 40:  # 1.05 ** depth is beyond any weight a model survives (and beyond floats at ~14500)
+                yield self.diagnostic(f"{depth} levels of NovelAI braces are plain text in {dialect}", s, e)
+                continue
+            weight = format_weight(math.pow(1.05, depth))
+            yield self.diagnostic(
+                f"NovelAI braces are plain text in {dialect}; for emphasis write ({quote(body.strip())[1:-1]}:{weight})",
+                s, e, fix=self.fix("rewrite as a weight", Edit(s, e, f"({body}:{weight})")))
 
-@register
+
 class BarePipe(Rule):
     """A ``|`` outside square brackets in a prompt that uses prompt editing.
 
@@ -243,12 +299,12 @@ class BarePipe(Rule):
                                       suggestions=["use a comma", "escape it as '\\|'"])
 
 
-@register
 class NestedEmphasis(Rule):
     """Stacked brackets such as ``(((x)))`` where one explicit weight says the same.
 
     Why: ``(x:1.331)`` is the same weight and says it plainly; deep stacks are easy to miscount and do not
-    convert cleanly between front ends.
+    convert cleanly between front ends. A style preference, so off by default (``fmt`` applies it); one
+    finding per stack.
 
     Example: ``(((detailed eyes)))`` -> ``(detailed eyes:1.331)``. Fix (safe): the same weight, written once.
     """
@@ -258,21 +314,92 @@ class NestedEmphasis(Rule):
     category = "syntax"
     severity = Severity.INFO
     fix_safety = "safe"
+    default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.prompt.dialect != "a1111":
             return
+        inside_stack: set[int] = set()
         for node in ctx.prompt.walk():
             if type(node) is not Group or node.kind not in ("round", "square") or not node.closed:
+                continue
+            if id(node) in inside_stack:
                 continue
             depth, inner = 1, node
             while (len(inner.children) == 1 and type(inner.children[0]) is Group
                    and inner.children[0].kind == node.kind and inner.children[0].closed):
                 inner = inner.children[0]
+                inside_stack.add(id(inner))
                 depth += 1
             if depth < 3 or any(type(c) is not Text for c in inner.children):
                 continue
             weight = format_weight(node.multiplier ** depth)
             body = render_source(inner.children)
-            yield self.diagnostic(f"{depth} nested brackets: write ({body.strip()}:{weight})", node.start, node.end,
+            yield self.diagnostic(f"{depth} nested brackets: write ({quote(body.strip())[1:-1]}:{weight})",
+                                  node.start, node.end,
                                   fix=self.fix("write one weight", Edit(node.start, node.end, f"({body}:{weight})")))
+
+
+_GLUED_BREAK = re.compile(r"(?<=[a-z0-9])BREAK|BREAK(?=[a-z0-9])")
+
+
+class LowercaseBreak(Rule):
+    """``break`` written in lower case, or ``BREAK`` glued to a word.
+
+    Why: A1111 starts a new 75-token chunk only at the word ``BREAK`` in capitals standing alone; ``break``
+    or ``smileBREAK`` is read as text, so the chunk is not split and the model sees the word "break".
+
+    Example: ``1girl, break, smile`` -> ``1girl BREAK smile``. Fix (unsafe: the chunks change, as intended).
+    """
+
+    code = "PK109"
+    name = "lowercase-break"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.dialect != "a1111":
+            return
+        for tag in ctx.tags:
+            if tag.text.lower() == "break" and tag.text != "BREAK":
+                yield self.diagnostic(f"{tag.text!r} is text; A1111 starts a new chunk only at 'BREAK' in capitals",
+                                      tag.start, tag.end, fix=self.fix("write 'BREAK'", Edit(tag.start, tag.end, "BREAK")))
+                continue
+            if "BREAK" in tag.raw:
+                for m in _GLUED_BREAK.finditer(tag.raw):
+                    s = tag.start + m.start()
+                    yield self.diagnostic("'BREAK' glued to a word is text; it needs a space on each side",
+                                          s, s + 5, fix=self.fix("put spaces around BREAK", Edit(s, s + 5, " BREAK ")))
+
+
+_INFOTEXT = re.compile(r"(?:^|(?<=[\s,.]))(Negative prompt:|Steps: \d+, (?:Sampler|Seed|CFG scale|Size|Schedule type):)")
+
+
+class PastedInfotext(Rule):
+    """An A1111 infotext (``Negative prompt: ...``, ``Steps: 20, Sampler: ...``) pasted into the prompt.
+
+    Why: the settings line and the negative prompt are then part of the positive prompt: the model reads
+    "steps", "sampler", "cfg scale" and every negative tag as things to draw. Paste only the first line, or
+    give the whole infotext to ``promptkit lint FILE``, which splits it.
+
+    Example: ``1girl, smile Negative prompt: lowres Steps: 20, Sampler: Euler a`` -> ``1girl, smile``.
+    """
+
+    code = "PK110"
+    name = "pasted-infotext"
+    category = "syntax"
+    severity = Severity.WARNING
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        text = ctx.text
+        if "Negative prompt:" not in text and "Steps: " not in text:
+            return
+        m = _INFOTEXT.search(text)
+        if m is None:
+            return
+        start = m.start(1)
+        what = "a negative prompt and generation settings" if m.group(1).startswith("Negative") else \
+            "generation settings"
+        yield self.diagnostic(f"{what} from an A1111 infotext are part of this prompt; the model reads them as text",
+                              start, len(text.rstrip()))

@@ -1,62 +1,89 @@
-"""Tag rules (PK2xx): checked against the tag database and the profile's own vocabulary."""
+"""Tag rules (PK2xx): checked against the model's own tag sources and the profile's vocabulary."""
 
 from __future__ import annotations
 
+import functools
 import re
+from bisect import bisect_right
 from typing import Iterable
 
 from ..._resources import known_namespaces
-from ...syntax.ast import Group, Node, Text, render_source
+from ...syntax.ast import And, Group, Node, Text, render_source
 from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
 from ...tags.counts import people_in
+from ...tags.sources import TagCategory
 from ..diagnostics import Diagnostic, Edit, Severity
-from ..rule import LintContext, Rule, register
-
-_WORDS = re.compile(r"[^\s_]+")
-_NOT_A_TAG = re.compile(r"^[\d.,:;!?\s-]*$|^__.*__$|^embedding:|\.$|^\{.*\}$")
+from ..rule import LintContext, Rule, quote
 
 
-def removal_edit(text: str, start: int, end: int) -> Edit:
-    """Remove ``text[start:end]`` together with the separator that follows it (or, last, precedes it)."""
-    after = end
-    while after < len(text) and text[after] in " \t":
-        after += 1
-    if after < len(text) and text[after] == ",":
-        after += 1
-        while after < len(text) and text[after] in " \t":
-            after += 1
-        return Edit(start, after, "")
-    before = start
-    while before > 0 and text[before - 1] in " \t":
-        before -= 1
-    if before > 0 and text[before - 1] == ",":
-        before -= 1
-    return Edit(before, end, "")
-
-
-def looks_like_tag(ctx: LintContext, text: str) -> bool:
-    """Short comma-separated phrases are tags; sentences are natural language, which the DB cannot judge."""
-    if _NOT_A_TAG.search(text):
-        return False
-    words = len(_WORDS.findall(text))
-    return words <= (3 if ctx.profile.natural_language else 6)
-
-
-def spelled(ctx: LintContext, name: str) -> str:
-    """A database name written the way the profile wants it in a prompt."""
-    keep = ctx.profile.tag_style == "underscores" or name in ctx.profile.keep_underscores
-    return prompt_spelling(name, escape=ctx.profile.escape_parentheses and ctx.prompt.dialect != "compel",
+def spelled(ctx: LintContext, name: str, like: str = "") -> str:
+    """A database name written the way the profile wants it, keeping the writer's own underscores where
+    the profile does not mind (``looking_at_viewr`` -> ``looking_at_viewer``)."""
+    profile = ctx.profile
+    if profile.tag_style == "underscores" or name in profile.keep_underscores:
+        keep = True
+    elif profile.tag_style == "spaces":
+        keep = False
+    else:
+        keep = "_" in like and " " not in like.strip()
+    return prompt_spelling(name, escape=profile.escape_parentheses and ctx.prompt.dialect != "compel",
                            underscores=keep)
 
 
-@register
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Whole words of CLIP's vocabulary: the words every SD text encoder reads as one token."""
+    from ...tokens.clip import vocabulary
+
+    return frozenset(k[:-4] for k in vocabulary() if k.endswith("</w>") and k[:-4].isalpha())
+
+
+def _is_english(name: str) -> bool:
+    words = english_words()
+    parts = [p for p in re.split(r"[_\s-]+", name) if p]
+    return bool(parts) and all(p in words for p in parts)
+
+
+def _transposition_only(a: str, b: str) -> bool:
+    from rapidfuzz.distance import OSA, Levenshtein
+
+    return OSA.distance(a, b) == 1 and Levenshtein.distance(a, b) == 2
+
+
+def tag_correction(ctx: LintContext, tag) -> str | None:
+    """The known tag ``tag`` is a near-certain typo of (database name), or None.
+
+    Near-certain: one edit away (two for long tags), popular, far more popular than any other tag as close.
+    A query made of real English words is a typo only by a swap of two letters (``lowers`` -> ``lowres``),
+    never by an added letter (``lighting`` is not ``lightning``). Natural-language profiles only correct to
+    general tags that are popular, since CLIP reads names and phrases in their own spelling.
+    """
+    if ctx.db is None or not tag.name.isascii():
+        return None
+    natural = ctx.profile.natural_language
+    english = _is_english(tag.name)
+    min_posts = 5000 if natural or english else 500
+    found = ctx.db.correction(tag.name, ctx.vocabulary, min_posts=min_posts)
+    if found is None:
+        return None
+    name = found.name
+    if english and not _transposition_only(tag.name, name):
+        return None
+    if natural and found.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
+        return None
+    return name
+
+
 class UnknownTag(Rule):
-    """A tag that is in none of the tag databases nor the profile's own vocabulary.
+    """A tag its model does not know that is a near-certain typo of one it does.
 
-    Why: tag-trained models only know the tags of their training captions; a misspelled or invented tag is
-    read as loose words, if at all. Suggestions come from the bundled Danbooru and e621 lists.
+    Why: tag-trained models only know the tags of their training captions; a misspelled tag is read as
+    loose words, if at all. Only near-certain typos are reported (one edit from a popular tag of the
+    profile's own sources or vocabulary, far more popular than any rival); phrases, names and words that
+    are simply not tags are left alone (``--select PK210`` lists those too). Run-together tags are typos too.
 
-    Example: ``1grl, long hiar`` -> ``1girl, long hair``. Fix (unsafe): the closest known tag.
+    Example: ``1grl, long hiar, worstquality`` -> ``1girl, long hair, worst quality``.
+    Fix (unsafe: the text changes to what was meant): the corrected tag.
     """
 
     code = "PK201"
@@ -67,37 +94,72 @@ class UnknownTag(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from .model import ladder_owners
-
-        vocabulary = ctx.profile.vocabulary
         severity = Severity.INFO if ctx.profile.natural_language else Severity.WARNING
-        heads = {start for start, _ in unescaped_tag_heads(ctx)}  # reported by PK206/PK207 instead
-        foreign = ladder_owners()  # reported by PK301 instead
-        for tag in ctx.tags:
-            if tag.namespace or tag.name in vocabulary or ctx.info(tag) is not None:
+        for tag in unknown_tags(ctx):
+            name = tag_correction(ctx, tag)
+            if name is None:
                 continue
-            if tag.start in heads or tag.name in foreign:
-                continue
-            if not looks_like_tag(ctx, tag.text) or tag.name in KAOMOJI:
-                continue
-            suggestions = [s for s in ctx.db.suggest(tag.name, limit=3) if (s.score or 0) >= 75]
-            names = [spelled(ctx, s.name) for s in suggestions]
-            fix = None
-            if suggestions and (suggestions[0].score or 0) >= 85:
-                fix = self.fix(f"replace with '{names[0]}'", Edit(tag.start, tag.end, names[0]))
-            hint = f"; did you mean {', '.join(repr(n) for n in names)}?" if names else ""
-            yield self.diagnostic(f"unknown tag {tag.text!r}{hint}", tag.start, tag.end, severity=severity,
-                                  suggestions=names, fix=fix)
+            fixed = spelled(ctx, name, tag.raw)
+            yield self.diagnostic(f"unknown tag {quote(tag.text)}; did you mean {fixed!r}?", tag.start, tag.end,
+                                  severity=severity, suggestions=[fixed],
+                                  fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
 
 
-@register
+def unknown_tags(ctx: LintContext) -> list:
+    """Tags that look like tags and that nothing knows: the profile, the tag sources, the embeddings list."""
+    from .model import ladder_owners
+
+    if ctx.db is None:
+        return []
+    pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
+    foreign = ladder_owners()  # reported by PK301 instead
+    out = []
+    for tag in ctx.tags:
+        if tag.namespace or tag.index in pieces or tag.name in foreign or tag.name in KAOMOJI:
+            continue
+        if ctx.known(tag) or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
+            continue
+        out.append(tag)
+    return out
+
+
+class NotInVocabulary(Rule):
+    """Any tag-like piece that none of the profile's tag sources knows (opt-in).
+
+    Why: for tag-trained models an unknown tag is at best loose words. Most such pieces in real prompts are
+    phrases, names or styles the text encoder reads fine, so this rule is off by default; PK201 reports the
+    near-certain typos among them.
+
+    Example: ``1girl, sparkly vibes`` -> a finding for ``sparkly vibes``, with the closest tags.
+    """
+
+    code = "PK210"
+    name = "not-in-vocabulary"
+    category = "tags"
+    severity = Severity.INFO
+    needs_db = True
+    default = False
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        for tag in unknown_tags(ctx):
+            if tag_correction(ctx, tag) is not None:
+                continue  # PK201
+            names = [spelled(ctx, s.name, tag.raw) for s in ctx.db.suggest(tag.name, 3, ctx.vocabulary)]
+            hint = f"; closest: {', '.join(repr(n) for n in names)}" if names else ""
+            yield self.diagnostic(f"{quote(tag.text)} is not a tag of {ctx.profile.title}{hint}", tag.start, tag.end,
+                                  suggestions=names)
+
+
 class AliasTag(Rule):
-    """A tag written as an alias of its canonical name.
+    """A tag written under an old name that its source renamed.
 
-    Why: the sites rename tags; captions (and so the model) use the canonical name, so the alias is a
-    weaker or unknown token sequence.
+    Why: the sites rename tags; captions (and so the model) use the current name, so the old one is a
+    weaker or unknown token sequence. Only renames are reported (the same words, spelled differently:
+    ``hires`` -> ``highres``, ``grey hair`` -> ``gray hair``); an alias that leads to another concept
+    (``orange`` -> ``orange (fruit)``, ``man`` -> ``male focus``, ``cute`` -> ``invalid tag``) is not a
+    rename and is left alone. Tag profiles only: natural-language models read words, not tag names.
 
-    Example: ``hires`` -> ``highres``. Fix (safe): write the canonical name.
+    Example: ``hires`` -> ``highres``. Fix (safe): write the current name.
     """
 
     code = "PK202"
@@ -108,22 +170,40 @@ class AliasTag(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.profile.natural_language:
+            return
+        pieces = construct_tags(ctx)
         for tag in ctx.tags:
-            info = ctx.info(tag)
-            if info is None or info.matched != "alias" or tag.name in ctx.profile.vocabulary:
+            if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag) or tag.index in pieces:
                 continue
-            prefix = ctx.text[tag.start:tag.end].split(":", 1)[0] + ":" if tag.namespace else ""
-            new = prefix + spelled(ctx, info.name)
-            yield self.diagnostic(f"{tag.text!r} is an alias of {info.name!r}", tag.start, tag.end,
-                                  suggestions=[new], fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new)))
+            info = ctx.info(tag)
+            if info is None or info.matched != "alias":
+                continue
+            renamed = ctx.db.rename(tag.name)
+            if renamed is None:
+                continue
+            new = spelled(ctx, renamed.name, tag.raw)
+            yield self.diagnostic(f"{quote(tag.text)} was renamed {renamed.name!r} on {renamed.source}",
+                                  tag.start, tag.end, suggestions=[new],
+                                  fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new)))
 
 
-@register
+def canonical(ctx: LintContext, tag) -> str:
+    """The name two spellings of one tag share: the renamed name for a rename, else the tag's own name."""
+    info = ctx.info(tag)
+    if info is not None and info.matched == "alias" and ctx.db is not None:
+        renamed = ctx.db.rename(tag.name)
+        if renamed is not None:
+            return renamed.name
+    return tag.name
+
+
 class ImpliedTag(Rule):
-    """A tag made redundant by a more specific tag that implies it.
+    """A tag made redundant by a more specific tag that implies it (opt-in).
 
     Why: ``very long hair`` implies ``long hair`` on Danbooru, so captions with the specific tag always
-    carry the general one; writing both spends tokens and over-weights the concept.
+    carry the general one; writing both spends tokens. Often deliberate (to strengthen a concept), so off
+    by default; never in negative prompts, natural-language profiles or prompt editing.
 
     Example: ``long hair, very long hair`` -> ``very long hair``. Fix (unsafe): remove the implied tag.
     """
@@ -134,30 +214,37 @@ class ImpliedTag(Rule):
     severity = Severity.INFO
     fix_safety = "unsafe"
     needs_db = True
+    default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative or ctx.profile.natural_language:
+            return
+        heads = {id(group) for _, group, _ in unescaped_heads(ctx)}
         present = {}
         for tag in ctx.tags:
             info = ctx.info(tag)
-            if info is not None and tag.branch is None:
+            if info is not None and info.matched == "exact" and tag.branch is None:
+                group = ctx.parents.container(tag)
+                if group is not None and id(group) in heads:
+                    continue  # 'vocaloid' of 'hatsune miku (vocaloid)' is a qualifier, not a tag
                 present.setdefault(info.name, tag)
         for name, tag in present.items():
             for implied in ctx.db.implied(name):
                 other = present.get(implied)
                 if other is not None and other is not tag:
-                    yield self.diagnostic(f"{other.text!r} is implied by {tag.text!r}", other.start, other.end,
-                                          fix=self.fix(f"remove {other.text!r}",
-                                                       removal_edit(ctx.text, other.start, other.end)))
+                    edit = ctx.removal(other)
+                    yield self.diagnostic(f"{quote(other.text)} is implied by {quote(tag.text)}", other.start,
+                                          other.end, fix=self.fix(f"remove {quote(other.text)}", edit) if edit else None)
 
 
-@register
 class DuplicateTag(Rule):
-    """The same tag twice (also across spellings: ``long_hair`` and ``long hair``, or an alias).
+    """The same tag twice (also across spellings: ``long_hair`` and ``long hair``, or an old name).
 
     Why: a repeated tag is a hidden weight increase and wastes tokens; with different weights it is unclear
-    which one was meant.
+    which one was meant. Repeats in different prompt-editing branches or ``AND`` parts are not duplicates.
 
-    Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the repetition.
+    Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the repetition
+    (with any brackets it alone fills).
     """
 
     code = "PK204"
@@ -165,25 +252,36 @@ class DuplicateTag(Rule):
     category = "tags"
     severity = Severity.WARNING
     fix_safety = "unsafe"
+    needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        seen: dict[tuple[str | None, str], object] = {}
+        ands = [n.start for n in ctx.prompt.children if type(n) is And]
+        seen: dict[tuple[int, str | None, str], object] = {}
+        pieces = construct_tags(ctx)
         for tag in ctx.tags:
-            info = ctx.info(tag)
-            key = (tag.branch, info.name if info is not None else tag.qualified_name)
+            if not any(ch.isalnum() for ch in tag.name) or tag.index in pieces:
+                continue
+            key = (bisect_right(ands, tag.start), tag.branch,
+                   canonical(ctx, tag) if ctx.db is not None else tag.qualified_name)
+            if tag.namespace:
+                key = key[:2] + (tag.qualified_name,)
             first = seen.get(key)
             if first is None:
                 seen[key] = tag
                 continue
-            yield self.diagnostic(f"{tag.text!r} repeats {first.text!r}", tag.start, tag.end,  # type: ignore
-                                  fix=self.fix("remove the repetition", removal_edit(ctx.text, tag.start, tag.end)))
+            weights = "" if first.weight == tag.weight else \
+                f" (weights {first.weight:g} and {tag.weight:g})"  # type: ignore[attr-defined]
+            edit = ctx.removal(tag)
+            yield self.diagnostic(f"{quote(tag.text)} repeats {quote(first.text)}{weights}",  # type: ignore
+                                  tag.start, tag.end,
+                                  fix=self.fix("remove the repetition", edit) if edit is not None else None)
 
 
-@register
 class ConflictingCount(Rule):
     """Count tags that contradict each other: ``solo`` with ``2girls``, ``no humans`` with ``1girl``.
 
-    Why: the model cannot satisfy both, and usually blends them into extra limbs or faces.
+    Why: the model cannot satisfy both, and usually blends them into extra limbs or faces. Each distinct
+    count tag counts once (``1girl, solo, 1girl`` is one girl).
 
     Example: ``solo, 2girls`` -> ``2girls``.
     """
@@ -197,35 +295,67 @@ class ConflictingCount(Rule):
         if ctx.negative:
             return
         top = [t for t in ctx.tags if t.branch is None]
-        people = 0
-        counted = []
+        per_kind: dict[str, int] = {}
+        counted: dict[str, object] = {}
         for tag in top:
             n = people_in(tag.name)
-            if n:
-                people += n
-                counted.append(tag)
+            if n and tag.name not in counted:
+                counted[tag.name] = tag
+                kind = re.sub(r"^\d+\+?|^multiple_", "", tag.name).rstrip("s")
+                per_kind[kind] = max(per_kind.get(kind, 0), n)
+        people = sum(per_kind.values())
+        names = ", ".join(repr(t.text) for t in counted.values())  # type: ignore[attr-defined]
+        reported = set()
         for tag in top:
+            if tag.name in reported:
+                continue
             if tag.name == "solo" and people > 1:
-                others = ", ".join(t.text for t in counted)
-                yield self.diagnostic(f"'solo' contradicts {others}", tag.start, tag.end)
+                reported.add(tag.name)
+                yield self.diagnostic(f"'solo' contradicts {names}", tag.start, tag.end)
             if tag.name == "no_humans" and counted:
-                yield self.diagnostic(f"'no humans' contradicts {counted[0].text!r}", tag.start, tag.end)
+                reported.add(tag.name)
+                yield self.diagnostic(f"'no humans' contradicts {names}", tag.start, tag.end)
 
 
-def _tag_in_group(ctx: LintContext, prev: Node, group: Group) -> tuple[str, int] | None:
-    """``name (series)`` written without escapes: the combined DB name and where it starts, if it is a tag."""
-    if type(prev) is not Text or prev.kind != Text.PLAIN or not prev.value.strip():
+_HEAD_WORD = re.compile(r"\S+")
+
+
+def _heads(text: str) -> list[tuple[str, int]]:
+    """Candidate heads of a ``name (series)`` tag: the last 1-5 words of the text before the bracket, longest
+    first, with the offset where each starts."""
+    words = list(_HEAD_WORD.finditer(text))[-5:]
+    out = []
+    for k in range(len(words), 0, -1):
+        first = words[-k]
+        out.append((" ".join(w.group() for w in words[-k:]).rstrip("_"), first.start()))
+    return out
+
+
+def _tag_in_group(ctx: LintContext, prev: Node, group: Group) -> tuple[str, int, bool] | None:
+    """``name (series)`` written without escapes: (database name, where it starts, True when the combined
+    name is a tag; False when it is not but ``name`` is a character of series ``series``)."""
+    if type(prev) is not Text or prev.kind != Text.PLAIN or not prev.value.strip() or ctx.db is None:
         return None
-    head = prev.value
-    stripped = head.strip()
     inner = unescape(render_source(group.children))
     if group.kind == "weight":
         inner = inner + group.close[:-1]  # "(reverse:1999)" -> "reverse:1999"
-    candidate = f"{stripped} ({inner.strip()})"
-    info = ctx.db.lookup(candidate) if ctx.db is not None else None
-    if info is None:
+    inner = inner.strip()
+    if not inner or "," in inner or len(inner) > 60:
         return None
-    return info.name, prev.start + (len(head) - len(head.lstrip()))
+    heads = [(h, prev.start + at) for h, at in _heads(prev.value) if h]
+    for head, start in heads:
+        info = ctx.db.lookup(f"{head} ({inner})")
+        if info is not None and info.listed:
+            return info.name, start, True
+    if group.kind == "round":
+        series = ctx.db.lookup(inner)
+        if series is None or series.category is not TagCategory.COPYRIGHT:
+            return None
+        for head, start in heads[-2:]:
+            person = ctx.db.lookup(head)
+            if person is not None and person.category is TagCategory.CHARACTER:
+                return person.name, start, False
+    return None
 
 
 def _sibling_lists(ctx: LintContext):
@@ -235,24 +365,46 @@ def _sibling_lists(ctx: LintContext):
             yield node.children
 
 
-def unescaped_tag_heads(ctx: LintContext) -> list[tuple[int, Group]]:
-    """(start, group) of every ``name (series)`` / ``name (x:1999)`` whose parentheses make a known tag."""
+def unescaped_heads(ctx: LintContext) -> list[tuple[int, Group, tuple[str, int, bool]]]:
+    """(start, group, what) of every ``name (series)`` / ``name (x:1999)`` whose parentheses are a tag's."""
+    cached = ctx.__dict__.get("_heads")
+    if cached is not None:
+        return cached
     found = []
-    for parent in _sibling_lists(ctx):
-        for prev, node in zip(parent, parent[1:]):
-            if type(node) is Group and node.kind in ("round", "weight") and node.closed:
-                hit = _tag_in_group(ctx, prev, node)
-                if hit is not None:
-                    found.append((hit[1], node))
+    if ctx.prompt.dialect in ("a1111", "comfy") and "(" in ctx.text:
+        for parent in _sibling_lists(ctx):
+            for prev, node in zip(parent, parent[1:]):
+                if type(node) is Group and node.kind in ("round", "weight") and node.closed:
+                    hit = _tag_in_group(ctx, prev, node)
+                    if hit is not None:
+                        found.append((hit[1], node, hit))
+    ctx.__dict__["_heads"] = found
     return found
 
 
-@register
+def construct_tags(ctx: LintContext) -> set[int]:
+    """Indices of the tags that are pieces of an unescaped ``name (series)`` tag (PK206/PK207 report those)."""
+    cached = ctx.__dict__.get("_construct")
+    if cached is not None:
+        return cached
+    found: set[int] = set()
+    heads = unescaped_heads(ctx)
+    if heads:
+        starts = [t.start for t in ctx.tags]
+        for start, group, _ in heads:
+            for i in range(bisect_right(starts, start - 1), bisect_right(starts, group.end - 1)):
+                found.add(i)
+    ctx.__dict__["_construct"] = found
+    return found
+
+
 class UnescapedParentheses(Rule):
     """A tag with parentheses written unescaped, so A1111 reads them as emphasis.
 
-    Why: ``kazusa (blue archive)`` is read as ``kazusa`` plus ``blue archive`` at 1.1; the model never
-    sees the character tag ``kazusa_(blue_archive)``. Escaped as ``\\( \\)`` the parentheses are text.
+    Why: ``kazusa (blue archive)`` (or ``kazusa_(blue_archive)``) is read as ``kazusa`` plus ``blue archive``
+    at 1.1; the model never sees the character tag ``kazusa_(blue_archive)``. Escaped as ``\\( \\)`` the
+    parentheses are text. Where ``name (series)`` is not a tag but ``name`` is a character of ``series``
+    (``hatsune miku (vocaloid)``), the finding says to write them as two tags.
 
     Example: ``kazusa (blue archive)`` -> ``kazusa \\(blue archive\\)``. Fix (unsafe: weights change).
     """
@@ -265,23 +417,24 @@ class UnescapedParentheses(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.prompt.dialect not in ("a1111", "comfy"):
-            return
-        for parent in _sibling_lists(ctx):
-            for prev, node in zip(parent, parent[1:]):
-                if type(node) is not Group or node.kind != "round" or not node.closed:
-                    continue
-                found = _tag_in_group(ctx, prev, node)
-                if found is None:
-                    continue
-                name, start = found
-                fixed = spelled(ctx, name)
+        for start, node, (name, _, combined) in unescaped_heads(ctx):
+            if node.kind != "round":
+                continue
+            if combined:
+                fixed = spelled(ctx, name, ctx.text[start:node.end])
                 yield self.diagnostic(
                     f"the parentheses of {name!r} are read as emphasis; escape them", start, node.end,
                     suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
+            else:
+                series = render_source(node.children).strip()
+                head = ctx.text[start:node.start].rstrip()
+                fixed = f"{head}, {series}"
+                yield self.diagnostic(
+                    f"{quote(ctx.text[start:node.end])} is not a tag: A1111 reads {head!r} and {series!r} at 1.1; "
+                    f"write the character and the series as two tags", start, node.end, severity=Severity.INFO,
+                    suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
 
 
-@register
 class WeightLikeTag(Rule):
     """A tag ending in ``:digits`` inside parentheses, which A1111 reads as a weight.
 
@@ -299,38 +452,36 @@ class WeightLikeTag(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ":" not in ctx.text:
+            return
+        heads = {id(group): (start, hit) for start, group, hit in unescaped_heads(ctx)}
         for parent in _sibling_lists(ctx):
-            for i, node in enumerate(parent):
+            for node in parent:
                 if type(node) is not Group or node.kind != "weight" or not node.closed:
                     continue
-                prev = parent[i - 1] if i else None
-                found = _tag_in_group(ctx, prev, node) if prev is not None else None
-                if found is not None:
-                    name, start = found
+                if id(node) in heads and heads[id(node)][1][2]:
+                    start, (name, _, _) = heads[id(node)]
                 else:
                     inner = unescape(render_source(node.children)).strip() + node.close[:-1].replace(" ", "")
-                    info = ctx.db.lookup(inner) if ctx.db is not None else None
+                    info = ctx.db.lookup(inner) if ctx.db is not None and len(inner) < 80 else None
                     if info is None or ":" not in info.name:
                         continue
                     name, start = info.name, node.start
-                fixed = spelled(ctx, name)
+                fixed = spelled(ctx, name, ctx.text[start:node.end])
                 yield self.diagnostic(
-                    f"A1111 reads {node.close[:-1]!r} of {name!r} as a weight of {format_number(node.multiplier)}",
+                    f"A1111 reads {node.close[:-1]!r} of {name!r} as a weight of {node.multiplier:g}",
                     start, node.end, suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
 
 
-def format_number(x: float) -> str:
-    return f"{x:g}"
-
-
-@register
 class TagStyle(Rule):
     """Underscores or spaces against the profile's style.
 
     Why: most anime models were trained on captions with underscores replaced by spaces (kaomoji such as
-    ``^_^`` excepted), while pseudo-tags like Pony's ``score_9`` must keep theirs.
+    ``^_^`` excepted), while pseudo-tags like Pony's ``score_9`` must keep theirs. One finding per prompt
+    for the spaces/underscores style; one per pseudo-tag written without its underscores.
 
-    Example (Kivotos): ``long_hair`` -> ``long hair``. Fix (safe): the same tag in the profile's style.
+    Example (Kivotos): ``long_hair, blue_eyes`` -> ``long hair, blue eyes``. Fix (safe): the same tags in the
+    profile's style.
     """
 
     code = "PK208"
@@ -338,12 +489,17 @@ class TagStyle(Rule):
     category = "tags"
     severity = Severity.INFO
     fix_safety = "safe"
+    needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
         keep = set(profile.keep_underscores)
+        restyled = []
+        pieces = construct_tags(ctx)
         for tag in ctx.tags:
-            raw = ctx.text[tag.start:tag.end]
+            raw = tag.raw
+            if tag.index in pieces:
+                continue
             if tag.name in keep:
                 if " " in raw:
                     fixed = raw.replace(" ", "_")
@@ -351,28 +507,29 @@ class TagStyle(Rule):
                                           fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
                 continue
             if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
-                    not any(k in raw for k in KAOMOJI) and not raw.startswith("__"):
-                if tag.name not in profile.vocabulary and (ctx.db is None or ctx.info(tag) is None):
-                    continue
-                fixed = raw.replace("_", " ")
-                yield self.diagnostic(f"write '{fixed}': {profile.id} was trained with spaces", tag.start, tag.end,
-                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
-            elif profile.tag_style == "underscores" and " " in raw.strip():
-                fixed = raw.replace(" ", "_")
-                yield self.diagnostic(f"write '{fixed}': {profile.id} was trained with underscores",
-                                      tag.start, tag.end,
-                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+                    not any(k in raw for k in KAOMOJI) and not ctx.not_a_tag(tag):
+                if tag.name in profile.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+                    restyled.append((tag, raw.replace("_", " ")))
+            elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
+                restyled.append((tag, raw.replace(" ", "_")))
+        if restyled:
+            first = restyled[0][0]
+            style = "spaces" if profile.tag_style == "spaces" else "underscores"
+            more = f" and {len(restyled) - 1} more tag(s)" if len(restyled) > 1 else ""
+            yield self.diagnostic(f"{quote(first.text)}{more}: {profile.title} was trained with {style}",
+                                  first.start, first.end,
+                                  fix=self.fix(f"write {len(restyled)} tag(s) with {style}",
+                                               *(Edit(t.start, t.end, new) for t, new in restyled)))
 
 
 _PREFIX = re.compile(r"^([a-z]{2,12}):(?!\s)")
 
 
-@register
 class UnknownNamespace(Rule):
     """A ``word:tag`` whose prefix looks like a namespace but is not a known one.
 
     Why: namespaces (``species:seal``, ``artist:name``) only work when the model was trained with them;
-    a misspelled prefix becomes part of the text.
+    a misspelled prefix becomes part of the text. Profiles with namespaces only (Sygil).
 
     Example: ``specie:seal`` -> ``species:seal``.
     """
@@ -384,6 +541,8 @@ class UnknownNamespace(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if not ctx.profile.namespaces:
+            return
         known = sorted(known_namespaces() | set(ctx.profile.namespaces))
         for tag in ctx.tags:
             if tag.namespace:
@@ -400,3 +559,118 @@ class UnknownNamespace(Rule):
             hint = [f"{close[0]}:{tag.text[m.end():]}"] if close else []
             yield self.diagnostic(f"{m.group(1)!r} is not a known namespace", tag.start, tag.start + len(m.group(1)),
                                   suggestions=hint)
+
+
+class MissingComma(Rule):
+    """Two tags written without the comma between them: ``twintails braids``.
+
+    Why: without the comma the pair is one unknown phrase; tag-trained models know each tag alone. Reported
+    only where the words split into exactly two popular tags and the first is not a word that starts
+    many tags (``white``, ``holding``: ``holding school bag`` is a phrase, not two tags).
+
+    Example: ``1girl, twintails braids`` -> ``1girl, twintails, braids``. Fix (unsafe): insert the comma.
+    """
+
+    code = "PK212"
+    name = "missing-comma"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.profile.natural_language:
+            return
+        for tag in unknown_tags(ctx):
+            split = _two_tags(ctx, tag)
+            if split is None or tag_correction(ctx, tag) is not None:
+                continue
+            left, right, at = split
+            yield self.diagnostic(f"{quote(tag.text)} reads as one unknown tag; {left!r} and {right!r} are two "
+                                  "tags: a comma is missing", tag.start, tag.end,
+                                  suggestions=[f"{left}, {right}"],
+                                  fix=self.fix("insert a comma", Edit(at, at, ",")))
+
+
+def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
+    raw = tag.raw
+    spaces = [i for i, ch in enumerate(raw) if ch == " "]
+    if not spaces or len(spaces) > 4 or "\\" in raw or "(" in raw:
+        return None
+    found = None
+    for i in spaces:
+        left, right = raw[:i].strip(), raw[i + 1:].strip()
+        if not left or not right:
+            continue
+        a, b = _popular(ctx, left), _popular(ctx, right)
+        if a and b:
+            if found is not None:
+                return None  # two ways to split: not near-certain
+            found = (left, right, tag.start + i)
+    if found is None or _starts_many(ctx, lookup_key(found[0])):
+        return None
+    return found
+
+
+def _popular(ctx: LintContext, text: str) -> bool:
+    key = lookup_key(text)
+    if key in ctx.vocabulary:
+        return True
+    info = ctx.db.lookup(key) if ctx.db is not None else None
+    if info is not None and info.matched == "alias" and ctx.db.rename(key) is None:
+        return False  # an alias to another concept
+    return info is not None and info.post_count >= 1000 and info.category in (TagCategory.GENERAL, TagCategory.META)
+
+
+def _starts_many(ctx: LintContext, key: str) -> bool:
+    """A word that begins many tags (``white``, ``holding``, ``long``) modifies what follows it."""
+    return len(ctx.db.complete(key + "_", limit=20)) >= 20 if ctx.db is not None else True
+
+
+def qualified_character(ctx: LintContext, tag) -> str | None:
+    """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series."""
+    if not ctx.profile.series or ctx.db is None or "(" in tag.name or tag.namespace:
+        return None
+    for series in ctx.profile.series:
+        if tag.name == series:
+            return None
+        info = ctx.db.lookup(f"{tag.name}_({series})")
+        if info is not None and info.listed and info.category is TagCategory.CHARACTER:
+            own = ctx.info(tag)
+            if own is not None and own.matched == "exact" and own.category is TagCategory.CHARACTER and \
+                    own.post_count > info.post_count:
+                return None  # a better-known character of another series has this name
+            return info.name
+    return None
+
+
+class UnqualifiedCharacter(Rule):
+    """A character of the profile's series written without the series qualifier.
+
+    Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``); a model trained on
+    those captions (Kivotos XL for Blue Archive) knows the qualified tag, not the bare name.
+
+    Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``. Fix (unsafe).
+    """
+
+    code = "PK213"
+    name = "unqualified-character"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if not ctx.profile.series:
+            return
+        pieces = construct_tags(ctx)
+        for tag in ctx.tags:
+            if tag.index in pieces:
+                continue
+            name = qualified_character(ctx, tag)
+            if name is None:
+                continue
+            fixed = spelled(ctx, name, tag.raw)
+            yield self.diagnostic(f"{quote(tag.text)} is the character {name!r} in {ctx.profile.title}'s captions",
+                                  tag.start, tag.end, suggestions=[fixed],
+                                  fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))

@@ -1,0 +1,109 @@
+"""Ordering tags by a profile's template: shared by the tag-order rule (PK303) and ``fmt``.
+
+A prompt is cut into segments at ``BREAK``, ``AND`` and newlines (tags never move across those); each
+segment's top-level items are sorted by the template slot of their first tag, stably. The cost is linear
+in the prompt: one pass over the items with a pointer into the tags.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..syntax.ast import And, Break, Group, Separator, Text
+from ..syntax.prompt import Tag
+from .diagnostics import Edit
+
+if TYPE_CHECKING:
+    from .rule import LintContext
+
+
+def slot_index(ctx: "LintContext", tag: Tag) -> int:
+    return ctx.profile.slot_of(ctx.kind(tag))
+
+
+def slot_name(ctx: "LintContext", tag: Tag) -> str:
+    slots = ctx.profile.ordering
+    i = slot_index(ctx, tag)
+    return slots[i].name if i < len(slots) else "rest"
+
+
+def segments(ctx: "LintContext") -> list[list[tuple[int, int]]]:
+    """Top-level items grouped into segments that may be reordered (BREAK, AND and newlines end a segment)."""
+    text = ctx.text
+    found: list[list[tuple[int, int]]] = [[]]
+    start = 0
+
+    def close_item(end: int) -> None:
+        s, e = start, end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            found[-1].append((s, e))
+
+    for node in ctx.prompt.children:
+        t = type(node)
+        if t is Separator:
+            close_item(node.start)
+            start = node.end
+            if node.raw == "\n":
+                found.append([])
+        elif t is Break or t is And:
+            close_item(node.start)
+            start = node.end
+            found.append([])
+    close_item(len(text))
+    return [s for s in found if len(s) > 1]
+
+
+def order_items(ctx: "LintContext") -> tuple[list[Edit], tuple[Tag, Tag] | None] | None:
+    """Edits that sort each segment's items by template slot (stable), and the first misplaced pair.
+
+    None when the prompt has an unclosed bracket or a stray closer: moving text across it would change
+    the weights.
+    """
+    if not ctx.profile.ordering or not balanced(ctx):
+        return None
+    tags = ctx.tags
+    edits: list[Edit] = []
+    first_bad: tuple[Tag, Tag] | None = None
+    pointer = 0
+    for items in segments(ctx):
+        if any("{prompt}" in ctx.text[s:e] for s, e in items):
+            continue  # a styles.csv template: the user's prompt goes where {prompt} stands; nothing moves
+        keyed = []
+        last_slot = 0
+        for s, e in items:
+            while pointer < len(tags) and tags[pointer].start < s:
+                pointer += 1
+            first = tags[pointer] if pointer < len(tags) and tags[pointer].start < e else None
+            slot = slot_index(ctx, first) if first is not None else last_slot
+            last_slot = slot
+            keyed.append((slot, s, e, first))
+        ordered = sorted(keyed, key=lambda k: k[0])  # stable
+        if all(a[1] == b[1] for a, b in zip(ordered, keyed)):
+            continue
+        if first_bad is None:  # the first tag that comes after a tag it should precede
+            best = None
+            for entry in keyed:
+                if entry[3] is None:
+                    continue  # an item without tags (a LoRA) moves with the item before it
+                if best is not None and entry[0] < best[0]:
+                    first_bad = (entry[3], best[3])
+                    break
+                if best is None or entry[0] >= best[0]:
+                    best = entry
+        seg_start, seg_end = keyed[0][1], keyed[-1][2]
+        body = ", ".join(ctx.text[s:e] for _, s, e, _ in ordered)
+        edits.append(Edit(seg_start, seg_end, body))
+    if not edits:
+        return [], None
+    return edits, first_bad
+
+
+def balanced(ctx: "LintContext") -> bool:
+    for node in ctx.prompt.walk():
+        if (type(node) is Group and not node.closed) or (type(node) is Text and node.kind == Text.STRAY):
+            return False
+    return True

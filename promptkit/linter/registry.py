@@ -1,0 +1,101 @@
+"""Every lint rule, listed in one place (as ruff lists its rules in one table), and rule selection.
+
+Rule modules define rules; this module imports them and nothing imports it back, so the linter has no
+import cycle. A rule is on by default when its ``default`` is true; ``--select`` turns any rule on by code,
+code prefix or name (``ALL`` selects every rule), ``--ignore`` turns rules off. Unknown codes are errors.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .rule import Rule
+from .rules import model, syntax, tags
+
+RULES: tuple[type[Rule], ...] = (
+    syntax.UnbalancedBracket,       # PK101
+    syntax.AmbiguousColon,          # PK102
+    syntax.WeightRange,             # PK103
+    syntax.EmptyGroup,              # PK104
+    syntax.WeightSpacing,           # PK105 (opt-in)
+    syntax.DialectMismatch,         # PK106
+    syntax.BarePipe,                # PK107
+    syntax.NestedEmphasis,          # PK108 (opt-in)
+    syntax.LowercaseBreak,          # PK109
+    syntax.PastedInfotext,          # PK110
+    tags.UnknownTag,                # PK201
+    tags.AliasTag,                  # PK202
+    tags.ImpliedTag,                # PK203 (opt-in)
+    tags.DuplicateTag,              # PK204
+    tags.ConflictingCount,          # PK205
+    tags.UnescapedParentheses,      # PK206
+    tags.WeightLikeTag,             # PK207
+    tags.TagStyle,                  # PK208
+    tags.UnknownNamespace,          # PK209
+    tags.NotInVocabulary,           # PK210 (opt-in)
+    tags.MissingComma,              # PK212
+    tags.UnqualifiedCharacter,      # PK213
+    model.ForeignLadderTag,         # PK301
+    model.MissingQualityTags,       # PK302 (opt-in)
+    model.TagOrder,                 # PK303
+    model.RatingConflict,           # PK304
+    model.TooManyChunks,            # PK305
+    model.TagCutByChunk,            # PK306
+    model.NegativePreset,           # PK307 (opt-in)
+)
+
+_BY_CODE = {r.code: r for r in RULES}
+if len(_BY_CODE) != len(RULES):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError("duplicate rule codes in the registry")
+
+
+class UnknownRuleError(ValueError):
+    """A rule code, prefix or name that matches no rule."""
+
+
+def all_rules() -> list[type[Rule]]:
+    """Every rule, by code."""
+    return sorted(RULES, key=lambda r: r.code)
+
+
+def default_rules() -> list[type[Rule]]:
+    return [r for r in all_rules() if r.default]
+
+
+def rule(code: str) -> type[Rule]:
+    """A rule by code or name."""
+    for r in RULES:
+        if r.code == code.upper() or r.name == code:
+            return r
+    raise UnknownRuleError(f"no rule {code!r}; see `promptkit rules`")
+
+
+def _matching(pattern: str) -> list[type[Rule]]:
+    if pattern.upper() == "ALL":
+        return all_rules()
+    found = [r for r in all_rules() if r.code.startswith(pattern.upper()) or r.name == pattern]
+    if not found:
+        raise UnknownRuleError(f"no rule matches {pattern!r}; see `promptkit rules`")
+    return found
+
+
+def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] | None = None,
+                 extend_select: Iterable[str] | None = None) -> list[type[Rule]]:
+    """The rules to run: ``select`` (default: the default set), plus ``extend_select``, minus ``ignore``.
+
+    Raises :class:`UnknownRuleError` for a code, prefix or name that matches no rule.
+    """
+    chosen: dict[str, type[Rule]] = {}
+    if select:
+        for pattern in select:
+            for r in _matching(pattern):
+                chosen[r.code] = r
+    else:
+        chosen = {r.code: r for r in default_rules()}
+    for pattern in extend_select or ():
+        for r in _matching(pattern):
+            chosen[r.code] = r
+    for pattern in ignore or ():
+        for r in _matching(pattern):
+            chosen.pop(r.code, None)
+    return [chosen[c] for c in sorted(chosen)]
