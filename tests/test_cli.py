@@ -58,14 +58,14 @@ def test_lint_json_and_sarif_and_github():
 def test_lint_fix_rewrites_files_atomically_and_keeps_tags(tmp_path):
     folder = tmp_path / "captions"
     folder.mkdir()
-    (folder / "a.txt").write_text("smile, long_hair, 1girl, hires\n", encoding="utf-8")
+    (folder / "a.txt").write_text("smile, long_hair, 1girl, pony tail\n", encoding="utf-8")
     (folder / "b.caption").write_text("1girl, solo\n", encoding="utf-8")
     (folder / "notes.md").write_text("not a caption", encoding="utf-8")
     diff = run("lint", str(folder), "--profile", "kivotos-xl-2", "--diff")
-    assert diff.exit_code == 1 and "+1girl, smile, long hair, highres" in diff.output
-    assert (folder / "a.txt").read_text() == "smile, long_hair, 1girl, hires\n"  # --diff changes nothing
+    assert diff.exit_code == 1 and "+1girl, smile, long hair, ponytail" in diff.output
+    assert (folder / "a.txt").read_text() == "smile, long_hair, 1girl, pony tail\n"  # --diff changes nothing
     run("lint", str(folder), "--profile", "kivotos-xl-2", "--fix")
-    assert (folder / "a.txt").read_text() == "1girl, smile, long hair, highres\n"
+    assert (folder / "a.txt").read_text() == "1girl, smile, long hair, ponytail\n"
     assert (folder / "notes.md").read_text() == "not a caption"
     assert not list(folder.glob(".*"))  # no temporary files left behind
 

@@ -12,7 +12,7 @@ from ..syntax.ast import Separator
 from .diagnostics import Edit, apply_edits
 
 # The safe fixes that make up formatting (see each rule's docs); the order comes from ordering.py.
-FORMAT_RULES = ("PK101", "PK104", "PK105", "PK108", "PK202", "PK208")
+FORMAT_RULES = ("PK101", "PK104", "PK105", "PK108", "PK202", "PK208", "PK214")
 
 
 def normalize_spacing(text: str, dialect: str = "a1111") -> str:

@@ -23,6 +23,7 @@ RULES: tuple[type[Rule], ...] = (
     syntax.NestedEmphasis,          # PK108 (opt-in)
     syntax.LowercaseBreak,          # PK109
     syntax.PastedInfotext,          # PK110
+    syntax.HighWeight,              # PK111 (opt-in)
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)
@@ -35,6 +36,7 @@ RULES: tuple[type[Rule], ...] = (
     tags.NotInVocabulary,           # PK210 (opt-in)
     tags.MissingComma,              # PK212
     tags.UnqualifiedCharacter,      # PK213
+    tags.RenamedTag,                # PK214 (opt-in)
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303

@@ -62,3 +62,14 @@ def is_rename(alias: str, target: str) -> bool:
             return False
         remaining.remove(match)
     return True
+
+
+def is_respelling(alias: str, target: str) -> bool:
+    """A rename that only fixes how the tag is written: spaces, hyphens or underscores (``pony_tail`` ->
+    ``ponytail``, ``low_res`` -> ``lowres``), or the form of a count tag (``2boy`` -> ``2boys``)."""
+    from .counts import people_in
+
+    a, b = words(alias), words(target)
+    if a and "".join(a) == "".join(b) and alias != target:
+        return True
+    return people_in(target) > 0 and _digits(alias) == _digits(target) and is_rename(alias, target)

@@ -396,12 +396,17 @@ class _FuzzyIndex:
                 out.extend(self.by_second.get((ch, length), ()))
         return out
 
-    def _scored(self, key: str, vocabulary: set[str], spread: int) -> dict[str, tuple[int, float]]:
-        """canonical name -> (edit distance, rank score) of every candidate within ``spread`` edits."""
+    def _scored(self, key: str, vocabulary: set[str], spread: int,
+                names_only: bool = False) -> dict[str, tuple[int, float]]:
+        """canonical name -> (edit distance, rank score) of every candidate within ``spread`` edits
+        (``names_only``: compared with tag names only, not with the aliases that lead to them)."""
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
         candidates = list(dict.fromkeys(self._candidates(key, spread)))
+        if names_only:
+            targets = self.targets
+            candidates = [c for c in candidates if targets[c] == c]
         found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=spread, limit=None)
         found += [(v, OSA.distance(key, v), None) for v in vocabulary if abs(len(v) - len(key)) <= spread]
         out: dict[str, tuple[int, float]] = {}
@@ -430,20 +435,22 @@ class _FuzzyIndex:
         return 10 ** 6 if name in vocabulary else self.popularity.get(self.targets.get(name, name), 0)
 
     def correction(self, key: str, vocabulary: set[str], min_posts: int) -> str | None:
-        """The one tag ``key`` is a near-certain typo of: one edit away (two for long spellings), popular
-        (``min_posts`` or more, or in ``vocabulary``), at least twenty times as popular as any other tag as
-        close, and not a change of digits (``4k``/``8k``, ``2girls``/``3girls`` are different tags)."""
+        """The one tag ``key`` is a near-certain typo of: one edit away (two for long spellings) from its
+        name, popular (``min_posts`` or more, or in ``vocabulary``; any tag with 50 posts when only a space
+        is missing: ``blacktongue``), at least twenty times as popular as any other tag as close, and not a
+        change of digits (``4k``/``8k``, ``2girls``/``3girls`` are different tags)."""
         if len(key) < 4:
             return None
         limit = 1 if len(key) < 10 else 2
-        scored = self._scored(key, vocabulary, limit)
+        scored = self._scored(key, vocabulary, limit, names_only=True)
         if not scored:
             return None
         best_distance = min(d for d, _ in scored.values())
         closest = [(self._posts(n, vocabulary), n) for n, (d, _) in scored.items() if d == best_distance]
         closest.sort(reverse=True)
         posts, name = closest[0]
-        if posts < min_posts or (len(closest) > 1 and closest[1][0] * 20 > posts):
+        needed = 50 if key.replace("_", "") == name.replace("_", "") else min_posts
+        if posts < needed or (len(closest) > 1 and closest[1][0] * 20 > posts):
             return None
         if _digits(key) != _digits(name):
             return None

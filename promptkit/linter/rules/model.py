@@ -33,8 +33,9 @@ class ForeignLadderTag(Rule):
     """A quality, aesthetic, rating or year tag from another model family's ladder.
 
     Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
-    ``very awa`` NoobAI's, ``extremely aesthetic`` SoteDiffusion's; elsewhere they are noise. Tag profiles
-    only: natural-language models read them as ordinary words.
+    ``very awa`` NoobAI's, ``year 2024`` Illustrious'; elsewhere they are noise. Only pseudo-tags are
+    reported (not plain English such as ``bad quality``, which any text encoder reads), in positive prompts
+    of tag profiles.
 
     Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
     """
@@ -46,12 +47,16 @@ class ForeignLadderTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
-        if not profile.ladders or profile.natural_language:
+        if not profile.ladders or profile.natural_language or ctx.negative:
             return
+        from .tags import _is_english
+
         owners = ladder_owners()
         for tag in ctx.tags:
             if tag.name in profile.vocabulary or tag.name not in owners:
                 continue
+            if _is_english(tag.name):
+                continue  # "bad quality", "ultra-detailed", "nsfw": words every text encoder reads
             if ctx.db is not None and ctx.info(tag) is not None:
                 continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]

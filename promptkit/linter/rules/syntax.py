@@ -98,11 +98,11 @@ class AmbiguousColon(Rule):
 
 
 class WeightRange(Rule):
-    """An effective weight outside the sane range of the profile.
+    """An effective weight that breaks images: above the profile's limit (2 by default), or below zero.
 
-    Why: weights above ~1.5 burn the concept into the image, above 2 they break it, and negative weights
-    do not mean "not" (use the negative prompt). Nesting multiplies: ``(((x:1.5)))`` is 2.0. In a negative
-    prompt weights up to 2 are common practice; only more is reported there. One finding per group.
+    Why: above 2 the concept burns into the image and takes over; negative weights do not mean "not" (use
+    the negative prompt). Nesting multiplies: ``(((x:1.5)))`` is 2.0. In a negative prompt weights up to 2
+    are common practice and only more is reported. One finding per group. Weights above ~1.5 are PK111.
 
     Example: ``(masterpiece:2.5)`` -> ``(masterpiece:1.2)``.
     """
@@ -110,16 +110,21 @@ class WeightRange(Rule):
     code = "PK103"
     name = "weight-out-of-range"
     category = "syntax"
-    severity = Severity.WARNING
+    severity = Severity.ERROR
+
+    def limit(self, ctx: LintContext) -> float:
+        return max(ctx.profile.weight_error, 2.0) if ctx.negative else ctx.profile.weight_error
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        warn, error = ctx.profile.weight_warn, ctx.profile.weight_error
-        if ctx.negative:
-            warn = error = max(error, 2.0)
+        limit = self.limit(ctx)
+        lowest = 0.0 if type(self) is WeightRange else float("-inf")
+        ceiling = float("inf") if type(self) is WeightRange else ctx.profile.weight_error
+        if ctx.negative and type(self) is not WeightRange:
+            return
         reported_until = -1
         for tag in ctx.tags:
             w = tag.weight
-            if tag.start < reported_until or (0 <= w <= warn):
+            if tag.start < reported_until or (lowest <= w <= limit) or w > ceiling:
                 continue
             group = _weighting_group(ctx, tag)
             start, end = (group.start, group.end) if group is not None else (tag.start, tag.end)
@@ -127,15 +132,28 @@ class WeightRange(Rule):
             what = quote(ctx.text[start:end])
             if w < 0:
                 yield self.diagnostic(f"{what} has a negative weight ({format_weight(w)}); "
-                                      "put unwanted things in the negative prompt", start, end,
-                                      severity=Severity.ERROR)
-            elif w > error:
-                yield self.diagnostic(f"{what} has weight {format_weight(w)} (above {format_weight(error)} "
-                                      "breaks most images)", start, end,
-                                      severity=Severity.WARNING if ctx.negative else Severity.ERROR)
+                                      "put unwanted things in the negative prompt", start, end)
             else:
-                yield self.diagnostic(f"{what} has weight {format_weight(w)} (above {format_weight(warn)})",
-                                      start, end)
+                yield self.diagnostic(f"{what} has weight {format_weight(w)} (above {format_weight(limit)}"
+                                      f"{' breaks most images' if type(self) is WeightRange else ''})", start, end)
+
+
+class HighWeight(WeightRange):
+    """A weight above the profile's comfortable range (1.5 by default) in a positive prompt (opt-in).
+
+    Why: between ~1.5 and 2 a concept starts to dominate and distort the image on many models; many users
+    go there on purpose, so this is off by default (PK103 reports weights that break images).
+
+    Example: ``(smile:1.8)`` -> ``(smile:1.3)``.
+    """
+
+    code = "PK111"
+    name = "high-weight"
+    severity = Severity.WARNING
+    default = False
+
+    def limit(self, ctx: LintContext) -> float:
+        return ctx.profile.weight_warn
 
 
 def _weighting_group(ctx: LintContext, tag) -> Group | None:
@@ -207,7 +225,7 @@ class WeightSpacing(Rule):
 
 _NAI_BRACES = re.compile(r"\{([^{}|$]+)\}")
 _COMPEL_SIGNS = re.compile(r"(?<=\w)(\+\++|\+|--+)(?=[\s,)]|$)")
-_COMPEL_NUMBER = re.compile(r"^\d*\.?\d+")
+_COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
 _PLACEHOLDER = re.compile(r"^\s*(prompt|negative_prompt)\s*$", re.I)
 
 

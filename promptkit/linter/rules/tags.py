@@ -44,34 +44,86 @@ def _is_english(name: str) -> bool:
     return bool(parts) and all(p in words for p in parts)
 
 
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """CLIP's more frequent whole words (merged early): real words a typo test must not "correct"."""
+    from ...tokens.clip import vocabulary
+
+    return frozenset(k[:-4] for k, i in vocabulary().items() if k.endswith("</w>") and i < 30000 and k[:-4].isalpha())
+
+
+def _is_common_english(name: str) -> bool:
+    words = _common_words()
+    parts = [p for p in re.split(r"[_\s-]+", name) if p]
+    return bool(parts) and all(p in words for p in parts)
+
+
 def _transposition_only(a: str, b: str) -> bool:
     from rapidfuzz.distance import OSA, Levenshtein
 
     return OSA.distance(a, b) == 1 and Levenshtein.distance(a, b) == 2
 
 
+def _without_accents(name: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+_FILLERS = frozenset({"the", "a", "an", "too", "so"})
+
+
 def tag_correction(ctx: LintContext, tag) -> str | None:
     """The known tag ``tag`` is a near-certain typo of (database name), or None.
 
-    Near-certain: one edit away (two for long tags), popular, far more popular than any other tag as close.
-    A query made of real English words is a typo only by a swap of two letters (``lowers`` -> ``lowres``),
-    never by an added letter (``lighting`` is not ``lightning``). Natural-language profiles only correct to
-    general tags that are popular, since CLIP reads names and phrases in their own spelling.
+    Near-certain: one edit away from a tag's name (two for long tags), popular, far more popular than any
+    other tag as close (see :meth:`TagDB.correction`), or the same letters without accents
+    (``Califórnia``), or a tag once a filler word is dropped (``off-the-shoulder sweater``,
+    ``too longtongue``). A query made of real English words is a typo only by a swap of two letters in a rare
+    word (``lowers`` -> ``lowres``), never by an added letter (``lighting`` is not ``lightning``) nor in a
+    common word (``sacred`` is not ``scared``). Natural-language profiles only correct spellings of five
+    letters or more, to general tags that are popular, since CLIP reads names and phrases in their own
+    spelling.
     """
-    if ctx.db is None or not tag.name.isascii():
+    if ctx.db is None:
+        return None
+    name = tag.name
+    if not name.isascii():
+        plain = _without_accents(name)
+        if plain != name and plain.isascii():
+            info = ctx.db.lookup(plain)
+            if plain in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= 20):
+                return plain
         return None
     natural = ctx.profile.natural_language
-    english = _is_english(tag.name)
+    if natural and len(name) < 5:
+        return None
+    words = re.split(r"([_-])", name)
+    if len(words) > 1 and any(w in _FILLERS for w in words[::2]):  # "off-the-shoulder sweater", "too longtongue"
+        kept = []
+        for i in range(0, len(words), 2):
+            if words[i] not in _FILLERS:
+                kept.append(words[i])
+                if i + 1 < len(words):
+                    kept.append(words[i + 1])
+        shorter = "".join(kept).strip("_-")
+        info = ctx.db.lookup(shorter)
+        if shorter in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= 500):
+            return shorter
+        if "_" not in shorter and len(shorter) >= 8 and not natural:
+            found = ctx.db.correction(shorter, ctx.vocabulary, min_posts=500)
+            if found is not None and found.name.replace("_", "") == shorter:
+                return found.name  # only a missing space once the filler is gone
+    english = _is_english(name)
     min_posts = 5000 if natural or english else 500
-    found = ctx.db.correction(tag.name, ctx.vocabulary, min_posts=min_posts)
+    found = ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts)
     if found is None:
         return None
-    name = found.name
-    if english and not _transposition_only(tag.name, name):
+    if english and (_is_common_english(name) or not _transposition_only(name, found.name)):
         return None
     if natural and found.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
         return None
-    return name
+    return found.name
 
 
 class UnknownTag(Rule):
@@ -151,15 +203,16 @@ class NotInVocabulary(Rule):
 
 
 class AliasTag(Rule):
-    """A tag written under an old name that its source renamed.
+    """A tag written in a spelling its source has renamed: split, joined or hyphenated wrongly.
 
-    Why: the sites rename tags; captions (and so the model) use the current name, so the old one is a
-    weaker or unknown token sequence. Only renames are reported (the same words, spelled differently:
-    ``hires`` -> ``highres``, ``grey hair`` -> ``gray hair``); an alias that leads to another concept
-    (``orange`` -> ``orange (fruit)``, ``man`` -> ``male focus``, ``cute`` -> ``invalid tag``) is not a
-    rename and is left alone. Tag profiles only: natural-language models read words, not tag names.
+    Why: the sites keep the misspellings people type as aliases of the real tag; the model was trained on
+    the real tag's tokens. ``pony tail`` is read as a pony's tail, ``ponytail`` is the hairstyle;
+    ``2boy`` is not the count tag ``2boys``. Only these respellings are reported by default; other renames
+    (plurals, spelling variants: ``hires`` -> ``highres``) are PK214, off by default. An alias that leads to
+    another concept (``orange`` -> ``orange (fruit)``, ``man`` -> ``male focus``, ``cute`` -> ``invalid tag``)
+    is never reported.
 
-    Example: ``hires`` -> ``highres``. Fix (safe): write the current name.
+    Example: ``pony tail, 2boy`` -> ``ponytail, 2boys``. Fix (safe): write the tag's own spelling.
     """
 
     code = "PK202"
@@ -168,10 +221,11 @@ class AliasTag(Rule):
     severity = Severity.WARNING
     fix_safety = "safe"
     needs_db = True
+    respellings = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.profile.natural_language:
-            return
+        from ...tags.aliases import is_respelling
+
         pieces = construct_tags(ctx)
         for tag in ctx.tags:
             if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag) or tag.index in pieces:
@@ -180,12 +234,38 @@ class AliasTag(Rule):
             if info is None or info.matched != "alias":
                 continue
             renamed = ctx.db.rename(tag.name)
-            if renamed is None:
+            if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
                 continue
+            if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
+                continue  # natural-language models read words: "line art" reads fine, "pony tail" does not
             new = spelled(ctx, renamed.name, tag.raw)
-            yield self.diagnostic(f"{quote(tag.text)} was renamed {renamed.name!r} on {renamed.source}",
+            yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
                                   fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new)))
+
+
+def _encoder_word(name: str) -> bool:
+    """The tag is one word the text encoder knows (``ponytail``), or a count tag (``2boys``)."""
+    from ...tags.counts import people_in
+
+    return name in english_words() or people_in(name) > 0
+
+
+class RenamedTag(AliasTag):
+    """A tag written under an older or variant name its source renamed (opt-in).
+
+    Why: the sites rename tags (``hires`` -> ``highres``, ``grey hair`` -> ``gray hair``, plurals to the
+    singular); captions use the current name. Text encoders read most variants alike, so this is off by
+    default; ``fmt`` applies it. Tag profiles only.
+
+    Example: ``hires, grey hair`` -> ``highres, gray hair``. Fix (safe): write the current name.
+    """
+
+    code = "PK214"
+    name = "renamed-tag"
+    severity = Severity.INFO
+    default = False
+    respellings = False
 
 
 def canonical(ctx: LintContext, tag) -> str:
@@ -238,10 +318,12 @@ class ImpliedTag(Rule):
 
 
 class DuplicateTag(Rule):
-    """The same tag twice (also across spellings: ``long_hair`` and ``long hair``, or an old name).
+    """The same tag twice in one part of the prompt (``long_hair`` and ``Long hair`` are the same tag).
 
-    Why: a repeated tag is a hidden weight increase and wastes tokens; with different weights it is unclear
-    which one was meant. Repeats in different prompt-editing branches or ``AND`` parts are not duplicates.
+    Why: a repeated tag is a hidden weight increase and wastes tokens. Not reported: repeats in different
+    ``BREAK`` regions or ``AND`` parts (regional prompts describe each region in full), in different
+    prompt-editing branches, a later copy with more weight than the first (deliberate emphasis), and
+    different tags that one database alias links (``blurred`` / ``blurry``: the author covers both).
 
     Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the repetition
     (with any brackets it alone fills).
@@ -252,23 +334,23 @@ class DuplicateTag(Rule):
     category = "tags"
     severity = Severity.WARNING
     fix_safety = "unsafe"
-    needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        ands = [n.start for n in ctx.prompt.children if type(n) is And]
+        from ...syntax.ast import Break
+
+        bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         seen: dict[tuple[int, str | None, str], object] = {}
         pieces = construct_tags(ctx)
         for tag in ctx.tags:
             if not any(ch.isalnum() for ch in tag.name) or tag.index in pieces:
                 continue
-            key = (bisect_right(ands, tag.start), tag.branch,
-                   canonical(ctx, tag) if ctx.db is not None else tag.qualified_name)
-            if tag.namespace:
-                key = key[:2] + (tag.qualified_name,)
+            key = (bisect_right(bounds, tag.start), tag.branch, tag.qualified_name)
             first = seen.get(key)
             if first is None:
                 seen[key] = tag
                 continue
+            if tag.weight > first.weight:  # type: ignore[attr-defined]
+                continue  # more emphasis on purpose
             weights = "" if first.weight == tag.weight else \
                 f" (weights {first.weight:g} and {tag.weight:g})"  # type: ignore[attr-defined]
             edit = ctx.removal(tag)
@@ -565,8 +647,9 @@ class MissingComma(Rule):
     """Two tags written without the comma between them: ``twintails braids``.
 
     Why: without the comma the pair is one unknown phrase; tag-trained models know each tag alone. Reported
-    only where the words split into exactly two popular tags and the first is not a word that starts
-    many tags (``white``, ``holding``: ``holding school bag`` is a phrase, not two tags).
+    only where the words split into exactly two popular tags and the first is not a word that describes
+    the second (an English word, an adjective or participle such as ``deformed``, or a word that starts
+    popular tags such as ``holding``: ``holding school bag`` is a phrase, not two tags).
 
     Example: ``1girl, twintails braids`` -> ``1girl, twintails, braids``. Fix (unsafe): insert the comma.
     """
@@ -607,9 +690,15 @@ def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
             if found is not None:
                 return None  # two ways to split: not near-certain
             found = (left, right, tag.start + i)
-    if found is None or _starts_many(ctx, lookup_key(found[0])):
+    if found is None:
         return None
+    left = lookup_key(found[0])
+    if "_" not in left and (_is_english(left) or left.endswith(_ADJECTIVE_ENDINGS) or _starts_many(ctx, left)):
+        return None  # "liquid tongue", "deformed legs", "holding bag": a word and what it describes
     return found
+
+
+_ADJECTIVE_ENDINGS = ("ed", "ing", "ful", "ous", "less", "ive", "ic", "al", "ish", "y", "ly", "en", "ern")
 
 
 def _popular(ctx: LintContext, text: str) -> bool:
@@ -623,8 +712,10 @@ def _popular(ctx: LintContext, text: str) -> bool:
 
 
 def _starts_many(ctx: LintContext, key: str) -> bool:
-    """A word that begins many tags (``white``, ``holding``, ``long``) modifies what follows it."""
-    return len(ctx.db.complete(key + "_", limit=20)) >= 20 if ctx.db is not None else True
+    """A word that begins popular tags (``white``, ``holding``, ``long``) modifies what follows it."""
+    if ctx.db is None:
+        return True
+    return sum(1 for t in ctx.db.complete(key + "_", limit=5) if t.post_count >= 500 and t.name != key) >= 2
 
 
 def qualified_character(ctx: LintContext, tag) -> str | None:
