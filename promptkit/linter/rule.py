@@ -39,6 +39,7 @@ class LintContext:
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
+        self._not_tags: dict[str, bool] = {}
 
     @property
     def tags(self) -> list[Tag]:
@@ -85,7 +86,11 @@ class LintContext:
 
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
-        return is_not_a_tag(tag.text, self.embeddings)
+        cache = self._not_tags
+        found = cache.get(tag.text)
+        if found is None:
+            found = cache[tag.text] = is_not_a_tag(tag.text, self.embeddings)
+        return found
 
     def is_prose(self, tag: Tag) -> bool:
         """A sentence or a long phrase, not a tag: natural language, which the tag database cannot judge."""

@@ -376,24 +376,28 @@ class _FuzzyIndex:
                 if name in popularity and alias not in targets:
                     targets[alias] = name
         self.db = db
+        self._corrections: dict[tuple[str, int, frozenset[str]], str | None] = {}
         self.popularity = popularity
         self.targets = targets
-        self.by_first: dict[tuple[str, int], list[str]] = {}
-        self.by_second: dict[tuple[str, int], list[str]] = {}
-        for spelling in targets:
+        # (spellings: names and aliases, names only) x (by first character, by second character)
+        self.buckets: dict[bool, tuple[dict, dict]] = {False: ({}, {}), True: ({}, {})}
+        for spelling, name in targets.items():
             n = len(spelling)
-            self.by_first.setdefault((spelling[0], n), []).append(spelling)
-            if n > 1:
-                self.by_second.setdefault((spelling[1], n), []).append(spelling)
+            for names_only in ((False, True) if spelling == name else (False,)):
+                by_first, by_second = self.buckets[names_only]
+                by_first.setdefault((spelling[0], n), []).append(spelling)
+                if n > 1:
+                    by_second.setdefault((spelling[1], n), []).append(spelling)
 
-    def _candidates(self, key: str, spread: int) -> list[str]:
+    def _candidates(self, key: str, spread: int, names_only: bool = False) -> list[str]:
         n = len(key)
+        by_first, by_second = self.buckets[names_only]
         out: list[str] = []
         firsts = {key[0]} | ({key[1]} if n > 1 else set())
         for length in range(max(1, n - spread), n + spread + 1):
             for ch in firsts:
-                out.extend(self.by_first.get((ch, length), ()))
-                out.extend(self.by_second.get((ch, length), ()))
+                out.extend(by_first.get((ch, length), ()))
+                out.extend(by_second.get((ch, length), ()))
         return out
 
     def _scored(self, key: str, vocabulary: set[str], spread: int,
@@ -403,10 +407,7 @@ class _FuzzyIndex:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        candidates = list(dict.fromkeys(self._candidates(key, spread)))
-        if names_only:
-            targets = self.targets
-            candidates = [c for c in candidates if targets[c] == c]
+        candidates = self._candidates(key, spread, names_only)  # duplicates are merged below, by name
         found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=spread, limit=None)
         found += [(v, OSA.distance(key, v), None) for v in vocabulary if abs(len(v) - len(key)) <= spread]
         out: dict[str, tuple[int, float]] = {}
@@ -414,10 +415,12 @@ class _FuzzyIndex:
             if distance > spread:
                 continue
             name = spelling if spelling in vocabulary else self.targets[spelling]
-            if spelling == key and name == key:
+            if spelling == key and name == key and name not in vocabulary:
                 continue  # the query itself is a tag: suggest others
             posts = 10 ** 6 if name in vocabulary else self.popularity.get(name, 0)
-            similarity = 100.0 * (1 - distance / max(len(key), len(spelling)))
+            # people rarely get the first letter wrong: such an edit counts a quarter more
+            cost = distance + (0.25 if spelling[:1] != key[:1] else 0.0)
+            similarity = 100.0 * (1 - cost / max(len(key), len(spelling)))
             score = similarity + _popularity_bonus(posts)
             if name not in out or score > out[name][1]:
                 out[name] = (distance, score)
@@ -441,6 +444,16 @@ class _FuzzyIndex:
         change of digits (``4k``/``8k``, ``2girls``/``3girls`` are different tags)."""
         if len(key) < 4:
             return None
+        memo_key = (key, min_posts, frozenset(vocabulary))
+        if memo_key in self._corrections:
+            return self._corrections[memo_key]
+        if len(self._corrections) > 50_000:
+            self._corrections.clear()
+        found = self._correction(key, vocabulary, min_posts)
+        self._corrections[memo_key] = found
+        return found
+
+    def _correction(self, key: str, vocabulary: set[str], min_posts: int) -> str | None:
         limit = 1 if len(key) < 10 else 2
         scored = self._scored(key, vocabulary, limit, names_only=True)
         if not scored:

@@ -88,6 +88,19 @@ def tag_correction(ctx: LintContext, tag) -> str | None:
     if ctx.db is None:
         return None
     name = tag.name
+    tried = ctx.__dict__.setdefault("_corrections", {})
+    if name in tried:
+        return tried[name]
+    if len(tried) >= MAX_CORRECTIONS:
+        return None  # a huge prompt of unknown words: the first few hundred are checked, the cost stays bounded
+    tried[name] = found = _correction(ctx, name)
+    return found
+
+
+MAX_CORRECTIONS = 500  # distinct unknown tags checked for typos per prompt
+
+
+def _correction(ctx: LintContext, name: str) -> str | None:
     if not name.isascii():
         plain = _without_accents(name)
         if plain != name and plain.isascii():
@@ -163,6 +176,9 @@ def unknown_tags(ctx: LintContext) -> list:
 
     if ctx.db is None:
         return []
+    cached = ctx.__dict__.get("_unknown")
+    if cached is not None:
+        return cached
     pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
     foreign = ladder_owners()  # reported by PK301 instead
     out = []
@@ -172,6 +188,7 @@ def unknown_tags(ctx: LintContext) -> list:
         if ctx.known(tag) or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
             continue
         out.append(tag)
+    ctx.__dict__["_unknown"] = out
     return out
 
 
@@ -722,6 +739,13 @@ def qualified_character(ctx: LintContext, tag) -> str | None:
     """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series."""
     if not ctx.profile.series or ctx.db is None or "(" in tag.name or tag.namespace:
         return None
+    cache = ctx.__dict__.setdefault("_qualified", {})
+    if tag.name not in cache:
+        cache[tag.name] = _qualified(ctx, tag)
+    return cache[tag.name]
+
+
+def _qualified(ctx: LintContext, tag) -> str | None:
     for series in ctx.profile.series:
         if tag.name == series:
             return None

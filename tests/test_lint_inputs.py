@@ -1,0 +1,171 @@
+"""`promptkit lint`/`fmt` on real-world and hostile input: issue 11 item 7 and the lint items of issue 16."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from promptkit.cli.main import cli
+from promptkit.linter import fix_text, format_prompt, lint_prompt
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+# -- issue 16 ---------------------------------------------------------------------------------------------------
+
+def test_deep_novelai_braces_do_not_overflow():
+    """'{'*14560 + 'a' + '}'*14560 raised OverflowError (1.05 ** depth) in the dialect rule."""
+    text = "{" * 14560 + "a" + "}" * 14560
+    report = lint_prompt(text, "kivotos-xl-2")
+    found = [d for d in report.diagnostics if d.code == "PK106"]
+    assert len(found) == 1 and "14560 levels" in found[0].message and found[0].fix is None
+    assert format_prompt(text, "kivotos-xl-2") == text  # nothing to rewrite safely
+
+
+def test_empty_group_fix_never_merges_tags():
+    """The safe fix for `smile()frown` made `smilefrown`: removing the brackets would join two tags."""
+    (d,) = [d for d in lint_prompt("smile()frown", "kivotos-xl-2").diagnostics if d.code == "PK104"]
+    assert not d.fix.safe
+    assert fix_text("smile()frown", "kivotos-xl-2")[0] == "smile()frown"  # safe fixes leave it alone
+    assert fix_text("smile()frown", "kivotos-xl-2", select=["PK104"], unsafe=True)[0] == "smile, frown"
+    assert fix_text("1girl, (), smile", "kivotos-xl-2", select=["PK104"])[0] == "1girl, , smile"  # safe here
+
+
+@pytest.mark.parametrize("text", ["smile, caf\udce9", "\ud800", "long hair, \udcff\udcfe, smile"])
+def test_lone_surrogates_through_the_api(text):
+    """Invalid UTF-8 decoded with surrogateescape, or a lone surrogate, ended in UnicodeEncodeError (tags/db.py)."""
+    report = lint_prompt(text, "kivotos-xl-2")
+    assert all(0 <= d.start <= d.end <= len(text) for d in report.diagnostics)
+    assert format_prompt(text, "kivotos-xl-2")
+    from promptkit.tags import TagDB
+
+    db = TagDB.for_profile("kivotos-xl-2")
+    assert db.lookup(text) is None and db.suggest(text) == [] and db.complete(text) == []
+    assert db.implied(text) == []
+
+
+@pytest.mark.parametrize("command", ["lint", "fmt"])
+def test_invalid_utf8_on_stdin_is_an_input_error(command):
+    out = subprocess.run([sys.executable, "-m", "promptkit.cli.main", command, "-", "--profile", "kivotos-xl-2"],
+                         input=b"smile, caf\xe9\n", capture_output=True)
+    assert out.returncode == 2, out.stderr
+    assert b"not UTF-8" in out.stderr and b"Traceback" not in out.stderr
+
+
+def test_many_fixes_in_one_long_caption_are_applied_together():
+    """Fix application is one pass over the text (it was a string splice per edit, quadratic)."""
+    text = ", ".join(["pony tail", "smile", "long_hair"] * 3000)
+    fixed, applied = fix_text(text, "kivotos-xl-2", select=["PK202", "PK208"])
+    assert fixed == ", ".join(["ponytail", "smile", "long hair"] * 3000)
+    assert len(applied) == 3001  # one respelling per 'pony tail', one style finding for the whole prompt
+
+
+# -- issue 11: the crash and the inputs -------------------------------------------------------------------------
+
+def test_lora_in_the_middle_of_reordered_tags():
+    text = "(masterpiece, best quality:1.2), <lora:x:0.7>, solo, 1girl"
+    report = lint_prompt(text, "kivotos-xl-2")  # TypeError in the tag-order rule before
+    (order,) = [d for d in report.diagnostics if d.code == "PK303"]
+    assert "'solo'" in order.message
+    assert format_prompt(text, "kivotos-xl-2") == "solo, 1girl, (masterpiece, best quality:1.2), <lora:x:0.7>"
+    assert run("fmt", text, "--profile", "kivotos-xl-2").exit_code == 0
+
+
+def test_long_prompt_argument_is_a_prompt():
+    text = ", ".join(["long hair", "smile"] * 40)  # over 255 bytes: "File name too long" before
+    out = run("lint", text, "--profile", "kivotos-xl-2", "--format", "json")
+    assert out.exit_code == 1
+    assert json.loads(out.output)[0]["text"] == text
+
+
+def test_missing_path_and_empty_prompt(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("1grl\n", encoding="utf-8")
+    missing = run("lint", "nonexistent.txt")
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert run("lint", "./gone/x").exit_code == 2
+    (tmp_path / "sub").mkdir()
+    assert run("lint", "sub/missing").exit_code == 2  # inside an existing folder
+    empty = run("lint", "", "--format", "json")  # linted every .txt in the folder before
+    assert empty.exit_code == 0 and [d["source"] for d in json.loads(empty.output)] == ["<prompt>"]
+    assert run("lint", "male/female", "--format", "json").exit_code in (0, 1)  # a tag, not a path
+
+
+def test_bom_binary_and_negative_files(tmp_path):
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes("\ufeffsmile, 1girl\n".encode("utf-8"))
+    data = json.loads(run("lint", str(bom), "--profile", "kivotos-xl-2", "--format", "json").output)
+    assert data[0]["text"] == "smile, 1girl"
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x89PNG\0\0\x01\x02smile")
+    out = run("lint", str(binary))
+    assert out.exit_code == 2 and "binary" in out.output
+    neg = tmp_path / "neg.txt"
+    neg.write_text("lowres, 1girl, worst quality\n", encoding="utf-8")
+    run("lint", str(neg), "--profile", "kivotos-xl-2", "--negative", "--fix")
+    assert neg.read_text(encoding="utf-8") == "lowres, 1girl, worst quality\n"  # a negative is never reordered
+    data = json.loads(run("lint", str(neg), "--negative", "--format", "json").output)
+    assert data[0]["negative"] is True
+
+
+def test_lines_mode_names_the_line(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("1girl, smile\nlong hair, solo\n\nsolo, 1grl\n", encoding="utf-8")
+    out = run("lint", "-f", str(prompts), "--lines", "--profile", "kivotos-xl-2", "--select", "PK201")
+    assert f"{prompts}:4:7: PK201" in out.output
+    whole = run("lint", "-f", str(prompts), "--profile", "kivotos-xl-2", "--select", "PK204", "--format", "json")
+    assert [d["code"] for d in json.loads(whole.output)[0]["diagnostics"]] == ["PK204"]  # one caption: solo twice
+    lines = run("lint", "-f", str(prompts), "--lines", "--profile", "kivotos-xl-2", "--select", "PK204")
+    assert "PK204" not in lines.output
+
+
+def test_folder_run_skips_bad_files(tmp_path):
+    folder = tmp_path / "captions"
+    folder.mkdir()
+    (folder / "good.txt").write_text("1grl, smile\n", encoding="utf-8")
+    (folder / "latin1.txt").write_bytes("caf\xe9, smile\n".encode("latin-1"))
+    out = run("lint", str(folder), "--profile", "kivotos-xl-2", "--select", "PK201")
+    assert out.exit_code == 1 and "good.txt:1:1: PK201" in out.output
+    assert "latin1.txt: not UTF-8" in out.output
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "x.txt").write_bytes(b"\xff\xfe\x00")
+    assert run("lint", str(only_bad)).exit_code == 2
+
+
+def test_unknown_codes_and_profiles_are_usage_errors(tmp_path):
+    assert run("lint", "1girl", "--select", "PK999").exit_code == 2
+    assert run("lint", "1girl", "--ignore", "nope").exit_code == 2
+    (tmp_path / "a.txt").write_text("1girl\n", encoding="utf-8")
+    for command in (["dataset", "lint", str(tmp_path)], ["dataset", "stats", str(tmp_path)],
+                    ["dataset", "normalize", str(tmp_path), "--order-by", "nope", "--dry-run"]):
+        if "--order-by" not in command:
+            command += ["--profile", "nope"]
+        out = run(*command)
+        assert out.exit_code == 2 and "unknown profile" in out.output, command
+
+
+def test_long_lines_are_shown_as_a_window():
+    """A 200 KB prompt printed 2 GB: every finding repeated its whole source line."""
+    text = ", ".join(["smile"] * 20000) + ", 1grl, " + ", ".join(["smile"] * 20000)
+    out = run("lint", text, "--profile", "kivotos-xl-2", "--select", "PK201")
+    assert "PK201" in out.output and len(out.output) < 1000
+    excerpt = [line for line in out.output.splitlines() if line.startswith("  | ")]
+    assert excerpt[0].startswith("  | ...") and excerpt[0].endswith("...") and "1grl" in excerpt[0]
+    assert excerpt[1].index("^") == excerpt[0].index("1grl")
+
+
+def test_embeddings_folder_option(tmp_path):
+    (tmp_path / "myNegEmbed.safetensors").write_bytes(b"x")
+    text = "lowres, mynegembedd"
+    assert "PK201" not in run("lint", text, "--profile", "sd15-anime", "--negative", "--select", "PK201").output
+    assert "PK201" not in run("lint", "lowres, myNegEmbed", "--profile", "sd15-anime", "--select", "PK210",
+                              "--embeddings", str(tmp_path)).output
+    assert "PK210" in run("lint", "lowres, myNegEmbed", "--profile", "sd15-anime", "--select", "PK210").output
+    assert run("lint", "x", "--embeddings", str(tmp_path / "nope")).exit_code == 2
