@@ -112,35 +112,20 @@ def _tag_signature(text, db):
                   for t in parse(text).tags)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_corpus_lint_spans_and_safe_fixes(texts, profile):
-    """No crash; spans inside the prompt; safe fixes keep every tag and weight and leave nothing to fix."""
-    from promptkit.tags import TagDB
-
-    db = TagDB.for_profile(profile)
-    for text in texts:
-        report = lint_prompt(text, profile, db=db)
-        for d in report.diagnostics:
-            assert 0 <= d.start <= d.end <= len(text), (d, text)
-            if d.fix:
-                for e in d.fix.edits:
-                    assert 0 <= e.start <= e.end <= len(text)
-        fixed, applied = fix_text(text, profile, db=db)
-        if not applied:
-            continue
-        assert _tag_signature(fixed, db) == _tag_signature(text, db), (profile, text, fixed)
-        again = lint_prompt(fixed, profile, db=db)
-        assert not [d for d in again.diagnostics if d.fix is not None and d.fix.safe], (text, fixed)
+# Safe fixes on every corpus prompt with every profile: tests/test_lint_properties.py.
 
 
 def test_format_is_idempotent_and_keeps_tags(texts):
     from promptkit.tags import TagDB
 
     db = TagDB.for_profile("kivotos-xl-2")
-    for text in texts[:300]:
+    bad = []
+    for i, text in enumerate(texts[:300]):
         once = format_prompt(text, "kivotos-xl-2", db=db)
-        assert format_prompt(once, "kivotos-xl-2", db=db) == once, text
-        assert _tag_signature(once, db) == _tag_signature(text, db)
+        if format_prompt(once, "kivotos-xl-2", db=db) != once or _tag_signature(once, db) != _tag_signature(text, db):
+            bad.append(i)
+    if bad:  # corpus positions only: some corpus texts are held-out audit prompts, never printed
+        pytest.fail(f"fmt is not idempotent or changed tags on corpus texts {bad[:20]}")
 
 
 def test_format_example():

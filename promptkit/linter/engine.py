@@ -132,8 +132,12 @@ def fix_text(text: str, profile=None, dialect: str | None = None, db=None, selec
     """
     applied: list[Diagnostic] = []
     embeddings = tuple(embeddings)
+    wanted = ("safe", "unsafe") if unsafe else ("safe",)
+    fixing = [r.code for r in select_rules(select, ignore) if r.fix_safety in wanted]  # rules without fixes skip
+    if not fixing:
+        return text, applied
     for _ in range(max_passes):
-        report = lint_prompt(text, profile, dialect, db, select, ignore, negative, embeddings=embeddings)
+        report = lint_prompt(text, profile, dialect, db, fixing, None, negative, embeddings=embeddings)
         edits: list[Edit] = []
         taken = _Taken(len(text))
         for diag in report.diagnostics:

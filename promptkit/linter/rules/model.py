@@ -49,14 +49,14 @@ class ForeignLadderTag(Rule):
         profile = ctx.profile
         if not profile.ladders or profile.natural_language or ctx.negative:
             return
-        from .tags import _is_english
+        from .tags import _is_common_english
 
         owners = ladder_owners()
         for tag in ctx.tags:
             if tag.name in profile.vocabulary or tag.name not in owners:
                 continue
-            if _is_english(tag.name):
-                continue  # "bad quality", "ultra-detailed", "nsfw": words every text encoder reads
+            if _is_common_english(tag.name, 5000) or ("_" not in tag.name and _is_common_english(tag.name)):
+                continue  # "bad quality", "aesthetic": plain words every text encoder reads
             if ctx.db is not None and ctx.info(tag) is not None:
                 continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]
@@ -227,8 +227,8 @@ class TagCutByChunk(Rule):
                 tag = tags[j]
                 if j in reported or not (tag.start < last.end and tag.end > first.start):
                     continue
-                if ctx.is_prose(tag):
-                    continue  # a sentence is read as a whole either way; nothing to move
+                if ctx.is_prose(tag) or not _mostly_ascii(tag.text):
+                    continue  # a sentence is read as a whole either way; a translated label is not sent
                 reported.add(j)
                 last_chunk = i + 1
                 while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].tokens and \
@@ -236,6 +236,11 @@ class TagCutByChunk(Rule):
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
+
+
+def _mostly_ascii(text: str) -> bool:
+    """Latin-script text (CLIP's tokenizer reads CJK labels as byte soup; extensions translate them first)."""
+    return sum(1 for ch in text if ch.isascii()) * 2 >= len(text)
 
 
 class NegativePreset(Rule):

@@ -280,6 +280,8 @@ class DialectMismatch(Rule):
             if s > 0 and text[s - 1] == "\\":
                 continue
             body = m.group(1)
+            if sum(1 for ch in body if ch.isascii()) * 2 < len(body):
+                continue  # a CJK label of a prompt-translation extension: the translation is what is sent
             if depth > 40:  # 1.05 ** depth is beyond any weight a model survives (and beyond floats at ~14500)
                 yield self.diagnostic(f"{depth} levels of NovelAI braces are plain text in {dialect}", s, e)
                 continue

@@ -45,15 +45,15 @@ def _is_english(name: str) -> bool:
 
 
 @functools.cache
-def _common_words() -> frozenset[str]:
-    """CLIP's more frequent whole words (merged early): real words a typo test must not "correct"."""
+def _common_words(rank: int = 30000) -> frozenset[str]:
+    """CLIP's more frequent whole words (merged before ``rank``): real words a typo test must not "correct"."""
     from ...tokens.clip import vocabulary
 
-    return frozenset(k[:-4] for k, i in vocabulary().items() if k.endswith("</w>") and i < 30000 and k[:-4].isalpha())
+    return frozenset(k[:-4] for k, i in vocabulary().items() if k.endswith("</w>") and i < rank and k[:-4].isalpha())
 
 
-def _is_common_english(name: str) -> bool:
-    words = _common_words()
+def _is_common_english(name: str, rank: int = 30000) -> bool:
+    words = _common_words(rank)
     parts = [p for p in re.split(r"[_\s-]+", name) if p]
     return bool(parts) and all(p in words for p in parts)
 
@@ -134,6 +134,8 @@ def _correction(ctx: LintContext, name: str) -> str | None:
         return None
     if english and (_is_common_english(name) or not _transposition_only(name, found.name)):
         return None
+    if found.name in (name + "s", name + "es") or name in (found.name + "s", found.name + "es"):
+        return None  # "grassland" / "grasslands": the word is right, only the tag's number differs
     if natural and found.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
         return None
     return found.name
@@ -359,8 +361,8 @@ class DuplicateTag(Rule):
         seen: dict[tuple[int, str | None, str], object] = {}
         pieces = construct_tags(ctx)
         for tag in ctx.tags:
-            if not any(ch.isalnum() for ch in tag.name) or tag.index in pieces:
-                continue
+            if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
+                continue  # "0", "R": block weights and other data, not tags
             key = (bisect_right(bounds, tag.start), tag.branch, tag.qualified_name)
             first = seen.get(key)
             if first is None:
@@ -709,7 +711,9 @@ def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
             found = (left, right, tag.start + i)
     if found is None:
         return None
-    left = lookup_key(found[0])
+    left, right = lookup_key(found[0]), lookup_key(found[1])
+    if "_" in left and "_" not in right:
+        return None  # "no human thigh": a phrase and the word it describes
     if "_" not in left and (_is_english(left) or left.endswith(_ADJECTIVE_ENDINGS) or _starts_many(ctx, left)):
         return None  # "liquid tongue", "deformed legs", "holding bag": a word and what it describes
     return found
