@@ -138,3 +138,28 @@ def test_python_api_entry_points():
     report = promptkit.lint("1girl, kazusa (blue archive)", profile="kivotos-xl-2")
     assert "PK206" in report.codes()
     assert report.profile == "kivotos-xl-2" and not report.ok
+
+
+README = __import__("pathlib").Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_rules_table_is_the_registry():
+    rows = [line.split("|")[1:5] for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| PK")]
+    table = [tuple(c.strip() for c in row) for row in rows]
+    assert table == [(r.code, r.name, "on" if r.default else "off", r.fix_safety or "-") for r in all_rules()]
+
+
+def test_readme_lint_example_output_is_true():
+    import shlex
+
+    from click.testing import CliRunner
+
+    from promptkit.cli.main import cli
+
+    text = README.read_text(encoding="utf-8")
+    block = text.split("```console\n", 1)[1].split("```", 1)[0]
+    command, expected = block.split("\n", 1)
+    args = shlex.split(command.removeprefix("$ promptkit "))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and result.output == expected

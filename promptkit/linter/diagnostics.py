@@ -91,6 +91,12 @@ def window_excerpt(text: str, start: int, end: int, width: int = EXCERPT_WIDTH) 
     """The line holding ``start``, cut to at most ``width`` characters around ``start:end`` (``...`` marks a
     cut), with carets under the span (clipped to the window). Cost is bounded by ``width``, not by the line."""
     start = max(0, min(start, len(text)))
+    line_start = text.rfind("\n", max(0, start - width), start) + 1
+    line_end = text.find("\n", start, start + width + 1)
+    if (line_start > 0 or start < width) and line_end != -1 and line_end - line_start <= width or \
+            (line_start > 0 or start < width) and line_end == -1 and len(text) - line_start <= width:
+        left, right = line_start, (line_end if line_end != -1 else len(text))  # a short line: all of it
+        return _excerpt(text, start, end, left, right)
     reach = width // 3
     newline = text.rfind("\n", max(0, start - reach), start)
     left = newline + 1 if newline != -1 else max(0, start - reach)
@@ -98,7 +104,10 @@ def window_excerpt(text: str, start: int, end: int, width: int = EXCERPT_WIDTH) 
     newline = text.find("\n", start, right)
     if newline != -1:
         right = newline
-    right = max(right, start)
+    return _excerpt(text, start, end, left, max(right, start))
+
+
+def _excerpt(text: str, start: int, end: int, left: int, right: int) -> str:
     prefix = "..." if left > 0 and text[left - 1] != "\n" else ""
     suffix = "..." if right < len(text) and text[right] != "\n" else ""
     pad = " " * len(prefix) + "".join("\t" if ch == "\t" else " " for ch in text[left:start])

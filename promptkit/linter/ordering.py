@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 
 
 def slot_index(ctx: "LintContext", tag: Tag) -> int:
+    """The template slot of a tag; an unescaped ``name (series)`` counts as the tag it spells."""
+    from .rules.tags import construct_tags, unescaped_heads
+
+    if tag.index in construct_tags(ctx):
+        for start, group, (name, _, combined) in unescaped_heads(ctx):
+            if start <= tag.start < group.end and combined and ctx.db is not None:
+                info = ctx.db.lookup(name)
+                if info is not None:
+                    return ctx.profile.slot_of(info.category.value)
     return ctx.profile.slot_of(ctx.kind(tag))
 
 
