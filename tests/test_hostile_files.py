@@ -140,7 +140,7 @@ def test_a_planted_symlink_at_the_old_temporary_name_is_not_followed(tmp_path):
 
 # -- the commands ---------------------------------------------------------------------------------------------
 def test_lint_fix_and_fmt_keep_identity(tmp_path):
-    original = b"\xef\xbb\xbf1girl, hires, long_hair\r\n"
+    original = b"\xef\xbb\xbf1girl, pony tail, long_hair\r\n"  # "pony tail" -> "ponytail": a safe fix
     for command in (["lint", "--fix"], ["fmt"]):
         real = tmp_path / command[0] / "caption.txt"
         real.parent.mkdir()
@@ -160,18 +160,18 @@ def test_lint_fix_and_fmt_keep_identity(tmp_path):
 
 def test_lint_fix_refuses_read_only_and_changed_files(tmp_path, monkeypatch):
     path = tmp_path / "a.txt"
-    path.write_bytes(b"1girl, hires\n")
+    path.write_bytes(b"1girl, pony tail\n")
     path.chmod(0o444)
     out = run("lint", "--fix", str(path))
     assert out.exit_code == 2 and "read-only file, not rewritten" in out.output
-    assert path.read_bytes() == b"1girl, hires\n"
+    assert path.read_bytes() == b"1girl, pony tail\n"
     out = run("lint", "--fix", "--write-read-only", str(path))
-    assert path.read_bytes() == b"1girl, highres\n" and stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert path.read_bytes() == b"1girl, ponytail\n" and stat.S_IMODE(path.stat().st_mode) == 0o444
 
     import promptkit.linter
 
     path.chmod(0o644)
-    path.write_bytes(b"1girl, hires\n")
+    path.write_bytes(b"1girl, pony tail\n")
     real_fix = promptkit.linter.fix_text
 
     def fix_while_the_user_edits(text, *args, **kwargs):

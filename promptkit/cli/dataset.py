@@ -105,10 +105,12 @@ def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
 @click.option("--diff", is_flag=True, help="Show changes as a unified diff; write nothing.")
 @click.option("--backup", is_flag=True, help="Keep each original as NAME.orig (once).")
 @click.option("--fsync", is_flag=True, help="fsync every write (slower; survives power loss too).")
+@click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
 @click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
 def dataset_normalize(root, extensions, underscores_to_spaces, escape_parentheses, resolve_aliases,
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
-                      undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, jobs) -> None:
+                      undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
+                      jobs) -> None:
     """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time."""
     from ..dataset import NormalizeOptions, NormalizerFactory, process_files
 
@@ -130,9 +132,13 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
     _check_profile(order_profile)
     paths = _dataset_paths(root, extensions)
     write = not (dry_run or diff)
-    factory = NormalizerFactory(options, _config().get("tag-sources"))
+    cfg = _config()
+    if options.needs_db:
+        open_db(cfg)  # a bad tag source is one line here, not a traceback from every worker
+    factory = NormalizerFactory(options, cfg.get("tag-sources"))
     changed = errors = 0
-    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs)
+    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
+                            read_only=write_read_only)
     with click.progressbar(results, length=len(paths), label="normalizing", file=sys.stderr) as bar:
         for result in bar:
             if result.error:
@@ -146,7 +152,7 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                 elif dry_run:
                     click.echo(f"would change {result.path}")
     verb = "would change" if not write else "changed"
-    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} unreadable (left untouched).", err=True)
+    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} skipped (left untouched).", err=True)
     if errors:
         sys.exit(1)
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .._files import write_atomic
+from .._files import FileRewriteError, rewrite
 from .common import DIALECT, fail, load_settings, open_db, warn
 from .inputs import InputError, collect
 
@@ -22,7 +22,8 @@ from .inputs import InputError, collect
 @click.option("--negative", is_flag=True, help="The prompts are negative prompts (no ordering).")
 @click.option("--lines", is_flag=True, help="One prompt per line of each file (and of stdin); such files are "
                                             "printed, not rewritten.")
-def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines) -> None:
+@click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
+def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines, write_read_only) -> None:
     """Format prompts: order tags by the profile template, normalize spacing, underscores and escapes.
 
     Files are rewritten in place (atomically); prompts given as arguments are printed. Every tag is kept
@@ -44,6 +45,7 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines) 
         fail("nothing could be read")
     db = open_db(cfg, prof)
     changed = 0
+    failed = False
     for item in found.items:
         new = format_prompt(item.text, prof, dialect, db, negative=item.negative or negative)
         if new == item.text:
@@ -57,9 +59,16 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines) 
         elif check:
             click.echo(f"would reformat {item.label}")
         elif item.fixable:
-            write_atomic(item.path, new + "\n")  # type: ignore[arg-type]
+            try:
+                rewrite(item.file, item.file.with_body(new), allow_read_only=write_read_only)
+            except (FileRewriteError, OSError) as exc:
+                warn(str(exc))
+                failed = True
+                continue
             click.echo(f"reformatted {item.label}", err=True)
         else:
             click.echo(new)
+    if failed:
+        sys.exit(2)
     if (check or diff) and changed:
         sys.exit(1)

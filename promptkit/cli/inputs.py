@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import TextFile, read_text_file
+
 CAPTION_SUFFIXES = (".txt", ".caption")
 PATH_LIKE_SUFFIXES = CAPTION_SUFFIXES + (".png", ".json", ".csv", ".md", ".prompt")
 BOM = "\ufeff"
@@ -46,6 +48,7 @@ class PromptInput:
     path: Path | None = None
     whole_file: bool = False  # the prompt is the file's entire content
     first_line: int = 1
+    file: TextFile | None = None  # what identifies the file, for --fix (promptkit._files.rewrite)
 
     @property
     def fixable(self) -> bool:
@@ -103,14 +106,20 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
 
         try:
             found = read_png_prompts(path)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # names the file itself
+            raise InputError(str(exc)) from None
         return [PromptInput(f"{path}[{label}]", text, neg) for label, text, neg in found]
     try:
-        data = path.read_bytes()
+        source = read_text_file(path)  # BOM dropped, line endings and identity kept for --fix
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    text = decode(data, str(path))
+    text = source.text
+    if "\0" in text:
+        raise InputError(f"{path}: binary data (NUL bytes), not a text prompt")
     if lines:
         return _lines(text, str(path), negative)
     from ..infotext import looks_like_infotext, parse_infotext
@@ -121,7 +130,7 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
         if info.negative_prompt:
             out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True))
         return out
-    return [PromptInput(str(path), _strip_end(text), negative, path=path, whole_file=True)]
+    return [PromptInput(str(path), source.body, negative, path=path, whole_file=True, file=source)]
 
 
 def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]:

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .._files import write_atomic
+from .._files import FileRewriteError, rewrite
 from .common import DIALECT, fail, load_settings, open_db, warn
 from .inputs import InputError, PromptInput, collect
 
@@ -42,10 +42,11 @@ non-UTF-8 input is refused. In folders, unreadable files are reported and skippe
 @click.option("--negative", is_flag=True, help="The prompts given are negative prompts (every input).")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), default=None,
               help="Lowest severity that makes the exit code 1. Default: warning.")
+@click.option("--write-read-only", is_flag=True, help="With --fix, also rewrite read-only files (they stay read-only).")
 @click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
               help="Caption file extensions to read in folders.")
 def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fmt, fix, unsafe_fixes, diff,
-         negative, fail_on, extensions) -> None:
+         negative, fail_on, write_read_only, extensions) -> None:
     """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
 
     Findings show file, line:column, rule code, message, the source around the span with a caret under
@@ -76,7 +77,7 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
     names = settings.embeddings
     pairs = []
     fixed_total = 0
-    changed = False
+    changed = not_written = False
     for item in found.items:
         if fix or diff:
             new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
@@ -89,13 +90,18 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
                         (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
                         fromfile=item.label, tofile=item.label)), nl=False)
                 elif item.fixable:
-                    write_atomic(item.path, new_text + "\n")  # type: ignore[arg-type]
+                    try:
+                        rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
+                    except (FileRewriteError, OSError) as exc:
+                        warn(str(exc))
+                        new_text, not_written = item.text, True  # findings are for the text left in the file
                 elif item.path is None and item.label.startswith("<"):
                     click.echo(new_text)
                 else:
                     warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
             if fix:
-                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line)
+                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line,
+                                   item.file)
         report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
         pairs.append((item, report))
     if fmt == "json":
@@ -112,6 +118,8 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
             click.echo(chunk)
         click.echo(output.summary(pairs, fixed_total))
     threshold = Severity(fail_on).rank
+    if not_written:
+        sys.exit(2)
     if diff and changed:
         sys.exit(1)
     if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics):
