@@ -68,12 +68,12 @@ def test_a_damaged_cache_is_rebuilt_with_one_warning(source, kind):
 def test_a_damaged_default_cache_is_no_traceback_from_the_cli(tmp_path):
     """Separate runs, as in life: the first builds the cache, it is damaged, the next run rebuilds it."""
     env = dict(os.environ, PROMPTKIT_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "promptkit.cli.main", "lint", "1girl, hires"]
+    command = [sys.executable, "-m", "promptkit.cli.main", "lint", "1girl, pony tail"]
     assert subprocess.run(command, env=env, capture_output=True, timeout=300).returncode == 1
     [danbooru] = tmp_path.glob("danbooru-*.sqlite3")
     damage(danbooru, "truncated")
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1 and "highres" in result.stdout
+    assert result.returncode == 1 and "ponytail" in result.stdout
     assert "Traceback" not in result.stderr and result.stderr.count("TagCacheWarning") == 1
     assert all(cache_problem(p) is None for p in tmp_path.glob("*.sqlite3"))
 
@@ -121,9 +121,9 @@ def test_no_home_and_no_password_entry_from_the_cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = CliRunner().invoke(cli, ["lint", "--select", "PK201", "smile, frwn"])
+        result = CliRunner().invoke(cli, ["lint", "--select", "PK210", "smile, frwn"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert result.exit_code == 0 and "PK201 info unknown tag 'frwn'" in result.output
+    assert result.exit_code == 0 and "PK210 info 'frwn' is not a tag" in result.output
     assert [w.category for w in caught] == [TagCacheWarning]
 
 

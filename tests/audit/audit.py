@@ -2,7 +2,7 @@
 
     python tests/audit/audit.py dump --split dev --out findings_dev.jsonl
     python tests/audit/audit.py worksheet --split dev --out /work/audit-work/after_dev       # unjudged only
-    python tests/audit/audit.py worksheet --split heldout --out /work/audit-work/after_heldout
+    python tests/audit/audit.py worksheet --split heldout --all-prompts --out /work/audit-work/after_heldout
     python tests/audit/audit.py import --round after --judge independent FINDINGS.jsonl JUDGED.jsonl ...
 
 Held-out texts and findings never reach the terminal: commands given ``--split heldout`` write files and
@@ -110,11 +110,13 @@ def precision(rows: list[tuple[str, dict | None]]) -> dict[str, dict]:
     return out
 
 
-def worksheet(split: str, out_prefix: str, rows: list[dict], judged: dict[str, dict]) -> tuple[int, int]:
+def worksheet(split: str, out_prefix: str, rows: list[dict], judged: dict[str, dict],
+              all_prompts: bool = False) -> tuple[int, int]:
     """Write the worksheet of the findings with no judgement yet (markdown for judges + jsonl); return
-    (prompts, findings) written. Nothing of the content is printed."""
+    (prompts, findings) written. ``all_prompts`` lists every prompt of the split, those without findings
+    too, so that judges can record what the linter missed. Nothing of the content is printed."""
     prompts = {p["id"]: p for p in load_prompts(split)}
-    by: dict[str, list[dict]] = {}
+    by: dict[str, list[dict]] = {pid: [] for pid in prompts} if all_prompts else {}
     for row in rows:
         if row["fid"] not in judged:
             by.setdefault(row["id"], []).append(row)
@@ -125,6 +127,8 @@ def worksheet(split: str, out_prefix: str, rows: list[dict], judged: dict[str, d
         kind = "NEGATIVE prompt" if p["negative"] else "positive prompt"
         md.append(f"\n## prompt {pid}  (profile {p['profile']}, dialect {p['dialect']}, {kind})\n"
                   f"source: {p['source']}\n```\n{p['text']}\n```")
+        if not fs:
+            md.append("(no findings)")
         for f in fs:
             fixline = ""
             if f.get("fix"):
@@ -181,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     w = sub.add_parser("worksheet", help="worksheet (.md + .jsonl) of the findings no judgement covers")
     w.add_argument("--split", choices=["dev", "heldout"], required=True)
     w.add_argument("--out", required=True, help="path prefix: writes PREFIX.md and PREFIX.jsonl")
+    w.add_argument("--all-prompts", action="store_true", help="list prompts without findings too (for missed problems)")
     i = sub.add_parser("import", help="store judges' lines (with their findings) in tests/audit/judgements")
     i.add_argument("findings")
     i.add_argument("judged", nargs="+")
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.split}: {len(rows)} findings written to {args.out}")
     elif args.command == "worksheet":
         rows = all_findings(args.split)
-        n_prompts, n = worksheet(args.split, args.out, rows, load_judgements())
+        n_prompts, n = worksheet(args.split, args.out, rows, load_judgements(), args.all_prompts)
         print(f"{args.split}: {len(rows)} findings, {n} without a judgement, on {n_prompts} prompts: "
               f"{args.out}.md, {args.out}.jsonl")
     else:
