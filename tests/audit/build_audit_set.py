@@ -6,6 +6,12 @@ of their identity and not by content, is held out: nobody tuning the linter read
 they are judged once, at the end, to check that what was built holds on prompts nobody looked at.
 
     python tests/audit/build_audit_set.py ../shared/corpus/real_prompts.jsonl > tests/audit/prompts.jsonl
+
+A second held-out split, ``fresh``, was drawn later the same way from the texts not yet in the set, after the
+first held-out split had been judged and so had been seen (``--fresh`` appends it; a third of each source's
+quota, other seed):
+
+    python tests/audit/build_audit_set.py ../shared/corpus/real_prompts.jsonl --fresh >> tests/audit/prompts.jsonl
 """
 
 from __future__ import annotations
@@ -47,16 +53,26 @@ def held_out(key: str) -> bool:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % 3 == 0
 
 
-def main(corpus_path: str) -> None:
+def main(corpus_path: str, fresh: bool = False) -> None:
     records = [json.loads(line) for line in open(corpus_path, encoding="utf-8")]
     rng = random.Random(20261201)
+    taken: set[str] = set()
+    if fresh:
+        from pathlib import Path
+
+        here = Path(__file__).resolve().parent / "prompts.jsonl"
+        taken = {json.loads(line)["id"] for line in here.read_text(encoding="utf-8").splitlines() if line.strip()}
+        rng = random.Random(20261202)
     by_source: dict[str, list[int]] = {}
     for index, record in enumerate(records):
         by_source.setdefault(record["source"].split(":")[0], []).append(index)
     for source, (profile, n_pos, n_neg, why) in SOURCES.items():
         indices = by_source.get(source, [])
-        positives = [i for i in indices if (records[i]["prompt"] or "").strip()]
-        negatives = [i for i in indices if (records[i]["negative_prompt"] or "").strip()]
+        positives = [i for i in indices if (records[i]["prompt"] or "").strip() and f"{i}:prompt" not in taken]
+        negatives = [i for i in indices if (records[i]["negative_prompt"] or "").strip()
+                     and f"{i}:negative_prompt" not in taken]
+        if fresh:
+            n_pos, n_neg = -(-n_pos // 3), -(-n_neg // 3)
         picks = [(i, "prompt") for i in sorted(rng.sample(positives, min(n_pos, len(positives))))]
         picks += [(i, "negative_prompt") for i in sorted(rng.sample(negatives, min(n_neg, len(negatives))))]
         for index, field in picks:
@@ -68,9 +84,9 @@ def main(corpus_path: str) -> None:
             print(json.dumps({
                 "id": key, "corpus_index": index, "field": field, "source": record["source"],
                 "profile": prof, "dialect": DIALECTS[record["syntax_hint"]], "negative": field == "negative_prompt",
-                "split": "heldout" if held_out(key) else "dev", "why_profile": why, "text": record[field],
+                "split": "fresh" if fresh else "heldout" if held_out(key) else "dev", "why_profile": why, "text": record[field],
             }, ensure_ascii=False))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], fresh="--fresh" in sys.argv[2:])
