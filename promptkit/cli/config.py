@@ -3,7 +3,8 @@
 Looked up from the current folder upwards; command-line options win over the file. Keys: ``profile``,
 ``dialect``, ``select``, ``ignore``, ``fail-on``, ``backtrack``, ``tag-sources`` (a list of ``danbooru``,
 ``e621``, ``wd14`` or paths to CSV files, relative to the file; replaces the profile's own sources),
-``embeddings`` (a folder of textual-inversion files whose names are not tags, relative to the file).
+``embeddings`` (a folder of textual-inversion files whose names are not tags, relative to the file),
+``lora-dirs`` (folders searched for ``<lora:name>`` by ``generate``, relative to the file).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings"}
+KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings", "lora-dirs"}
 
 
 class ConfigError(Exception):
@@ -54,4 +55,9 @@ def _validate(path: Path, data: dict[str, Any]) -> dict[str, Any]:
                                for s in data["tag-sources"]]
     if "embeddings" in data:
         data["embeddings"] = str((path.parent / data["embeddings"]).resolve())
+    if "lora-dirs" in data:
+        dirs = data["lora-dirs"]
+        if isinstance(dirs, str) or not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            raise ConfigError(f"{path}: lora-dirs is a list of folders, e.g. lora-dirs = [\"models/Lora\"]")
+        data["lora-dirs"] = [str((path.parent / d).resolve()) for d in dirs]
     return data

@@ -29,11 +29,17 @@ _INFOTEXT_SETS = ("negative", "seed", "steps", "cfg", "size", "sampler", "schedu
 
 @click.command()
 @click.argument("prompt", required=False)
-@click.option("-p", "--profile", required=True, help="Model profile (see `promptkit profiles`).")
+@click.option("-p", "--profile", help="Model profile (see `promptkit profiles`). Default: the config's `profile`, "
+              "else the base profile of the family the checkpoint is.")
 @click.option("-c", "--checkpoint", type=click.Path(dir_okay=True, exists=True),
-              help="Local .safetensors checkpoint, or a local diffusers folder.")
+              help="Local .safetensors checkpoint (SD1, SD2, SDXL, Stable Cascade stage C), or a diffusers folder.")
+@click.option("--decoder", type=click.Path(dir_okay=False, exists=True),
+              help="Stable Cascade stage B checkpoint to go with a stage C --checkpoint.")
+@click.option("--lora-dir", "lora_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Folder searched (recursively) for <lora:name:weight> files; repeatable. Also the config's "
+              "`lora-dirs` and A1111's models/Lora next to models/Stable-diffusion.")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, exists=True),
-              help="Local diffusers config folder for a single-file checkpoint (nothing is downloaded).")
+              help="Load with diffusers' own single-file loader and this local diffusers config folder.")
 @click.option("--allow-pickle", is_flag=True, help="Allow pickled .ckpt files (they can run code when loaded).")
 @click.option("--infotext", type=click.Path(exists=True, dir_okay=False),
               help="Reproduce an A1111 infotext: a PNG with 'parameters' metadata or a text file. Replaces PROMPT "
@@ -61,7 +67,7 @@ _INFOTEXT_SETS = ("negative", "seed", "steps", "cfg", "size", "sampler", "schedu
 @click.option("--fp16", is_flag=True, help="Run the model in float16 (GPU).")
 @click.option("--force", is_flag=True, help="Run settings the profile calls fried (e.g. CFG far too high).")
 @click.option("-o", "--output", default="out.png", show_default=True, help="PNG to write (A1111 metadata inside).")
-def generate(prompt, profile, checkpoint, config_dir, allow_pickle, infotext, allow_unsupported, ignore_model_hash,
+def generate(prompt, profile, checkpoint, decoder, lora_dirs, config_dir, allow_pickle, infotext, allow_unsupported, ignore_model_hash,
              negative, seed, steps, cfg, size, sampler, schedule_type, rng, subseed, subseed_strength,
              seed_resize_from, ensd, eta, batch, device, fp16, force, output) -> None:
     """Generate images from a local checkpoint as A1111 would; PNGs carry A1111 metadata.
@@ -86,14 +92,21 @@ def generate(prompt, profile, checkpoint, config_dir, allow_pickle, infotext, al
     import warnings
 
     dtype = torch.float16 if fp16 else None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    profile, folders = _model_settings(profile, lora_dirs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             path = Path(checkpoint)
-            runner = (Runner.from_pretrained(path, profile) if path.is_dir() else
-                      Runner.from_single_file(path, profile, config=config_dir, allow_pickle=allow_pickle,
-                                              torch_dtype=dtype))
-            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+            if path.is_dir():
+                if not profile:
+                    fail("a diffusers folder needs --profile (the family is read from single-file checkpoints only)")
+                runner = Runner.from_pretrained(path, profile)
+                runner.lora_dirs = folders
+            else:
+                runner = Runner.from_single_file(path, profile, config=config_dir, allow_pickle=allow_pickle,
+                                                 torch_dtype=dtype, decoder=decoder, lora_dirs=folders,
+                                                 device=None if config_dir else device)
             runner.pipeline.to(device)
             runner.pipeline.set_progress_bar_config(disable=False)
             if infotext:
@@ -113,6 +126,18 @@ def generate(prompt, profile, checkpoint, config_dir, allow_pickle, infotext, al
             click.echo(f"promptkit: warning: {w.message}", err=True)
     for saved in gen.save(output):
         click.echo(f"wrote {saved}")
+
+
+def _model_settings(profile: str | None, lora_dirs: tuple[str, ...]) -> tuple[str | None, list[Path]]:
+    """The profile and LoRA folders from the options, falling back to promptkit.toml / [tool.promptkit]."""
+    from .config import ConfigError, find_config
+
+    try:
+        _, cfg = find_config()
+    except ConfigError as exc:
+        fail(str(exc))
+    folders = [Path(d) for d in lora_dirs] + [Path(d) for d in cfg.get("lora-dirs", [])]
+    return profile or cfg.get("profile"), folders
 
 
 def _quiet_libraries() -> None:

@@ -21,14 +21,12 @@ from ..infotext import Infotext
 from ..profiles import Profile, load_profile
 from ..syntax import parse
 from ..syntax.ast import Alternation, And, Schedule
+from .errors import GenerationError
+from .loras import a1111_lora_dirs, with_extra_networks
 from .noise import NoiseError, check_rng
 from .samplers import SamplerError, SamplerSpec, resolve_sampler
 from .scheduler import SamplerOptions, SamplingPlan, plan_sampling
 from .schedules import DiscreteSchedule, FlowSchedule, ScheduleError, ScheduleOptions
-
-
-class GenerationError(ValueError):
-    """Settings that cannot work for this model, found before generating."""
 
 
 class GenerationWarning(UserWarning):
@@ -66,11 +64,10 @@ class Generation:
 
 def detect_vpred(path: str | Path) -> dict[str, bool]:
     """NoobAI/Illustrious v-pred checkpoints carry ``v_pred`` (and ``ztsnr``) marker keys, as ComfyUI reads them."""
-    from safetensors import safe_open
+    from .model_files import read_tensor_file
 
-    with safe_open(str(path), "pt") as fh:
-        keys = set(fh.keys())
-    return {"v_pred": "v_pred" in keys, "ztsnr": "ztsnr" in keys}
+    tf = read_tensor_file(path)
+    return {"v_pred": "v_pred" in tf, "ztsnr": "ztsnr" in tf}
 
 
 _PIPELINES = {"sd1": "StableDiffusionPipeline", "sd2": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
@@ -80,6 +77,9 @@ _PIPELINES = {"sd1": "StableDiffusionPipeline", "sd2": "StableDiffusionPipeline"
 
 class Runner:
     """Generate images for one model family. Build with :meth:`from_pipeline` or :meth:`from_single_file`."""
+
+    lora_dirs: tuple[Path, ...] | list[Path] = ()  # folders searched for <lora:name> (see loras.py)
+    checkpoint: Any = None  # what from_single_file read from the file (single_file.Detection)
 
     def __init__(self, pipeline: Any, profile: Profile, weighting: str = "a1111", model_name: str | None = None,
                  zero_terminal_snr: bool | None = None) -> None:
@@ -105,35 +105,27 @@ class Runner:
         return cls(pipe, load_profile(profile) if isinstance(profile, str) else profile, **kwargs)
 
     @classmethod
-    def from_single_file(cls, path: str | Path, profile: str | Profile, config: str | Path | None = None,
-                         allow_pickle: bool = False, torch_dtype: Any = None, **kwargs: Any) -> "Runner":
-        """Load a local checkpoint. ``config`` is a local diffusers folder (model_index.json, */config.json,
-        tokenizer*/) so nothing is fetched; pickled ``.ckpt`` files need ``allow_pickle=True`` (they can run code).
+    def from_single_file(cls, path: str | Path, profile: str | Profile | None = None, config: str | Path | None = None,
+                         allow_pickle: bool = False, torch_dtype: Any = None, decoder: str | Path | None = None,
+                         lora_dirs: Any = (), **kwargs: Any) -> "Runner":
+        """Load a single-file checkpoint offline (see ``single_file.py``): family and prediction type from the
+        file, ``profile`` (optional) checked against it. Stable Cascade: ``path`` is stage C, ``decoder`` stage
+        B. ``config``: use diffusers' own loader with this local diffusers folder instead. Pickled ``.ckpt``
+        files need ``allow_pickle=True`` (they can run code). ``lora_dirs``: where ``<lora:name>`` is looked
+        up, besides A1111's ``models/Lora`` next to ``models/Stable-diffusion``.
         """
-        import diffusers
+        from .single_file import load_single_file, load_with_diffusers_config
 
         path = Path(path)
-        prof = load_profile(profile) if isinstance(profile, str) else profile
-        if path.suffix != ".safetensors" and not allow_pickle:
-            raise GenerationError(f"{path.name} is not a .safetensors file; pickled checkpoints can run arbitrary "
-                                  "code when loaded: pass allow_pickle=True (CLI: --allow-pickle) if you trust it")
-        if not path.exists():
-            raise GenerationError(f"{path}: no such checkpoint")
-        markers = detect_vpred(path) if path.suffix == ".safetensors" else {"v_pred": False, "ztsnr": False}
-        if markers["v_pred"] and prof.prediction_type != "v_prediction":
-            raise GenerationError(f"{path.name} is a v-prediction checkpoint (it has a 'v_pred' key) but profile "
-                                  f"{prof.id} is {prof.prediction_type}: use a v-pred profile such as "
-                                  "noobai-xl-vpred or spacediffusion-xl-vpred")
-        pipeline_cls = getattr(diffusers, _PIPELINES[prof.architecture])
-        options: dict[str, Any] = {"local_files_only": True}
         if config is not None:
-            options["config"] = str(config)
-        if torch_dtype is not None:
-            options["torch_dtype"] = torch_dtype
-        pipe = pipeline_cls.from_single_file(str(path), **options)
-        zsnr = markers["ztsnr"] or None
-        runner = cls(pipe, prof, model_name=path.stem, zero_terminal_snr=zsnr, **kwargs)
+            loaded = load_with_diffusers_config(path, profile, config, allow_pickle, torch_dtype)
+        else:
+            loaded = load_single_file(path, profile, allow_pickle, torch_dtype, decoder)
+        zsnr = loaded.detection.zero_terminal_snr or None
+        runner = cls(loaded.pipeline, loaded.profile, model_name=path.stem, zero_terminal_snr=zsnr, **kwargs)
         runner.checkpoint_path = path
+        runner.checkpoint = loaded.detection
+        runner.lora_dirs = [Path(d) for d in lora_dirs] + a1111_lora_dirs(path)
         return runner
 
     @classmethod
@@ -281,6 +273,7 @@ class Runner:
         return self._encoders[key]
 
     # -- generation ---------------------------------------------------------------------------------------
+    @with_extra_networks
     def generate(self, prompt: str, negative: str | None = None, seed: int = 0, steps: int | None = None,
                  cfg: float | None = None, size: tuple[int, int] | None = None, sampler: str | None = None,
                  batch: int = 1, schedule_type: str | None = None, guidance_rescale: float | None = None,
