@@ -59,15 +59,16 @@ class TensorFile:
     def shape(self, key: str) -> tuple[int, ...]:
         return self.shapes[key]
 
-    def load(self, keys: list[str] | None = None, dtype: Any = None) -> dict[str, Any]:
-        """The tensors (all, or ``keys``), floats cast to ``dtype``, each in aligned memory of its own.
+    def load(self, keys: list[str] | None = None, dtype: Any = None, device: Any = None) -> dict[str, Any]:
+        """The tensors (all, or ``keys``), floats cast to ``dtype``, each in aligned memory of its own, moved to
+        ``device`` one by one as they are read (so loading to a GPU holds one tensor at a time on the host).
 
         The bytes are read straight into freshly allocated tensors in file order: one copy in memory, no
         memory map, and no misaligned views (safetensors' own reader returns tensors at the file's byte
         offsets; CPU kernels then take other code paths whose results differ in the last bits)."""
         wanted = list(self.shapes) if keys is None else keys
         if self._tensors is not None:
-            return {k: _cast(self._tensors[k], dtype) for k in wanted}
+            return {k: _place(self._tensors[k], dtype, device) for k in wanted}
         import torch
 
         out = {}
@@ -81,7 +82,7 @@ class TensorFile:
                         buffer = tensor.reshape(-1).view(torch.uint8).numpy()
                         if fh.readinto(buffer) != end - begin:
                             raise ModelFileError(f"{self.path.name} is truncated: tensor {key} is cut off")
-                    out[key] = _cast(tensor, dtype)
+                    out[key] = _place(tensor, dtype, device)
         except OSError as exc:
             raise ModelFileError(f"{self.path.name}: cannot read its tensors ({exc.strerror or exc})") from None
         return out
@@ -100,11 +101,11 @@ def _torch_dtype(name: str, path: Path) -> Any:
     return found
 
 
-def _cast(tensor: Any, dtype: Any) -> Any:
-    """Floats in ``dtype`` when one is asked for."""
+def _place(tensor: Any, dtype: Any, device: Any) -> Any:
+    """Floats in ``dtype`` when one is asked for, on ``device`` when one is given."""
     if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
-        return tensor.to(dtype)
-    return tensor
+        tensor = tensor.to(dtype)
+    return tensor if device is None else tensor.to(device)
 
 
 def _first_line(exc: BaseException) -> str:

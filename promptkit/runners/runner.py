@@ -107,12 +107,13 @@ class Runner:
     @classmethod
     def from_single_file(cls, path: str | Path, profile: str | Profile | None = None, config: str | Path | None = None,
                          allow_pickle: bool = False, torch_dtype: Any = None, decoder: str | Path | None = None,
-                         lora_dirs: Any = (), **kwargs: Any) -> "Runner":
+                         lora_dirs: Any = (), device: Any = None, **kwargs: Any) -> "Runner":
         """Load a single-file checkpoint offline (see ``single_file.py``): family and prediction type from the
         file, ``profile`` (optional) checked against it. Stable Cascade: ``path`` is stage C, ``decoder`` stage
         B. ``config``: use diffusers' own loader with this local diffusers folder instead. Pickled ``.ckpt``
         files need ``allow_pickle=True`` (they can run code). ``lora_dirs``: where ``<lora:name>`` is looked
-        up, besides A1111's ``models/Lora`` next to ``models/Stable-diffusion``.
+        up, besides A1111's ``models/Lora`` next to ``models/Stable-diffusion``. ``device``: load the weights
+        straight there (one tensor at a time through host memory).
         """
         from .single_file import load_single_file, load_with_diffusers_config
 
@@ -120,7 +121,7 @@ class Runner:
         if config is not None:
             loaded = load_with_diffusers_config(path, profile, config, allow_pickle, torch_dtype)
         else:
-            loaded = load_single_file(path, profile, allow_pickle, torch_dtype, decoder)
+            loaded = load_single_file(path, profile, allow_pickle, torch_dtype, decoder, device)
         zsnr = loaded.detection.zero_terminal_snr or None
         runner = cls(loaded.pipeline, loaded.profile, model_name=path.stem, zero_terminal_snr=zsnr, **kwargs)
         runner.checkpoint_path = path

@@ -178,8 +178,9 @@ def _profile_family(prof: Profile) -> str:
 
 # -- building the pipeline --------------------------------------------------------------------------------
 def load_single_file(path: str | Path, profile: str | Profile | None = None, allow_pickle: bool = False,
-                     torch_dtype: Any = None, decoder: str | Path | None = None) -> LoadedCheckpoint:
-    """Load a single-file checkpoint (Stable Cascade: stage C ``path`` plus stage B ``decoder``) offline."""
+                     torch_dtype: Any = None, decoder: str | Path | None = None, device: Any = None) -> LoadedCheckpoint:
+    """Load a single-file checkpoint (Stable Cascade: stage C ``path`` plus stage B ``decoder``) offline,
+    straight onto ``device`` when one is given (CPU by default)."""
     path = Path(path)
     tf, detection = inspect_checkpoint(path, allow_pickle)
     if detection.architecture == "cascade":
@@ -194,12 +195,12 @@ def load_single_file(path: str | Path, profile: str | Profile | None = None, all
         if not dtf.has_prefix("vae."):
             raise ModelFileError(f"{decoder_path.name} is a bare stage B UNet without stage A (vae.*): use ComfyUI's "
                                  "all-in-one stable_cascade_stage_b checkpoint")
-        pipe = _build_cascade(tf, dtf, torch_dtype)
+        pipe = _build_cascade(tf, dtf, torch_dtype, device)
         return LoadedCheckpoint(pipe, prof, detection, [path, decoder_path])
     if decoder is not None:
         raise ModelFileError(f"{path.name} is {_describe(detection)}: a decoder file belongs to Stable Cascade only")
     prof = choose_profile(detection, profile, path.name) if detection.prediction_type or profile else None
-    pipe = _build_unet_pipeline(tf, detection, torch_dtype, pag=bool(prof and prof.pag_scale))
+    pipe = _build_unet_pipeline(tf, detection, torch_dtype, device, pag=bool(prof and prof.pag_scale))
     if detection.prediction_type is None:
         if prof is not None:
             detection.prediction_type, detection.evidence = prof.prediction_type, f"profile {prof.id}"
@@ -254,11 +255,11 @@ def _cascade_decoder_path(path: Path, decoder: str | Path | None) -> Path:
                          "(decoder=... / --decoder FILE)")
 
 
-def _load(tf: TensorFile, prefixes: tuple[str, ...], dtype: Any) -> dict[str, Any]:
-    return tf.load([k for k in tf if k.startswith(prefixes)], dtype=dtype)
+def _load(tf: TensorFile, prefixes: tuple[str, ...], dtype: Any, device: Any) -> dict[str, Any]:
+    return tf.load([k for k in tf if k.startswith(prefixes)], dtype=dtype, device=device)
 
 
-def _build_unet_pipeline(tf: TensorFile, detection: Detection, torch_dtype: Any, pag: bool) -> Any:
+def _build_unet_pipeline(tf: TensorFile, detection: Detection, torch_dtype: Any, device: Any, pag: bool) -> Any:
     import diffusers
     import torch
 
@@ -269,15 +270,15 @@ def _build_unet_pipeline(tf: TensorFile, detection: Detection, torch_dtype: Any,
     what = tf.path.name
     encoders, tokenizers = [], []
     for spec in family["text_encoders"]:
-        encoders.append(_build_clip(tf, spec, dtype, what))
+        encoders.append(_build_clip(tf, spec, dtype, device, what))
         tokenizers.append(clip_tokenizer(spec["pad"]))
     pooled = getattr(encoders[-1].config, "projection_dim", None) if len(encoders) > 1 else None
     unet_cfg = unet_config(tf.shapes, family["unet"], pooled, what)
     unet = _assemble(lambda: diffusers.UNet2DConditionModel(**unet_cfg),
-                     convert_unet(_load(tf, (UNET_PREFIX,), dtype), unet_cfg), f"{what}: its UNet")
+                     convert_unet(_load(tf, (UNET_PREFIX,), dtype, device), unet_cfg), f"{what}: its UNet")
     vae_cfg = vae_config(tf.shapes, family["vae"], what)
     vae = _assemble(lambda: diffusers.AutoencoderKL(**vae_cfg),
-                    convert_vae(_load(tf, (VAE_PREFIX,), dtype), vae_cfg), f"{what}: its VAE")
+                    convert_vae(_load(tf, (VAE_PREFIX,), dtype, device), vae_cfg), f"{what}: its VAE")
     scheduler = _scheduler(family["scheduler"])
     options = dict(family.get("pipeline_options", {}))
     if detection.architecture == "sdxl":
@@ -290,14 +291,15 @@ def _build_unet_pipeline(tf: TensorFile, detection: Detection, torch_dtype: Any,
                                              **options)
 
 
-def _build_clip(tf: TensorFile, spec: dict[str, Any], dtype: Any, what: str) -> Any:
+def _build_clip(tf: TensorFile, spec: dict[str, Any], dtype: Any, device: Any, what: str) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     config = CLIPTextConfig(**clip_config(tf.shapes, spec, what))
     with_projection = bool(spec.get("projection"))
     cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
     outer_projection = spec["prefix"].rsplit("transformer.", 1)[0] + "text_projection"
-    tensors = tf.load([k for k in tf if k.startswith(spec["prefix"]) or k == outer_projection], dtype=dtype)
+    tensors = tf.load([k for k in tf if k.startswith(spec["prefix"]) or k == outer_projection], dtype=dtype,
+                      device=device)
     return _assemble(lambda: cls(config),
                      lambda model: convert_clip(tensors, spec, config.num_hidden_layers, with_projection,
                                                 flattened=not hasattr(model, "text_model")),
@@ -344,7 +346,9 @@ def _materialize_buffers(model: Any) -> None:
         owner_name, _, leaf = name.rpartition(".")
         owner = model.get_submodule(owner_name) if owner_name else model
         if leaf == "position_ids":
-            owner.register_buffer(leaf, torch.arange(buffer.shape[-1]).expand((1, -1)), persistent=False)
+            device = next(model.parameters()).device
+            owner.register_buffer(leaf, torch.arange(buffer.shape[-1], device=device).expand((1, -1)),
+                                  persistent=False)
         else:  # pragma: no cover - a diffusers/transformers change we do not know
             raise ModelFileError(f"internal: buffer {name} was not in the checkpoint")
 
@@ -381,7 +385,7 @@ def a1111_v_probe(unet: Any) -> bool:
 
 
 # -- Stable Cascade ---------------------------------------------------------------------------------------
-def _build_cascade(prior_tf: TensorFile, decoder_tf: TensorFile, torch_dtype: Any) -> Any:
+def _build_cascade(prior_tf: TensorFile, decoder_tf: TensorFile, torch_dtype: Any, device: Any) -> Any:
     import diffusers
     import torch
     from diffusers.pipelines.deprecated.wuerstchen import PaellaVQModel
@@ -391,15 +395,15 @@ def _build_cascade(prior_tf: TensorFile, decoder_tf: TensorFile, torch_dtype: An
     dtype = torch_dtype or torch.float32
     family = family_config("cascade")
     spec = family["text_encoders"][0]
-    text_encoder = _build_clip(prior_tf, spec, dtype, prior_tf.path.name)
+    text_encoder = _build_clip(prior_tf, spec, dtype, device, prior_tf.path.name)
     units = []
     for tf, stage in ((prior_tf, family["prior"]), (decoder_tf, family["decoder"])):
         cfg = cascade_unet_config(tf.shapes, UNET_PREFIX, stage, tf.path.name)
         units.append(_assemble(lambda cfg=cfg: diffusers.StableCascadeUNet(**cfg),
-                               convert_cascade_unet(_load(tf, (UNET_PREFIX,), dtype), UNET_PREFIX),
+                               convert_cascade_unet(_load(tf, (UNET_PREFIX,), dtype, device), UNET_PREFIX),
                                f"{tf.path.name}: its Stable Cascade UNet"))
     vq_cfg = paella_vq_config(decoder_tf.shapes, "vae.", family["vqgan"], decoder_tf.path.name)
-    vq_state = convert_stage_a(_load(decoder_tf, ("vae.",), dtype), "vae.")
+    vq_state = convert_stage_a(_load(decoder_tf, ("vae.",), dtype, device), "vae.")
     vqgan = _assemble(lambda: PaellaVQModel(**vq_cfg), vq_state, f"{decoder_tf.path.name}: its stage A (VQGAN)")
     tokenizer = clip_tokenizer(spec["pad"])
     return diffusers.StableCascadeCombinedPipeline(
