@@ -529,7 +529,7 @@ def _warnings_at_caller() -> Iterator[None]:
 
 def add_params(gen: Any, extra: dict[str, str]) -> None:
     """Insert parameters into a Generation's params and infotexts before ``Version`` (A1111's order)."""
-    from ..infotext import parse_infotext, quote
+    from ..infotext import param_pairs, quote, unquote
 
     def merged(params: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in params.items() if k != "Version"}
@@ -542,7 +542,7 @@ def add_params(gen: Any, extra: dict[str, str]) -> None:
     texts = []
     for text in gen.infotexts:
         head, _, last = text.rpartition("\n")
-        params = parse_infotext(last).params if last else {}
+        params = {k.strip(): unquote(v.strip()) for k, v in param_pairs(last)}
         line = ", ".join(f"{k}: {quote(v)}" for k, v in merged(params).items())
         texts.append(f"{head}\n{line}" if head else line)
     gen.infotexts = texts
