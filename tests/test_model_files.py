@@ -144,7 +144,7 @@ def test_single_file_generates_the_source_pipelines_image(files, name, profile, 
         assert type(runner.pipeline).__name__ == "StableDiffusionXLPAGPipeline"
         pipe = lc.sdxl_pipeline(3, pag=True)
     reference = Runner.from_pipeline(pipe, runner.profile, zero_terminal_snr=runner.zero_terminal_snr)
-    kw = dict(negative="lowres", seed=5, steps=2, size=(64, 64), output_type="latent")
+    kw = dict(negative="lowres", seed=5, steps=2, size=(32, 32), output_type="latent")
     ours = runner.generate("1girl, (smile:1.2), outdoors", **kw).images
     theirs = reference.generate("1girl, (smile:1.2), outdoors", **kw).images
     assert torch.equal(ours, theirs)
@@ -433,7 +433,7 @@ def test_lora_in_a_prompt_runs_records_hashes_and_restores(files, tmp_path):
     write_kohya(sub / "kazusa_v2.safetensors", pipe, SD1_UNET[:2], [], seed=9)
     runner = _runner_with_loras(pipe, "sd15", tmp_path)
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
-    kw = dict(negative="lowres", seed=1, steps=2, size=(64, 64), output_type="latent")
+    kw = dict(negative="lowres", seed=1, steps=2, size=(32, 32), output_type="latent")
     plain = runner.generate("1girl, smile", **kw)
     prompt = "1girl, <lora:style:0.8>, smile <lyco:kazusa_v2:0.5:1>"
     gen = runner.generate(prompt, **kw)
@@ -468,17 +468,17 @@ def test_lora_errors_are_clear(files, tmp_path):
              "1girl <foo:bar>": "unknown extra network"}
     for prompt, message in cases.items():
         with pytest.raises(LoraError, match=message):
-            runner.generate(prompt, steps=2, size=(64, 64))
+            runner.generate(prompt, steps=2, size=(32, 32))
     with pytest.raises(LoraError, match="negative prompt"):
-        runner.generate("1girl", negative="<lora:style_v1:1>", steps=2, size=(64, 64))
+        runner.generate("1girl", negative="<lora:style_v1:1>", steps=2, size=(32, 32))
     bare = Runner.from_pipeline(pipe, "sd15")
     with pytest.raises(LoraError, match="no LoRA folder"):
-        bare.generate("1girl <lora:style_v1:1>", steps=2, size=(64, 64))
+        bare.generate("1girl <lora:style_v1:1>", steps=2, size=(32, 32))
     unmatched = tmp_path / "other.safetensors"
     _save(unmatched, {"lora_unet_not_a_layer.lora_down.weight": torch.zeros(2, 4),
                       "lora_unet_not_a_layer.lora_up.weight": torch.zeros(4, 2)})
     with pytest.raises(LoraError, match="1 of 1 layers of other.safetensors are not in this model"):
-        runner.generate("1girl <lora:other:1>", steps=2, size=(64, 64))
+        runner.generate("1girl <lora:other:1>", steps=2, size=(32, 32))
 
 
 def test_generate_cli_with_loras_from_a1111_layout_and_config(files, tmp_path, monkeypatch):
@@ -490,7 +490,7 @@ def test_generate_cli_with_loras_from_a1111_layout_and_config(files, tmp_path, m
     write_kohya(models / "Lora" / "detail.safetensors", files["sdxl"], ["mid_block.attentions.0.proj_in"],
                 [("te2", "encoder.layers.0.self_attn.q_proj")])
     out = tmp_path / "out.png"
-    args = ["generate", "1girl, <lora:detail:0.6>", "-c", str(ckpt), "--steps", "2", "--size", "64x64",
+    args = ["generate", "1girl, <lora:detail:0.6>", "-c", str(ckpt), "--steps", "2", "--size", "32x32",
             "--device", "cpu", "-o", str(out)]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
