@@ -13,8 +13,9 @@ feed-forward projection of the UNet and the text encoders. Then, each in a fresh
 
 it prints wall time to a ready pipeline, peak host RSS right after loading and after every weight has been read
 once (diffusers with accelerate memory-maps the file, so its pages count only when touched), (CUDA) peak
-device memory, and the ratios. Run it with accelerate and peft importable for diffusers' fast paths. Then the LoRA: promptkit's read + merge (and the bit-exact restore) against diffusers'
-``load_lora_weights`` + ``fuse_lora`` (that needs peft; skipped with a note when it is missing).
+device memory, and the ratios. Then the LoRA: promptkit's read + merge (and the bit-exact restore) against
+diffusers' ``load_lora_weights`` + ``fuse_lora``. Run it with accelerate and peft importable, so diffusers
+takes its fast paths (without peft its LoRA side is skipped with a note).
 The issue's check (issue 15) is the SDXL run on a GPU; on this 2-core CPU machine sd15 fits.
 """
 
@@ -233,7 +234,9 @@ def measure(which: str, family: str, ckpt: Path, config: Path, lora: Path | None
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    raise SystemExit(f"{which} failed:\n{done.stderr[-3000:]}")
+    why = f"killed by signal {-done.returncode} (out of memory?)" if done.returncode < 0 else \
+        f"exit {done.returncode}"
+    raise SystemExit(f"{which} failed ({why}):\n{done.stderr[-3000:]}")
 
 
 def main() -> None:

@@ -154,7 +154,8 @@ def _open_clip(te, prefix, extra_layer=False, seed=0):
     hidden = te.config.hidden_size
     out = {prefix + "token_embedding.weight": sd["embeddings.token_embedding.weight"],
            prefix + "positional_embedding": sd["embeddings.position_embedding.weight"],
-           prefix + "ln_final.weight": sd["final_layer_norm.weight"], prefix + "ln_final.bias": sd["final_layer_norm.bias"],
+           prefix + "ln_final.weight": sd["final_layer_norm.weight"],
+           prefix + "ln_final.bias": sd["final_layer_norm.bias"],
            prefix + "logit_scale": torch.tensor(4.6052)}
     if hasattr(te, "text_projection"):
         out[prefix + "text_projection"] = te.text_projection.weight.T.contiguous()

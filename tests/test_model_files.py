@@ -103,7 +103,8 @@ def test_known_ldm_names_of_sdxl_blocks(files):
     from promptkit.runners.ldm_layout import unet_block_map_for
 
     table = unet_block_map_for(files["sdxl"].unet.config)
-    pairs = {"down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q": "input_blocks.4.1.transformer_blocks.0.attn1.to_q",
+    pairs = {"down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q":
+             "input_blocks.4.1.transformer_blocks.0.attn1.to_q",
              "down_blocks.0.resnets.1.conv2": "input_blocks.2.0.out_layers.3",
              "down_blocks.0.downsamplers.0.conv": "input_blocks.3.0.op",
              "mid_block.attentions.0.transformer_blocks.1.attn2.to_k": "middle_block.1.transformer_blocks.1.attn2.to_k",
@@ -216,7 +217,8 @@ def _wrong_files(folder, files):
     cases = {}
     cases["truncated.safetensors"] = (data[: len(data) // 2], "is truncated: its header lists")
     cases["header.safetensors"] = (data[:9] + b"#" + data[10:], "corrupt safetensors header")
-    bad = data[:8] + data[8:8 + length].replace(b'"F32"', b'"F33"', 1).replace(b'"data_offsets":[0,', b'"data_offsets":[1,', 1) + data[8 + length:]
+    header = data[8:8 + length].replace(b'"data_offsets":[0,', b'"data_offsets":[1,', 1)
+    bad = data[:8] + header + data[8 + length:]
     cases["offsets.safetensors"] = (bad, "corrupt safetensors header")
     cases["huge.safetensors"] = (struct.pack("<Q", 10**12) + b"{}", "truncated or not a safetensors file")
     cases["empty.safetensors"] = (b"", "empty or truncated")
@@ -301,7 +303,8 @@ def write_kohya(path, pipe, unet_targets, te_targets, rank=4, alpha=2.0, seed=0,
         module = pipe.unet.get_submodule(name)
         up, down = lc.lora_pairs(module, rank, seed + i)
         key = _kohya_name("lora_unet_", ldm[name] if ldm else name)
-        tensors.update({f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down, f"{key}.alpha": torch.tensor(alpha)})
+        tensors.update({f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                        f"{key}.alpha": torch.tensor(alpha)})
         expected[("unet", name)] = (up, down, alpha)
     for j, (tower, name) in enumerate(te_targets):
         te = pipe.text_encoder if tower == "te1" else pipe.text_encoder_2
@@ -310,7 +313,8 @@ def write_kohya(path, pipe, unet_targets, te_targets, rank=4, alpha=2.0, seed=0,
         up, down = lc.lora_pairs(module, rank, seed + 100 + j)
         prefix = ("lora_te_" if not hasattr(pipe, "text_encoder_2") else f"lora_{tower}_") + "text_model_"
         key = _kohya_name(prefix, name)
-        tensors.update({f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down, f"{key}.alpha": torch.tensor(alpha)})
+        tensors.update({f"{key}.lora_up.weight": up, f"{key}.lora_down.weight": down,
+                        f"{key}.alpha": torch.tensor(alpha)})
         expected[(tower, name)] = (up, down, alpha)
     _save(path, tensors, metadata)
     return expected

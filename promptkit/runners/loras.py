@@ -404,26 +404,30 @@ class AppliedLoras:
     def __enter__(self) -> AppliedLoras:
         import torch
 
-        changes: dict[int, tuple[Any, Any]] = {}
-
-        def add(param: Any, change: Any) -> None:
-            prev = changes.get(id(param))
-            changes[id(param)] = (param, change if prev is None else prev[1].add_(change))
-
+        # Group the work by tensor first, then change one tensor at a time: only one full-size float32 delta
+        # exists at any moment (an SDXL LoRA touches ~2.5e9 weights; all deltas at once would need ~10 GB).
+        work: dict[int, tuple[Any, list[Any]]] = {}
+        for net in self.networks:
+            for item in net.modules:
+                factor = net.request.te if item.tower != "unet" else net.request.unet
+                if factor == 0:
+                    continue
+                weight = item.module.weight
+                work.setdefault(id(weight), (weight, []))[1].append(
+                    lambda item=item, factor=factor, dyn=net.request.dyn: item.delta(dyn, factor))
+                bias = getattr(item.module, "bias", None)
+                if item.diff_b is not None and bias is not None:
+                    work.setdefault(id(bias), (bias, []))[1].append(
+                        lambda diff=item.diff_b, factor=factor, bias=bias: diff.to(bias.device, torch.float32) * factor)
         try:
             with torch.no_grad():
-                for net in self.networks:
-                    for item in net.modules:
-                        factor = net.request.te if item.tower != "unet" else net.request.unet
-                        if factor == 0:
-                            continue
-                        add(item.module.weight, item.delta(net.request.dyn, factor))
-                        bias = getattr(item.module, "bias", None)
-                        if item.diff_b is not None and bias is not None:
-                            add(bias, item.diff_b.to(bias.device, torch.float32) * factor)
-                for param, change in changes.values():
+                for param, deltas in work.values():
+                    change = deltas[0]()
+                    for more in deltas[1:]:
+                        change.add_(more())
                     self._backups.append((param, param.detach().to("cpu", copy=True)))
                     param.add_(change)  # computed in float32, rounded once to the weight's dtype
+                    del change
         except BaseException:
             self._restore()
             raise

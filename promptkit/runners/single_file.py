@@ -178,7 +178,8 @@ def _profile_family(prof: Profile) -> str:
 
 # -- building the pipeline --------------------------------------------------------------------------------
 def load_single_file(path: str | Path, profile: str | Profile | None = None, allow_pickle: bool = False,
-                     torch_dtype: Any = None, decoder: str | Path | None = None, device: Any = None) -> LoadedCheckpoint:
+                     torch_dtype: Any = None, decoder: str | Path | None = None,
+                     device: Any = None) -> LoadedCheckpoint:
     """Load a single-file checkpoint (Stable Cascade: stage C ``path`` plus stage B ``decoder``) offline,
     straight onto ``device`` when one is given (CPU by default)."""
     path = Path(path)
