@@ -554,3 +554,19 @@ def test_early_sd1_checkpoints_without_the_text_model_wrapper(files, tmp_path):
            for k, v in lc.ldm_state_dict(pipe, "sd1").items()}
     runner = Runner.from_single_file(_save(tmp_path / "sd-v1-early.safetensors", old))
     assert same_weights(runner.pipeline.text_encoder, pipe.text_encoder)
+
+
+def test_infotext_replay_loads_the_loras_and_checks_their_hashes(files, tmp_path):
+    pipe = files["sd1"]
+    write_kohya(tmp_path / "style.safetensors", pipe, SD1_UNET, SD1_TE, seed=4)
+    runner = _runner_with_loras(pipe, "sd15", tmp_path)
+    first = runner.generate("1girl, <lora:style:0.7>", negative="lowres", seed=3, steps=2, size=(32, 32),
+                            output_type="latent")
+    again = runner.generate_from_infotext(first.infotext, output_type="latent")
+    assert torch.equal(again.images, first.images)
+    assert again.params["Lora hashes"] == first.params["Lora hashes"]
+    wrong = first.infotext.replace(first.params["Lora hashes"].split(": ")[1], "0123456789ab")
+    with pytest.raises(LoraError, match="hash 0123456789ab and style.safetensors is"):
+        runner.generate_from_infotext(wrong, output_type="latent")
+    with pytest.warns(UserWarning, match="hash 0123456789ab"):
+        runner.generate_from_infotext(wrong, check_model_hash=False, output_type="latent")

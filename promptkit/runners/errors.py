@@ -7,6 +7,10 @@ class GenerationError(ValueError):
     """Settings that cannot work for this model, found before generating."""
 
 
+class GenerationWarning(UserWarning):
+    """Something promptkit tells the user about a run (not a third-party notice)."""
+
+
 class ModelFileError(GenerationError):
     """A model file that is missing, damaged, of the wrong kind, or for another model family."""
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..syntax import Prompt, parse
 from ..syntax.ast import Alternation, ExtraNetwork, Schedule
-from .errors import LoraError, ModelFileError
+from .errors import GenerationWarning, LoraError, ModelFileError
 from .model_files import TensorFile, identify, lora_short_hash, read_tensor_file
 
 LORA_SUFFIXES = (".safetensors", ".pt", ".ckpt")
@@ -396,9 +396,9 @@ class AppliedLoras:
     chunk cache is cleared on entry and exit: text-encoder outputs change with the LoRA.
     """
 
-    def __init__(self, networks: list[LoraNetwork], encoder: Any = None) -> None:
+    def __init__(self, networks: list[LoraNetwork], encoders: Any = ()) -> None:
         self.networks = networks
-        self.encoder = encoder
+        self.encoders = list(encoders) if isinstance(encoders, (list, tuple)) else [encoders]
         self._backups: list[tuple[Any, Any]] = []
 
     def __enter__(self) -> AppliedLoras:
@@ -447,15 +447,16 @@ class AppliedLoras:
         self._clear_cache()
 
     def _clear_cache(self) -> None:
-        cache = getattr(self.encoder, "_cache", None)
-        if cache is not None:
-            cache.clear()
+        for encoder in self.encoders:
+            cache = getattr(encoder, "_cache", None)
+            if cache is not None:
+                cache.clear()
 
 
 # -- the hook on Runner.generate ---------------------------------------------------------------------------
-def prepare_networks(runner: Any, prompt: str, negative: str | None) -> list[LoraNetwork]:
+def prepare_networks(runner: Any, prompt: str, negative: str | None, dialect: str | None = None) -> list[LoraNetwork]:
     """Resolve and read every ``<lora:>`` of a prompt for this runner, or raise one clear error."""
-    dialect = runner.profile.dialect
+    dialect = dialect or runner.profile.dialect
     parsed = parse(prompt, dialect)
     requests = requested_networks(parsed)
     if negative:
@@ -469,7 +470,7 @@ def prepare_networks(runner: Any, prompt: str, negative: str | None) -> list[Lor
         raise LoraError(f"{requests[0].raw}: LoRAs on Stable Cascade are not supported")
     if _scheduled(parsed):
         warnings.warn("A1111 applies a LoRA for every step: prompt editing around <lora:...> does not schedule it",
-                      stacklevel=3)
+                      GenerationWarning, stacklevel=3)
     library = LoraLibrary(getattr(runner, "lora_dirs", ()) or ())
     index = ModuleIndex(runner.pipeline)
     return [read_lora(library.find(r.name), r, index) for r in requests]
@@ -487,6 +488,41 @@ def strip_extra_networks(prompt: str, dialect: str = "a1111") -> str:
     return "".join(pieces)
 
 
+def check_lora_hashes(runner: Any, prompt: str, infotext: Any, strict: bool = True) -> None:
+    """An infotext's ``Lora hashes`` against the files this runner finds for its ``<lora:>`` names.
+
+    Read as A1111's ``infotext_pasted`` reads it (``name: hash`` pairs split on ``,``). A name whose file
+    has another hash is an error (a warning with ``strict=False``): the image would not be the same.
+    """
+    from ..infotext import Infotext, parse_infotext
+
+    info = infotext if isinstance(infotext, Infotext) else parse_infotext(str(infotext))
+    recorded = info.params.get("Lora hashes")
+    if not recorded:
+        return
+    wanted = {}
+    for part in recorded.split(","):
+        name, _, short = part.strip().partition(":")
+        if name.strip() and short.strip():
+            wanted[name.strip()] = short.strip().lower()
+    requests = requested_networks(parse(prompt, runner.profile.dialect))
+    if not requests:
+        return
+    library = LoraLibrary(getattr(runner, "lora_dirs", ()) or ())
+    for request in requests:
+        expected = wanted.get(request.name.replace(":", "").replace(",", ""))
+        if expected is None:
+            continue
+        path = library.find(request.name)
+        found = lora_short_hash(read_tensor_file(path))
+        if not found.startswith(expected[:len(found)]) and not expected.startswith(found):
+            message = (f"the infotext was made with LoRA {request.name} hash {expected} and {path.name} is {found}: "
+                       "find the same file (or pass check_model_hash=False / --ignore-model-hash)")
+            if strict:
+                raise LoraError(message)
+            warnings.warn(message, GenerationWarning, stacklevel=3)
+
+
 def lora_hashes(networks: list[LoraNetwork]) -> str:
     """A1111's ``Lora hashes`` value: ``name: hash`` per mentioned name (``:`` and ``,`` removed)."""
     seen: dict[str, str] = {}
@@ -502,12 +538,14 @@ def with_extra_networks(generate: Any) -> Any:
     @functools.wraps(generate)
     def run(self: Any, prompt: str, *args: Any, **kwargs: Any) -> Any:
         negative = kwargs["negative"] if "negative" in kwargs else (args[0] if args else None)
+        dialect = kwargs.get("dialect") or self.profile.dialect
         with _warnings_at_caller():
-            networks = prepare_networks(self, prompt, negative)
+            networks = prepare_networks(self, prompt, negative, dialect)
             if not networks:
                 return generate(self, prompt, *args, **kwargs)
-            text = strip_extra_networks(prompt, self.profile.dialect)
-            with AppliedLoras(networks, self.encoder):
+            text = strip_extra_networks(prompt, dialect)
+            encoders = [self.encoder, *getattr(self, "_encoders", {}).values()]
+            with AppliedLoras(networks, encoders):
                 gen = generate(self, text, *args, **kwargs)
         gen.infotexts = [prompt + info[len(text):] if info.startswith(text) else info for info in gen.infotexts]
         add_params(gen, {"Lora hashes": lora_hashes(networks)})

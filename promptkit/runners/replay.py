@@ -39,7 +39,7 @@ class Replay:
 
 # Keys that need nothing done: informational, or already part of the prompt text.
 HARMLESS = {"Version", "User", "Model", "Template", "Negative Template", "Cache FP16 weight for LoRA",
-            "Pad conds"}
+            "Pad conds", "Lora hashes"}  # Lora hashes: checked against the files by loras.check_lora_hashes
 # Key prefixes for features that change the image and that promptkit does not run.
 UNSUPPORTED_PREFIXES = {
     "Hires": "hires fix (a second, upscaled pass)", "ADetailer": "ADetailer (detect-and-inpaint passes)",
@@ -56,7 +56,7 @@ UNSUPPORTED_KEYS = {
     "Conditional mask weight": "inpainting models", "NGMS": "negative guidance minimum sigma",
     "Skip Early CFG": "skipping early CFG", "FP8 weight": "FP8 weights (they change the numbers)",
     "Downcast alphas_cumprod": "the fp16 alphas_cumprod option", "Old prompt editing timelines":
-    "A1111's pre-1.6 prompt-editing timelines", "Lora hashes": "LoRA networks (not loaded by this runner)",
+    "A1111's pre-1.6 prompt-editing timelines",
     "Script": "a script", "X Type": "an X/Y/Z plot", "Y Type": "an X/Y/Z plot", "Z Type": "an X/Y/Z plot",
 }
 _SIZE = re.compile(r"^\s*(-?\d+)\s*x\s*(-?\d+)\s*$")
@@ -322,7 +322,7 @@ def replay_settings(infotext: str | Infotext, profile: Profile, device: Any = "c
     except Exception:  # a prompt the parser refuses is reported by generate itself
         loras = []
     if loras and "Lora hashes" not in params:
-        unsupported.append(f"LoRA networks in the prompt ({', '.join(loras)}) are not loaded by this runner")
+        notes.append(f"the infotext has no Lora hashes: the LoRA files found for {', '.join(loras)} are not checked")
     if version is not None and version < (1, 6) and re.search(r"\[[^\]]*:[^\]]*\]", prompt):
         unsupported.append("prompt editing written before A1111 1.6, whose step timeline differed")
     if "Pad conds" not in params:

@@ -21,16 +21,12 @@ from ..infotext import Infotext
 from ..profiles import Profile, load_profile
 from ..syntax import parse
 from ..syntax.ast import Alternation, And, Schedule
-from .errors import GenerationError
-from .loras import a1111_lora_dirs, with_extra_networks
+from .errors import GenerationError, GenerationWarning
+from .loras import a1111_lora_dirs, check_lora_hashes, with_extra_networks
 from .noise import NoiseError, check_rng
 from .samplers import SamplerError, SamplerSpec, resolve_sampler
 from .scheduler import SamplerOptions, SamplingPlan, plan_sampling
 from .schedules import DiscreteSchedule, FlowSchedule, ScheduleError, ScheduleOptions
-
-
-class GenerationWarning(UserWarning):
-    """Something promptkit tells the user about a run (not a third-party notice)."""
 
 
 @dataclass
@@ -510,6 +506,7 @@ class Runner:
                                check_model_hash=check_model_hash)
         for message in plan.warnings:
             warnings.warn(message, GenerationWarning, stacklevel=2)
+        check_lora_hashes(self, plan.prompt, infotext, check_model_hash)
         kwargs = dict(plan.kwargs)
         kwargs.update(overrides)
         return self.generate(plan.prompt, plan.negative, force=True, quiet=True, **kwargs)
