@@ -91,6 +91,18 @@ def test_flow_matching_with_pag(runners):
         r.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
 
 
+def test_pag_is_never_dropped_silently(runners):
+    """bigASP's card asks for PAG; on a pipeline without it the run says so (warning) or refuses (explicit ask)."""
+    from promptkit.runners import GenerationWarning
+
+    r = Runner.from_pipeline(runners["kivotos"].pipeline, "bigasp-v2.5")  # an SDXL pipeline without PAG
+    with pytest.warns(GenerationWarning, match="PAG scale 2, which is not applied"):
+        gen = r.generate("1girl, low quality", seed=0, steps=2, size=(64, 64))
+    assert "PAG scale" not in gen.params
+    with pytest.raises(GenerationError, match="pag_scale=3 cannot be applied"):
+        r.generate("1girl", seed=0, steps=2, size=(64, 64), pag_scale=3.0)
+
+
 def test_sd1_clip_skip_and_scheduler(runners):
     r = runners["sygil"]
     gen = r.generate("species:seal, studio:dc", seed=0, steps=2, size=(64, 64), sampler="DPM++ 2M Karras")

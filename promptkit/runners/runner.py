@@ -373,12 +373,21 @@ class Runner:
             call.pop("num_inference_steps")
             call.update(prior_num_inference_steps=s["steps"], prior_guidance_scale=s["cfg"],
                         num_inference_steps=decoder_steps or p.decoder_steps or 10,
-                        decoder_guidance_scale=decoder_cfg if decoder_cfg is not None else (p.decoder_cfg or 2.0))
+                        decoder_guidance_scale=(decoder_cfg if decoder_cfg is not None else
+                                                        p.decoder_cfg if p.decoder_cfg is not None else 2.0))
         rescale = p.guidance_rescale if guidance_rescale is None else guidance_rescale
         if rescale and p.architecture.startswith("sdxl"):
             call["guidance_rescale"] = rescale
         pag = p.pag_scale if pag_scale is None else pag_scale
-        pag = pag if pag and "pag_scale" in _call_parameters(self.pipeline) else None
+        if pag and "pag_scale" not in _call_parameters(self.pipeline):
+            # Never silently without PAG: an explicit request is an error, the profile's default a warning.
+            message = (f"{type(self.pipeline).__name__} has no perturbed-attention guidance; "
+                       "load the model with a PAG pipeline (from_single_file builds one for profiles that use PAG)")
+            if pag_scale is not None:
+                raise GenerationError(f"pag_scale={pag_scale:g} cannot be applied: {message}")
+            warnings.warn(f"{p.title} recommends PAG scale {pag:g}, which is not applied: {message}",
+                          GenerationWarning, stacklevel=2)
+            pag = None
         if pag:
             call["pag_scale"] = pag
         if callback is not None and "callback_on_step_end" not in call:
