@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import promptkit
 from promptkit import PromptSyntaxError, parse
-from promptkit.syntax.ast import Alternation, Break, Group, Schedule
+from promptkit.syntax.ast import Alternation, Break, ExtraNetwork, Group, Schedule, Text, render_source
 from promptkit.syntax.normalize import prompt_spelling
 
 from a1111_reference import parse_prompt_attention
@@ -179,7 +179,9 @@ def test_dialect_weights(text, dialect, expected):
 def test_compel_blend_is_a_node():
     prompt = parse('("a red cat", "a blue dog").blend(0.7, 0.3)', "compel")
     blend = prompt.children[0]
-    assert (blend.op, blend.prompts, blend.weights) == ("blend", ["a red cat", "a blue dog"], [0.7, 0.3])
+    assert (blend.op, blend.weights, blend.normalize) == ("blend", [0.7, 0.3], True)
+    assert [render_source(part) for part in blend.parts] == ['"a red cat"', '"a blue dog"']
+    assert [(t.name, t.branch) for t in prompt.tags] == [("a_red_cat", "blend0:0"), ("a_blue_dog", "blend0:1")]
 
 
 # -- strict mode ----------------------------------------------------------------------------------------------
@@ -238,11 +240,20 @@ def test_render_in_other_dialects_keeps_weights(texts):
 
     def char_weights(prompt):
         out = []
-        for text, weight in prompt.weighted():
-            if text == "BREAK" and weight == -1:
-                continue
+        for node, weight in prompt.leaf_weights():
+            if isinstance(node, (ExtraNetwork, Break)):
+                continue  # networks are compared as networks below
+            if isinstance(node, Text):
+                if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
+                    continue
+                text = node.value
+            else:
+                text = node.raw
             out += [(ch.lower(), round(weight, 6)) for ch in text if not ch.isspace()]
         return out
+
+    def networks(prompt):
+        return [(n.name, round(n.multiplier, 6)) for n in prompt.loras]
 
     converted = 0
     for text in texts:
@@ -254,7 +265,9 @@ def test_render_in_other_dialects_keeps_weights(texts):
                 assert str(exc)
                 continue
             converted += 1
-            assert char_weights(parse(out, target)) == char_weights(source), (target, text, out)
+            back = parse(out, target)
+            assert char_weights(back) == char_weights(source), (target, text, out)
+            assert networks(back) == networks(source), (target, text, out)
     assert converted > 1000
 
 
@@ -263,8 +276,20 @@ def test_convert_refuses_what_the_target_cannot_express():
         promptkit.convert("a [b:c:5]", write="comfy")
     with pytest.raises(promptkit.ConversionError, match="BREAK"):
         promptkit.convert("a BREAK b", write="novelai")
-    with pytest.raises(promptkit.ConversionError, match="lora"):
-        promptkit.convert("a <lora:x:1>", write="compel")
+    with pytest.raises(promptkit.ConversionError, match="hypernet"):
+        promptkit.convert("a <hypernet:x:1>", write="compel")
+    with pytest.raises(promptkit.ConversionError, match="withLora"):
+        promptkit.convert("a <lora:my.lora:1>", write="compel")  # compel's lora names are keywords
+    with pytest.raises(promptkit.ConversionError, match="swap"):
+        promptkit.convert("a cat.swap(dog)", read="compel", write="a1111")
+    with pytest.raises(promptkit.ConversionError, match="blend"):
+        promptkit.convert('("a", "b").blend()', read="compel", write="comfy")
+
+
+def test_convert_loras_between_a1111_and_compel():
+    assert promptkit.convert("a <lora:x:0.8>, b", write="compel") == "a withLora(x, 0.8), b"
+    assert promptkit.convert("a withLora(x, 0.8), b useLora(y)", read="compel", write="a1111") == \
+        "a <lora:x:0.8>, b <lora:y:1>"
 
 
 def test_convert_examples():
