@@ -33,10 +33,13 @@ _EMBEDDING = re.compile(r"embedding:")
 def parse_comfy(text: str) -> list[Node]:
     """The lossless tree of a ComfyUI prompt."""
     n = len(text)
-    # Pass 1: ComfyUI's top-level counter, to know which top-level "(" ever closes, and where.
-    closes_at: dict[int, int] = {}  # position of a top-level "(" -> position of its ")"
+    # Pass 1: ComfyUI's nesting counter and the bracket pairs it forms. Below zero (after a stray ")") a "("
+    # only brings the counter back up and a ")" takes it further down: both are text.
+    match: dict[int, int] = {}  # "(" -> its ")"
+    inert: set[int] = set()
+    stray: set[int] = set()
     level = 0
-    opened = -1
+    opened: list[int] = []
     i = 0
     while i < n:
         c = text[i]
@@ -44,112 +47,114 @@ def parse_comfy(text: str) -> list[Node]:
             i += 2
             continue
         if c == "(":
-            if level == 0:
-                opened = i
+            if level < 0:
+                inert.add(i)
+            else:
+                opened.append(i)
             level += 1
         elif c == ")":
+            if level <= 0:
+                (stray if level == 0 else inert).add(i)
+            else:
+                match[opened.pop()] = i
             level -= 1
-            if level == 0:
-                closes_at[opened] = i
         i += 1
 
+    # Pass 2: the items of each level. A "(" that closes in its level is a group; one that does not starts
+    # ComfyUI's last item of the level, which runs to the level's end: a group if that end is ")", else text.
     root: list[Node] = []
-    stack: list[tuple[Group, list[Node]]] = []  # open (closing) groups and the node list around each
-    cur = root
-    level = 0  # ComfyUI's counter at the top level
-    run_start = 0  # start of the pending plain text run
-    segment = 0  # where ComfyUI's current segment began (after the last group bracket)
-
-    def flush(upto: int) -> None:
-        nonlocal run_start
-        if upto > run_start:
-            _text_nodes(text, run_start, upto, cur, segment)
-        run_start = upto
-
-    i = 0
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in "()":
-            flush(i)
-            cur.append(Text(i, i + 2, text[i:i + 2], text[i + 1], Text.ESCAPE))
-            i += 2
-            run_start = i
-            continue
-        if c == "(":
-            flush(i)
-            if stack or (level == 0 and i in closes_at):  # a group (nested ones are balanced)
-                group = Group(i, "round", "(", 1.1)
-                cur.append(group)
-                stack.append((group, cur))
-                cur = group.children
-                if len(stack) == 1:
-                    level += 1
-                segment = i + 1
-            elif level < 0:  # after a stray ")": text that brings the counter back up
-                cur.append(Text(i, i + 1, "(", "(", Text.INERT))
-                level += 1
-            else:  # never closes: the rest of the prompt is one literal item at the outer weight
-                group = Group(i, "round", "(", 1.0)
-                group.children = _literal_nodes(text, i + 1, n)
-                group.end = n
-                cur.append(group)
-                return root
-            i += 1
-            run_start = i
-            continue
-        if c == ")":
-            flush(i)
-            if stack:
-                group, outer = stack.pop()
-                _close(group, text, i)
-                cur = outer
-                if not stack:
-                    level -= 1
-                i = group.end
-                run_start = segment = i
+    # (nodes, at, end, group whose inside this is, where the current segment began)
+    frames: list[tuple[list[Node], int, int, Group | None, int]] = [(root, 0, n, None, 0)]
+    while frames:
+        out, i, b, owner, segment = frames.pop()
+        run = i
+        while i < b:
+            c = text[i]
+            if c == "\\" and i + 1 < b and text[i + 1] in "()":
+                _text_nodes(text, run, i, out, segment)
+                out.append(Text(i, i + 2, text[i:i + 2], text[i + 1], Text.ESCAPE))
+                i += 2
+                run = i
                 continue
-            level -= 1
-            cur.append(Text(i, i + 1, ")", ")", Text.STRAY if level == -1 else Text.INERT))
-            i += 1
-            run_start = i
+            if c == ")" and (i in stray or i in inert):
+                _text_nodes(text, run, i, out, segment)
+                out.append(Text(i, i + 1, ")", ")", Text.STRAY if i in stray else Text.INERT))
+                i += 1
+                run = i
+                continue
+            if c != "(":
+                i += 1
+                continue
+            _text_nodes(text, run, i, out, segment)
+            if i in inert:
+                out.append(Text(i, i + 1, "(", "(", Text.INERT))
+                i += 1
+                run = i
+                continue
+            close = match.get(i, b)
+            if close < b:
+                close_at = close
+            elif b - 1 > i and text[b - 1] == ")" and text[b - 2] != "\\":  # (an escaped "\\)" is no ")")
+                close_at = b - 1  # the level's last item is "(...)": ComfyUI reads it as a group
+            else:  # the level's last item never closes: literal text at the level's weight
+                group = Group(i, "round", "(", 1.0)
+                group.children = _literal_nodes(text, i + 1, b)
+                group.end = b
+                out.append(group)
+                run = b
+                break
+            group = Group(i, "round", "(", 1.1)
+            group.end = close_at + 1
+            out.append(group)
+            # finish this level after the group, then read the group's inside (a stack, not recursion)
+            frames.append((out, close_at + 1, b, owner, close_at + 1))
+            frames.append((group.children, i + 1, close_at, group, i + 1))
+            run = -1  # this frame is done; the rest of the level is the frame pushed above
+            break
+        if run == -1:
             continue
-        i += 1
-    flush(n)
+        _text_nodes(text, run, b, out, segment)
+        if owner is not None:
+            again = _close(owner, text, b)
+            if again is not None:
+                frames.append((owner.children, again[0], again[1], None, again[2]))
     return root
 
 
-def _close(group: Group, text: str, close: int) -> None:
-    """Close a group at ``text[close] == ')'``: ComfyUI's ``rfind(':')`` + ``float()`` weight test."""
+def _close(group: Group, text: str, close: int) -> tuple[int, int, int] | None:
+    """Close a group at ``text[close] == ')'`` with ComfyUI's ``rfind(':')`` + ``float()`` weight test.
+
+    When the group has a weight, its content ends at the colon: the nodes from the one holding the colon on
+    are dropped, and the range (start, colon, segment start) to read again into the group is returned.
+    """
     group.closed = True
     group.end = close + 1
     group.close = ")"
-    children = group.children
-    # ComfyUI takes the last ':' inside if float() accepts all that follows it: that can only be in the
-    # group's own trailing text (after its last nested group or escape, which float() would reject).
-    k = len(children)
-    while k and type(children[k - 1]) is not Group and not (
-            type(children[k - 1]) is Text and children[k - 1].kind == Text.ESCAPE):
-        k -= 1
-    tail_start = children[k].start if k < len(children) else close
-    colon = text.rfind(":", tail_start, close)
-    if colon <= group.start + 1:  # none, or the first character inside (ComfyUI needs xx > 0)
-        return
+    # float() rejects any bracket, so the colon that counts lies after the content's last bracket: look back
+    # only that far (linear however deep groups nest; ComfyUI's rfind rescans every level).
+    p = close - 1
+    while p > group.start and text[p] not in "():":
+        p -= 1
+    if text[p] != ":" or p <= group.start + 1:  # none, or the first character inside (ComfyUI needs xx > 0)
+        return None
     try:
-        weight = float(text[colon + 1:close])
+        weight = float(text[p + 1:close])
     except ValueError:
-        return
+        return None
     group.kind = "weight"
     group.multiplier = weight
     group.absolute = True
-    group.close = text[colon:close + 1]
-    # the weight leaves the content: the trailing text is split again, up to the colon
+    group.close = text[p:close + 1]
+    kept = []
     segment = group.start + 1
-    for child in children[:k]:
+    for child in group.children:
+        if child.end > p:
+            break
+        kept.append(child)
         if type(child) is Group:
             segment = child.end
-    kept = children[:k]
-    _text_nodes(text, tail_start, colon, kept, segment)
     group.children = kept
+    return (kept[-1].end if kept else group.start + 1), p, segment
 
 
 def _literal_nodes(text: str, a: int, b: int) -> list[Node]:
