@@ -13,7 +13,7 @@ import bisect
 import itertools
 from dataclasses import dataclass, field
 
-from ..syntax.ast import Break, Text
+from ..syntax.ast import Break, Embedding, ExtraNetwork, Text
 from ..syntax.prompt import Prompt, Tag
 from .clip import BOS, EOS, ClipBPE, clip_bpe
 
@@ -126,6 +126,10 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
                 continue
             value = node.value
             base = node.start + (1 if node.kind == Text.ESCAPE else 0)
+        elif type(node) is ExtraNetwork:
+            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
+        elif type(node) is Embedding:
+            value, base = node.name, node.start  # ComfyUI's embedding:name is the embedding, found by name
         else:
             value, base = getattr(node, "raw", ""), node.start
         if not value:

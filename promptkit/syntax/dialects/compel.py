@@ -218,7 +218,11 @@ class _Reader:
             e = q
             while e < self.n and self.s[e] == c:
                 e += 1
-            return e, pow(1.1 if c == "+" else 0.9, e - q)
+            try:
+                return e, pow(1.1 if c == "+" else 0.9, e - q)
+            except OverflowError:  # compel's own pow() raises too
+                self.state.fail(f"compel raises OverflowError on a run of {e - q} {c!r} signs")
+                return e, float("inf")
         return None
 
     def number(self, p: int) -> tuple[int, float] | None:
@@ -1003,4 +1007,7 @@ def sign_multiplier(signs: str) -> float:
     """compel's weight for a run of ``+`` (1.1 each) or ``-`` (0.9 each)."""
     if not signs:
         return 1.0
-    return pow(1.1 if signs[0] == "+" else 0.9, len(signs))
+    try:
+        return pow(1.1 if signs[0] == "+" else 0.9, len(signs))
+    except OverflowError:
+        return float("inf")
