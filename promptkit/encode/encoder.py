@@ -386,6 +386,10 @@ class PromptEncoder:
                                         f"({prompt.source[node.start:node.end]!r})")
             if t is Embedding and node.name not in self.embeddings:  # type: ignore[attr-defined]
                 raise UnsupportedPrompt(f"{node.raw} is not loaded; load it with encoder.load_embedding(path)")  # type: ignore
+        for node, weight in prompt.leaf_weights():
+            if not math.isfinite(weight):
+                raise UnsupportedPrompt(f"{prompt.source[node.start:node.end]!r} has the weight {weight}: its "
+                                        "embeddings would be infinite or NaN")
         if weighting == "compel":
             if self.architecture == "cascade":
                 raise UnsupportedPrompt("compel has no Stable Cascade mode; use the a1111 or comfy weighting")

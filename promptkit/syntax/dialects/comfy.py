@@ -248,7 +248,8 @@ def comfy_segments(children: list[Node]) -> list[tuple[str, float, list[Node]]]:
             if type(node) is Group:
                 flush()
                 if not node.closed:  # an unclosed item: one literal segment, opener included
-                    out.append((node.open + "".join(_value(c) for c in node.children), weight, [node]))
+                    nodes_of = [Text(node.start, node.start + 1, "(", "(", Text.INERT)] + list(node.children)
+                    out.append(("".join(_value(c) for c in nodes_of), weight, nodes_of))
                     continue
                 inner = node.multiplier if node.absolute else weight * 1.1
                 stack.append((iter(node.children), inner))
