@@ -78,14 +78,14 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
     if networks:
         parts.append(r"(?P<net><(\w+):([^<>()\[\]\\]+)>)")
     if nai_weights:
-        # A run of digits and dots is text unless "::" follows it (then it may be a weight): the run is taken
-        # whole, atomically (lookahead + backreference), so a long run is read once, not once per digit.
-        text = rf"(?P<text>(?:[^{specials}\d.-]|(?=(?P<run>[\d.]+))(?P=run)(?!::)|-(?![\d.]*::))+)"
+        # Digits and dots are their own token (below), so that "1.5::" can open a weight where a tag starts;
+        # the scanner joins neighbouring text tokens into one run again.
+        text = rf"(?P<text>(?:[^{specials}\d.-]|-(?![\d.]*::))+)"
     else:
         text = rf"(?P<text>[^{specials}]+)"
     parts.append(text)
     if nai_weights:
-        parts.append(r"(?P<digits>[\d.]+)")  # digits before a "::" that cannot open a weight: text
+        parts.append(r"(?P<digits>[\d.]+)")  # digits that open no weight: text
     parts.append(r"(?P<lt><)")
     parts.append(r"(?P<colon>:)")
     parts.append(r"(?P<char>.)")  # anything the rules above leave over is text: no character is ever lost
@@ -271,23 +271,35 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             end_tag()
         cur.append(node)
 
+    def text_run(s: int, e: int) -> None:
+        """Literal text ``text[s:e]``: BREAK (A1111), then pieces between separators."""
+        run = text[s:e]
+        if keywords and "BREAK" in run:
+            last = 0
+            for bs, be in break_spans(run):
+                if bs > last:
+                    emit_pieces(run[last:bs], s + last)
+                add(Break(s + bs, s + be, run[bs:be]))
+                last = be
+            if last < len(run):
+                emit_pieces(run[last:], s + last)
+        else:
+            emit_pieces(run, s)
+
+    # Neighbouring plain-text tokens (NovelAI splits text at digit runs, and "<" or a lone character is a
+    # token of its own) are one run: one Text node, one string, however many tokens it took.
+    run_start = run_end = -1
     for m in dialect.token.finditer(text):
         kind = m.lastgroup
         s, e = m.span()
-        if kind == "text":
-            run = m.group()
-            if keywords and "BREAK" in run:
-                last = 0
-                for bs, be in break_spans(run):
-                    if bs > last:
-                        emit_pieces(run[last:bs], s + last)
-                    add(Break(s + bs, s + be, run[bs:be]))
-                    last = be
-                if last < len(run):
-                    emit_pieces(run[last:], s + last)
-            else:
-                emit_pieces(run, s)
+        if kind == "text" or kind == "digits" or kind == "char" or kind == "lt":
+            if run_start < 0:
+                run_start = s
+            run_end = e
             continue
+        if run_start >= 0:
+            text_run(run_start, run_end)
+            run_start = -1
         tok = m.group()
         if kind == "open":
             group_kind, mult = openers[tok]
@@ -337,8 +349,6 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             node = Text(s, e, tok, "" if follows in (":", "|") else "\\", BACKSLASH)
         elif kind == "colon":
             node = Text(s, e, tok, tok, COLON)
-        elif kind == "lt" or kind == "char" or kind == "digits":
-            node = Text(s, e, tok, tok)
         elif kind == "net":
             body = m.group(m.lastindex + 2) if m.lastindex is not None else ""
             args = body.split(":")
@@ -356,6 +366,8 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             raise AssertionError(kind)
         add_text(node)
 
+    if run_start >= 0:
+        text_run(run_start, run_end)
     if pending:
         end_tag()
     end = len(text)
