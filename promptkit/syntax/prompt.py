@@ -143,14 +143,14 @@ class Prompt:
             if type(node) is ExtraNetwork and self.dialect == "compel":
                 continue  # compel takes its lora calls out of the text
             if type(node) is Break:
-                res.append(["BREAK", -1.0])
+                res.append([None, -1.0])
                 continue
             value = node.value if type(node) is Text else node.raw  # type: ignore[attr-defined]
-            if res and res[-1][1] == weight and res[-1][0] != "BREAK":
-                res[-1][0] += value
+            if res and res[-1][1] == weight and res[-1][0] is not None:
+                res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
             else:
-                res.append([value, weight])
-        return [(t, w) for t, w in res] or [("", 1.0)]
+                res.append([[value], weight])
+        return [("BREAK" if t is None else "".join(t), w) for t, w in res] or [("", 1.0)]
 
     def leaf_weights(self) -> list[tuple[Node, float]]:
         """Every leaf with its effective weight: A1111's exact replay for the a1111 dialect, else the tree's."""

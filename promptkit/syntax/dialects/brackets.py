@@ -485,7 +485,7 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
     return list(zip(leaves, weights))
 
 
-REPLAY_BUDGET = 64  # multiplications per leaf done in A1111's own order
+REPLAY_BUDGET = 32  # multiplications per leaf done in A1111's own order
 
 
 def _apply_ranges(weights: list[float], events: list[tuple[int, int, float]]) -> None:
@@ -570,9 +570,9 @@ def a1111_fragments(weighted_leaves: list) -> list[tuple[str, float]]:
         else:
             value = node.raw
         if res and res[-1][1] == weight:
-            res[-1][0] += value
+            res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
         else:
-            res.append([value, weight])
+            res.append([[value], weight])
     if not res:
         return [("", 1.0)]
-    return [(text, weight) for text, weight in res]
+    return [("".join(parts), weight) for parts, weight in res]

@@ -45,6 +45,10 @@ _QUOTED = re.compile(r'"(?:\\"|[^"\n\r])*"')  # pp.QuotedString('"', esc_char=No
 _UNQUOTE = re.compile(r"(\\t|\\n|\\f|\\r)|(\\[0-7]{3}|\\0|\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4})|(.)|(\n)")
 _WS_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\f": "\f", "\\r": "\r"}
 _COMMA_NEEDS_SPACE = re.compile(r",(\S)")
+# non_syntax_word: an escaped syntax character, a sign that a word character follows, or any character that is
+# neither whitespace nor syntax (tried in that order, as pyparsing's MatchFirst does)
+_WORD = re.compile(r'(?:\\[()",.+\-=]|[+\-](?=[^ \t\r\n()",.+\-=])|[^ \t\n\r\x0b\x0c()",.+\-=])+')
+_FREE_WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")
 
 MAX_DEPTH = 100  # deeper parenthesis nesting is read as plain words (compel's own parser takes 4^depth steps)
 
@@ -247,34 +251,19 @@ class _Reader:
 
     def _scan_word(self, p: int):
         q = self.skip(p)
-        s, n = self.s, self.n
-        i = q
-        while i < n:
-            c = s[i]
-            if c == "\\" and i + 1 < n and s[i + 1] in SYNTAX:
-                i += 2
-            elif c == "+" or c == "-":
-                if i + 1 < n and s[i + 1] not in WHITE and s[i + 1] not in SYNTAX:
-                    i += 1
-                else:
-                    break
-            elif c in STR_WS or c in SYNTAX:
-                break
-            else:
-                i += 1
-        if i == q:
+        m = _WORD.match(self.s, q)
+        if m is None:
             return None
-        return i, _Frag(_fragment_text(s[q:i]), self.at(q), self.after(i), _Frag.WORD)
+        i = m.end()
+        return i, _Frag(_fragment_text(m.group()), self.at(q), self.after(i), _Frag.WORD)
 
     def free_word(self, p: int):
         """A top-level word: every character up to whitespace, syntax included."""
-        s, n = self.s, self.n
-        i = p
-        while i < n and s[i] not in STR_WS:
-            i += 1
-        if i == p:
+        m = _FREE_WORD.match(self.s, p)
+        if m is None:
             return None
-        return i, _Frag(_fragment_text(s[p:i]), self.at(p), self.after(i), _Frag.FREE)
+        i = m.end()
+        return i, _Frag(_fragment_text(m.group()), self.at(p), self.after(i), _Frag.FREE)
 
     # -- groups --
     def paren(self, p: int):
@@ -460,7 +449,10 @@ class _Reader:
     # -- sequences --
     def part(self, p: int, commas: bool):
         """One element of a fragment (inside parentheses or quotes, or a swap's replacement)."""
-        r = self.lora(p) or self.attention(p) or self.swap(p) or self.paren(p) or self.quoted(p) or self.word(p)
+        if self.plain_at(p):
+            r = self.word(p)
+        else:
+            r = self.lora(p) or self.attention(p) or self.swap(p) or self.paren(p) or self.quoted(p) or self.word(p)
         if r is None and commas:
             q = self.skip(p)
             if q < self.n and self.s[q] in ",.":
@@ -476,12 +468,41 @@ class _Reader:
             p = r[0]
             items.append(r[1])
 
+    def plain_at(self, p: int) -> bool:
+        """True when no operator, group or lora call can start at ``p`` (after whitespace): only a word can.
+
+        A shortcut for the common case, equal to trying every alternative: those all start with a quote, a
+        parenthesis, ``useLora``/``withLora``, or a word followed by ``.swap``, ``.attend`` or a sign.
+        """
+        s = self.s
+        q = self.skip(p)
+        if q >= self.n:
+            return True
+        c = s[q]
+        if c == "(" or c == '"' or ((c == "u" or c == "w") and (s.startswith("useLora", q) or s.startswith("withLora", q))):
+            return False
+        w = self.word(q)
+        if w is None:
+            return True
+        e = w[0]
+        if e < self.n and s[e] in "+-":
+            return False
+        r = self.skip(e)
+        return not (s.startswith(".swap", r) or s.startswith(".attend", r))
+
     def prompt(self, p: int) -> tuple[list, int]:
         """compel's ``prompt``: the top-level grammar, where a word takes any non-space characters."""
         items = []
+        s, n = self.s, self.n
         while True:
-            r = (self.swap(p) or self.lora(p) or self.attention(p) or self.quoted(p) or self.paren(p)
-                 or self.free_word(p))
+            if p < n and s[p] in WHITE and self.plain_at(p):  # whitespace before a plain word
+                p = self.white(p)
+                continue
+            if p < n and s[p] not in STR_WS and self.plain_at(p):
+                r = self.free_word(p)
+            else:
+                r = (self.swap(p) or self.lora(p) or self.attention(p) or self.quoted(p) or self.paren(p)
+                     or self.free_word(p))
             if r is None:
                 e = self.white(p)
                 if e is None:
