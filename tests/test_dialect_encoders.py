@@ -12,6 +12,8 @@ reference to 1e-5 or raise UnsupportedPrompt naming what it cannot honour; it ne
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -127,8 +129,11 @@ def comfy_reference(te, text: str) -> torch.Tensor:
 
 # -- A1111, from its described behaviour ---------------------------------------------------------------------
 
+EXTRA_NETWORK = re.compile(r"<(\w+):([^>]+)>")  # A1111 takes these out of the prompt before anything else
+
+
 def a1111_reference(te, text: str, backtrack: int = 20) -> torch.Tensor | None:
-    fragments = parse_prompt_attention(text)
+    fragments = parse_prompt_attention(EXTRA_NETWORK.sub("", text))
     if fragments is None:
         return None
     tok = clip_tokenizer()

@@ -299,3 +299,47 @@ def test_convert_examples():
     assert promptkit.convert(text, write="comfy") == (
         "masterpiece, (best quality:1.2), (blurry:0.909091), (kazusa \\(blue archive\\):1.21)")
     assert promptkit.convert("a cat++ on a (mat)0.8", read="compel", write="a1111") == "a (cat:1.21) on a (mat:0.8)"
+
+
+def test_readme_dialect_examples():
+    """The README's 'every dialect reads as its own program does' lines, as written there."""
+    c = promptkit.parse('("a red cat", "a blue dog").blend(0.7, 0.3) withLora(ghibli, 0.6)', dialect="compel")
+    assert [(t.name, t.branch) for t in c.tags] == [("a_red_cat", "blend0:0"), ("a_blue_dog", "blend0:1")]
+    assert [(n.raw, n.name, n.multiplier) for n in c.loras] == [("withLora(ghibli, 0.6)", "ghibli", 0.6)]
+    swap = promptkit.parse("a cat.swap(dog)", dialect="compel").tags
+    assert [(t.name, t.branch) for t in swap] == [("a", None), ("cat", "swap0:original"), ("dog", "swap0:replacement")]
+    assert promptkit.parse("(x:1e2) (unclosed", dialect="comfy").weighted() == [("x", 100.0), (" (unclosed", 1.0)]
+    nested = parse("[a:[b:c:0.5]:0.5]")
+    assert nested.tags.branches == ["schedule0:before", "schedule1:before", "schedule1:after"]
+    assert nested.tags.branch_path(2) == ("schedule0:after", "schedule1:after")
+
+
+def test_comfy_reads_malformed_prompts_as_comfyui():
+    """issue 13's ComfyUI cases: the weights each segment gets."""
+    def segments(text):
+        from promptkit.syntax.dialects.comfy import comfy_segments
+
+        return [(s, round(w, 6)) for s, w, _ in comfy_segments(parse(text, "comfy").children) if s]
+
+    assert segments("a (b c") == [("a ", 1.0), ("(b c", 1.0)]  # unclosed: literal at the outer weight
+    # after a stray ")" the counter is below zero: brackets are text until it is back at zero
+    assert segments("a) (b) ((c))") == [("a) (b) (", 1.0), ("c", 1.1), (")", 1.0)]
+    assert segments("(x:1e2)") == [("x", 100.0)]
+    assert segments("(x:1.2.3)") == [("x:1.2.3", 1.1)]
+    assert segments("(:1.2)") == [(":1.2", 1.1)]
+    assert segments("a\\:b") == [("a\\:b", 1.0)]  # only \( and \) are escapes
+    assert segments("((x:1.5))") == [("x", 1.5)] and segments("((x):1.5)") == [("x", 1.65)]
+    assert segments("(text)(words)") == [("text", 1.1), ("words", 1.1)]
+
+
+def test_strict_mode_for_compel_and_comfy():
+    parse('a "b c"+ (d)1.2 e.swap(f) withLora(x, 0.5)', "compel", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unclosed"):
+        parse("a (b c", "compel", strict=True)
+    with pytest.raises(PromptSyntaxError, match="ignores the text after"):
+        parse('("a", "b").and() more', "compel", strict=True)
+    parse("a (b:1.2) \\(c\\)", "comfy", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unclosed"):
+        parse("a (b c", "comfy", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unexpected"):
+        parse("a) b", "comfy", strict=True)

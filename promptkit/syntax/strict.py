@@ -134,8 +134,9 @@ def check_strict(text: str, dialect: str) -> None:
         tok = exc.token
         index = next((i for i, t in enumerate(tokens) if t is tok), len(tokens))
         opener = _unclosed_opener(tokens, index)
+        if tok.type == "$END" and opener is None:  # pragma: no cover - every grammar ends only after a closer
+            raise PromptSyntaxError("the prompt ends inside a group", text, len(text)) from None
         if tok.type == "$END":
-            assert opener is not None
             close = _CLOSERS[opener.type]
             raise PromptSyntaxError(
                 f"unclosed {opener.value!r}", text, opener.start_pos,
