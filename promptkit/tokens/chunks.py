@@ -120,6 +120,12 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
                 flush()
                 out.append(None)
                 continue
+            if weight != 0:
+                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
+                # around it (at minus its weight) keep it a fragment of its own
+                flush()
+                out.append(("BREAK", weight, [node.start] * 5))
+                continue
             value, base = "BREAK", node.start
         elif type(node) is Text:
             if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
