@@ -3,7 +3,8 @@
     python bench/bench_parse_scaling.py [--sizes 8192,32768,131072] [--timeout 120] [--only NAME]
 
 For each class (``parser_cases()``) and size, one child process parses the text in its dialect and reads
-what users read (every tag's name, weight and branch, ``weighted()``, the lossless ``render()``), and
+what users read (every tag's name, weight and branch, ``weighted()``, the AND parts, the lossless
+``render()``), and
 prints the time per character, its ratio to an ordinary prompt of the same size in the same dialect, and
 the peak of Python allocations (tracemalloc, a second run) against the input size. Goal (issue 16): every
 class within 3x of the ordinary prompt's time per character, memory within 100x the input size.
@@ -89,6 +90,7 @@ def _work(text: str, dialect: str) -> None:
     tags = prompt.tags
     tags.names, tags.weights, tags.branches  # noqa: B018
     prompt.weighted()
+    prompt.subprompts  # noqa: B018 - A1111's AND split (and its weights)
     assert prompt.render() == text
 
 
