@@ -205,13 +205,13 @@ def _shallow(text: str) -> bool:
     return text.count("(") <= 3  # compel's parser is exponential in nesting depth
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(PIECES), max_size=9).map("".join).filter(_shallow))
 def test_random_prompts_read_as_compel_reads_them(text):
     readings_agree(text)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(text=st.lists(st.sampled_from(PIECES + ["red hair, blue eyes. ", "smile, "]), max_size=12).map("".join).filter(_shallow))
 def test_random_prompts_encode_as_compel_or_refuse(text, reference, encoder):
     compare_embeddings(text, reference, encoder)
