@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import promptkit
 from promptkit import PromptSyntaxError, parse
-from promptkit.syntax.ast import Alternation, Break, Group, Schedule
+from promptkit.syntax.ast import Alternation, Break, ExtraNetwork, Group, Schedule, Text, render_source
 from promptkit.syntax.normalize import prompt_spelling
 
 from a1111_reference import parse_prompt_attention
@@ -179,7 +179,9 @@ def test_dialect_weights(text, dialect, expected):
 def test_compel_blend_is_a_node():
     prompt = parse('("a red cat", "a blue dog").blend(0.7, 0.3)', "compel")
     blend = prompt.children[0]
-    assert (blend.op, blend.prompts, blend.weights) == ("blend", ["a red cat", "a blue dog"], [0.7, 0.3])
+    assert (blend.op, blend.weights, blend.normalize) == ("blend", [0.7, 0.3], True)
+    assert [render_source(part) for part in blend.parts] == ['"a red cat"', '"a blue dog"']
+    assert [(t.name, t.branch) for t in prompt.tags] == [("a_red_cat", "blend0:0"), ("a_blue_dog", "blend0:1")]
 
 
 # -- strict mode ----------------------------------------------------------------------------------------------
@@ -238,11 +240,20 @@ def test_render_in_other_dialects_keeps_weights(texts):
 
     def char_weights(prompt):
         out = []
-        for text, weight in prompt.weighted():
-            if text == "BREAK" and weight == -1:
-                continue
+        for node, weight in prompt.leaf_weights():
+            if isinstance(node, (ExtraNetwork, Break)):
+                continue  # networks are compared as networks below
+            if isinstance(node, Text):
+                if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
+                    continue
+                text = node.value
+            else:
+                text = node.raw
             out += [(ch.lower(), round(weight, 6)) for ch in text if not ch.isspace()]
         return out
+
+    def networks(prompt):
+        return [(n.name, round(n.multiplier, 6)) for n in prompt.loras]
 
     converted = 0
     for text in texts:
@@ -254,7 +265,9 @@ def test_render_in_other_dialects_keeps_weights(texts):
                 assert str(exc)
                 continue
             converted += 1
-            assert char_weights(parse(out, target)) == char_weights(source), (target, text, out)
+            back = parse(out, target)
+            assert char_weights(back) == char_weights(source), (target, text, out)
+            assert networks(back) == networks(source), (target, text, out)
     assert converted > 1000
 
 
@@ -263,8 +276,20 @@ def test_convert_refuses_what_the_target_cannot_express():
         promptkit.convert("a [b:c:5]", write="comfy")
     with pytest.raises(promptkit.ConversionError, match="BREAK"):
         promptkit.convert("a BREAK b", write="novelai")
-    with pytest.raises(promptkit.ConversionError, match="lora"):
-        promptkit.convert("a <lora:x:1>", write="compel")
+    with pytest.raises(promptkit.ConversionError, match="hypernet"):
+        promptkit.convert("a <hypernet:x:1>", write="compel")
+    with pytest.raises(promptkit.ConversionError, match="withLora"):
+        promptkit.convert("a <lora:my.lora:1>", write="compel")  # compel's lora names are keywords
+    with pytest.raises(promptkit.ConversionError, match="swap"):
+        promptkit.convert("a cat.swap(dog)", read="compel", write="a1111")
+    with pytest.raises(promptkit.ConversionError, match="blend"):
+        promptkit.convert('("a", "b").blend()', read="compel", write="comfy")
+
+
+def test_convert_loras_between_a1111_and_compel():
+    assert promptkit.convert("a <lora:x:0.8>, b", write="compel") == "a withLora(x, 0.8), b"
+    assert promptkit.convert("a withLora(x, 0.8), b useLora(y)", read="compel", write="a1111") == \
+        "a <lora:x:0.8>, b <lora:y:1>"
 
 
 def test_convert_examples():
@@ -274,3 +299,47 @@ def test_convert_examples():
     assert promptkit.convert(text, write="comfy") == (
         "masterpiece, (best quality:1.2), (blurry:0.909091), (kazusa \\(blue archive\\):1.21)")
     assert promptkit.convert("a cat++ on a (mat)0.8", read="compel", write="a1111") == "a (cat:1.21) on a (mat:0.8)"
+
+
+def test_readme_dialect_examples():
+    """The README's 'every dialect reads as its own program does' lines, as written there."""
+    c = promptkit.parse('("a red cat", "a blue dog").blend(0.7, 0.3) withLora(ghibli, 0.6)', dialect="compel")
+    assert [(t.name, t.branch) for t in c.tags] == [("a_red_cat", "blend0:0"), ("a_blue_dog", "blend0:1")]
+    assert [(n.raw, n.name, n.multiplier) for n in c.loras] == [("withLora(ghibli, 0.6)", "ghibli", 0.6)]
+    swap = promptkit.parse("a cat.swap(dog)", dialect="compel").tags
+    assert [(t.name, t.branch) for t in swap] == [("a", None), ("cat", "swap0:original"), ("dog", "swap0:replacement")]
+    assert promptkit.parse("(x:1e2) (unclosed", dialect="comfy").weighted() == [("x", 100.0), (" (unclosed", 1.0)]
+    nested = parse("[a:[b:c:0.5]:0.5]")
+    assert nested.tags.branches == ["schedule0:before", "schedule1:before", "schedule1:after"]
+    assert nested.tags.branch_path(2) == ("schedule0:after", "schedule1:after")
+
+
+def test_comfy_reads_malformed_prompts_as_comfyui():
+    """issue 13's ComfyUI cases: the weights each segment gets."""
+    def segments(text):
+        from promptkit.syntax.dialects.comfy import comfy_segments
+
+        return [(s, round(w, 6)) for s, w, _ in comfy_segments(parse(text, "comfy").children) if s]
+
+    assert segments("a (b c") == [("a ", 1.0), ("(b c", 1.0)]  # unclosed: literal at the outer weight
+    # after a stray ")" the counter is below zero: brackets are text until it is back at zero
+    assert segments("a) (b) ((c))") == [("a) (b) (", 1.0), ("c", 1.1), (")", 1.0)]
+    assert segments("(x:1e2)") == [("x", 100.0)]
+    assert segments("(x:1.2.3)") == [("x:1.2.3", 1.1)]
+    assert segments("(:1.2)") == [(":1.2", 1.1)]
+    assert segments("a\\:b") == [("a\\:b", 1.0)]  # only \( and \) are escapes
+    assert segments("((x:1.5))") == [("x", 1.5)] and segments("((x):1.5)") == [("x", 1.65)]
+    assert segments("(text)(words)") == [("text", 1.1), ("words", 1.1)]
+
+
+def test_strict_mode_for_compel_and_comfy():
+    parse('a "b c"+ (d)1.2 e.swap(f) withLora(x, 0.5)', "compel", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unclosed"):
+        parse("a (b c", "compel", strict=True)
+    with pytest.raises(PromptSyntaxError, match="ignores the text after"):
+        parse('("a", "b").and() more', "compel", strict=True)
+    parse("a (b:1.2) \\(c\\)", "comfy", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unclosed"):
+        parse("a (b c", "comfy", strict=True)
+    with pytest.raises(PromptSyntaxError, match="unexpected"):
+        parse("a) b", "comfy", strict=True)

@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from a1111_reference import parse_prompt_attention
 from promptkit import parse
 from promptkit._resources import known_namespaces
-from promptkit.syntax.dialects.brackets import A1111, COMFY, NOVELAI, parse_brackets
-from promptkit.syntax.dialects.compel import parse_compel
-from promptkit.syntax.parse import is_plain
+from promptkit.syntax.dialects.brackets import A1111, NOVELAI, parse_brackets
+from promptkit.syntax.parser import is_plain, parse_tree
 from promptkit.syntax.prompt import Prompt, extract_tags
 from promptkit.syntax.tag_list import TagList, split_caption
 
-BRACKETS = {"a1111": A1111, "comfy": COMFY, "novelai": NOVELAI}
+BRACKETS = {"a1111": A1111, "novelai": NOVELAI}
 FIELDS = ("raw", "text", "name", "namespace", "weight", "branch", "start", "end", "index")
 
 
@@ -31,10 +30,7 @@ def tag_rows(tags) -> list[tuple]:
 
 def tags_from_tree(text: str, dialect: str) -> list[tuple]:
     """The slow way: build the whole tree with the dialect's parser, then walk it."""
-    if dialect == "compel":
-        children = parse_compel(text).children
-    else:
-        children = parse_brackets(text, BRACKETS[dialect]).children
+    children = parse_tree(text, dialect)
     return tag_rows(extract_tags(Prompt(text, dialect, children)))
 
 
@@ -72,7 +68,7 @@ def test_plain_captions_read_like_the_full_parser(text, dialect):
         return
     prompt = parse(text, dialect)
     assert prompt._children is None  # the caption path: no tree built yet
-    full = Prompt(text, dialect, parse_brackets(text, BRACKETS[dialect]).children)
+    full = Prompt(text, dialect, parse_tree(text, dialect))
     assert tag_rows(prompt.tags) == tag_rows(extract_tags(full))
     assert prompt.weighted() == full.weighted()
     assert prompt.render() == text

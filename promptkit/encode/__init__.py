@@ -3,8 +3,8 @@
 Behind the ``diffusers`` extra: importing this package imports torch (``import promptkit`` does not).
 """
 
-from .encoder import ARCHITECTURES, PromptEncoder, PromptSchedule
+from .encoder import ARCHITECTURES, PromptEncoder, PromptSchedule, UnsupportedPrompt
 from .tokenizer import clip_tokenizer
 from .weighting import WEIGHTINGS
 
-__all__ = ["PromptEncoder", "PromptSchedule", "clip_tokenizer", "ARCHITECTURES", "WEIGHTINGS"]
+__all__ = ["PromptEncoder", "PromptSchedule", "UnsupportedPrompt", "clip_tokenizer", "ARCHITECTURES", "WEIGHTINGS"]

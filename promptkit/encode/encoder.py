@@ -17,6 +17,7 @@ mask and layer), and weights are applied afterwards by the chosen weighting (``w
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,10 +25,20 @@ from typing import Any, Callable
 import torch
 
 from ..syntax import Prompt, parse
-from ..syntax.ast import Alternation, And, Schedule
+from ..syntax.ast import Alternation, And, Blend, Break, Embedding, ExtraNetwork, Schedule, Swap, Text
 from ..tokens.chunks import CHUNK_LENGTH, ChunkPlan, embedding_index, plan_chunks
-from ..tokens.clip import BOS, EOS
-from .weighting import WEIGHTINGS, a1111_no_norm, a1111_original, compel_downweight_blend, lerp_from_empty
+from ..tokens.clip import BOS, EOS, clip_bpe
+from . import comfy_mode, compel_mode
+from .weighting import WEIGHTINGS, a1111_no_norm, a1111_original, lerp_from_empty
+
+
+class UnsupportedPrompt(ValueError):
+    """The prompt uses something this encoder and weighting cannot honour; the message names it.
+
+    promptkit never encodes syntax as text and never guesses: a blend in A1111 weighting, a schedule passed
+    to ``encode`` (use ``schedule``), ``AND`` (use ``encode_subprompts``), BREAK where ComfyUI or compel has
+    none, an embedding that is not loaded, a prompt compel itself rejects.
+    """
 
 ARCHITECTURES = ("sd1", "sd2", "sdxl", "cascade")
 
@@ -136,14 +147,83 @@ class PromptEncoder:
         return prompt if isinstance(prompt, Prompt) else parse(prompt, self.dialect)
 
     def _chunks(self, prompt: Prompt) -> list[_Chunk]:
-        index = None
-        if self.embeddings:
-            index = embedding_index({name: len(vectors[0]) for name, vectors in self.embeddings.items()})
-        plan: ChunkPlan = plan_chunks(prompt, self.backtrack, embeddings=index)
-        chunks = [_Chunk([t.id for t in c.tokens], [t.weight for t in c.tokens], tuple(c.fixes)) for c in plan.chunks]
+        if self.weighting == "comfy":
+            chunks = self._comfy_chunks(prompt)
+        else:
+            index = None
+            if self.embeddings:
+                index = embedding_index({name: len(vectors[0]) for name, vectors in self.embeddings.items()})
+            plan: ChunkPlan = plan_chunks(prompt, self.backtrack, embeddings=index)
+            chunks = [_Chunk([t.id for t in c.tokens], [t.weight for t in c.tokens], tuple(c.fixes))
+                      for c in plan.chunks]
         if self.max_chunks is not None:
             chunks = chunks[: self.max_chunks]  # Stable Cascade reads 77 tokens; the rest is dropped
         return chunks
+
+    def _tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` without BOS/EOS, from the pipeline's tokenizer (what ComfyUI and compel use)."""
+        tok = self.tokenizer
+        if tok is None:
+            return clip_bpe().encode(text)
+        ids = tok(text, truncation=False)["input_ids"]
+        if ids and ids[0] == BOS:
+            ids = ids[1:]
+        if ids and ids[-1] == EOS:
+            ids = ids[:-1]
+        return ids
+
+    def _token_text(self, token: int) -> str:
+        if self.tokenizer is not None:
+            return self.tokenizer.convert_ids_to_tokens(token)
+        return clip_bpe().decoder[token]
+
+    def _comfy_chunks(self, prompt: Prompt) -> list[_Chunk]:
+        """ComfyUI's chunks: each weighted segment tokenized on its own, then ComfyUI's word wrapping."""
+        from ..syntax.dialects.comfy import comfy_segments
+
+        if prompt.dialect == "comfy":
+            segments = comfy_segments(prompt.children)
+        else:  # what ComfyUI makes of the prompt written in its syntax: one segment per weighted run
+            segments = [(text, weight, [Text(0, 0, text, text)]) for text, weight in self._runs(prompt)]
+
+        def vector_count(name: str) -> int:
+            return len(self.embeddings[name][0])
+
+        groups = comfy_mode.segment_groups(segments, self._tokenize, vector_count)
+        chunks = []
+        for chunk in comfy_mode.chunk_groups(groups):
+            fixes = []
+            for position, (_, _, fix) in enumerate(chunk):
+                if fix is not None:
+                    name, index = fix
+                    if fixes and fixes[-1][1] == name and fixes[-1][0] + fixes[-1][3] == position \
+                            and fixes[-1][2] + fixes[-1][3] == index:
+                        fixes[-1] = (fixes[-1][0], name, fixes[-1][2], fixes[-1][3] + 1)
+                    else:
+                        fixes.append((position, name, index, 1))
+            chunks.append(_Chunk([t for t, _, _ in chunk], [w for _, w, _ in chunk], tuple(fixes)))
+        return chunks
+
+    def _runs(self, prompt: Prompt) -> list[tuple[str, float]]:
+        """The prompt's text as runs of equal weight, without syntax (networks are no text)."""
+        runs: list[list] = []
+        for node, weight in prompt.leaf_weights():
+            t = type(node)
+            if t is ExtraNetwork:
+                continue
+            if t is Text:
+                if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
+                    continue
+                value = node.value
+            elif t is Embedding:
+                value = node.name
+            else:
+                value = node.raw  # type: ignore[attr-defined]
+            if runs and runs[-1][1] == weight:
+                runs[-1][0] += value
+            else:
+                runs.append([value, weight])
+        return [(text, weight) for text, weight in runs]
 
     # -- encoding -----------------------------------------------------------------------------------------
     def _run(self, tower: _Tower, requests: list[tuple]) -> dict[tuple, tuple[torch.Tensor, torch.Tensor | None]]:
@@ -204,8 +284,11 @@ class PromptEncoder:
         def hook(module, inputs, output):
             output = output.clone()
             for row, (_, _, fixes) in enumerate(todo):
-                for position, name in fixes:
+                for fix in fixes:
+                    position, name = fix[0], fix[1]
                     vectors = self.embeddings[name][index].to(output.dtype).to(output.device)
+                    if len(fix) == 4:  # a part of the vectors (ComfyUI splits a long embedding across chunks)
+                        vectors = vectors[fix[2]:fix[2] + fix[3]]
                     output[row, position + 1:position + 1 + len(vectors)] = vectors  # +1: BOS
             return output
 
@@ -243,25 +326,6 @@ class PromptEncoder:
         self.embeddings[name] = vectors
         return name
 
-    def _compel_masks(self, tower: _Tower, chunk: _Chunk) -> list[tuple[float, tuple, tuple, tuple]]:
-        """compel's down-weighting: one request per fragment below weight 1, with that fragment masked out."""
-        ids = tower.ids(chunk.tokens)
-        base_mask = list(tower.mask_for(ids)) if tower.mask else [1] * len(ids)
-        out = []
-        i = 0
-        weights = chunk.weights
-        while i < len(weights):
-            j = i
-            while j + 1 < len(weights) and weights[j + 1] == weights[i]:
-                j += 1
-            if weights[i] < 1.0:
-                mask = base_mask[:]
-                for pos in range(i + 1, j + 2):  # +1: BOS
-                    mask[pos] = 0
-                out.append((weights[i], ids, tuple(mask), chunk.fixes))
-            i = j + 1
-        return out
-
     def _encode_chunks(self, groups: list[list[_Chunk]]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """Encode several prompts' chunk lists together; returns (embeds (1,77k,C), pooled) per prompt."""
         empty = _Chunk([], [])
@@ -269,9 +333,6 @@ class PromptEncoder:
         for tower in self.towers:
             requests = [r for chunks in groups for r in self._requests(tower, chunks)]
             requests += self._requests(tower, [empty])
-            if self.weighting == "compel":
-                requests += [(ids, mask, fixes) for chunks in groups for c in chunks
-                             for _, ids, mask, fixes in self._compel_masks(tower, c)]
             encoded.append(self._run(tower, requests))
         results = []
         for chunks in groups:
@@ -282,7 +343,7 @@ class PromptEncoder:
                 z = torch.stack([found[request][0] for request in reqs])
                 w = torch.tensor([[1.0] + c.weights + [1.0] * (CHUNK_LENGTH + 1 - len(c.weights)) for c in chunks],
                                  dtype=z.dtype, device=z.device)
-                z = self._weigh(tower, found, chunks, z, w)
+                z = self._weigh(tower, found, z, w)
                 per_tower.append(z.reshape(1, -1, z.shape[-1]))
                 if tower.pooled:
                     pooled = found[reqs[0] if self.pooled_from == "first" else reqs[-1]][1]
@@ -290,8 +351,7 @@ class PromptEncoder:
             results.append((embeds, pooled[None] if pooled is not None else None))
         return results
 
-    def _weigh(self, tower: _Tower, found: dict, chunks: list[_Chunk], z: torch.Tensor,
-               w: torch.Tensor) -> torch.Tensor:
+    def _weigh(self, tower: _Tower, found: dict, z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if bool((w == 1.0).all()):
             return z
         if self.weighting == "a1111":
@@ -299,46 +359,130 @@ class PromptEncoder:
         if self.weighting == "a1111-no-norm":
             return a1111_no_norm(z, w)
         empty = found[self._requests(tower, [_Chunk([], [])])[0]][0]
-        weighted = lerp_from_empty(z, w, empty)
-        if self.weighting == "comfy":
-            return weighted
-        out = []
-        for k, chunk in enumerate(chunks):
-            without = [(weight, lerp_from_empty(found[(ids, mask, fixes)][0][None], w[k:k + 1], empty)[0])
-                       for weight, ids, mask, fixes in self._compel_masks(tower, chunk)]
-            out.append(compel_downweight_blend(weighted[k], without))
-        return torch.stack(out)
+        return lerp_from_empty(z, w, empty)  # comfy
 
     @staticmethod
     def _pad(chunks: list[_Chunk], count: int) -> list[_Chunk]:
         return chunks + [_Chunk([], []) for _ in range(count - len(chunks))]
 
-    def _check_static(self, prompt: Prompt) -> None:
+    def check(self, prompt: str | Prompt) -> Prompt:
+        """The parsed prompt, or :class:`UnsupportedPrompt` naming what this encoder cannot honour in it."""
+        prompt = self._parse(prompt)
+        weighting = self.weighting
         for node in prompt.walk():
-            if type(node) in (Schedule, Alternation):
-                raise ValueError("this prompt uses prompt editing or alternation; use encoder.schedule(prompt, steps)")
-            if type(node) is And:
-                raise ValueError("this prompt has AND sub-prompts; use encoder.encode_subprompts(prompt)")
+            t = type(node)
+            if t is Schedule or t is Alternation:
+                raise UnsupportedPrompt("this prompt uses prompt editing or alternation "
+                                        f"({prompt.source[node.start:node.end]}); use encoder.schedule(prompt, steps)")
+            if t is And:
+                raise UnsupportedPrompt("this prompt has AND sub-prompts; use encoder.encode_subprompts(prompt)")
+            if t is Break and weighting in ("comfy", "compel"):
+                instead = "ComfyUI joins prompts with ConditioningConcat" if weighting == "comfy" else "compel uses .and()"
+                raise UnsupportedPrompt(f"the {weighting} weighting has no BREAK ({instead}); use the a1111 "
+                                        "weighting or split the prompt")
+            if (t is Blend or t is Swap) and weighting != "compel":
+                what = f".{node.op}()" if t is Blend else "a cross-attention .swap()"
+                raise UnsupportedPrompt(f"{what} is compel's: only the compel weighting encodes it "
+                                        f"({prompt.source[node.start:node.end]!r})")
+            if t is Embedding and node.name not in self.embeddings:  # type: ignore[attr-defined]
+                raise UnsupportedPrompt(f"{node.raw} is not loaded; load it with encoder.load_embedding(path)")  # type: ignore
+        for node, weight in prompt.leaf_weights():
+            if not math.isfinite(weight):
+                raise UnsupportedPrompt(f"{prompt.source[node.start:node.end]!r} has the weight {weight}: its "
+                                        "embeddings would be infinite or NaN")
+        if weighting == "compel":
+            if self.architecture == "cascade":
+                raise UnsupportedPrompt("compel has no Stable Cascade mode; use the a1111 or comfy weighting")
+            if self.embeddings:
+                raise UnsupportedPrompt("textual inversion is not reproduced in the compel weighting "
+                                        "(compel takes it from diffusers' tokenizer)")
+            conj = self._compel_conjunction(prompt)
+            for tower in self.towers:  # what compel fails on only once it tokenizes
+                self._compel_job(tower, conj)
+        return prompt
+
+    def _compel_job(self, tower: _Tower, conj) -> "_CompelJob":
+        try:
+            return _CompelJob(self, tower, conj)
+        except compel_mode.CompelCannotEncode as exc:
+            raise UnsupportedPrompt(f"compel 2.5.1: {exc}") from None
+
+    def _compel_conjunction(self, prompt: Prompt):
+        """compel's reading of the prompt (a compel prompt exactly as compel reads it; another dialect's prompt
+        as its runs of equal weight), or UnsupportedPrompt with compel's own reason."""
+        from ..syntax.dialects.compel import CompelConjunction, CompelFragment, CompelRejects, compel_conjunction
+
+        try:
+            if prompt.dialect == "compel":
+                conj = compel_conjunction(prompt.source)
+            else:
+                conj = CompelConjunction([[CompelFragment(t, w) for t, w in self._runs(prompt)]], [1.0], [])
+            compel_mode.check_conjunction(conj)
+        except (CompelRejects, compel_mode.CompelCannotEncode) as exc:
+            raise UnsupportedPrompt(f"compel 2.5.1: {exc}") from None
+        return conj
+
+    def networks(self, prompt: str | Prompt) -> list[tuple[str, str, float]]:
+        """The extra networks a prompt asks for, (kind, name, strength) in order: A1111's ``<lora:x:0.8>`` and
+        compel's ``withLora(x, 0.8)``. They are never encoded as text; load them into the pipeline."""
+        prompt = self._parse(prompt)
+        return [(n.kind, n.name, n.multiplier) for n in prompt.loras]
 
     def encode(self, prompt: str | Prompt, negative: str | Prompt | None = None) -> dict[str, torch.Tensor]:
         """Keyword arguments for ``pipe(**kw)``: embeddings (and pooled ones) of ``prompt`` and ``negative``."""
-        positive = self._parse(prompt)
-        self._check_static(positive)
-        neg = self._parse(negative if negative is not None else "")
+        positive = self.check(prompt)
+        neg = self.check(negative if negative is not None else "")
         return self._encode_pair([positive], neg)[0]
 
     def _encode_pair(self, positives: list[Prompt], negative: Prompt) -> list[dict[str, torch.Tensor]]:
-        groups = [self._chunks(p) for p in positives]
-        neg_chunks = self._chunks(negative)
-        count = max(len(c) for c in groups + [neg_chunks])
-        groups = [self._pad(c, count) for c in groups]
-        neg_chunks = self._pad(neg_chunks, count)
-        encoded = self._encode_chunks(groups + [neg_chunks])
+        if self.weighting == "compel":
+            encoded = self._encode_compel(positives + [negative])
+            encoded = _pad_with(encoded, self._empty_embeds())
+        elif self.weighting == "comfy":
+            # ComfyUI does not pad a shorter prompt: it repeats each to a common length when it batches them,
+            # which leaves attention unchanged. The same here, so diffusers gets one length.
+            encoded = _repeat_to_common_length(self._encode_chunks([self._chunks(p) for p in positives + [negative]]))
+        else:
+            groups = [self._chunks(p) for p in positives]
+            neg_chunks = self._chunks(negative)
+            count = max(len(c) for c in groups + [neg_chunks])
+            groups = [self._pad(c, count) for c in groups]
+            neg_chunks = self._pad(neg_chunks, count)
+            encoded = self._encode_chunks(groups + [neg_chunks])
         neg_embeds, neg_pooled = encoded[-1]
         if self.zero_empty_negative and not negative.source.strip():
             neg_embeds = torch.zeros_like(neg_embeds)
             neg_pooled = torch.zeros_like(neg_pooled) if neg_pooled is not None else None
         return [self._kwargs(e, p, neg_embeds, neg_pooled) for e, p in encoded[:-1]]
+
+    # -- compel ---------------------------------------------------------------------------------------------
+    def _empty_embeds(self) -> torch.Tensor:
+        """The encoding of ``[BOS, EOS, pad...]`` of every tower side by side: (1, 77, C)."""
+        parts = []
+        for tower in self.towers:
+            request = self._requests(tower, [_Chunk([], [])])[0]
+            parts.append(self._run(tower, [request])[request][0][None])
+        return torch.cat(parts, dim=-1)
+
+    def _encode_compel(self, prompts: list[Prompt]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """compel's conditioning of each prompt (see ``compel_mode``), every request of all of them batched."""
+        conjunctions = [self._compel_conjunction(p) for p in prompts]
+        per_tower = []
+        for tower in self.towers:
+            jobs = [self._compel_job(tower, conj) for conj in conjunctions]
+            empty = self._requests(tower, [_Chunk([], [])])[0]
+            found = self._run(tower, [r for job in jobs for r in job.requests] + [empty])
+            per_tower.append([job.assemble(found, found[empty][0]) for job in jobs])
+        out = []
+        for i in range(len(prompts)):
+            embeds = [results[i][0] for results in per_tower]
+            pooled = None
+            for tower, results in zip(self.towers, per_tower):
+                if tower.pooled:
+                    pooled = results[i][1]
+            out.append((torch.cat(embeds, dim=-1) if len(embeds) > 1 else embeds[0],
+                        pooled[None] if pooled is not None else None))
+        return out
 
     def _kwargs(self, embeds, pooled, neg_embeds, neg_pooled) -> dict[str, torch.Tensor]:
         if self.architecture == "sdxl":
@@ -355,10 +499,8 @@ class PromptEncoder:
         """``AND`` parts encoded separately (one batched pass), each with its composable-diffusion weight."""
         parsed = self._parse(prompt)
         parts = parsed.subprompts
-        prompts = [parse(p.text, self.dialect) for p in parts]
-        for p in prompts:
-            self._check_static(p)
-        neg = self._parse(negative if negative is not None else "")
+        prompts = [self.check(parse(p.text, self.dialect)) for p in parts]
+        neg = self.check(negative if negative is not None else "")
         encoded = self._encode_pair(prompts, neg)
         return [(part.weight, kw) for part, kw in zip(parts, encoded)]
 
@@ -370,9 +512,113 @@ class PromptEncoder:
         text = prompt.source if isinstance(prompt, Prompt) else prompt
         plan = prompt_schedules(text, steps, hires_steps)
         distinct = list(dict.fromkeys(t for _, t in plan))
-        neg = self._parse(negative if negative is not None else "")
-        encoded = dict(zip(distinct, self._encode_pair([parse(t, self.dialect) for t in distinct], neg)))
+        neg = self.check(negative if negative is not None else "")
+        encoded = dict(zip(distinct, self._encode_pair([self.check(parse(t, self.dialect)) for t in distinct], neg)))
         return PromptSchedule([(end, encoded[t]) for end, t in plan], self.architecture)
+
+
+class _CompelJob:
+    """One prompt's compel conditioning for one tower: the encoder requests it needs, and their assembly."""
+
+    def __init__(self, encoder: PromptEncoder, tower: _Tower, conj) -> None:
+        from ..syntax.dialects.compel import CompelBlend, CompelSwap
+
+        self.tower = tower
+        self.conj = conj
+        bos, eos, pad = BOS, EOS, tower.pad_id
+
+        def plan(fragments):
+            return compel_mode.plan_tokens(fragments, encoder._tokenize, encoder._token_text, bos, eos, pad)
+
+        self.parts = []  # ("plain", plan, pad_to) | ("blend", [plans], weights, normalize)
+        for part in conj.parts:
+            if type(part) is CompelBlend:
+                self.parts.append(("blend", [plan(p) for p in part.prompts], part.weights, part.normalize))
+            elif any(type(x) is CompelSwap for x in part):
+                original = plan(compel_mode.original_side(part))
+                edited = compel_mode.chunk_count(compel_mode.edited_side(part), encoder._tokenize, encoder._token_text)
+                self.parts.append(("plain", original, max(edited, original.chunks)))
+            else:
+                fragments_plan = plan(part)
+                self.parts.append(("plain", fragments_plan, fragments_plan.chunks))
+        self.requests = [r for p in self._plans() for r in self._plan_requests(p)]
+
+    def _plans(self):
+        for part in self.parts:
+            yield from (part[1] if part[0] == "blend" else [part[1]])
+
+    def _plan_requests(self, plan) -> list[tuple]:
+        out = []
+        for mask in [plan.mask] + [m for _, m in plan.masked]:
+            for k in range(plan.chunks):
+                out.append((tuple(plan.ids[k * 77:(k + 1) * 77]), tuple(mask[k * 77:(k + 1) * 77]), ()))
+        return out
+
+    def _embed(self, plan, found: dict, empty: torch.Tensor) -> torch.Tensor:
+        """``get_embeddings_for_weighted_prompt_fragments`` of one plan: (77 * chunks, C)."""
+        w = torch.tensor(plan.weights, dtype=empty.dtype, device=empty.device).reshape(plan.chunks, 77)
+
+        def encoded(mask: list[int]) -> torch.Tensor:
+            z = torch.stack([found[(tuple(plan.ids[k * 77:(k + 1) * 77]), tuple(mask[k * 77:(k + 1) * 77]), ())][0]
+                             for k in range(plan.chunks)])
+            if not bool((w == 1.0).all()):
+                z = lerp_from_empty(z, w, empty)
+            return z.reshape(-1, z.shape[-1])
+
+        base = encoded(plan.mask)
+        if not plan.masked:
+            return base
+        stack = torch.stack([base] + [encoded(m) for _, m in plan.masked])
+        coefficients = torch.tensor(compel_mode.downweight_coefficients([weight for weight, _ in plan.masked]),
+                                    dtype=base.dtype, device=base.device)
+        coefficients = coefficients / torch.sum(coefficients)
+        return torch.sum(stack * coefficients.reshape(-1, 1, 1), dim=0)
+
+    def assemble(self, found: dict, empty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        def padded(z: torch.Tensor, chunks: int) -> torch.Tensor:
+            missing = chunks - z.shape[0] // 77
+            return torch.cat([z] + [empty] * missing) if missing > 0 else z
+
+        pieces = []
+        for part, weight in zip(self.parts, self.conj.weights):
+            if part[0] == "blend":
+                _, plans, weights, normalize = part
+                zs = [self._embed(p, found, empty) for p in plans]
+                longest = max(z.shape[0] // 77 for z in zs)
+                zs = torch.stack([padded(z, longest) for z in zs])
+                w = torch.tensor(weights, dtype=zs.dtype, device=zs.device)
+                if normalize:
+                    w = w / torch.sum(w)
+                z = torch.sum(zs * w.reshape(-1, 1, 1), dim=0)
+            else:
+                z = padded(self._embed(part[1], found, empty), part[2])
+            if weight != 1:
+                empty_part = padded(empty, z.shape[0] // 77)
+                z = empty_part + (z - empty_part) * weight
+            pieces.append(z)
+        first = next(self._plans())
+        pooled = found[(tuple(first.ids[:77]), tuple(first.mask[:77]), ())][1] if self.tower.pooled else None
+        return torch.cat(pieces)[None], pooled
+
+
+def _pad_with(encoded: list[tuple[torch.Tensor, torch.Tensor | None]], empty: torch.Tensor):
+    """compel's ``pad_conditioning_tensors_to_same_length``: shorter ones get ``empty`` chunks appended."""
+    longest = max(e.shape[1] for e, _ in encoded)
+    out = []
+    for embeds, pooled in encoded:
+        missing = (longest - embeds.shape[1]) // 77
+        if missing:
+            embeds = torch.cat([embeds] + [empty] * missing, dim=1)
+        out.append((embeds, pooled))
+    return out
+
+
+def _repeat_to_common_length(encoded: list[tuple[torch.Tensor, torch.Tensor | None]]):
+    """Repeat each embedding along the tokens to the least common multiple of their lengths (ComfyUI's
+    ``CONDCrossAttn.concat``: repeated keys and values leave softmax attention unchanged)."""
+    lengths = [e.shape[1] for e, _ in encoded]
+    common = math.lcm(*lengths)
+    return [(e.repeat(1, common // e.shape[1], 1) if e.shape[1] != common else e, p) for e, p in encoded]
 
 
 def _guess_architecture(te: Any, te2: Any) -> str:

@@ -1,12 +1,11 @@
 """How token weights change text-encoder outputs, one function per reference system.
 
 All functions take ``z`` (chunks, 77, C) of unweighted encoder outputs and ``w`` (chunks, 77) weights that are
-1.0 on BOS/EOS/padding (shared/reference/embedding-weighting.md, sections 1.3, 2.3 and 3.3-3.4).
+1.0 on BOS/EOS/padding (shared/reference/embedding-weighting.md, sections 1.3, 2.3 and 3.3). compel's
+down-weighting and blends need more than one encoding per chunk: ``compel_mode.py``.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -36,19 +35,3 @@ def lerp_from_empty(z: torch.Tensor, w: torch.Tensor, empty: torch.Tensor) -> to
     """
     weighted = empty[None] + (z - empty[None]) * w[..., None]
     return torch.where((w != 1.0)[..., None], weighted, z)
-
-
-def compel_downweight_blend(base: torch.Tensor, without: list[tuple[float, torch.Tensor]]) -> torch.Tensor:
-    """compel's extra step for weights below 1: blend with the encodings that cannot see each such fragment.
-
-    ``z = (base + sum(t_i * z_without_i)) / (1 + sum(t_i))`` with ``t_i = tan((1 - max(w_i, 1e-5)) * pi / 2)``.
-    """
-    if not without:
-        return base
-    total = base.clone()
-    coefficient = 1.0
-    for weight, z_without in without:
-        t = math.tan((1.0 - max(weight, 1e-5)) * math.pi / 2)
-        total = total + t * z_without
-        coefficient += t
-    return total / coefficient

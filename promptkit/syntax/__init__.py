@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .errors import ConversionError, PromptSyntaxError
-    from .parse import parse
+    from .parser import parse
     from .prompt import Prompt, SubPrompt
     from .tag_list import Tag, TagList
 
 __all__ = ["parse", "Prompt", "Tag", "TagList", "SubPrompt", "PromptSyntaxError", "ConversionError"]
 
-_WHERE = {"parse": ".parse", "Prompt": ".prompt", "Tag": ".tag_list", "TagList": ".tag_list", "SubPrompt": ".prompt",
+_WHERE = {"parse": ".parser", "Prompt": ".prompt", "Tag": ".tag_list", "TagList": ".tag_list", "SubPrompt": ".prompt",
           "PromptSyntaxError": ".errors", "ConversionError": ".errors"}
 
 

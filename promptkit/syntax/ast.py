@@ -40,6 +40,8 @@ class Text(Node):
     STRAY = 3  # a closing bracket with nothing open: A1111 reads it as text
     COLON = 4  # a ':' (text in weighting, a delimiter inside ``[a:b:when]``)
     PIPE = 5  # a '|' (text in weighting, a delimiter inside ``[a|b]``)
+    INERT = 6  # a bracket its dialect reads as plain text (ComfyUI: inside an unclosed '(', after a stray ')')
+    SYNTAX = 7  # operator text that is no prompt text: compel's ``.swap(``, ``, s_start=0.2``, ``,`` in a blend
 
     def __init__(self, start: int, end: int, raw: str, value: str, kind: int = 0) -> None:
         self.start = start
@@ -140,6 +142,9 @@ class Schedule(Node):
         self.when = when
         self.when_raw = when_raw
 
+    def branches(self) -> list[tuple[str | None, list[Node]]]:
+        return [("before", self.before), ("after", self.after)]
+
 
 class Alternation(Node):
     """A1111 alternation ``[a|b|c]``: one option per sampling step, in turn."""
@@ -154,6 +159,9 @@ class Alternation(Node):
         self.close = close
         self.children = children
         self.options = options
+
+    def branches(self) -> list[tuple[str | None, list[Node]]]:
+        return [(str(i), option) for i, option in enumerate(self.options)]
 
 
 class ExtraNetwork(Node):
@@ -196,21 +204,66 @@ class Embedding(Node):
 
 
 class Blend(Node):
-    """compel ``("a", "b").blend(0.7, 0.3)`` or ``.and(...)``: sub-prompts combined by embeddings."""
+    """compel ``("a", "b").blend(0.7, 0.3)`` (``op="blend"``) or ``("a", "b").and()`` (``op="and"``).
 
-    __slots__ = ("raw", "op", "prompts", "weights")
+    The sub-prompts are combined by their embeddings, not as text: a blend is their weighted average
+    (``normalize``: divided by the sum of the weights, unless ``no_normalize``), ``and`` concatenates them.
+    ``parts`` holds each sub-prompt's nodes (a quoted group, a parenthesized group or a word); ``weights``
+    the numbers written (empty: 1.0 each). ``children`` is the whole source between ``open`` (``(``) and
+    ``close`` (``).blend(...)``) for rendering, with the commas between parts as SYNTAX text.
+    """
 
-    def __init__(self, start: int, end: int, raw: str, op: str, prompts: list[str], weights: list[float]) -> None:
+    __slots__ = ("open", "close", "children", "op", "parts", "weights", "normalize")
+
+    def __init__(self, start: int, end: int, open_: str, close: str, children: list[Node], op: str,
+                 parts: list[list[Node]], weights: list[float], normalize: bool = True) -> None:
         self.start = start
         self.end = end
-        self.raw = raw
+        self.open = open_
+        self.close = close
+        self.children = children
         self.op = op
-        self.prompts = prompts
+        self.parts = parts
         self.weights = weights
+        self.normalize = normalize
+
+    @property
+    def raw(self) -> str:  # noqa: D401 - the source text, as leaves have it
+        return render_source([self])
+
+    def branches(self) -> list[tuple[str | None, list[Node]]]:
+        return [(str(i) if self.op == "blend" else None, part) for i, part in enumerate(self.parts)]
 
 
-LEAF_TYPES = (Text, Separator, Break, And, ExtraNetwork, Embedding, Blend)
-CONTAINER_TYPES = (Group, Schedule, Alternation)
+class Swap(Node):
+    """compel's cross-attention edit ``cat.swap(dog)`` / ``(a cat).swap(a dog, s_start=0.2)``.
+
+    ``original`` is what the prompt's conditioning encodes, ``replacement`` what the attention maps are
+    moved to (prompt-to-prompt editing, which needs a pipeline that does it). ``children`` is the whole source
+    (the target, then the ``.swap(``, the replacement and options as SYNTAX text and nodes), ``close`` is ``)``.
+    """
+
+    __slots__ = ("open", "close", "children", "original", "replacement", "options")
+
+    def __init__(self, start: int, end: int, children: list[Node], original: list[Node],
+                 replacement: list[Node], options: str, close: str) -> None:
+        self.start = start
+        self.end = end
+        self.open = ""
+        self.close = close
+        self.children = children
+        self.original = original
+        self.replacement = replacement
+        self.options = options
+
+    def branches(self) -> list[tuple[str | None, list[Node]]]:
+        return [("original", self.original), ("replacement", self.replacement)]
+
+
+LEAF_TYPES = (Text, Separator, Break, And, ExtraNetwork, Embedding)
+CONTAINER_TYPES = (Group, Schedule, Alternation, Swap, Blend)
+# Containers whose content splits into alternatives (``branches()``): a tag inside lives in one branch.
+BRANCHING_TYPES = (Schedule, Alternation, Swap, Blend)
 
 
 def iter_nodes(children: list[Node]) -> Iterator[Node]:
@@ -235,12 +288,12 @@ def render_source(children: list[Node]) -> str:
     while stack:
         it, close = stack[-1]
         for node in it:
-            raw = getattr(node, "raw", None)
-            if raw is not None:
-                append(raw)
+            children = getattr(node, "children", None)
+            if children is None:
+                append(node.raw)  # type: ignore[attr-defined]
                 continue
             append(node.open)  # type: ignore[attr-defined]
-            stack.append((iter(node.children), node.close))  # type: ignore[attr-defined]
+            stack.append((iter(children), node.close))  # type: ignore[attr-defined]
             break
         else:
             stack.pop()

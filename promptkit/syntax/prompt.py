@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from .._resources import known_namespaces
 from .ast import (
+    BRANCHING_TYPES,
     Alternation,
     And,
     Blend,
@@ -18,6 +19,7 @@ from .ast import (
     Node,
     Schedule,
     Separator,
+    Swap,
     Text,
     iter_nodes,
     render_source,
@@ -39,19 +41,25 @@ class SubPrompt:
 
 
 _RE_AND = re.compile(r"\bAND\b")
-_RE_AND_WEIGHT = re.compile(r"\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+))\s*$")
+_RE_AND_NUMBER = re.compile(r"[-+]?(?:\d+\.?|\d*\.\d+)")
 
 
 def split_subprompts(text: str) -> list[SubPrompt]:
-    """A1111's ``AND`` split: every ``AND`` (even inside brackets) separates, a trailing ``:w`` is the weight."""
+    """A1111's ``AND`` split: every ``AND`` (even inside brackets) separates, a trailing ``:w`` is the weight.
+
+    A1111's weight pattern ``\\s*:\\s*(number)\\s*$`` is applied by hand: the number can only follow the last
+    colon of a part, so that colon is found with ``rfind`` (the regex, retried at every space of a long
+    whitespace run, is quadratic).
+    """
     parts: list[SubPrompt] = []
     last = 0
     bounds = [(m.start(), m.end()) for m in _RE_AND.finditer(text)] + [(len(text), len(text))]
     for s, e in bounds:
         chunk = text[last:s]
-        m = _RE_AND_WEIGHT.search(chunk)
-        if m:
-            parts.append(SubPrompt(chunk[: m.start()], float(m.group(1)), last, last + m.start()))
+        colon = chunk.rfind(":")
+        if colon != -1 and _RE_AND_NUMBER.fullmatch(chunk[colon + 1:].strip()):
+            body = chunk[:colon].rstrip()
+            parts.append(SubPrompt(body, float(chunk[colon + 1:].strip()), last, last + len(body)))
         else:
             stripped = chunk.rstrip()
             parts.append(SubPrompt(stripped, 1.0, last, last + len(stripped)))
@@ -132,15 +140,17 @@ class Prompt:
             return a1111_fragments(self._replay_a1111())
         res: list[list] = []
         for node, weight in weighted_leaves(self):
+            if type(node) is ExtraNetwork and self.dialect == "compel":
+                continue  # compel takes its lora calls out of the text
             if type(node) is Break:
-                res.append(["BREAK", -1.0])
+                res.append([None, -1.0])
                 continue
             value = node.value if type(node) is Text else node.raw  # type: ignore[attr-defined]
-            if res and res[-1][1] == weight and res[-1][0] != "BREAK":
-                res[-1][0] += value
+            if res and res[-1][1] == weight and res[-1][0] is not None:
+                res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
             else:
-                res.append([value, weight])
-        return [(t, w) for t, w in res] or [("", 1.0)]
+                res.append([[value], weight])
+        return [("BREAK" if t is None else "".join(t), w) for t, w in res] or [("", 1.0)]
 
     def leaf_weights(self) -> list[tuple[Node, float]]:
         """Every leaf with its effective weight: A1111's exact replay for the a1111 dialect, else the tree's."""
@@ -163,7 +173,7 @@ class Prompt:
     def tags(self) -> TagList:
         """Every tag in source order (a sequence of :class:`Tag`, with its columns: ``tags.names``...)."""
         if self._tags is None:
-            from .parse import paused_gc
+            from .parser import paused_gc
 
             with paused_gc(len(self.source)):
                 self._tags = extract_tags(self)
@@ -193,6 +203,9 @@ def chain_groups(chain) -> tuple[Group, ...]:
     return tuple(groups)
 
 
+EXACT_DEPTH = 64  # nesting up to which a tag's weight is folded in A1111's own order, bit for bit
+
+
 def fold_weight(chain) -> float:
     """The effective weight of text inside ``chain``, in the order its dialect applies it.
 
@@ -205,10 +218,7 @@ def fold_weight(chain) -> float:
         return 1.0 * chain[0].multiplier  # the common case: one closed group
     chain = chain_groups(chain)
     if any(g.absolute for g in chain):
-        w = 1.0
-        for g in chain:
-            w = g.multiplier if g.absolute else w * g.multiplier
-        return w
+        return _fold_outer_first(chain)
     w = 1.0
     unclosed = []
     for g in reversed(chain):
@@ -227,22 +237,90 @@ def fold_weight(chain) -> float:
     return w
 
 
+def _fold_outer_first(groups) -> float:
+    """ComfyUI's order: each group multiplies the weight around it (by 1.1) or replaces it (``(x:1.2)``)."""
+    w = 1.0
+    for g in groups:
+        w = g.multiplier if g.absolute else w * g.multiplier
+    return w
+
+
+class WeightFolder:
+    """``fold_weight`` for every chain of one tree, in time linear in the tree however deep it nests.
+
+    Folding each chain from scratch costs its depth, so text at every level of 10,000 nested brackets would
+    be quadratic. Here every chain's weight is kept (by ``id``: the chains live as long as the folder's user
+    holds the tree) and derived from its parent's. ComfyUI's order (``outer_first``) is exactly that
+    derivation. A1111's order starts at the innermost bracket, which no parent shares; it is followed bit for
+    bit up to ``EXACT_DEPTH`` levels, and below that the parent's weight is multiplied by the group's factor
+    (the same product up to rounding in the last bits; no real prompt nests 64 deep).
+    """
+
+    __slots__ = ("memo", "outer_first")
+
+    def __init__(self, outer_first: bool = False) -> None:
+        # id(innermost group) -> (weight, depth): a group has one chain of groups around it in a tree, and the
+        # group lives as long as the tree (a chain tuple may be freed and its id reused during a walk)
+        self.memo: dict[int, tuple[float, int]] = {}
+        self.outer_first = outer_first
+
+    def __call__(self, chain) -> float:
+        if chain is None:
+            return 1.0
+        if chain[1] is None and chain[0].closed and not chain[0].absolute:
+            return 1.0 * chain[0].multiplier
+        memo = self.memo
+        found = memo.get(id(chain[0]))
+        if found is not None:
+            return found[0]
+        pending = []  # chains without a weight yet, innermost first
+        node = chain
+        while node is not None and id(node[0]) not in memo:
+            pending.append(node)
+            node = node[1]
+        weight, depth = memo[id(node[0])] if node is not None else (1.0, 0)
+        for node in reversed(pending):
+            depth += 1
+            group = node[0]
+            if self.outer_first:
+                weight = group.multiplier if group.absolute else weight * group.multiplier
+            elif depth <= EXACT_DEPTH:
+                weight = fold_weight(node)
+            else:
+                weight = weight * group.multiplier
+            memo[id(group)] = (weight, depth)
+        return weight
+
+
 def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
-    """Leaves in order with the weight the tree gives them (schedules: the before branch, then after)."""
+    """Leaves in order with the weight the tree gives them (schedules: the before branch, then after;
+    a compel swap: its original side), without compel's operator text."""
+    comfy = prompt.dialect == "comfy"
+    fold = WeightFolder(outer_first=comfy)
     stack: list[tuple[Iterator[Node], object, float | None]] = [(iter(prompt.children), None, 1.0)]
     while stack:
         it, chain, weight = stack[-1]
         for node in it:
             t = type(node)
             if t is Group:
+                if comfy and not node.closed:  # type: ignore[attr-defined]
+                    # ComfyUI reads an unclosed "(" and all after it as text: the "(" is text too
+                    if weight is None:
+                        weight = fold(chain)
+                        stack[-1] = (it, chain, weight)
+                    yield Text(node.start, node.start + 1, "(", "(", Text.INERT), weight
                 inner = (node, chain)
                 stack.append((iter(node.children), inner, None))  # type: ignore[attr-defined]
                 break
-            if t is Schedule or t is Alternation:
-                stack.append((iter(node.children), chain, weight))  # type: ignore[attr-defined]
+            if t in BRANCHING_TYPES:
+                # a swap is encoded as its original side; the other containers as all they hold
+                inner_nodes = node.original if t is Swap else node.children  # type: ignore[attr-defined]
+                stack.append((iter(inner_nodes), chain, weight))
                 break
+            if t is Text and node.kind == Text.SYNTAX:  # type: ignore[attr-defined]
+                continue
             if weight is None:  # computed on first use, so deep nesting without text stays linear
-                weight = fold_weight(chain)
+                weight = fold(chain)
                 stack[-1] = (it, chain, weight)
             yield node, weight
         else:
@@ -254,8 +332,13 @@ def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
 def extract_tags(prompt: Prompt) -> TagList:
     """Split the finished tree into tags: boundaries are separators, BREAK/AND, brackets and extra networks.
 
-    The bracket parsers collect tags while they build the tree; this walk serves compel, prompts with
-    schedules or alternation (whose branches are known only once the tree is done) and edited trees.
+    The bracket parsers collect tags while they build the tree; this walk serves compel and ComfyUI, prompts
+    with schedules or alternation (whose branches are known only once the tree is done) and edited trees.
+
+    A tag inside a schedule, alternation, swap or blend gets that branch's label (``schedule0:before``,
+    ``alternation1:0``, ``swap0:replacement``, ``blend0:1``); labels are unique in a prompt, and for nested
+    branches the label is the innermost one, its parents are in ``TagList.branch_parents`` (a label that
+    spelled out the whole path would make deeply nested schedules quadratic in memory).
     """
     source = prompt.source
     raws: list[str] = []
@@ -263,8 +346,10 @@ def extract_tags(prompt: Prompt) -> TagList:
     starts: list[int] = []
     weights: list[float] = []
     branches: list[str | None] = []
+    parents: dict[str, str | None] = {}
     pieces: list[Text] = []
-    counters = {"schedule": 0, "alternation": 0}
+    counters: dict[str, int] = {}
+    fold = WeightFolder(outer_first=prompt.dialect == "comfy")
 
     def flush(chain, branch: str | None) -> None:
         found = tag_from_pieces(pieces, source)
@@ -272,7 +357,7 @@ def extract_tags(prompt: Prompt) -> TagList:
             raws.append(found[0])
             texts.append(found[1])
             starts.append(found[2])
-            weights.append(fold_weight(chain))
+            weights.append(fold(chain))
             branches.append(branch)
         pieces.clear()
 
@@ -283,40 +368,44 @@ def extract_tags(prompt: Prompt) -> TagList:
         for node in it:
             t = type(node)
             if t is Text:
-                pieces.append(node)  # type: ignore[arg-type]
-                continue
+                if node.kind != Text.SYNTAX:  # type: ignore[attr-defined]
+                    pieces.append(node)  # type: ignore[arg-type]
+                    continue
             if pieces:
                 flush(chain, branch)
             if t is Group:
                 stack.append((iter(node.children), (node, chain), branch))  # type: ignore[attr-defined]
                 break
-            if t is Schedule:
-                n = counters["schedule"]
-                counters["schedule"] += 1
-                prefix = f"{branch}/" if branch else ""
+            if t in BRANCHING_TYPES:
+                kind = _BRANCH_NAMES[t]
+                n = counters.get(kind, 0)
+                counters[kind] = n + 1
                 frames = []
-                for label, nodes in (("before", node.before), ("after", node.after)):  # type: ignore[attr-defined]
-                    frames.append((iter(nodes), chain, f"{prefix}schedule{n}:{label}"))
+                for label, nodes in node.branches():  # type: ignore[attr-defined]
+                    if label is None:
+                        frames.append((iter(nodes), chain, branch))
+                        continue
+                    name = f"{kind}{n}:{label}"
+                    parents[name] = branch
+                    frames.append((iter(nodes), chain, name))
                 stack.extend(reversed(frames))
                 break
-            if t is Alternation:
-                n = counters["alternation"]
-                counters["alternation"] += 1
-                prefix = f"{branch}/" if branch else ""
-                frames = [(iter(opt), chain, f"{prefix}alternation{n}:{i}")
-                          for i, opt in enumerate(node.options)]  # type: ignore[attr-defined]
-                stack.extend(reversed(frames))
-                break
-            # Separator, Break, And, ExtraNetwork, Embedding, Blend: boundaries that are not tags
+            # Separator, Break, And, ExtraNetwork, Embedding, SYNTAX text: boundaries that are not tags
         else:
             if pieces:
                 flush(chain, branch)
             stack.pop()
     known = prompt.namespaces if prompt.namespaces is not None else known_namespaces()
-    return make_tag_list(raws, texts, starts, weights, branches if any(branches) else None, known)
+    tags = make_tag_list(raws, texts, starts, weights, branches if any(branches) else None, known)
+    if parents:
+        tags.branch_parents = parents
+    return tags
 
 
-def tags_from_columns(columns, known: frozenset[str]) -> TagList:
+_BRANCH_NAMES = {Schedule: "schedule", Alternation: "alternation", Swap: "swap", Blend: "blend"}
+
+
+def tags_from_columns(columns, known: frozenset[str], dialect: str = "a1111") -> TagList:
     """The TagList of the tags a bracket parser collected (see ``dialects.brackets.TagColumns``).
 
     Weights are folded here, once every group is closed; neighbouring tags mostly share their groups.
@@ -324,13 +413,14 @@ def tags_from_columns(columns, known: frozenset[str]) -> TagList:
     chains = columns.chains
     weights = None
     if chains.count(None) != len(chains):
+        fold = WeightFolder(outer_first=dialect == "comfy")
         weights = []
         last = None
         weight = 1.0
         for chain in chains:
             if chain is not last:
                 last = chain
-                weight = fold_weight(chain)
+                weight = fold(chain)
             weights.append(weight)
     return make_tag_list(columns.raws, columns.texts, columns.starts, weights, None, known)
 

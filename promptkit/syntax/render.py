@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .ast import And, Blend, Break, Embedding, ExtraNetwork, Separator, Text
+from .ast import And, Blend, Break, Embedding, ExtraNetwork, Separator, Swap, Text
 from .dialects import canonical_dialect
 from .errors import ConversionError
 from .normalize import escape_a1111
@@ -19,8 +19,8 @@ from .prompt import Prompt
 _COMFY_ESCAPE = re.compile(r"([()])")
 _NAI_ESCAPE = re.compile(r"([\\{}\[\]():])")
 _NAI_BOUNDARY = frozenset(" \t\n,{}[]:")
-_COMPEL_ESCAPE = re.compile(r'([\\()"])')
-_COMPEL_SIGN_END = re.compile(r"([+-])(?=[\s,()]|$)")
+_COMPEL_ESCAPE = re.compile(r'([()"])')
+_COMPEL_KEYWORD = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # Syntax only A1111/Forge reads, and what to tell a user who converts it elsewhere.
@@ -49,7 +49,59 @@ def _escape(text: str, dialect: str) -> str:
         return _COMFY_ESCAPE.sub(r"\\\1", text)
     if dialect == "novelai":
         return _NAI_ESCAPE.sub(r"\\\1", text)
-    return _COMPEL_SIGN_END.sub(r"\\\1", _COMPEL_ESCAPE.sub(r"\\\1", text))
+    return text  # compel: escaped per run, where the context is known (_compel_text)
+
+
+_COMPEL_SYNTAX = '()",.+-='
+
+
+def _compel_text(text: str, in_group: bool) -> str:
+    """``text`` written so that compel 2.5.1 reads exactly these characters as text.
+
+    compel unescapes only ``\\(``, ``\\)`` and ``\\"``; a ``+`` or ``-`` right after a word ends it as a
+    weight unless a word character follows (outside a group a space in front makes it a word of its own;
+    the space changes no CLIP token); inside ``( )`` a sign that ends a word, and ``=``, cannot be text.
+    """
+    if "\x0b" in text or "\x0c" in text:
+        raise ConversionError("compel's parser rejects a vertical tab or form feed; replace it with a space")
+    if "\\" in text and ("\\(" in text or "\\)" in text or '\\"' in text):
+        raise ConversionError(f"compel cannot write a backslash before ( ) or \" as text: {text!r}")
+    out: list[str] = []
+    n = len(text)
+    for i, c in enumerate(text):
+        if c in '()"':
+            out.append("\\" + c)
+            continue
+        if c in "+-":
+            follows = text[i + 1] if i + 1 < n else ""
+            ends_word = not follows or follows.isspace() or follows in _COMPEL_SYNTAX
+            prev = out[-1][-1:] if out else ""
+            after_word = bool(prev) and not prev.isspace() and (prev not in _COMPEL_SYNTAX or (
+                len(out[-1]) == 2 and out[-1][0] == "\\"))
+            if ends_word and after_word:
+                if in_group:
+                    raise ConversionError(f"compel reads a {c!r} that ends a word as a weight; it cannot be text "
+                                          f"inside a weighted group: {text.strip()!r}")
+                out.append(" ")
+            elif ends_word and in_group and not prev:
+                raise ConversionError(f"compel cannot write a lone {c!r} inside a weighted group: {text.strip()!r}")
+        elif c == "=" and in_group:
+            raise ConversionError(f"compel cannot write '=' inside a weighted group: {text.strip()!r}")
+        out.append(c)
+    return "".join(out)
+
+
+def _compel_lora(node: ExtraNetwork) -> str:
+    if node.kind != "lora" or not _COMPEL_KEYWORD.fullmatch(node.name):
+        raise ConversionError(f"compel cannot load {node.raw}: it takes withLora(name, weight) with a name of "
+                              "letters, digits, _ and -")
+    return f"withLora({node.name}, {format_weight(node.multiplier)})"
+
+
+def _a1111_network(node: ExtraNetwork, source_dialect: str) -> str:
+    if source_dialect == "a1111":
+        return node.raw
+    return f"<lora:{node.name}:{format_weight(node.multiplier)}>"
 
 
 def _wrap(body: str, weight: float, dialect: str) -> str:
@@ -73,6 +125,12 @@ def render(prompt: Prompt, dialect: str) -> str:
     if target != "a1111" and prompt.has_schedules:
         raise ConversionError(f"{target} has no prompt editing or alternation ([a:b:when], [a|b]); "
                               "resolve them per step first with promptkit.schedules()")
+    for node in prompt.walk():
+        if type(node) is Blend:
+            raise ConversionError(f"only compel can express .{node.op}(): {node.raw}")
+        if type(node) is Swap:
+            raise ConversionError(f"only compel can express a cross-attention .swap(): "
+                                  f"{prompt.source[node.start:node.end]}")
     out: list[str] = []
     # compel reads digits right after ")1.2" as part of the weight: keep the next fragment apart with a space
     # (fragments are tokenized separately, so the space changes no token).
@@ -81,11 +139,18 @@ def render(prompt: Prompt, dialect: str) -> str:
     run_weight = 1.0
 
     def flush() -> None:
+        nonlocal guard_compel_number
         if not run:
             return
         body = "".join(run)
         run.clear()
-        if format_weight(run_weight) == "1":
+        plain = format_weight(run_weight) == "1"
+        if target == "compel":
+            body = _compel_text(body, in_group=not plain)
+            if guard_compel_number and (body[:1].isalnum() or body[:1] == "."):
+                out.append(" ")
+            guard_compel_number = False
+        if plain:
             out.append(body)
             return
         stripped = body.strip()
@@ -93,8 +158,9 @@ def render(prompt: Prompt, dialect: str) -> str:
         trail = body[len(body.rstrip()):]
         if stripped and target == "novelai" and not lead and out and out[-1][-1:] not in _NAI_BOUNDARY:
             lead = " "  # NovelAI reads "1.2::" as a weight only where a tag starts
+        if stripped and target == "compel" and not lead and out and not out[-1][-1:].isspace():
+            lead = " "  # a word runs on into "(...)1.2" at compel's top level (it takes any non-space)
         out.append(lead + (_wrap(stripped, run_weight, target) if stripped else "") + trail)
-        nonlocal guard_compel_number
         guard_compel_number = target == "compel" and bool(stripped) and not trail
 
     for node, weight in prompt.leaf_weights():
@@ -105,6 +171,11 @@ def render(prompt: Prompt, dialect: str) -> str:
             piece = _escape(node.value, target)
         elif t is Separator:
             piece = node.raw
+        elif t is ExtraNetwork and target in ("a1111", "compel"):
+            flush()
+            out.append(_a1111_network(node, prompt.dialect) if target == "a1111" else _compel_lora(node))
+            guard_compel_number = False
+            continue
         elif t in _A1111_ONLY:
             if target != "a1111":
                 raise ConversionError(_A1111_ONLY[t].format(target=target, raw=node.raw))
@@ -113,15 +184,10 @@ def render(prompt: Prompt, dialect: str) -> str:
             continue
         elif t is Embedding:
             piece = f"embedding:{node.name}" if target == "comfy" else node.name
-        elif t is Blend:
-            raise ConversionError(f"only compel can express {node.raw}")
         else:  # pragma: no cover
             raise ConversionError(f"cannot convert {type(node).__name__}")
         if run and weight != run_weight:
             flush()
-        if guard_compel_number and not run and (piece[:1].isalnum() or piece[:1] == "."):
-            out.append(" ")
-        guard_compel_number = False
         run_weight = weight
         run.append(piece)
     flush()
@@ -129,6 +195,6 @@ def render(prompt: Prompt, dialect: str) -> str:
 
 
 def convert(text: str, read: str = "a1111", write: str = "compel", strict: bool = False) -> str:
-    from .parse import parse
+    from .parser import parse
 
     return render(parse(text, read, strict=strict), write)

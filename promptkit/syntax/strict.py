@@ -20,20 +20,21 @@ from .ast import (
     Group,
     Node,
     Separator,
+    Swap,
     Text,
 )
 from .errors import PromptSyntaxError
 
-_OPEN_TERMINAL = {"round": "LPAR", "weight": "LPAR", "compel_weight": "LPAR", "square": "LSQB",
-                  "curly": "LBRACE", "nai_weight": "NAI_OPEN"}
-_CLOSE_TERMINAL = {"round": "RPAR", "weight": "WEIGHT_CLOSE", "compel_weight": "RPAR", "square": "RSQB",
-                   "curly": "RBRACE", "nai_weight": "NAI_CLOSE"}
+# A group's opening and closing terminals follow from how it was written: its kind and its opening text.
+_OPEN_TERMINAL = {"(": "LPAR", '"': "QUOTE", "[": "LSQB", "{": "LBRACE"}
+_CLOSE_TERMINAL = {"round": "RPAR", "weight": "WEIGHT_CLOSE", "square": "RSQB", "curly": "RBRACE",
+                   "nai_weight": "NAI_CLOSE"}
 _STRAY_TERMINAL = {")": "RPAR", "]": "RSQB", "}": "RBRACE", "::": "NAI_CLOSE"}
+_INERT_TERMINAL = {"(": "LPAR", ")": "RPAR", '"': "QUOTE"}  # brackets the dialect reads as text
 _TEXT_TERMINAL = {Text.PLAIN: "TEXT", Text.ESCAPE: "ESC", Text.BACKSLASH: "BACKSLASH", Text.COLON: "COLON",
-                  Text.PIPE: "PIPE"}
-_LEAF_TERMINAL = {Separator: "SEP", Break: "BREAK", And: "AND", ExtraNetwork: "NETWORK", Embedding: "EMBEDDING",
-                  Blend: "BLEND"}
-_CLOSERS = {"LPAR": ")", "LSQB": "]", "LBRACE": "}", "NAI_OPEN": "::"}
+                  Text.PIPE: "PIPE", Text.SYNTAX: "TEXT"}
+_LEAF_TERMINAL = {Separator: "SEP", Break: "BREAK", And: "AND", ExtraNetwork: "NETWORK", Embedding: "EMBEDDING"}
+_CLOSERS = {"LPAR": ")", "LSQB": "]", "LBRACE": "}", "NAI_OPEN": "::", "QUOTE": '"'}
 
 
 @functools.cache
@@ -65,22 +66,27 @@ def _tokens(children: list[Node], text: str) -> Iterator:
         for node in it:
             t = type(node)
             if t is Text:
-                if node.kind == Text.STRAY:  # type: ignore[attr-defined]
-                    raw = node.raw  # type: ignore[attr-defined]
+                kind = node.kind  # type: ignore[attr-defined]
+                raw = node.raw  # type: ignore[attr-defined]
+                if kind == Text.STRAY:
                     ttype = _STRAY_TERMINAL.get(raw, "WEIGHT_CLOSE" if raw.endswith(")") else "RPAR")
+                elif kind == Text.INERT:
+                    ttype = _INERT_TERMINAL.get(raw, "TEXT")
                 else:
-                    ttype = _TEXT_TERMINAL[node.kind]  # type: ignore[attr-defined]
-                yield Token(ttype, node.raw, start_pos=node.start, end_pos=node.end)  # type: ignore[attr-defined]
+                    ttype = _TEXT_TERMINAL[kind]
+                yield Token(ttype, raw, start_pos=node.start, end_pos=node.end)
                 continue
             if t in _LEAF_TERMINAL:
                 yield Token(_LEAF_TERMINAL[t], node.raw, start_pos=node.start, end_pos=node.end)  # type: ignore
                 continue
-            if t is Group and node.kind == "compel_word":  # type: ignore[attr-defined]
-                yield Token("WEIGHTED_WORD", text[node.start:node.end], start_pos=node.start, end_pos=node.end)
+            if t is Swap or t is Blend or (t is Group and not node.open):  # type: ignore[attr-defined]
+                # compel's whole-word weights and operators: one terminal each (their inside is compel's)
+                ttype = "SWAP" if t is Swap else "BLEND" if t is Blend else "WEIGHTED_WORD"
+                yield Token(ttype, text[node.start:node.end], start_pos=node.start, end_pos=node.end)
                 continue
-            kind = node.kind if t is Group else "square"  # type: ignore[attr-defined]
-            yield Token(_OPEN_TERMINAL[kind], node.open, start_pos=node.start,  # type: ignore[attr-defined]
-                        end_pos=node.start + len(node.open))  # type: ignore[attr-defined]
+            opener = node.open  # type: ignore[attr-defined]
+            ttype = "NAI_OPEN" if t is Group and node.kind == "nai_weight" else _OPEN_TERMINAL[opener[:1]]  # type: ignore
+            yield Token(ttype, opener, start_pos=node.start, end_pos=node.start + len(opener))
             stack.append((iter(node.children), node))  # type: ignore[attr-defined]
             break
         else:
@@ -89,16 +95,25 @@ def _tokens(children: list[Node], text: str) -> Iterator:
                 continue
             closed = owner.closed if type(owner) is Group else True  # type: ignore[attr-defined]
             if closed:
-                kind = owner.kind if type(owner) is Group else "square"  # type: ignore[attr-defined]
                 close = owner.close  # type: ignore[attr-defined]
-                yield Token(_CLOSE_TERMINAL[kind], close, start_pos=owner.end - len(close), end_pos=owner.end)
+                if type(owner) is Group and owner.open[:1] == '"':  # type: ignore[attr-defined]
+                    ttype = "QUOTE"
+                elif type(owner) is Group and owner.kind in _CLOSE_TERMINAL:  # type: ignore[attr-defined]
+                    ttype = _CLOSE_TERMINAL[owner.kind]  # type: ignore[attr-defined]
+                elif type(owner) is Group:  # compel's ")1.2", ")++", ").attend(0.5)"
+                    ttype = "RPAR"
+                else:
+                    ttype = "RSQB"
+                yield Token(ttype, close, start_pos=owner.end - len(close), end_pos=owner.end)
 
 
 def _unclosed_opener(tokens: list, upto: int) -> object | None:
     """The innermost opener still open before token index ``upto``."""
     stack = []
     for tok in tokens[:upto]:
-        if tok.type in _CLOSERS:
+        if tok.type == "QUOTE" and stack and stack[-1].type == "QUOTE":
+            stack.pop()
+        elif tok.type in _CLOSERS:
             stack.append(tok)
         elif tok.type in ("RPAR", "WEIGHT_CLOSE", "RSQB", "RBRACE", "NAI_CLOSE") and stack:
             stack.pop()
@@ -109,12 +124,9 @@ def check_strict(text: str, dialect: str) -> None:
     """Raise :class:`PromptSyntaxError` unless ``text`` is a well-formed prompt in ``dialect``."""
     from lark.exceptions import UnexpectedInput, UnexpectedToken
 
-    from .parse import _BRACKET_DIALECTS
-    from .dialects.brackets import parse_brackets
-    from .dialects.compel import parse_compel
+    from .parser import parse_tree
 
-    tree = parse_compel(text) if dialect == "compel" else parse_brackets(text, _BRACKET_DIALECTS[dialect])
-    tokens = list(_tokens(tree.children, text))
+    tokens = list(_tokens(parse_tree(text, dialect), text))
     _check_weights(tokens, text)
     try:
         _parser(dialect).parse(tokens)
@@ -122,8 +134,9 @@ def check_strict(text: str, dialect: str) -> None:
         tok = exc.token
         index = next((i for i, t in enumerate(tokens) if t is tok), len(tokens))
         opener = _unclosed_opener(tokens, index)
+        if tok.type == "$END" and opener is None:  # pragma: no cover - every grammar ends only after a closer
+            raise PromptSyntaxError("the prompt ends inside a group", text, len(text)) from None
         if tok.type == "$END":
-            assert opener is not None
             close = _CLOSERS[opener.type]
             raise PromptSyntaxError(
                 f"unclosed {opener.value!r}", text, opener.start_pos,
@@ -139,6 +152,18 @@ def check_strict(text: str, dialect: str) -> None:
         ) from None
     except UnexpectedInput as exc:  # pragma: no cover - the token-list lexer raises only UnexpectedToken
         raise PromptSyntaxError(str(exc).splitlines()[0], text, 0) from None
+    if dialect == "compel":
+        _check_compel(text)
+
+
+def _check_compel(text: str) -> None:
+    """What compel's own parser rejects (or silently drops) in a prompt whose brackets are balanced."""
+    from .dialects.compel import read
+
+    reading = read(text)
+    if reading.error is not None:
+        raise PromptSyntaxError(reading.error, text, reading.source_pos(min(reading.rest, len(reading.text))),
+                                hint="compel 2.5.1 would raise or drop text here; see the message")
 
 
 def _check_weights(tokens: list, text: str) -> None:

@@ -73,7 +73,8 @@ class TagList(Sequence[Tag]):
     pays for the objects.
     """
 
-    __slots__ = ("raws", "texts", "names", "starts", "_namespaces", "_weights", "_branches", "_objects")
+    __slots__ = ("raws", "texts", "names", "starts", "_namespaces", "_weights", "_branches", "_objects",
+                 "branch_parents")
 
     def __init__(self, raws: list[str], texts: list[str], names: list[str], starts: list[int],
                  weights: list[float] | None = None, branches: list[str | None] | None = None,
@@ -86,6 +87,16 @@ class TagList(Sequence[Tag]):
         self._branches = branches  # None: every tag is at top level
         self._namespaces = namespaces  # None: no tag has a namespace
         self._objects: list[Tag | None] | None = None
+        self.branch_parents: dict[str, str | None] = {}  # nested branches: label -> the label it lies in
+
+    def branch_path(self, index: int) -> tuple[str, ...]:
+        """The branch labels of tag ``index`` from the outermost to its own (``()`` at top level)."""
+        path = []
+        label = self.branches[index]
+        while label is not None:
+            path.append(label)
+            label = self.branch_parents.get(label)
+        return tuple(reversed(path))
 
     # -- columns --------------------------------------------------------------------------------------------
     @property

@@ -13,7 +13,7 @@ import bisect
 import itertools
 from dataclasses import dataclass, field
 
-from ..syntax.ast import Break, Text
+from ..syntax.ast import Break, Embedding, ExtraNetwork, Text
 from ..syntax.prompt import Prompt, Tag
 from .clip import BOS, EOS, ClipBPE, clip_bpe
 
@@ -120,12 +120,22 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
                 flush()
                 out.append(None)
                 continue
+            if weight != 0:
+                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
+                # around it (at minus its weight) keep it a fragment of its own
+                flush()
+                out.append(("BREAK", weight, [node.start] * 5))
+                continue
             value, base = "BREAK", node.start
         elif type(node) is Text:
             if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
                 continue
             value = node.value
             base = node.start + (1 if node.kind == Text.ESCAPE else 0)
+        elif type(node) is ExtraNetwork:
+            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
+        elif type(node) is Embedding:
+            value, base = node.name, node.start  # ComfyUI's embedding:name is the embedding, found by name
         else:
             value, base = getattr(node, "raw", ""), node.start
         if not value:

@@ -1,10 +1,9 @@
-"""The lenient parser shared by the bracket dialects: A1111/Forge, ComfyUI and NovelAI.
+"""The lenient parser shared by the bracket dialects: A1111/Forge and NovelAI.
 
 These dialects differ only in which brackets mean what (``( )`` x1.1 and ``[ ]`` /1.1 in A1111, ``{ }``
-x1.05 in NovelAI, ``[ ]`` plain text in ComfyUI), in whether ``(x:1.2)`` multiplies or replaces the outer
-weight, and in the extras each knows (schedules, extra networks, ``embedding:``). A :class:`BracketDialect`
-holds those facts; :func:`parse_brackets` turns text into the shared tree in one linear pass and collects
-the tags on the way.
+x1.05 and ``1.2::x::`` in NovelAI) and in the extras each knows (schedules, extra networks, BREAK and AND).
+A :class:`BracketDialect` holds those facts; :func:`parse_brackets` turns text into the shared tree in one
+linear pass and collects the tags on the way. (ComfyUI reads brackets its own way: ``dialects/comfy.py``.)
 
 Like A1111 itself this never fails: an unmatched closer is text, an unclosed opener applies to the end.
 A1111 decides what is text with its own two bracket stacks, which the pass keeps as counts;
@@ -25,7 +24,6 @@ from ..ast import (
     Alternation,
     And,
     Break,
-    Embedding,
     ExtraNetwork,
     Group,
     Node,
@@ -35,11 +33,14 @@ from ..ast import (
 )
 from ..tag_list import tag_from_pieces
 
-RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+RE_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)  # A1111's pattern (break_spans finds the same matches)
+_RE_BREAK_WORD = re.compile(r"\bBREAK\b")
 WEIGHT_CLOSE = r":\s*([+-]?[.\d]+)\s*\)"  # A1111's "(x:1.2)" closer; the group is the number
 _RE_PIECE_DELIM = re.compile(r"[,\n|]|\bAND\b")
 _RE_SEPARATORS = re.compile(r"[,\n|]")
-_RE_SCHEDULE_WHEN = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$")
+# lark's SIGNED_NUMBER, written so that no digit can be matched two ways (``\d+\.?\d*`` backtracks quadratically
+# on a long run of digits that is not a number)
+_RE_SCHEDULE_WHEN = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*$")
 
 PLAIN, ESCAPE, BACKSLASH, STRAY, COLON, PIPE = (
     Text.PLAIN, Text.ESCAPE, Text.BACKSLASH, Text.STRAY, Text.COLON, Text.PIPE,
@@ -54,7 +55,6 @@ class BracketDialect:
     token: re.Pattern[str]
     openers: dict[str, tuple[str, float]]  # opening char -> (group kind, multiplier)
     closers: dict[str, str]  # closing char -> opening char
-    absolute_weights: bool = False  # ComfyUI: (x:1.2) sets 1.2 instead of multiplying
     schedules: bool = False  # A1111: [a:b:when] and [a|b]
     a1111_weighting: bool = False  # A1111's bracket stacks decide what is text; weighted() replays its weights
     keywords: bool = False  # BREAK and AND are syntax (A1111/Forge only; text elsewhere)
@@ -62,14 +62,14 @@ class BracketDialect:
 
 
 def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, networks: bool,
-                 embedding: bool, nai_weights: bool) -> re.Pattern[str]:
+                 nai_weights: bool) -> re.Pattern[str]:
     """One scanner regex (named alternatives, tried in order) for a bracket dialect."""
     specials = re.escape("\\" + openers + closers + ":<")
     parts = [rf"(?P<esc>\\[{re.escape(escapes)}])"]
     parts.append(r"(?P<bs>\\)")
     if nai_weights:
         # A weight opens only where a tag starts, so "v2-39000::" stays text.
-        parts.append(r"(?<![^\s,{}\[\]:])(?P<naiopen>-?(?:\d+\.?\d*|\.\d+)::)")
+        parts.append(r"(?<![^\s,{}\[\]:])(?P<naiopen>-?(?:\d+(?:\.\d*)?|\.\d+)::)")
         parts.append(r"(?P<naiclose>::)")
     parts.append(rf"(?P<open>[{re.escape(openers)}])")
     if weight_close:
@@ -77,15 +77,15 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
     parts.append(rf"(?P<close>[{re.escape(closers)}])")
     if networks:
         parts.append(r"(?P<net><(\w+):([^<>()\[\]\\]+)>)")
-    if embedding:
-        parts.append(r"(?P<emb>embedding:[^\s,()\\:<>]+)")
-        text = rf"(?P<text>(?:[^{specials}e\d.-]|e(?!mbedding:)|[\d.-](?![\d.]*::))+)" if nai_weights else \
-            rf"(?P<text>(?:[^{specials}e]|e(?!mbedding:))+)"
-    elif nai_weights:
-        text = rf"(?P<text>(?:[^{specials}\d.-]|[\d.-](?![\d.]*::))+)"
+    if nai_weights:
+        # Digits and dots are their own token (below), so that "1.5::" can open a weight where a tag starts;
+        # the scanner joins neighbouring text tokens into one run again.
+        text = rf"(?P<text>(?:[^{specials}\d.-]|-(?![\d.]*::))+)"
     else:
         text = rf"(?P<text>[^{specials}]+)"
     parts.append(text)
+    if nai_weights:
+        parts.append(r"(?P<digits>[\d.]+)")  # digits that open no weight: text
     parts.append(r"(?P<lt><)")
     parts.append(r"(?P<colon>:)")
     parts.append(r"(?P<char>.)")  # anything the rules above leave over is text: no character is ever lost
@@ -95,7 +95,7 @@ def _token_regex(escapes: str, openers: str, closers: str, weight_close: bool, n
 A1111 = BracketDialect(
     name="a1111",
     token=_token_regex(escapes="()[]\\", openers="([", closers=")]", weight_close=True, networks=True,
-                       embedding=False, nai_weights=False),
+                       nai_weights=False),
     openers={"(": ("round", 1.1), "[": ("square", 1 / 1.1)},
     closers={")": "(", "]": "["},
     schedules=True,
@@ -103,19 +103,10 @@ A1111 = BracketDialect(
     keywords=True,
 )
 
-COMFY = BracketDialect(
-    name="comfy",
-    token=_token_regex(escapes="()", openers="(", closers=")", weight_close=True, networks=False,
-                       embedding=True, nai_weights=False),
-    openers={"(": ("round", 1.1)},
-    closers={")": "("},
-    absolute_weights=True,
-)
-
 NOVELAI = BracketDialect(
     name="novelai",
     token=_token_regex(escapes="{}[]()\\:", openers="{[", closers="}]", weight_close=False, networks=False,
-                       embedding=False, nai_weights=True),
+                       nai_weights=True),
     openers={"{": ("curly", 1.05), "[": ("square", 1 / 1.05)},
     closers={"}": "{", "]": "["},
 )
@@ -237,11 +228,16 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         if piece:
             add_text(Text(pos, pos + len(piece), piece, piece))
 
+    # Where each kind of opener sits in ``stack`` (depth indices, innermost last), so that a closer finds its
+    # group without searching the stack: ``[[[...}}}`` is linear.
+    open_depths: dict[str, list[int]] = {}
+
     def open_group(group: Group) -> None:
         nonlocal cur
         if pending:
             end_tag()
         cur.append(group)
+        open_depths.setdefault(_opener_key(group), []).append(len(stack))
         stack.append(group)
         chains.append((group, chains[-1]))
         cur = group.children
@@ -249,18 +245,19 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
     def close_group(opener: str, end: int, close: str) -> Group | None:
         """Close the innermost open group of this opener, implicitly ending any opened inside it."""
         nonlocal cur
-        for depth in range(len(stack) - 1, -1, -1):
-            if stack[depth].open[-1:] == opener or (opener == "::" and stack[depth].kind == "nai_weight"):
-                break
-        else:
+        depths = open_depths.get(opener)
+        if not depths:
             return None
+        depth = depths[-1]
         if pending:
             end_tag()
         while len(stack) > depth + 1:
             inner = stack.pop()
+            open_depths[_opener_key(inner)].pop()
             chains.pop()
             inner.end = end  # crossing brackets: this one stays "unclosed" in the tree
         group = stack.pop()
+        depths.pop()
         chains.pop()
         group.closed = True
         group.close = close
@@ -274,24 +271,35 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             end_tag()
         cur.append(node)
 
+    def text_run(s: int, e: int) -> None:
+        """Literal text ``text[s:e]``: BREAK (A1111), then pieces between separators."""
+        run = text[s:e]
+        if keywords and "BREAK" in run:
+            last = 0
+            for bs, be in break_spans(run):
+                if bs > last:
+                    emit_pieces(run[last:bs], s + last)
+                add(Break(s + bs, s + be, run[bs:be]))
+                last = be
+            if last < len(run):
+                emit_pieces(run[last:], s + last)
+        else:
+            emit_pieces(run, s)
+
+    # Neighbouring plain-text tokens (NovelAI splits text at digit runs, and "<" or a lone character is a
+    # token of its own) are one run: one Text node, one string, however many tokens it took.
+    run_start = run_end = -1
     for m in dialect.token.finditer(text):
         kind = m.lastgroup
         s, e = m.span()
-        if kind == "text":
-            run = m.group()
-            if keywords and "BREAK" in run:
-                last = 0
-                for b in RE_BREAK.finditer(run):
-                    bs, be = b.span()
-                    if bs > last:
-                        emit_pieces(run[last:bs], s + last)
-                    add(Break(s + bs, s + be, b.group()))
-                    last = be
-                if last < len(run):
-                    emit_pieces(run[last:], s + last)
-            else:
-                emit_pieces(run, s)
+        if kind == "text" or kind == "digits" or kind == "char" or kind == "lt":
+            if run_start < 0:
+                run_start = s
+            run_end = e
             continue
+        if run_start >= 0:
+            text_run(run_start, run_end)
+            run_start = -1
         tok = m.group()
         if kind == "open":
             group_kind, mult = openers[tok]
@@ -321,7 +329,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             continue
         if kind == "wclose":
             weight = _weight_number(m)
-            if weight is None or not (a_round if a1111 else any(g.open == "(" for g in stack)):
+            if weight is None or not (a_round if a1111 else open_depths.get("(")):
                 # Text for A1111 (a weight with no open bracket, or a number float() rejects).
                 add_text(Text(s, e, tok, tok, STRAY))
                 continue
@@ -333,7 +341,6 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             else:
                 group.kind = "weight"
                 group.multiplier = weight
-                group.absolute = dialect.absolute_weights
             continue
         if kind == "esc":
             node = Text(s, e, tok, tok[1], ESCAPE)
@@ -342,15 +349,10 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             node = Text(s, e, tok, "" if follows in (":", "|") else "\\", BACKSLASH)
         elif kind == "colon":
             node = Text(s, e, tok, tok, COLON)
-        elif kind == "lt" or kind == "char":
-            node = Text(s, e, tok, tok)
         elif kind == "net":
             body = m.group(m.lastindex + 2) if m.lastindex is not None else ""
             args = body.split(":")
             add(ExtraNetwork(s, e, tok, m.group(m.lastindex + 1).lower(), args[0], args[1:]))
-            continue
-        elif kind == "emb":
-            add(Embedding(s, e, tok, tok[len("embedding:"):]))
             continue
         elif kind == "naiopen":
             group = Group(s, "nai_weight", tok, float(tok[:-2]))
@@ -364,6 +366,8 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             raise AssertionError(kind)
         add_text(node)
 
+    if run_start >= 0:
+        text_run(run_start, run_end)
     if pending:
         end_tag()
     end = len(text)
@@ -371,6 +375,29 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         group.end = end
     # A schedule's branches are only known once its "]" is read; its tags come from the finished tree.
     return ParseResult(root, None if made_schedule else tags)
+
+
+def _opener_key(group: Group) -> str:
+    """The closer-matching key of an open group: its bracket, or ``::`` for NovelAI's ``1.2::x::``."""
+    return "::" if group.kind == "nai_weight" else group.open[-1:]
+
+
+def break_spans(run: str) -> Iterator[tuple[int, int]]:
+    """The spans ``RE_BREAK.finditer(run)`` gives (A1111's ``\\s*\\bBREAK\\b\\s*``), found in linear time.
+
+    The regex retries its leading ``\\s*`` at every space of a long whitespace run (quadratic); here each
+    ``BREAK`` word is found once and the whitespace around it is taken by hand, never past the previous match.
+    """
+    last = 0
+    n = len(run)
+    for m in _RE_BREAK_WORD.finditer(run):
+        s, e = m.span()
+        while s > last and run[s - 1].isspace():
+            s -= 1
+        while e < n and run[e].isspace():
+            e += 1
+        yield s, e
+        last = e
 
 
 def _weight_number(m: re.Match[str]) -> float | None:
@@ -392,18 +419,20 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
     comes. Walking the lossless tree in source order meets every opener and closer in the order A1111 reads
     them: a closed group's closer right after its last child, a closer the tree could not match (crossing
     brackets, ``([a)]``) as a STRAY text that A1111 still reads as a closer when its stack is not empty.
+
+    Each closer multiplies every leaf from its opener to the end, as A1111 does (the same multiplications in
+    the same order, so the weights are A1111's bit for bit). That costs the nesting depth per leaf: past
+    ``REPLAY_BUDGET`` multiplications per leaf (text at every level of thousands of nested brackets, where
+    A1111 itself is quadratic) the ranges are applied through a segment tree instead, in O(log n) each, with
+    the same product up to rounding in the last bits.
     """
     leaves: list[Node] = []
-    weights: list[float] = []
+    events: list[tuple[int, int, float]] = []  # (first leaf, leaves then, factor) of every multiply_range
     a_round: list[int] = []
     a_square: list[int] = []
 
-    def scale(start: int, factor: float) -> None:  # A1111's multiply_range
-        for p in range(start, len(weights)):
-            weights[p] *= factor
-
-    def close(a_stack: list[int], factor: float) -> None:
-        scale(a_stack.pop(), factor)
+    def close(a_stack: list[int], factor: float) -> None:  # A1111's multiply_range, recorded
+        events.append((a_stack.pop(), len(leaves), factor))
 
     stack: list[tuple[Iterator[Node], Node | None]] = [(iter(children), None)]
     while stack:
@@ -411,12 +440,11 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
         for node in it:
             t = type(node)
             if t is Group or t is Schedule or t is Alternation:
-                (a_round if node.open == "(" else a_square).append(len(weights))  # type: ignore[attr-defined]
+                (a_round if node.open == "(" else a_square).append(len(leaves))  # type: ignore[attr-defined]
                 stack.append((iter(node.children), node))  # type: ignore[attr-defined]
                 break
             if t is Break:
                 leaves += (EMPTY_FRAGMENT, node, EMPTY_FRAGMENT)
-                weights += (1.0, -1.0, 1.0)
                 continue
             if t is Text and node.kind == STRAY:  # type: ignore[attr-defined]
                 raw = node.raw  # type: ignore[attr-defined]
@@ -433,17 +461,57 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
                         close(a_round, weight)
                         continue
             leaves.append(node)
-            weights.append(1.0)
         else:
             stack.pop()
             if container is not None and (type(container) is not Group or container.closed):  # type: ignore[attr-defined]
                 close(a_round if container.open == "(" else a_square,  # type: ignore[attr-defined]
                       container.multiplier if type(container) is Group else 1 / 1.1)  # type: ignore[attr-defined]
+    n = len(leaves)
     for pos in a_round:  # unclosed brackets apply to the end: round ones first, then square
-        scale(pos, 1.1)
+        events.append((pos, n, 1.1))
     for pos in a_square:
-        scale(pos, 1 / 1.1)
+        events.append((pos, n, 1 / 1.1))
+    weights = [1.0] * n
+    for i, leaf in enumerate(leaves):
+        if type(leaf) is Break:
+            weights[i] = -1.0
+    work = sum(stop - first for first, stop, _ in events)
+    if work <= REPLAY_BUDGET * n + 4096:
+        for first, stop, factor in events:
+            for p in range(first, stop):
+                weights[p] *= factor
+    else:
+        _apply_ranges(weights, events)
     return list(zip(leaves, weights))
+
+
+REPLAY_BUDGET = 32  # multiplications per leaf done in A1111's own order
+
+
+def _apply_ranges(weights: list[float], events: list[tuple[int, int, float]]) -> None:
+    """Multiply ``weights[first:stop]`` by ``factor`` for every event, in O((n + events) log n)."""
+    n = len(weights)
+    if not n:
+        return
+    tags = [1.0] * (2 * n)  # an iterative segment tree of pending factors
+    for first, stop, factor in events:
+        lo, hi = first + n, stop + n
+        while lo < hi:
+            if lo & 1:
+                tags[lo] *= factor
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                tags[hi] *= factor
+            lo >>= 1
+            hi >>= 1
+    for i in range(n):
+        w = weights[i]
+        p = i + n
+        while p:
+            w *= tags[p]
+            p >>= 1
+        weights[i] = w
 
 
 _RE_WEIGHT_CLOSE = re.compile(WEIGHT_CLOSE)
@@ -502,9 +570,9 @@ def a1111_fragments(weighted_leaves: list) -> list[tuple[str, float]]:
         else:
             value = node.raw
         if res and res[-1][1] == weight:
-            res[-1][0] += value
+            res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
         else:
-            res.append([value, weight])
+            res.append([[value], weight])
     if not res:
         return [("", 1.0)]
-    return [(text, weight) for text, weight in res]
+    return [("".join(parts), weight) for parts, weight in res]

@@ -8,12 +8,24 @@ from typing import Iterator
 
 from .._resources import known_namespaces
 from .dialects import DIALECTS, canonical_dialect
-from .dialects.brackets import A1111, COMFY, NOVELAI, parse_brackets
+from .dialects.brackets import A1111, NOVELAI, parse_brackets
+from .dialects.comfy import parse_comfy
 from .dialects.compel import parse_compel
+from .ast import Node
 from .prompt import Prompt, tags_from_columns
 from .tag_list import split_caption
 
-_BRACKET_DIALECTS = {"a1111": A1111, "comfy": COMFY, "novelai": NOVELAI}
+_BRACKET_DIALECTS = {"a1111": A1111, "novelai": NOVELAI}
+
+
+def parse_tree(text: str, dialect: str) -> list[Node]:
+    """Only the tree of ``text`` in a canonical dialect (what strict mode checks)."""
+    if dialect == "compel":
+        return parse_compel(text)
+    if dialect == "comfy":
+        return parse_comfy(text)
+    return parse_brackets(text, _BRACKET_DIALECTS[dialect]).children
+
 
 def is_plain(text: str, dialect: str) -> bool:
     """True when ``text`` has nothing that ``dialect`` reads as syntax: a plain caption (the dataset case),
@@ -31,8 +43,8 @@ def is_plain(text: str, dialect: str) -> bool:
         return not ("\\" in text or "(" in text or ")" in text or ("embedding" in text))
     if dialect == "novelai":  # weights are {x}, [x] and 1.2::x::
         return not ("\\" in text or "{" in text or "}" in text or "[" in text or "]" in text or "::" in text)
-    # compel: a quote means something only in a blend, which needs parentheses
-    return not ("\\" in text or "(" in text or ")" in text or "+" in text or "-" in text)
+    # compel: quotes group, signs weight, operators and lora calls need parentheses
+    return not ("\\" in text or "(" in text or ")" in text or "+" in text or "-" in text or '"' in text)
 
 
 LARGE_INPUT = 4096  # characters; above this the cyclic garbage collector is paused while the tree is built
@@ -85,7 +97,9 @@ def parse(text: str, dialect: str = "a1111", strict: bool = False,
 
 def _parse_syntax(text: str, dialect: str, namespaces: frozenset[str] | None, known: frozenset[str]) -> Prompt:
     if dialect == "compel":
-        return Prompt(text, dialect, parse_compel(text).children, None, namespaces)
+        return Prompt(text, dialect, parse_compel(text), None, namespaces)
+    if dialect == "comfy":
+        return Prompt(text, dialect, parse_comfy(text), None, namespaces)
     result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
-    tags = None if result.tag_columns is None else tags_from_columns(result.tag_columns, known)
+    tags = None if result.tag_columns is None else tags_from_columns(result.tag_columns, known, dialect)
     return Prompt(text, dialect, result.children, tags, namespaces)
