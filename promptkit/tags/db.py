@@ -354,13 +354,19 @@ def _popularity_bonus(posts: int) -> float:
 
 
 class _FuzzyIndex:
-    """Candidate buckets for ``suggest``: every spelling (names and aliases) by first character and length.
+    """Candidate buckets for ``suggest`` and ``correction`` over every spelling (names and aliases).
 
-    Comparing a query with all ~290k names costs tens of milliseconds; a single typo keeps the length within
-    a few characters and either keeps the first character or moves it by one place, so four buckets per
-    length are enough: names starting with the query's first or second character, and names whose second
-    character is the query's first or second. Candidates are ranked by edit distance (adjacent
-    transpositions count one edit) and popularity.
+    Comparing a query with all ~290k spellings costs tens of milliseconds, so candidates come from two indexes:
+
+    - *one edit*: every spelling under the symmetric deletions (none or one character) of its first three
+      characters, per length. If two spellings are one edit apart (a transposition counts one), some string
+      made from the first three characters of each by deleting at most one is common to both; so the query's
+      own few keys find every spelling within one edit, a few hundred candidates instead of tens of thousands.
+    - *wider*: spellings by first character and length, for the rarer searches two or three edits wide (long
+      queries with nothing one edit away). People rarely get the first letter wrong; a typo that also changes
+      it is found only when it is one edit away.
+
+    Candidates are ranked by edit distance and popularity.
     """
 
     def __init__(self, db: TagDB) -> None:
@@ -379,25 +385,46 @@ class _FuzzyIndex:
         self._corrections: dict[tuple[str, int, frozenset[str]], str | None] = {}
         self.popularity = popularity
         self.targets = targets
-        # (spellings: names and aliases, names only) x (by first character, by second character)
-        self.buckets: dict[bool, tuple[dict, dict]] = {False: ({}, {}), True: ({}, {})}
-        for spelling, name in targets.items():
-            n = len(spelling)
-            for names_only in ((False, True) if spelling == name else (False,)):
-                by_first, by_second = self.buckets[names_only]
-                by_first.setdefault((spelling[0], n), []).append(spelling)
-                if n > 1:
-                    by_second.setdefault((spelling[1], n), []).append(spelling)
+        by_length: dict[int, list[str]] = {}
+        for spelling in targets:
+            by_length.setdefault(len(spelling), []).append(spelling)
+        near: dict[int, dict[str, tuple[str, ...]]] = {}
+        by_first: dict[tuple[str, int], list[str]] = {}
+        for n, spellings in by_length.items():
+            spellings.sort()  # spellings that share their first three characters are now neighbours
+            keys: dict[str, list[str]] = {}
+            i = 0
+            while i < len(spellings):
+                prefix = spellings[i][:3]
+                j = i + 1
+                while j < len(spellings) and spellings[j].startswith(prefix):
+                    j += 1
+                group = spellings[i:j]
+                for k in _prefix_deletions(prefix):
+                    keys.setdefault(k, []).extend(group)
+                by_first.setdefault((prefix[0], n), []).extend(group)
+                i = j
+            near[n] = {k: tuple(v) for k, v in keys.items()}  # frozen: no spare capacity in small buckets
+        self.near = near
+        self.by_first = by_first
 
-    def _candidates(self, key: str, spread: int, names_only: bool = False) -> list[str]:
+    def _candidates(self, key: str, spread: int) -> list[str]:
+        """Spellings that may lie within ``spread`` edits of ``key`` (see the class docstring)."""
         n = len(key)
-        by_first, by_second = self.buckets[names_only]
-        out: list[str] = []
-        firsts = {key[0]} | ({key[1]} if n > 1 else set())
+        if spread <= 1:
+            found: set[str] = set()
+            keys = _prefix_deletions(key)
+            for length in (n - 1, n, n + 1):
+                buckets = self.near.get(length)
+                if buckets:
+                    for k in keys:
+                        bucket = buckets.get(k)
+                        if bucket:
+                            found.update(bucket)
+            return list(found)
+        out = self._candidates(key, 1)
         for length in range(max(1, n - spread), n + spread + 1):
-            for ch in firsts:
-                out.extend(by_first.get((ch, length), ()))
-                out.extend(by_second.get((ch, length), ()))
+            out.extend(self.by_first.get((key[0], length), ()))
         return out
 
     def _scored(self, key: str, vocabulary: set[str], spread: int,
@@ -407,17 +434,23 @@ class _FuzzyIndex:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        candidates = self._candidates(key, spread, names_only)  # duplicates are merged below, by name
+        candidates = self._candidates(key, spread)  # duplicates are merged below, by name
         found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=spread, limit=None)
         found += [(v, OSA.distance(key, v), None) for v in vocabulary if abs(len(v) - len(key)) <= spread]
         out: dict[str, tuple[int, float]] = {}
+        popularity = self.popularity
         for spelling, distance, _ in found:
             if distance > spread:
                 continue
-            name = spelling if spelling in vocabulary else self.targets[spelling]
+            if spelling in vocabulary:
+                name = spelling
+            else:
+                name = self.targets[spelling]
+                if names_only and spelling != name:
+                    continue
             if spelling == key and name == key and name not in vocabulary:
                 continue  # the query itself is a tag: suggest others
-            posts = 10 ** 6 if name in vocabulary else self.popularity.get(name, 0)
+            posts = 10 ** 6 if name in vocabulary else popularity.get(name, 0)
             # people rarely get the first letter wrong: such an edit counts a quarter more
             cost = distance + (0.25 if spelling[:1] != key[:1] else 0.0)
             similarity = 100.0 * (1 - cost / max(len(key), len(spelling)))
@@ -427,10 +460,17 @@ class _FuzzyIndex:
         return out
 
     def search(self, key: str, limit: int, vocabulary: set[str] = frozenset()) -> list[tuple[str, float]]:
+        """The best ``limit`` names near ``key``: those one edit away when there are any worth showing, else
+        those within two edits (three for long keys)."""
         if not key:
             return []
-        spread = 1 if len(key) <= 4 else (2 if len(key) <= 12 else 3)
-        scored = self._scored(key, vocabulary, spread)
+        scored = self._scored(key, vocabulary, 1)
+        if not any(self._posts(name, vocabulary) >= _WORTH_SHOWING for name in scored):
+            spread = 1 if len(key) <= 4 else (2 if len(key) <= 12 else 3)
+            if spread > 1:
+                for name, hit in self._scored(key, vocabulary, spread).items():
+                    if name not in scored or hit[1] > scored[name][1]:
+                        scored[name] = hit
         ranked = sorted(scored.items(), key=lambda kv: (-kv[1][1], kv[0]))
         return [(name, score) for name, (_, score) in ranked[:limit]]
 
@@ -454,8 +494,9 @@ class _FuzzyIndex:
         return found
 
     def _correction(self, key: str, vocabulary: set[str], min_posts: int) -> str | None:
-        limit = 1 if len(key) < 10 else 2
-        scored = self._scored(key, vocabulary, limit, names_only=True)
+        scored = self._scored(key, vocabulary, 1, names_only=True)
+        if not scored and len(key) >= 10:
+            scored = self._scored(key, vocabulary, 2, names_only=True)
         if not scored:
             return None
         best_distance = min(d for d, _ in scored.values())
@@ -468,6 +509,17 @@ class _FuzzyIndex:
         if _digits(key) != _digits(name):
             return None
         return name
+
+
+_WORTH_SHOWING = 100  # posts: a one-edit match this popular makes a wider search pointless
+
+
+def _prefix_deletions(spelling: str) -> tuple[str, ...]:
+    """The first three characters of ``spelling`` and each string made from them by deleting one."""
+    p = spelling[:3]
+    if len(p) < 3:
+        return (p, p[1:], p[:1]) if len(p) == 2 else (p, "")
+    return (p, p[1:], p[0] + p[2], p[:2])
 
 
 def _digits(text: str) -> str:
