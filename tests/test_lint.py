@@ -18,7 +18,7 @@ def codes(text, profile="kivotos-xl-2", **kw):
 @pytest.mark.parametrize("code, text, profile", [
     ("PK101", "1girl, (smile, looking at viewer", "kivotos-xl-2"),
     ("PK101", "1girl, smile)", "kivotos-xl-2"),
-    ("PK102", "(smile: happy)", "kivotos-xl-2"),
+    ("PK102", "(smile:1,2), 1girl", "kivotos-xl-2"),
     ("PK103", "(masterpiece:2.5)", "kivotos-xl-2"),
     ("PK103", "(((((smile:1.5)))))", "kivotos-xl-2"),
     ("PK104", "1girl, (), smile", "kivotos-xl-2"),

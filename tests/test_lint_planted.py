@@ -53,7 +53,9 @@ PLANTED = [
      "hatsune miku, vocaloid"),
     ("animagine-xl-3.1", "owres, bad anatomy", True, "PK201", "owres", "lowres"),
     # illustrious-xl, noobai, spacediffusion
-    ("illustrious-xl", "masterpiece, 1girl, (smile: happy)", False, "PK102", ":", None),
+    ("illustrious-xl", "masterpiece, 1girl, (smile:1,2)", False, "PK102", ":1,2", None),
+    ("illustrious-xl", "masterpiece, 1girl, (smile::1.2), (open mouth::1.1), smile", False, "PK204", "smile",
+     "masterpiece, 1girl, (smile::1.2), (open mouth::1.1)"),  # '::' hides nothing
     ("illustrious-xl", "masterpiece, 1girl, score_8_up", False, "PK301", "score_8_up", None),
     ("noobai-xl-eps", "masterpiece, 1girl, score_9", False, "PK301", "score_9", None),
     ("noobai-xl-eps", "1girl, 1girl, solo", False, "PK204", "1girl", "1girl, solo"),
@@ -81,6 +83,14 @@ PLANTED = [
     # sotediffusion (Stable Cascade: 77 tokens)
     ("sotediffusion-wuerstchen3", LONG, False, "PK305", None, None),
     ("sotediffusion-wuerstchen3", "1girl, score_9, very aesthetic", False, "PK301", "score_9", None),
+    # typos inside phrases (issue 11, round 2), full-width and NovelAI syntax in Chinese A1111 prompts
+    ("sd15-anime", "low quality lowres wort quality, low quality lowres missing fngers", True, "PK201",
+     "wort quality", "low quality lowres worst quality, low quality lowres missing fngers"),
+    ("sd15-anime", "low quality lowres lowers, bad hands", True, "PK201", "lowers", "low quality lowres lowres, bad hands"),
+    ("sd15", "a beatiful girl in a snowy villiage", False, "PK215", "beatiful", "a beautiful girl in a snowy villiage"),
+    ("sdxl-base", "photo of a hansome man, studio lighting", False, "PK215", "hansome", None),
+    ("sd15-anime", "（（杰作）），（女孩：1.1）", False, "PK112", "（（杰作））", "((杰作))，(女孩:1.1)"),
+    ("sd15-anime", "1girl, {{{半闭眼}}}", False, "PK106", "{{{半闭眼}}}", "1girl, (半闭眼:1.157625)"),
     # sygil (namespaces)
     ("sygil-diffusion", "specie:seal, ocean", False, "PK209", "specie", None),
 ]
@@ -98,6 +108,13 @@ QUIET = [
     ("sd15", "lowres, low quality, ugly, cute, style, orange, straight, man, general", True),
     ("sd15", "a photo of a cat sitting on a wooden table in the sun, highly detailed, 8k", False),
     ("sdxl-base", "best quality, realistic BREAK\nblue sky BREAK\ngreen hair twintail BREAK\nblue sky", False),
+    # round 2: real words and names are not typos; stray colons and styles in negatives are harmless
+    ("sd15-anime", "solo, beautiful girl, gleaming eye, perfect eye", False),
+    ("sd15-anime", "lowres, glans, bar_censor, (bad anatomy::1.2), (deformed::1.2), low quality lowres graffiti", True),
+    ("sd15", "an abstract, simplified icon, the best quality", False),
+    ("sd15", "painted by sparth and craig mullins, art by beeple and josan gonzales, yoshitaka amano", False),
+    ("illustrious-xl", "masterpiece, very aesthetic, 1girl", False),
+    ("sdxl-base", "bokeh, depth of field, (style: anime), 16:9", False),
     ("illustrious-xl", "masterpiece, best quality, 1girl, kazusa \\(blue archive\\), general", False),
     ("pony-v6", "score_9, score_8_up, score_7_up, source_anime, rating_safe, 1girl", False),
     ("kivotos-xl-2", "re:zero kara hajimeru isekai seikatsu, (nier:automata), ^_^, >_<", False),

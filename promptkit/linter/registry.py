@@ -24,6 +24,7 @@ RULES: tuple[type[Rule], ...] = (
     syntax.LowercaseBreak,          # PK109
     syntax.PastedInfotext,          # PK110
     syntax.HighWeight,              # PK111 (opt-in)
+    syntax.FullWidthSyntax,         # PK112
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)
@@ -37,6 +38,7 @@ RULES: tuple[type[Rule], ...] = (
     tags.MissingComma,              # PK212
     tags.UnqualifiedCharacter,      # PK213
     tags.RenamedTag,                # PK214 (opt-in)
+    tags.MisspelledWord,            # PK215
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303

@@ -43,8 +43,16 @@ class LintContext:
 
     @property
     def tags(self) -> list[Tag]:
+        """The prompt's tags as the model reads them: a stray ``:`` that ends a tag (``(bad anatomy::1.2)``,
+        where A1111 reads only the second colon as the weight) is not part of its name."""
         if self._tags is None:
-            self._tags = list(self.prompt.tags)
+            tags = list(self.prompt.tags)
+            for i, tag in enumerate(tags):
+                name = tag.name
+                if name.endswith(":") and len(name) > 1 and name[-2] not in ":_" and not tag.namespace:
+                    tags[i] = Tag(tag.raw, tag.text, name.rstrip(":"), tag.namespace, tag.weight, tag.branch,
+                                  tag.start, tag.end, tag.index)
+            self._tags = tags
         return self._tags
 
     @property
@@ -90,6 +98,14 @@ class LintContext:
         found = cache.get(tag.text)
         if found is None:
             found = cache[tag.text] = is_not_a_tag(tag.text, self.embeddings)
+        return found
+
+    def not_a_tag_text(self, text: str) -> bool:
+        """:meth:`not_a_tag` for any piece of text (an embedding name, a wildcard...)."""
+        cache = self._not_tags
+        found = cache.get(text)
+        if found is None:
+            found = cache[text] = is_not_a_tag(text, self.embeddings)
         return found
 
     def is_prose(self, tag: Tag) -> bool:

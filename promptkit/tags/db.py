@@ -312,6 +312,14 @@ class TagDB:
             return None
         return TagInfo(info.name, info.category, info.post_count, info.source, info.sources, "fuzzy", text, None)
 
+    def close_names(self, text: str) -> dict[str, int]:
+        """Tag names (not aliases) one edit from ``text`` (a transposition counts one), with their post counts."""
+        key = query_keys(text)[0] if text else ""
+        if not key or not storable(key):
+            return {}
+        fuzzy = self.fuzzy
+        return {name: fuzzy.popularity.get(name, 0) for name in fuzzy._scored(key, set(), 1, names_only=True)}
+
     def complete(self, prefix: str, limit: int = 20) -> list[TagInfo]:
         """Tags starting with ``prefix``, most used first (as a1111-sd-webui-tagcomplete ranks them).
 

@@ -34,8 +34,8 @@ class ForeignLadderTag(Rule):
 
     Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
     ``very awa`` NoobAI's, ``year 2024`` Illustrious'; elsewhere they are noise. Only pseudo-tags are
-    reported (not plain English such as ``bad quality``, which any text encoder reads), in positive prompts
-    of tag profiles.
+    reported (not plain English such as ``bad quality`` or ``very aesthetic``, which any text encoder reads
+    and many merges use), in positive prompts of tag profiles.
 
     Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
     """
@@ -49,14 +49,14 @@ class ForeignLadderTag(Rule):
         profile = ctx.profile
         if not profile.ladders or profile.natural_language or ctx.negative:
             return
-        from .tags import _is_common_english
+        from ..words import all_words
 
         owners = ladder_owners()
         for tag in ctx.tags:
             if tag.name in profile.vocabulary or tag.name not in owners:
                 continue
-            if _is_common_english(tag.name, 5000) or ("_" not in tag.name and _is_common_english(tag.name)):
-                continue  # "bad quality", "aesthetic": plain words every text encoder reads
+            if all_words(tag.name):
+                continue  # "bad quality", "very aesthetic": plain words every text encoder reads
             if ctx.db is not None and ctx.info(tag) is not None:
                 continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]

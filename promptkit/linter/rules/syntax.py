@@ -51,16 +51,18 @@ class UnbalancedBracket(Rule):
                     fix=self.fix(f"escape it as '\\{node.raw}'", Edit(node.start, node.end, "\\" + node.raw)))
 
 
-_TIME_OR_RATIO = re.compile(r"^\d+$")
+_LOST_WEIGHT = re.compile(r"\s*[+-]?(?:\d+[.,]?\d*|[.,]\d+)(?:\s*[^\s,)]+)?\s*$")
 
 
 class AmbiguousColon(Rule):
-    """A ``:`` inside parentheses that is not a weight.
+    """A weight A1111 does not read: ``(smile:1,2)``, ``(smile:1.2x)``, ``(smile:+ 1.2)``.
 
-    Why: A1111 reads only ``:<number>)`` at the end of a group as a weight. ``(smile: happy)`` is the text
-    "smile: happy" at 1.1, and ``(a:b:1.2)`` weights the text "a:b"; either is rarely what was meant.
+    Why: A1111 reads only ``:<number>)`` at the end of a group as a weight; anything else after the colon
+    makes the colon and the "weight" plain text, and the group gets the default 1.1. A colon that is part of
+    a tag (``re:zero``, ``16:9``), a label (``style: anime``) or a second colon before a weight A1111 reads
+    (``(x::1.2)``: the weight still applies) is not reported.
 
-    Example: ``(smile: happy)`` -> ``(smile:1.2), happy``.
+    Example: ``(smile:1,2)`` -> ``(smile:1.2)``.
     """
 
     code = "PK102"
@@ -70,31 +72,28 @@ class AmbiguousColon(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.prompt.dialect not in ("a1111", "comfy"):
+        if ctx.prompt.dialect not in ("a1111", "comfy") or ":" not in ctx.text:
             return
-        tags = ctx.tags
-        starts = [t.start for t in tags]
-        from bisect import bisect_right
-
         text = ctx.text
         for node in ctx.prompt.walk():
-            if type(node) is not Group or node.kind not in ("round", "weight"):
+            if type(node) is not Group or node.kind != "round" or not node.closed:
                 continue
-            for child in node.children:
-                if type(child) is not Text or child.kind != Text.COLON:
-                    continue
-                i = bisect_right(starts, child.start) - 1
-                tag = tags[i] if i >= 0 and child.start < tags[i].end else None
-                if tag is not None and (tag.namespace or ctx.known(tag)):
-                    continue  # re:zero, nier:automata, artist:name, :d ... are tags
-                before, after = text[max(0, child.start - 1):child.start], text[child.end:child.end + 1]
-                if before.isdigit() and after.isdigit():
-                    continue  # 16:9, 10:30
-                what = "before the weight" if node.kind == "weight" else "inside ( )"
-                yield self.diagnostic(
-                    f"':' {what} is plain text here; A1111 reads only ':<number>)' as a weight",
-                    child.start, child.end,
-                    suggestions=["write a weight as (tag:1.2)", "escape it as '\\:' if it is part of a tag"])
+            children = node.children
+            colons = [i for i, c in enumerate(children) if type(c) is Text and c.kind == Text.COLON]
+            if not colons:
+                continue
+            last = colons[-1]
+            tail = text[children[last].end:node.end - len(node.close)]
+            first = tail.strip()[:1]
+            if not first or not (first.isdigit() or first in ".,+-") or not _LOST_WEIGHT.match(tail):
+                continue
+            before = text[max(0, children[last].start - 1):children[last].start]
+            if before.isdigit() and tail.strip().isdigit():
+                continue  # 16:9, 10:30
+            yield self.diagnostic(
+                f"A1111 does not read ':{tail.strip()}' as a weight; the group gets 1.1 and the text "
+                f"{quote(':' + tail.strip())} goes to the model", children[last].start, node.end - len(node.close),
+                suggestions=["write the weight as (tag:1.2)"])
 
 
 class WeightRange(Rule):
@@ -235,7 +234,8 @@ class DialectMismatch(Rule):
     Why: each front end reads only its own syntax; the rest becomes text the model sees literally.
     NovelAI's ``{x}`` is text in A1111 and ComfyUI, compel's ``x++`` and ``(x)1.3`` are text in A1111,
     and A1111's ``[x]`` is text in ComfyUI. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
-    variants ``{a|b}`` are not NovelAI braces. One finding per run of braces.
+    variants ``{a|b}`` are not NovelAI braces. One finding per prompt for its braces (``{{{半闭眼}}}`` too),
+    whose fix rewrites every run.
 
     Example (A1111): ``{{masterpiece}}`` -> ``(masterpiece:1.1025)``. Fix (unsafe): rewrite in the prompt's dialect.
     """
@@ -270,6 +270,8 @@ class DialectMismatch(Rule):
                                           node.start, node.end)
 
     def _braces(self, ctx: LintContext, text: str, dialect: str) -> Iterable[Diagnostic]:
+        """One finding for all the NovelAI braces of a prompt (one cause), its fix rewriting each run."""
+        runs = []
         for m in _NAI_BRACES.finditer(text):
             if _PLACEHOLDER.match(m.group(1)):
                 continue
@@ -279,16 +281,70 @@ class DialectMismatch(Rule):
                 s, e, depth = s - 1, e + 1, depth + 1
             if s > 0 and text[s - 1] == "\\":
                 continue
-            body = m.group(1)
-            if sum(1 for ch in body if ch.isascii()) * 2 < len(body):
-                continue  # a CJK label of a prompt-translation extension: the translation is what is sent
-            if depth > 40:  # 1.05 ** depth is beyond any weight a model survives (and beyond floats at ~14500)
-                yield self.diagnostic(f"{depth} levels of NovelAI braces are plain text in {dialect}", s, e)
-                continue
-            weight = format_weight(math.pow(1.05, depth))
-            yield self.diagnostic(
-                f"NovelAI braces are plain text in {dialect}; for emphasis write ({quote(body.strip())[1:-1]}:{weight})",
-                s, e, fix=self.fix("rewrite as a weight", Edit(s, e, f"({body}:{weight})")))
+            runs.append((s, e, depth, m.group(1)))
+        if not runs:
+            return
+        s, e, depth, body = runs[0]
+        if depth > 40:  # 1.05 ** depth is beyond any weight a model survives (and beyond floats at ~14500)
+            yield self.diagnostic(f"{depth} levels of NovelAI braces are plain text in {dialect}", s, e)
+            return
+        more = f" (and {len(runs) - 1} more run(s) of braces)" if len(runs) > 1 else ""
+        edits = [Edit(rs, re_, f"({rb}:{format_weight(math.pow(1.05, rd))})") for rs, re_, rd, rb in runs if rd <= 40]
+        weight = format_weight(math.pow(1.05, depth))
+        yield self.diagnostic(
+            f"NovelAI braces are plain text in {dialect}; for emphasis write ({quote(body.strip())[1:-1]}:{weight})"
+            f"{more}", s, e, fix=self.fix(f"rewrite {len(edits)} run(s) of braces as weights", *edits))
+
+
+_FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
+_FULL_WIDTH_PAIR = {"）": "（", "］": "［"}
+_FULL_WIDTH_WEIGHT = re.compile(r"：\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$")
+
+
+class FullWidthSyntax(Rule):
+    """Full-width brackets or colons (``（x：1.2）``, ``［x］``) used as weight syntax.
+
+    Why: Chinese and Japanese input methods type ``（ ）`` and ``：``; A1111 and ComfyUI read only the ASCII
+    characters as syntax, so ``（（杰作））`` gets no emphasis and ``（x：1.1）`` no weight, and the model sees the
+    brackets as text. One finding per prompt, covering every full-width bracket pair and the weight colons
+    inside; an unpaired full-width bracket (punctuation in a sentence) is left alone.
+
+    Example: ``（（masterpiece））, （girl：1.1）`` -> ``((masterpiece)), (girl:1.1)``.
+    Fix (unsafe: the weights change, as intended): the ASCII characters.
+    """
+
+    code = "PK112"
+    name = "full-width-syntax"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        text = ctx.text
+        if ctx.prompt.dialect not in ("a1111", "comfy") or ("（" not in text and "［" not in text):
+            return
+        open_at: list[int] = []
+        pairs: list[tuple[int, int]] = []
+        for i, ch in enumerate(text):
+            if ch in "（［":
+                open_at.append(i)
+            elif ch in _FULL_WIDTH_PAIR and open_at and text[open_at[-1]] == _FULL_WIDTH_PAIR[ch]:
+                pairs.append((open_at.pop(), i))
+        if not pairs:
+            return
+        edits = []
+        for s, e in pairs:
+            edits += [Edit(s, s + 1, _FULL_WIDTH[text[s]]), Edit(e, e + 1, _FULL_WIDTH[text[e]])]
+            colon = text.rfind("：", s, e)
+            if colon != -1 and _FULL_WIDTH_WEIGHT.match(text, colon, e):
+                edits.append(Edit(colon, colon + 1, ":"))
+        edits.sort(key=lambda x: x.start)
+        pairs.sort()
+        first = pairs[0]
+        more = f" and {len(pairs) - 1} more" if len(pairs) > 1 else ""
+        yield self.diagnostic(f"full-width brackets {quote(text[first[0]:first[1] + 1])}{more} are plain text in "
+                              f"{ctx.prompt.dialect}: no emphasis or weight is applied", first[0], first[1] + 1,
+                              fix=self.fix(f"write {len(edits)} bracket(s) and colon(s) in ASCII", *edits))
 
 
 class BarePipe(Rule):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Iterable
 
 from ..._resources import known_namespaces
@@ -44,26 +44,6 @@ def _is_english(name: str) -> bool:
     return bool(parts) and all(p in words for p in parts)
 
 
-@functools.cache
-def _common_words(rank: int = 30000) -> frozenset[str]:
-    """CLIP's more frequent whole words (merged before ``rank``): real words a typo test must not "correct"."""
-    from ...tokens.clip import vocabulary
-
-    return frozenset(k[:-4] for k, i in vocabulary().items() if k.endswith("</w>") and i < rank and k[:-4].isalpha())
-
-
-def _is_common_english(name: str, rank: int = 30000) -> bool:
-    words = _common_words(rank)
-    parts = [p for p in re.split(r"[_\s-]+", name) if p]
-    return bool(parts) and all(p in words for p in parts)
-
-
-def _transposition_only(a: str, b: str) -> bool:
-    from rapidfuzz.distance import OSA, Levenshtein
-
-    return OSA.distance(a, b) == 1 and Levenshtein.distance(a, b) == 2
-
-
 def _without_accents(name: str) -> str:
     import unicodedata
 
@@ -74,30 +54,104 @@ _FILLERS = frozenset({"the", "a", "an", "too", "so"})
 
 
 def tag_correction(ctx: LintContext, tag) -> str | None:
-    """The known tag ``tag`` is a near-certain typo of (database name), or None.
+    """The known tag the whole of ``tag`` is a near-certain typo of (database name), or None.
 
     Near-certain: one edit away from a tag's name (two for long tags), popular, far more popular than any
     other tag as close (see :meth:`TagDB.correction`), or the same letters without accents
-    (``Califórnia``), or a tag once a filler word is dropped (``off-the-shoulder sweater``,
-    ``too longtongue``). A query made of real English words is a typo only by a swap of two letters in a rare
-    word (``lowers`` -> ``lowres``), never by an added letter (``lighting`` is not ``lightning``) nor in a
-    common word (``sacred`` is not ``scared``). Natural-language profiles only correct spellings of five
-    letters or more, to general tags that are popular, since CLIP reads names and phrases in their own
-    spelling.
+    (``Califórnia``), or a tag once a filler word inside it is dropped (``off-the-shoulder sweater``), or a
+    run-together tag (``worstquality``, ``too longtongue``). Never a correction of a spelling that some bundled
+    source knows as a tag (``glans`` is e621's, not a typo of ``glass``), and never of a phrase of real English
+    words (``gleaming eye`` is not ``flaming eye``, ``lighting`` not ``lightning``) except into one of the
+    profile's own quality or negative tags one edit away (``lowers`` -> ``lowres``, ``wort quality`` ->
+    ``worst quality``): those are what everybody types, so the phrase is almost surely one of them. A filler
+    at the edge of a phrase changes nothing (``the best quality``, ``an abstract``). Natural-language profiles
+    only correct spellings of five letters or more, to general tags that are popular, since CLIP reads names
+    and phrases in their own spelling.
     """
     if ctx.db is None:
         return None
-    name = tag.name
+    return corrected(ctx, tag.name)
+
+
+def corrected(ctx: LintContext, name: str) -> str | None:
+    """:func:`tag_correction` of a database spelling, memoized per prompt and bounded in number."""
     tried = ctx.__dict__.setdefault("_corrections", {})
     if name in tried:
         return tried[name]
-    if len(tried) >= MAX_CORRECTIONS:
-        return None  # a huge prompt of unknown words: the first few hundred are checked, the cost stays bounded
     tried[name] = found = _correction(ctx, name)
     return found
 
 
-MAX_CORRECTIONS = 500  # distinct unknown tags checked for typos per prompt
+MAX_CORRECTIONS = 1000  # distinct spellings searched in the tag sources for a typo, per prompt
+
+
+def _search(ctx: LintContext, name: str, min_posts: int):
+    """``TagDB.correction`` within the prompt's budget: on a huge prompt of unknown words the first
+    :data:`MAX_CORRECTIONS` are searched, so the cost stays bounded."""
+    budget = ctx.__dict__.get("_searches", 0)
+    if budget >= MAX_CORRECTIONS:
+        return None
+    ctx.__dict__["_searches"] = budget + 1
+    return ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts)
+
+
+@functools.cache
+def _bundled_db():
+    from ...tags.db import stacked_db
+
+    return stacked_db(("danbooru", "e621", "wd14"))
+
+
+def known_anywhere(name: str) -> bool:
+    """Some bundled tag source knows ``name``: an artist, character, series... tag at any count, any other tag
+    with 100 posts or more, or an alias that leads to another word (``gleaming`` -> ``glistening``). A site's
+    alias that only respells a tag (a known misspelling) does not count: that is a typo."""
+    db = _bundled_db()
+    info = db.lookup(name)
+    if info is None or not info.listed:
+        return False
+    if info.matched == "alias" and db.rename(name) is not None:
+        return False
+    if info.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
+        return True
+    return info.post_count >= 100
+
+
+def _vocabulary_typo(ctx: LintContext, name: str) -> str | None:
+    """The one profile quality/negative tag (``worst quality``, ``lowres``) the real words ``name`` are one edit
+    from, where the changed word is a rare word (``wort``) or has two letters swapped (``lowers``): ``worse
+    quality`` and ``sole`` are meant as written."""
+    from rapidfuzz.distance import OSA, Levenshtein
+
+    from ..words import COMMON, frequency
+
+    close = [v for v in ctx.vocabulary if abs(len(v) - len(name)) <= 1 and v.count("_") == name.count("_")
+             and OSA.distance(v, name) == 1]
+    if len(close) != 1 or _digits(close[0]) != _digits(name) or close[0] in (name + "s", name + "es") or \
+            name in (close[0] + "s", close[0] + "es"):
+        return None
+    changed = [(a, b) for a, b in zip(name.split("_"), close[0].split("_")) if a != b]
+    if len(changed) != 1:
+        return None
+    old, new = changed[0]
+    if Levenshtein.distance(old, new) == 2 or frequency(old) < COMMON:
+        return close[0]
+    return None
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def real_words(name: str) -> bool:
+    """Every part of ``name`` is an English word or a whole word of CLIP's vocabulary (``hanga``, ``ai``:
+    names and foreign words the encoder knows)."""
+    from ...tokens.clip import vocabulary
+    from ..words import is_word
+
+    parts = [p for p in re.split(r"[_-]+", name) if p]
+    clip = vocabulary()
+    return bool(parts) and all(is_word(p) or f"{p}</w>" in clip for p in parts)
 
 
 def _correction(ctx: LintContext, name: str) -> str | None:
@@ -111,6 +165,8 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     natural = ctx.profile.natural_language
     if natural and len(name) < 5:
         return None
+    if known_anywhere(name):
+        return None
     words = re.split(r"([_-])", name)
     if len(words) > 1 and any(w in _FILLERS for w in words[::2]):  # "off-the-shoulder sweater", "too longtongue"
         kept = []
@@ -121,24 +177,110 @@ def _correction(ctx: LintContext, name: str) -> str | None:
                     kept.append(words[i + 1])
         shorter = "".join(kept).strip("_-")
         info = ctx.db.lookup(shorter)
-        if shorter in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= 500):
-            return shorter
+        known = shorter in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= 500)
+        last = len(words) - 1
+        at_edges = all(words[i] not in _FILLERS or (i == 0 and words[1] == "_") or (i == last and words[i - 1] == "_")
+                       for i in range(0, len(words), 2))
+        if known:
+            return None if at_edges else shorter  # "the best quality" reads as "best quality" already
         if "_" not in shorter and len(shorter) >= 8 and not natural:
-            found = ctx.db.correction(shorter, ctx.vocabulary, min_posts=500)
+            found = _search(ctx, shorter, 500)
             if found is not None and found.name.replace("_", "") == shorter:
                 return found.name  # only a missing space once the filler is gone
-    english = _is_english(name)
-    min_posts = 5000 if natural or english else 500
-    found = ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts)
+    if real_words(name):
+        return _vocabulary_typo(ctx, name)  # real words: only one of the tags everybody types
+    min_posts = 5000 if natural else 500
+    found = _search(ctx, name, min_posts)
     if found is None:
         return None
-    if english and (_is_common_english(name) or not _transposition_only(name, found.name)):
-        return None
+    if found.name.replace("-", "_") == name.replace("-", "_"):
+        return None  # "ai generated" / "ai-generated": the encoder reads both alike
     if found.name in (name + "s", name + "es") or name in (found.name + "s", found.name + "es"):
         return None  # "grassland" / "grasslands": the word is right, only the tag's number differs
     if natural and found.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
         return None
+    if "_" not in name and name in _name_words():
+        return None  # "hanga" of "sosaku hanga": a word of a name some source knows
+    if _another_word_meant(name, found.name):
+        return None  # "detalied hair" is "detailed hair", not "detached hair"
     return found.name
+
+
+def _another_word_meant(name: str, target: str) -> bool:
+    """A word that the correction changes by two edits is one edit from another common word."""
+    from rapidfuzz.distance import OSA
+
+    from ..words import COMMON, frequency, one_edit
+
+    for old, new in zip(name.split("_"), target.split("_")):
+        if old != new and OSA.distance(old, new) >= 2 and \
+                any(w != new and frequency(w) >= COMMON for w in one_edit(old)):
+            return True
+    return False
+
+
+_WORD = re.compile(r"[^\s_]+")
+
+
+def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
+    """Typos inside a phrase of tags and words: ``low quality lowres wort quality``, ``missing fngers``.
+
+    (start, end, database name) of each run of one to three words of ``tag`` whose correction
+    (:func:`tag_correction`'s rules) changes only one of its words: a word that is neither a word nor a tag, or
+    a phrase of real words one edit from one of the profile's own tags. Longest runs first, none overlapping.
+    """
+    raw = tag.raw
+    if "\\" in raw or "(" in raw or ":" in raw or not raw.isascii():
+        return []
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(raw)]
+    if len(spans) < 2 or len(spans) > 12:
+        return []
+    keys = [lookup_key(raw[s:e]) for s, e in spans]
+    unknown = [not _word_known(ctx, k) for k in keys]
+    if any(a and b for a, b in zip(unknown, unknown[1:])):
+        return []  # two unknown words side by side: a name ("saturno butto"), not a typo
+    taken = [False] * len(spans)
+    found = []
+    for size in (3, 2, 1):
+        for i in range(len(spans) - size + 1):
+            j = i + size
+            if any(taken[i:j]) or (size == len(spans)):
+                continue
+            window = "_".join(keys[i:j])
+            if sum(unknown[i:j]) > 1 or _phrase_known(ctx, window):
+                continue
+            if _attributed(keys, i) or "and" in keys[max(0, i - 1):i] + keys[j:j + 1]:
+                continue  # "by sparth", "wpol and sarasti": names
+            if not any(unknown[i:j]) and size == 1:
+                name = _swapped_vocabulary_word(ctx, window)  # "lowers": a real word, two letters swapped
+            else:
+                name = corrected(ctx, window)
+            if name is None or not _one_word_changed(keys[i:j], name):
+                continue
+            found.append((tag.start + spans[i][0], tag.start + spans[j - 1][1], name))
+            taken[i:j] = [True] * size
+    return sorted(found)
+
+
+def _swapped_vocabulary_word(ctx: LintContext, word: str) -> str | None:
+    """The profile tag a real word inside a phrase stands for (``lowers`` -> ``lowres``), first letter kept."""
+    name = _vocabulary_typo(ctx, word) if len(word) >= 5 else None
+    return name if name is not None and name[0] == word[0] else None
+
+
+def _word_known(ctx: LintContext, key: str) -> bool:
+    from ..words import is_word
+
+    return is_word(key) or key in ctx.vocabulary or ctx.db.lookup(key) is not None or not key.isalpha()
+
+
+def _phrase_known(ctx: LintContext, key: str) -> bool:
+    return key in ctx.vocabulary or ctx.db.lookup(key) is not None
+
+
+def _one_word_changed(words: list[str], name: str) -> bool:
+    new = name.split("_")
+    return len(new) == len(words) and sum(a != b for a, b in zip(words, new)) == 1
 
 
 class UnknownTag(Rule):
@@ -162,14 +304,29 @@ class UnknownTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         severity = Severity.INFO if ctx.profile.natural_language else Severity.WARNING
-        for tag in unknown_tags(ctx):
-            name = tag_correction(ctx, tag)
-            if name is None:
-                continue
-            fixed = spelled(ctx, name, tag.raw)
-            yield self.diagnostic(f"unknown tag {quote(tag.text)}; did you mean {fixed!r}?", tag.start, tag.end,
+        for start, end, name in typo_spans(ctx):
+            raw = ctx.text[start:end]
+            fixed = spelled(ctx, name, raw)
+            yield self.diagnostic(f"unknown tag {quote(raw)}; did you mean {fixed!r}?", start, end,
                                   severity=severity, suggestions=[fixed],
-                                  fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+                                  fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
+
+
+def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
+    """(start, end, database name) of every near-certain tag typo: whole unknown tags, or runs of words
+    inside one (:func:`window_corrections`)."""
+    cached = ctx.__dict__.get("_typos")
+    if cached is not None:
+        return cached
+    out = []
+    for tag in unknown_tags(ctx):
+        name = tag_correction(ctx, tag)
+        if name is not None:
+            out.append((tag.start, tag.end, name))
+        else:
+            out.extend(window_corrections(ctx, tag))
+    ctx.__dict__["_typos"] = out
+    return out
 
 
 def unknown_tags(ctx: LintContext) -> list:
@@ -212,8 +369,10 @@ class NotInVocabulary(Rule):
     default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        typos = [start for start, _, _ in typo_spans(ctx)]
         for tag in unknown_tags(ctx):
-            if tag_correction(ctx, tag) is not None:
+            i = bisect_left(typos, tag.start)
+            if i < len(typos) and typos[i] < tag.end:
                 continue  # PK201
             names = [spelled(ctx, s.name, tag.raw) for s in ctx.db.suggest(tag.name, 3, ctx.vocabulary)]
             hint = f"; closest: {', '.join(repr(n) for n in names)}" if names else ""
@@ -341,10 +500,12 @@ class DuplicateTag(Rule):
 
     Why: a repeated tag is a hidden weight increase and wastes tokens. Not reported: repeats in different
     ``BREAK`` regions or ``AND`` parts (regional prompts describe each region in full), in different
-    prompt-editing branches, a later copy with more weight than the first (deliberate emphasis), and
-    different tags that one database alias links (``blurred`` / ``blurry``: the author covers both).
+    prompt-editing branches, and different tags that one database alias links (``blurred`` / ``blurry``: the
+    author covers both). Of the copies, the first with the most weight is kept; each other copy is reported
+    once: a later one as a repeat, an earlier one with less weight (``poorly lit, ..., (poorly lit:1.1)``) as
+    made redundant by the weighted copy, whose emphasis is what the author meant.
 
-    Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the repetition
+    Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the other copy
     (with any brackets it alone fills).
     """
 
@@ -358,24 +519,35 @@ class DuplicateTag(Rule):
         from ...syntax.ast import Break
 
         bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
-        seen: dict[tuple[int, str | None, str], object] = {}
+        copies: dict[tuple[int, str | None, str], list] = {}
         pieces = construct_tags(ctx)
         for tag in ctx.tags:
             if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
-            key = (bisect_right(bounds, tag.start), tag.branch, tag.qualified_name)
-            first = seen.get(key)
-            if first is None:
-                seen[key] = tag
+            copies.setdefault((bisect_right(bounds, tag.start), tag.branch, tag.qualified_name), []).append(tag)
+        found = []
+        for same in copies.values():
+            if len(same) < 2:
                 continue
-            if tag.weight > first.weight:  # type: ignore[attr-defined]
-                continue  # more emphasis on purpose
-            weights = "" if first.weight == tag.weight else \
-                f" (weights {first.weight:g} and {tag.weight:g})"  # type: ignore[attr-defined]
-            edit = ctx.removal(tag)
-            yield self.diagnostic(f"{quote(tag.text)} repeats {quote(first.text)}{weights}",  # type: ignore
-                                  tag.start, tag.end,
-                                  fix=self.fix("remove the repetition", edit) if edit is not None else None)
+            kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
+            for tag in same:
+                if tag is kept:
+                    continue
+                weights = "" if kept.weight == tag.weight else f" (weights {tag.weight:g} and {kept.weight:g})"
+                if tag.start > kept.start:
+                    message = f"{_shown(tag)} repeats {_shown(kept)}{weights}"
+                else:
+                    message = f"{_shown(tag)} is repeated later with more weight as {_shown(kept)}{weights}"
+                edit = ctx.removal(tag)
+                found.append(self.diagnostic(message, tag.start, tag.end,
+                                             fix=self.fix("remove the repetition", edit) if edit is not None else None))
+        found.sort(key=lambda d: d.start)
+        return found
+
+
+def _shown(tag) -> str:
+    """A tag quoted for a message, without the stray colon of ``(x::1.2)``."""
+    return quote(tag.text[:-1] if tag.text.endswith(":") and not tag.name.endswith(":") else tag.text)
 
 
 class ConflictingCount(Rule):
@@ -579,7 +751,8 @@ class TagStyle(Rule):
 
     Why: most anime models were trained on captions with underscores replaced by spaces (kaomoji such as
     ``^_^`` excepted), while pseudo-tags like Pony's ``score_9`` must keep theirs. One finding per prompt
-    for the spaces/underscores style; one per pseudo-tag written without its underscores.
+    for the spaces/underscores style; one per pseudo-tag written without its underscores. Not in negative
+    prompts, where ``bar_censor`` works as well as ``bar censor``.
 
     Example (Kivotos): ``long_hair, blue_eyes`` -> ``long hair, blue eyes``. Fix (safe): the same tags in the
     profile's style.
@@ -593,6 +766,8 @@ class TagStyle(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative:
+            return  # a negative prompt pushes away from what it says; the spelling style makes no difference
         profile = ctx.profile
         keep = set(profile.keep_underscores)
         restyled = []
@@ -668,7 +843,8 @@ class MissingComma(Rule):
     Why: without the comma the pair is one unknown phrase; tag-trained models know each tag alone. Reported
     only where the words split into exactly two popular tags and the first is not a word that describes
     the second (an English word, an adjective or participle such as ``deformed``, or a word that starts
-    popular tags such as ``holding``: ``holding school bag`` is a phrase, not two tags).
+    popular tags such as ``holding``: ``holding school bag`` is a phrase, not two tags). Not in negative
+    prompts, which are often lists of deliberate phrases (``low quality lowres graffiti``).
 
     Example: ``1girl, twintails braids`` -> ``1girl, twintails, braids``. Fix (unsafe): insert the comma.
     """
@@ -681,8 +857,8 @@ class MissingComma(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.profile.natural_language:
-            return
+        if ctx.profile.natural_language or ctx.negative:
+            return  # negatives are lists of phrases ("lowres graffiti"); a lost comma there changes little
         for tag in unknown_tags(ctx):
             split = _two_tags(ctx, tag)
             if split is None or tag_correction(ctx, tag) is not None:
@@ -793,3 +969,131 @@ class UnqualifiedCharacter(Rule):
             yield self.diagnostic(f"{quote(tag.text)} is the character {name!r} in {ctx.profile.title}'s captions",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
+_LOWER_WORD = re.compile(r"(?<![\w'])[a-z]+(?![\w'])")
+
+
+class MisspelledWord(Rule):
+    """A word that is not a word but one edit from a common one: a typo inside a phrase or a sentence.
+
+    Why: the text encoder splits an unknown spelling into pieces (``villiage`` -> ``vill``, ``iage``), so the
+    model never sees the word that was meant. Only near-certain typos are reported: lower case words of five
+    letters or more that no dictionary, tag source, embedding list or the encoder's own vocabulary knows, one
+    edit from exactly one common English word (twenty times as common as any other word as close) and from no
+    popular tag (``boken`` may be ``broken`` or ``bokeh``: not reported). Names and capitalized words are left
+    alone. Typos of whole tags are PK201.
+
+    Example: ``a beatiful villiage`` -> ``a beautiful village``. Fix (unsafe: the text changes to what was meant).
+    """
+
+    code = "PK215"
+    name = "misspelled-word"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        covered = [(s, e) for s, e, _ in typo_spans(ctx)]
+        starts = [s for s, _ in covered]
+        checked = ctx.__dict__.setdefault("_words", {})
+        for tag in _pieces(ctx):
+            words = list(_ANY_WORD.finditer(tag.raw))
+            for k, m in enumerate(words):
+                word = m.group()
+                if len(word) < 5 or not _LOWER_WORD.fullmatch(word):
+                    continue
+                start, end = tag.start + m.start(), tag.start + m.end()
+                i = bisect_right(starts, start) - 1
+                if i >= 0 and covered[i][1] > start:
+                    continue  # inside a PK201 typo
+                if word not in checked:
+                    if len(checked) >= MAX_CORRECTIONS:
+                        return
+                    checked[word] = _word_typo(ctx, word)
+                fixed = checked[word]
+                if fixed is None or _among_names(ctx, words, k):
+                    continue
+                yield self.diagnostic(f"{word!r} is not a word; did you mean {fixed!r}?", start, end,
+                                      suggestions=[fixed], fix=self.fix(f"replace with '{fixed}'",
+                                                                         Edit(start, end, fixed)))
+
+
+def _pieces(ctx: LintContext) -> list:
+    """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
+    pieces = construct_tags(ctx)
+    return [t for t in ctx.tags if not t.namespace and t.index not in pieces and not ctx.known(t)
+            and any(len(w) >= 5 for w in _LOWER_WORD.findall(t.raw))]
+
+
+_ANY_WORD = re.compile(r"[^\W_\d]+")
+
+
+def _unknown_word(ctx: LintContext, word: str) -> bool:
+    """Neither a word, nor a tag, nor a whole word of CLIP's vocabulary."""
+    from ...tokens.clip import vocabulary
+    from ..words import is_word
+
+    key = word.lower()
+    return not (is_word(key) or f"{key}</w>" in vocabulary() or ctx.db.lookup(key) is not None)
+
+
+_ATTRIBUTION = frozenset({"by", "feat", "ft"})
+
+
+def _attributed(words: list[str], k: int) -> bool:
+    """Word ``k`` follows ``by`` (or ``style of``, ``art of``) somewhere before it in the piece: a list of names
+    (``by lucian freud and jenny saville``)."""
+    before = words[:k]
+    return any(w in _ATTRIBUTION for w in before) or any(
+        a in ("style", "art", "works") and b == "of" for a, b in zip(before, before[1:]))
+
+
+def _among_names(ctx: LintContext, words: list, k: int) -> bool:
+    """Word ``k`` of a piece is probably part of a name or of text in another language: it comes after ``by``
+    or ``style of`` (``by sparth``), stands next to ``and`` or to another unknown word (``artgerm and josan
+    gonzales``, ``saturno butto``), or the piece holds another unknown word that is no typo either
+    (``motor de curvatura``)."""
+    lower = [w.group().lower() for w in words]
+    if _attributed(lower, k):
+        return True
+    neighbours = [lower[n] for n in (k - 1, k + 1) if 0 <= n < len(lower)]
+    if "and" in neighbours or any(_unknown_word(ctx, w) for w in neighbours):
+        return True
+    checked = ctx.__dict__.setdefault("_words", {})
+    for w in lower:
+        if w != lower[k] and _unknown_word(ctx, w):
+            if w not in checked:
+                checked[w] = _word_typo(ctx, w)
+            if checked[w] is None:
+                return True
+    return False
+
+
+def _word_typo(ctx: LintContext, word: str) -> str | None:
+    from ...tokens.clip import vocabulary
+    from ..words import word_typo
+
+    fixed = word_typo(word)
+    if fixed is None or word in ctx.vocabulary or f"{word}</w>" in vocabulary() or ctx.db.lookup(word) is not None:
+        return None
+    if known_anywhere(word) or ctx.not_a_tag_text(word) or word in _name_words():
+        return None  # "amano" of "yoshitaka amano": a word of an artist's or a character's name
+    if any(name != fixed and posts >= 500 for name, posts in ctx.db.close_names(word).items()):
+        return None  # also one edit from a popular tag: "boken" may be "bokeh"
+    return fixed
+
+
+@functools.cache
+def _name_words() -> frozenset[str]:
+    """Every word of the bundled sources' artist, character, series... names (not of general tags, which
+    include misspelled ones)."""
+    db = _bundled_db()
+    words: set[str] = set()
+    for conn, scheme in zip(db._conns, db._schemes):
+        general = [str(k) for k, v in scheme.items() if v in (TagCategory.GENERAL, TagCategory.META)]
+        query = f"SELECT name FROM tags WHERE category NOT IN ({','.join(general) or '-1'})"
+        for (name,) in conn.execute(query):
+            words.update(name.split("_"))
+    return frozenset(words)

@@ -1,0 +1,134 @@
+"""English words: which spans of a prompt are real words, and the near-certain typos of common ones.
+
+The word list is SymSpell's English frequency dictionary (82,765 words with their Google Books n-gram counts,
+intersected with SCOWL so that only genuine English words are in it), shipped inside the ``symspellpy``
+package (MIT; the counts come from Google Books Ngram data, CC BY 3.0). promptkit reads only that data file.
+
+Two uses: a span made of real words is never "corrected" into another tag (``gleaming eye`` is not
+``flaming eye``), and a word that is not a word but one edit from a common one (``beatiful``, ``villiage``)
+is a typo even inside prose, where the tag database cannot help.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_PARTS = re.compile(r"[_\s-]+")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+#: a typo is corrected to a word at least this common (Google Books count): common words, not rare ones
+COMMON = 1_000_000
+#: ... and at least this many times as common as any other word one edit away (noisy channel: near-certain)
+MARGIN = 20
+#: people rarely get the first letter wrong: a rival that changes it weighs this much
+FIRST_LETTER = 0.1
+
+
+@functools.cache
+def word_counts() -> dict[str, int]:
+    """Every word of the dictionary with its count."""
+    from importlib.resources import files
+
+    counts: dict[str, int] = {}
+    path = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word, _, count = line.partition(" ")
+        if word and count.isdigit():
+            counts[word] = int(count)
+    return counts
+
+
+def is_word(word: str) -> bool:
+    return word.lower() in word_counts()
+
+
+def frequency(word: str) -> int:
+    return word_counts().get(word.lower(), 0)
+
+
+def all_words(name: str) -> bool:
+    """Every part of ``name`` (split at spaces, underscores, hyphens) is an English word (``gleaming eye``)."""
+    parts = [p for p in _PARTS.split(name) if p]
+    counts = word_counts()
+    return bool(parts) and all(p.lower() in counts for p in parts)
+
+
+def one_edit(word: str) -> set[str]:
+    """Every string one edit from ``word`` (a deletion, an adjacent swap, a substitution or an insertion)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    out |= {a + c + b for a, b in splits for c in _LETTERS}
+    out.discard(word)
+    return out
+
+
+def word_typo(word: str) -> str | None:
+    """The common word ``word`` is a near-certain typo of, or None.
+
+    Near-certain: ``word`` (lower case letters, five or more) is not a word; exactly one word one edit away is
+    common and at least :data:`MARGIN` times as common as every other (a rival that changes the first letter
+    weighs :data:`FIRST_LETTER`); and the change is not only a plural ``s``.
+    """
+    if len(word) < 5 or not word.isascii() or not word.isalpha() or not word.islower():
+        return None
+    counts = word_counts()
+    if word in counts:
+        return None
+    found = sorted(((counts[w] * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w in one_edit(word)
+                    if w in counts), reverse=True)
+    if not found:
+        return None
+    weight, best = found[0]
+    if best[0] != word[0] or counts[best] < COMMON:
+        return None
+    if len(found) > 1 and found[1][0] * MARGIN > weight:
+        return None
+    if best in (word + "s", word + "es") or word in (best + "s", best + "es"):
+        return None
+    if _far_rival(word, best):
+        return None
+    return best
+
+
+#: a word two edits away this many times as common as the one-edit word makes the typo ambiguous
+FAR_RIVAL = 5
+
+
+def _far_rival(word: str, best: str) -> bool:
+    """A much more common word of another family two edits away (``behide``: ``beside`` is one edit away,
+    but ``behind`` is ten times as common)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    counts = word_counts()
+    n = len(word)
+    pool = [w for length in range(n - 2, n + 3) for w in _by_length().get(length, ())]
+    for other, distance, _ in process.extract(word, pool, scorer=OSA.distance, score_cutoff=2, limit=None):
+        if distance != 2 or _same_family(other, best):
+            continue
+        weight = counts[other] * (1.0 if other[0] == word[0] else FIRST_LETTER)
+        if weight >= FAR_RIVAL * counts[best]:
+            return True
+    return False
+
+
+def _same_family(a: str, b: str) -> bool:
+    """Forms of one word (``detail``, ``details``, ``detailed``): they share all but their last two letters."""
+    shared = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        shared += 1
+    return shared >= 4 and shared >= min(len(a), len(b)) - 2
+
+
+@functools.cache
+def _by_length() -> dict[int, tuple[str, ...]]:
+    out: dict[int, list[str]] = {}
+    for w in word_counts():
+        out.setdefault(len(w), []).append(w)
+    return {n: tuple(ws) for n, ws in out.items()}
+
