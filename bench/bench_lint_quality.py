@@ -5,7 +5,9 @@
 "before": the independent judgements of the linter as it was before the rebuild (round ``before``, dev
 split: the held-out split was never linted by it for judging). "after": the default rules now, each
 finding joined with its judgement by finding id (tests/audit/audit.py); "judged" says how many of them
-have one yet. Precision = useful / judged. Held-out prompts are counted only: nothing of them is printed.
+have one yet. Precision = useful / judged. Three splits: ``dev`` (tuned on), ``heldout`` (held out in round 1,
+judged once, then seen), ``fresh`` (drawn after that, held out now). Held-out prompts are counted only:
+nothing of them is printed.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def main() -> None:
     dev_ids = {p["id"] for p in audit.load_prompts("dev")}
     table("before (dev, independent judges)", [(j["code"], j) for j in before.values() if j["id"] in dev_ids])
     judged = audit.load_judgements()
-    for split in ("dev", "heldout"):
+    for split in audit.SPLITS:
         rows = audit.all_findings(split)
         table(f"after ({split}, default rules; judgements from every round)", [(r["code"], judged.get(r["fid"]))
                                                                               for r in rows])

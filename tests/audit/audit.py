@@ -5,7 +5,8 @@
     python tests/audit/audit.py worksheet --split heldout --all-prompts --out /work/audit-work/after_heldout
     python tests/audit/audit.py import --round after --judge independent FINDINGS.jsonl JUDGED.jsonl ...
 
-Held-out texts and findings never reach the terminal: commands given ``--split heldout`` write files and
+Held-out texts and findings never reach the terminal: commands given a hidden split (``fresh``, the one held
+out now; ``heldout`` was judged once and seen in round 2, but its output stays counts-only too) write files and
 print counts only. A finding is identified by its ``fid``: a hash of prompt id, rule code, span, fix edits and
 suggestions (the formula of the judging worksheets), so a finding that changes in any of these is a new
 finding that needs a new judgement.
@@ -30,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "prompts.jsonl"
 JUDGEMENTS = HERE / "judgements"
 FINDING_FIELDS = ("id", "code", "start", "end", "span", "message", "fix")
+SPLITS = ("dev", "heldout", "fresh")
+#: splits whose texts and findings are never shown (only counted): ``fresh`` is held out now
+HIDDEN = ("heldout", "fresh")
 
 
 def load_prompts(split: str | None = None) -> list[dict]:
@@ -180,16 +184,16 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="the linter's findings on one split, as JSON lines (a file)")
-    d.add_argument("--split", choices=["dev", "heldout"], required=True)
+    d.add_argument("--split", choices=SPLITS, required=True)
     d.add_argument("--out", required=True)
     w = sub.add_parser("worksheet", help="worksheet (.md + .jsonl) of the findings no judgement covers")
-    w.add_argument("--split", choices=["dev", "heldout"], required=True)
+    w.add_argument("--split", choices=SPLITS, required=True)
     w.add_argument("--out", required=True, help="path prefix: writes PREFIX.md and PREFIX.jsonl")
     w.add_argument("--all-prompts", action="store_true", help="list prompts without findings too (for missed problems)")
     i = sub.add_parser("import", help="store judges' lines (with their findings) in tests/audit/judgements")
     i.add_argument("findings")
     i.add_argument("judged", nargs="+")
-    i.add_argument("--round", required=True, choices=["before", "after"])
+    i.add_argument("--round", required=True, choices=["before", "after", "round2"])
     i.add_argument("--judge", default="independent")
     i.add_argument("--out", required=True)
     args = ap.parse_args(argv)
