@@ -1,7 +1,7 @@
 """Lint, fix and fmt cost against prompt size: 2 KB to 2 MB captions made of real corpus tags.
 
     python bench/bench_lint_scaling.py [--sizes 2000,20000,200000,2000000] [--profile kivotos-xl-2]
-    python bench/bench_lint_scaling.py --huge 50000000      # also `promptkit lint --fix` on a 50 MB file
+    python bench/bench_lint_scaling.py --huge 10000000      # also `promptkit lint --fix` on a 10 MB file
 
 Each size runs in a fresh process (after one warm-up call that opens the tag database and builds the
 suggestion index), so the peak RSS printed is that size's. Prints seconds, microseconds per character and
@@ -100,8 +100,14 @@ def huge(size: int, profile: str) -> None:
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "promptkit.cli.main", "lint", str(path), "--fix", "--profile",
                               profile, "--format", "json"], capture_output=True, cwd=ROOT)
-        print(f"promptkit lint --fix on a {written / 1e6:.0f} MB caption: {time.perf_counter() - t0:.1f} s, "
-              f"exit {out.returncode}")
+        seconds = time.perf_counter() - t0
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+        findings = out.stdout.count(b'"code"')
+        print(f"promptkit lint --fix on a {written / 1e6:.0f} MB caption: {seconds:.1f} s "
+              f"({1e6 * seconds / written:.1f} us/char), exit {out.returncode}, {findings:,} findings left, "
+              f"peak RSS {rss:.0f} MB (largest child process of this run)")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ class Severity(str, Enum):
         return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big caption can have 100k findings
 class Edit:
     """Replace ``text[start:end]`` with ``replacement``."""
 
@@ -29,7 +29,7 @@ class Edit:
     replacement: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fix:
     """Edits that resolve a finding. A safe fix keeps every tag and its weight; an unsafe one may not."""
 
@@ -42,7 +42,7 @@ class Fix:
                 "edits": [{"start": e.start, "end": e.end, "replacement": e.replacement} for e in self.edits]}
 
 
-@dataclass
+@dataclass(slots=True)
 class Diagnostic:
     code: str
     name: str

@@ -98,19 +98,17 @@ FAR_RIVAL = 5
 
 
 def _far_rival(word: str, best: str) -> bool:
-    """A much more common word of another family two edits away (``behide``: ``beside`` is one edit away,
-    but ``behind`` is ten times as common)."""
+    """A much more common word of another family two edits away, with the same first letter (``behide``:
+    ``beside`` is one edit away, but ``behind`` is ten times as common)."""
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
 
     counts = word_counts()
     n = len(word)
-    pool = [w for length in range(n - 2, n + 3) for w in _by_length().get(length, ())]
+    buckets = _by_start()
+    pool = [w for length in range(n - 2, n + 3) for w in buckets.get((word[0], length), ())]
     for other, distance, _ in process.extract(word, pool, scorer=OSA.distance, score_cutoff=2, limit=None):
-        if distance != 2 or _same_family(other, best):
-            continue
-        weight = counts[other] * (1.0 if other[0] == word[0] else FIRST_LETTER)
-        if weight >= FAR_RIVAL * counts[best]:
+        if distance == 2 and not _same_family(other, best) and counts[other] >= FAR_RIVAL * counts[best]:
             return True
     return False
 
@@ -126,9 +124,10 @@ def _same_family(a: str, b: str) -> bool:
 
 
 @functools.cache
-def _by_length() -> dict[int, tuple[str, ...]]:
-    out: dict[int, list[str]] = {}
+def _by_start() -> dict[tuple[str, int], tuple[str, ...]]:
+    """Words by first letter and length (two-edit rivals keep the first letter: see FIRST_LETTER)."""
+    out: dict[tuple[str, int], list[str]] = {}
     for w in word_counts():
-        out.setdefault(len(w), []).append(w)
-    return {n: tuple(ws) for n, ws in out.items()}
+        out.setdefault((w[0], len(w)), []).append(w)
+    return {k: tuple(ws) for k, ws in out.items()}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from array import array
 from dataclasses import dataclass, field
 
 from ..syntax.ast import Break, Embedding, ExtraNetwork, Text
@@ -20,7 +21,7 @@ from .clip import BOS, EOS, ClipBPE, clip_bpe
 CHUNK_LENGTH = 75
 
 
-@dataclass
+@dataclass(slots=True)  # one per token of a prompt: hundreds of thousands for a big caption
 class Token:
     id: int
     weight: float
@@ -103,15 +104,15 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
     leaves = prompt.leaf_weights()
     out: list[tuple[str, float, list[int]] | None] = []
     text_parts: list[str] = []
-    offsets: list[int] = []
+    offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
     current: float | None = None
 
     def flush() -> None:
-        nonlocal current
+        nonlocal current, offsets
         if text_parts:
-            out.append(("".join(text_parts), current if current is not None else 1.0, offsets[:]))
+            out.append(("".join(text_parts), current if current is not None else 1.0, offsets))
+            offsets = array("q")
         text_parts.clear()
-        offsets.clear()
         current = None
 
     for node, weight in leaves:
@@ -197,8 +198,9 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         lowered = text.lower()
         if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
             lowered, offsets = _lower_with_offsets(text, offsets)
-        toks = [(token_id, offsets[s], offsets[e - 1] + 1)
-                for word, s, e in bpe.words(lowered) for token_id in bpe.encode_word(word)]
+        toks = [(token_id, offsets[m.start()], offsets[m.end() - 1] + 1)
+                for m in bpe.iter_words(lowered) for token_id in bpe.encode_word(m.group())]
+        del lowered, offsets
         position = 0
         while position < len(toks):
             token_id, start, end = toks[position]

@@ -131,6 +131,10 @@ class ClipBPE:
         # long words (hostile input) are not cached: the cache would hold megabytes per entry
         return self._bpe_word(word) if len(word) <= 64 else self._bpe_word_uncached(word)
 
+    def iter_words(self, text: str):
+        """:meth:`words` as regex matches, one at a time (a big caption need not hold them all)."""
+        return _WORD.finditer(text)
+
     def words(self, text: str) -> list[tuple[str, int, int]]:
         """CLIP's pre-tokenized words of already-cleaned text with their (start, end) offsets."""
         return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]

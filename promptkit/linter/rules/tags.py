@@ -82,17 +82,22 @@ def corrected(ctx: LintContext, name: str) -> str | None:
     return found
 
 
-MAX_CORRECTIONS = 1000  # distinct spellings searched in the tag sources for a typo, per prompt
+MAX_CORRECTIONS = 1000  # distinct spellings and words searched for a typo, per prompt
+
+
+def _spend(ctx: LintContext) -> bool:
+    """Take one search from the prompt's budget: on a huge prompt of unknown words the first
+    :data:`MAX_CORRECTIONS` spellings and words are searched, so the cost stays bounded."""
+    spent = ctx.__dict__.get("_searches", 0)
+    if spent >= MAX_CORRECTIONS:
+        return False
+    ctx.__dict__["_searches"] = spent + 1
+    return True
 
 
 def _search(ctx: LintContext, name: str, min_posts: int):
-    """``TagDB.correction`` within the prompt's budget: on a huge prompt of unknown words the first
-    :data:`MAX_CORRECTIONS` are searched, so the cost stays bounded."""
-    budget = ctx.__dict__.get("_searches", 0)
-    if budget >= MAX_CORRECTIONS:
-        return None
-    ctx.__dict__["_searches"] = budget + 1
-    return ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts)
+    """``TagDB.correction`` within the prompt's budget (:func:`_spend`)."""
+    return ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts) if _spend(ctx) else None
 
 
 @functools.cache
@@ -125,8 +130,11 @@ def _vocabulary_typo(ctx: LintContext, name: str) -> str | None:
 
     from ..words import COMMON, frequency
 
-    close = [v for v in ctx.vocabulary if abs(len(v) - len(name)) <= 1 and v.count("_") == name.count("_")
-             and OSA.distance(v, name) == 1]
+    by_shape = _vocabulary_shapes(ctx)
+    words, n = name.count("_"), len(name)
+    if not any((words, m) in by_shape for m in (n - 1, n, n + 1)):
+        return None
+    close = [v for m in (n - 1, n, n + 1) for v in by_shape.get((words, m), ()) if OSA.distance(v, name) == 1]
     if len(close) != 1 or _digits(close[0]) != _digits(name) or close[0] in (name + "s", name + "es") or \
             name in (close[0] + "s", close[0] + "es"):
         return None
@@ -137,6 +145,16 @@ def _vocabulary_typo(ctx: LintContext, name: str) -> str | None:
     if Levenshtein.distance(old, new) == 2 or frequency(old) < COMMON:
         return close[0]
     return None
+
+
+def _vocabulary_shapes(ctx: LintContext) -> dict[tuple[int, int], list[str]]:
+    """The profile's vocabulary by (underscores, length): the few names a spelling can be one edit from."""
+    shapes = ctx.__dict__.get("_shapes")
+    if shapes is None:
+        shapes = ctx.__dict__["_shapes"] = {}
+        for v in ctx.vocabulary:
+            shapes.setdefault((v.count("_"), len(v)), []).append(v)
+    return shapes
 
 
 def _digits(text: str) -> str:
@@ -165,8 +183,13 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     natural = ctx.profile.natural_language
     if natural and len(name) < 5:
         return None
-    if known_anywhere(name):
-        return None
+    found = _found_correction(ctx, name, natural)
+    if found is None or known_anywhere(name):
+        return None  # "glans" is e621's tag, not a typo of "glass"
+    return found
+
+
+def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
     words = re.split(r"([_-])", name)
     if len(words) > 1 and any(w in _FILLERS for w in words[::2]):  # "off-the-shoulder sweater", "too longtongue"
         kept = []
@@ -229,7 +252,15 @@ def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
     (:func:`tag_correction`'s rules) changes only one of its words: a word that is neither a word nor a tag, or
     a phrase of real words one edit from one of the profile's own tags. Longest runs first, none overlapping.
     """
-    raw = tag.raw
+    memo = ctx.__dict__.setdefault("_windows", {})
+    found = memo.get(tag.raw)
+    if found is None:
+        found = memo[tag.raw] = _windows(ctx, tag.raw)
+    return [(tag.start + s, tag.start + e, name) for s, e, name in found]
+
+
+def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
+    """:func:`window_corrections` of one spelling, offsets relative to it (a caption repeats its pieces)."""
     if "\\" in raw or "(" in raw or ":" in raw or not raw.isascii():
         return []
     spans = [(m.start(), m.end()) for m in _WORD.finditer(raw)]
@@ -246,18 +277,22 @@ def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
             j = i + size
             if any(taken[i:j]) or (size == len(spans)):
                 continue
-            window = "_".join(keys[i:j])
-            if sum(unknown[i:j]) > 1 or _phrase_known(ctx, window):
+            if sum(unknown[i:j]) > 1:
                 continue
-            if _attributed(keys, i) or "and" in keys[max(0, i - 1):i] + keys[j:j + 1]:
-                continue  # "by sparth", "wpol and sarasti": names
-            if not any(unknown[i:j]) and size == 1:
-                name = _swapped_vocabulary_word(ctx, window)  # "lowers": a real word, two letters swapped
+            window = "_".join(keys[i:j])
+            if not any(unknown[i:j]):  # real words: only one of the profile's own tags (cheap: few shapes)
+                name = _swapped_vocabulary_word(ctx, window) if size == 1 else _vocabulary_typo(ctx, window)
+                if name is None or _phrase_known(ctx, window) or known_anywhere(window):
+                    continue
+            elif _phrase_known(ctx, window):
+                continue
             else:
                 name = corrected(ctx, window)
+            if _attributed(keys, i) or "and" in keys[max(0, i - 1):i] + keys[j:j + 1]:
+                continue  # "by sparth", "wpol and sarasti": names
             if name is None or not _one_word_changed(keys[i:j], name):
                 continue
-            found.append((tag.start + spans[i][0], tag.start + spans[j - 1][1], name))
+            found.append((spans[i][0], spans[j - 1][1], name))
             taken[i:j] = [True] * size
     return sorted(found)
 
@@ -998,23 +1033,27 @@ class MisspelledWord(Rule):
         covered = [(s, e) for s, e, _ in typo_spans(ctx)]
         starts = [s for s, _ in covered]
         checked = ctx.__dict__.setdefault("_words", {})
+        per_piece: dict[str, list[tuple[int, int, str]]] = {}  # a caption repeats its pieces
         for tag in _pieces(ctx):
-            words = list(_ANY_WORD.finditer(tag.raw))
-            for k, m in enumerate(words):
-                word = m.group()
-                if len(word) < 5 or not _LOWER_WORD.fullmatch(word):
-                    continue
-                start, end = tag.start + m.start(), tag.start + m.end()
+            typos = per_piece.get(tag.raw)
+            if typos is None:
+                typos = per_piece[tag.raw] = []
+                words = list(_ANY_WORD.finditer(tag.raw))
+                for k, m in enumerate(words):
+                    word = m.group()
+                    if len(word) < 5 or not _LOWER_WORD.fullmatch(word):
+                        continue
+                    if word not in checked:
+                        if not _spend(ctx):
+                            break
+                        checked[word] = _word_typo(ctx, word)
+                    if checked[word] is not None and not _among_names(ctx, words, k):
+                        typos.append((m.start(), m.end(), checked[word]))
+            for s, e, fixed in typos:
+                start, end, word = tag.start + s, tag.start + e, tag.raw[s:e]
                 i = bisect_right(starts, start) - 1
                 if i >= 0 and covered[i][1] > start:
                     continue  # inside a PK201 typo
-                if word not in checked:
-                    if len(checked) >= MAX_CORRECTIONS:
-                        return
-                    checked[word] = _word_typo(ctx, word)
-                fixed = checked[word]
-                if fixed is None or _among_names(ctx, words, k):
-                    continue
                 yield self.diagnostic(f"{word!r} is not a word; did you mean {fixed!r}?", start, end,
                                       suggestions=[fixed], fix=self.fix(f"replace with '{fixed}'",
                                                                          Edit(start, end, fixed)))
@@ -1065,6 +1104,8 @@ def _among_names(ctx: LintContext, words: list, k: int) -> bool:
     for w in lower:
         if w != lower[k] and _unknown_word(ctx, w):
             if w not in checked:
+                if not _spend(ctx):
+                    return True
                 checked[w] = _word_typo(ctx, w)
             if checked[w] is None:
                 return True
