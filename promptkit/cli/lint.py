@@ -105,7 +105,9 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
         report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
         pairs.append((item, report))
     if fmt == "json":
-        click.echo(output.json_report(pairs))
+        for chunk in output.json_chunks(pairs):
+            click.echo(chunk, nl=False)
+        click.echo()
     elif fmt == "sarif":
         click.echo(output.sarif_report(pairs))
     elif fmt == "github":

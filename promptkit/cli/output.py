@@ -75,14 +75,45 @@ def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0)
 
 
 def json_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
+    return "".join(json_chunks(pairs))
+
+
+class _Lazy(list):
+    """A list for ``json``'s (pure Python, indented) encoder that makes its items one at a time: a caption with
+    hundreds of thousands of findings is written without holding them all as dicts."""
+
+    def __init__(self, count: int, make) -> None:
+        super().__init__()
+        self._count, self._make = count, make
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self):
+        return iter(self._make())
+
+
+def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
+    """The JSON report (as :func:`json.dumps` with ``indent=2`` writes it) in pieces, to stream to a file."""
+
+    def rows(item, report):
+        for d in report.diagnostics:
+            row = d.to_dict()
+            if item.first_line != 1:
+                row["line"] = line_of(item, d)
+            yield row
+
     out = []
     for item, report in pairs:
-        data = {"source": item.label, "negative": item.negative, "first_line": item.first_line, **report.to_dict()}
-        if item.first_line != 1:
-            for d, row in zip(report.diagnostics, data["diagnostics"]):
-                row["line"] = line_of(item, d)
+        data = {"source": item.label, "negative": item.negative, "first_line": item.first_line,
+                "text": report.text, "profile": report.profile, "dialect": report.dialect,
+                "negative": report.negative,
+                "diagnostics": _Lazy(len(report.diagnostics), lambda i=item, r=report: rows(i, r))}
         out.append(data)
-    return json.dumps(out, ensure_ascii=False, indent=2)
+    return json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(out)
 
 
 def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:

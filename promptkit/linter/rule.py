@@ -49,9 +49,10 @@ class LintContext:
             tags = list(self.prompt.tags)
             for i, tag in enumerate(tags):
                 name = tag.name
-                if name.endswith(":") and len(name) > 1 and name[-2] not in ":_" and not tag.namespace:
-                    tags[i] = Tag(tag.raw, tag.text, name.rstrip(":"), tag.namespace, tag.weight, tag.branch,
-                                  tag.start, tag.end, tag.index)
+                if name.endswith(":") and len(name) > 1 and name[-2] not in ":_" and not tag.namespace and \
+                        tag.raw.endswith(":"):  # the span keeps the colon: removing the tag removes it too
+                    tags[i] = Tag(tag.raw, tag.text, name.rstrip(":").rstrip("_"), tag.namespace, tag.weight,
+                                  tag.branch, tag.start, tag.end, tag.index)
             self._tags = tags
         return self._tags
 

@@ -452,9 +452,10 @@ class AliasTag(Rule):
             if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
                 continue  # natural-language models read words: "line art" reads fine, "pony tail" does not
             new = spelled(ctx, renamed.name, tag.raw)
+            stray = tag.raw[len(tag.raw.rstrip(":")):] if not tag.name.endswith(":") else ""  # "(x::1.2)" keeps it
             yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
-                                  fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new)))
+                                  fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
 
 
 def _encoder_word(name: str) -> bool:
@@ -581,8 +582,9 @@ class DuplicateTag(Rule):
 
 
 def _shown(tag) -> str:
-    """A tag quoted for a message, without the stray colon of ``(x::1.2)``."""
-    return quote(tag.text[:-1] if tag.text.endswith(":") and not tag.name.endswith(":") else tag.text)
+    """A tag quoted for a message, without the stray colon of ``(x::1.2)`` (its span keeps it)."""
+    stray = tag.text.endswith(":") and not tag.name.endswith(":")
+    return quote(tag.text[:-1].rstrip() if stray else tag.text)
 
 
 class ConflictingCount(Rule):
