@@ -560,6 +560,8 @@ class DuplicateTag(Rule):
         for tag in ctx.tags:
             if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
+            if not _listed(ctx.text, tag):
+                continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
             copies.setdefault((bisect_right(bounds, tag.start), tag.branch, tag.qualified_name), []).append(tag)
         found = []
         for same in copies.values():
@@ -579,6 +581,25 @@ class DuplicateTag(Rule):
                                              fix=self.fix("remove the repetition", edit) if edit is not None else None))
         found.sort(key=lambda d: d.start)
         return found
+
+
+_OPENERS = "([{ \t"
+_ITEM_TAIL = ")]}:+-.0123456789 \t"  # closers and weights: (x:1.2), {x}, compel's x++ and (x)1.2
+
+
+def _listed(text: str, tag) -> bool:
+    """``tag`` is an item of a list: only whitespace, brackets and weights separate it from the commas, line
+    ends, ``BREAK`` or prompt ends around it. In prose that brackets cut into pieces (``... and (covered with
+    snow:1.6)``) the same words twice are the sentence's words, not a repeated tag."""
+    before = text[:tag.start]
+    left = max(before.rfind(","), before.rfind("\n"))
+    head = before[left + 1:].strip(_OPENERS)
+    if head and not head.endswith("BREAK"):
+        return False
+    after = text[tag.end:]
+    ends = [i for i in (after.find(","), after.find("\n")) if i >= 0]
+    tail = (after[:min(ends)] if ends else after).strip(_ITEM_TAIL)
+    return not tail or tail.startswith("BREAK")
 
 
 def _shown(tag) -> str:
@@ -1096,9 +1117,13 @@ def _among_names(ctx: LintContext, words: list, k: int) -> bool:
     or ``style of`` (``by sparth``), stands next to ``and`` or to another unknown word (``artgerm and josan
     gonzales``, ``saturno butto``), or the piece holds another unknown word that is no typo either
     (``motor de curvatura``)."""
+    from ..words import is_word
+
     lower = [w.group().lower() for w in words]
     if _attributed(lower, k):
         return True
+    if any(w != lower[k] and w in _name_words() and not is_word(w) for w in lower):
+        return True  # the piece names someone ("artgerm julie bell beeple"): its unknown words are names
     neighbours = [lower[n] for n in (k - 1, k + 1) if 0 <= n < len(lower)]
     if "and" in neighbours or any(_unknown_word(ctx, w) for w in neighbours):
         return True
