@@ -233,6 +233,22 @@ class TagDB:
         key = query_keys(text)[0]
         return info if is_rename(key, info.name) else None
 
+    def aliases_of(self, name: str, limit: int = 20) -> list[str]:
+        """Spellings that this stack resolves to tag ``name`` (its aliases in every source), sorted.
+
+        An alias another source decides differently is left out (the first source that knows a spelling
+        decides). A scan of the alias tables: a few milliseconds, meant for one tag at a time (hover).
+        """
+        if not storable(name):
+            return []
+        found: set[str] = set()
+        for conn in self._conns:
+            for (alias,) in conn.execute("SELECT alias FROM aliases WHERE name = ?", (name,)):
+                info = self.lookup(alias)
+                if info is not None and info.name == name:
+                    found.add(alias)
+        return sorted(found)[:limit]
+
     def popularity(self, name: str) -> int:
         """Post count of a tag name in the first source that lists it (0 when none does)."""
         rows = self._rows(name) if storable(name) else []
