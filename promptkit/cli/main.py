@@ -19,6 +19,7 @@ from .fmt import fmt_command
 from .generate import generate, info
 from .lint import lint
 from .lsp import lsp_command
+from .playground import playground_command
 from .syntax import convert, parse_command, tokens
 from .tags import tags
 
@@ -40,6 +41,7 @@ def cli() -> None:
 for command in (lint, fmt_command, convert, parse_command, tokens, tags, profiles, rules, generate, info, dataset):
     cli.add_command(command)
 cli.add_command(lsp_command)
+cli.add_command(playground_command)
 
 
 def main() -> None:

@@ -173,6 +173,13 @@ def _segment_findings(doc: Resolved, segment: Segment) -> list[dict]:
     return [_to_document(d, segment) for d in local]
 
 
+def failure_finding(exc: Exception, length: int) -> dict:
+    """The finding for a document the analysis process could not handle (out of memory, out of time)."""
+    return {"code": "analysis", "name": "analysis-failed", "severity": "error", "start": 0, "end": min(length, 1),
+            "message": f"promptkit could not analyse this document: {exc}", "suggestions": [], "fix": None,
+            "negative": False}
+
+
 def _lint_segment(doc: Resolved, segment: Segment) -> list[dict]:
     from ..linter import lint_prompt
 

@@ -116,11 +116,6 @@ def semantic_data(spans: list[list], index: LineIndex) -> list[int]:
     return data
 
 
-def failure_finding(exc: Exception, length: int) -> dict:
-    return {"code": "analysis", "name": "analysis-failed", "severity": "error", "start": 0, "end": min(length, 1),
-            "message": f"promptkit could not analyse this document: {exc}", "suggestions": [], "fix": None}
-
-
 def config_finding(problem: str) -> dict:
     return {"code": "settings", "name": "configuration", "severity": "error", "start": 0, "end": 0,
             "message": problem, "suggestions": [], "fix": None}
