@@ -218,6 +218,10 @@ def screenshot(page, name: str, tmp_path: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     page.screenshot(path=str(path))
+    if os.environ.get("PROMPTKIT_SCREENSHOTS"):  # for the README: small PNGs (a 64-colour palette)
+        from PIL import Image
+
+        Image.open(path).convert("RGB").quantize(64).save(path, optimize=True)
     return path
 
 
