@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("pygls")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
+from pygls.protocol import default_converter  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
 from promptkit.editing.positions import LineIndex  # noqa: E402
@@ -30,8 +31,24 @@ SERVER_ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.ge
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
+def recording_client() -> LanguageClient:
+    """pytest-lsp's client, keeping every publication by (uri, version): none is missed in a burst."""
+    from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+    client = LanguageClient(converter_factory=default_converter)
+    client.published = {}
+
+    def publish(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+        client.diagnostics[params.uri] = params.diagnostics
+        client.published[(params.uri, params.version)] = params.diagnostics
+
+    register_lsp_features(client, {**DEFAULT_CLIENT_FEATURES, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS: publish})
+    return client
+
+
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[sys.executable, "-m", "promptkit.cli.main", "lsp"], server_env=SERVER_ENV))
+    server_command=[sys.executable, "-m", "promptkit.cli.main", "lsp"], server_env=SERVER_ENV,
+    client_factory=recording_client))
 async def client(lsp_client: LanguageClient):
     await lsp_client.initialize_session(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
@@ -50,14 +67,9 @@ def new_uri(name: str = "prompt.prompt") -> str:
 async def diagnostics_for(client: LanguageClient, uri: str, version: int, timeout: float = 60.0):
     """The diagnostics the server published for this version of the document."""
     async def wait():
-        while True:
-            found = client.diagnostics.get(uri)
-            if found is not None and getattr(client, "_versions", {}).get(uri) == version:
-                return found
-            params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-            client.__dict__.setdefault("_versions", {})[params.uri] = params.version
-            if params.uri == uri and params.version == version:
-                return params.diagnostics
+        while (uri, version) not in client.published:
+            await asyncio.sleep(0.02)
+        return client.published[(uri, version)]
     return await asyncio.wait_for(wait(), timeout)
 
 
@@ -258,14 +270,12 @@ async def test_debounce_publishes_only_the_last_version(client: LanguageClient):
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"promptkit": {"profile": PROFILE, "debounce_ms": 300}}))
     uri, _ = await open_doc(client, "1girl")
-    seen = []
-    client.__dict__["_versions"] = {}
     for v, word in enumerate(["1girl, l", "1girl, lo", "1girl, lon", "1girl, long hiar"], start=2):
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             types.VersionedTextDocumentIdentifier(uri=uri, version=v), [types.TextDocumentContentChangeWholeDocument(word)]))
     diagnostics = await diagnostics_for(client, uri, 5)
-    seen = [v for u, v in client.__dict__["_versions"].items() if u == uri]
-    assert [d.code for d in diagnostics] == ["PK201"] and seen == [5]
+    seen = sorted(v for u, v in client.published if u == uri)
+    assert [d.code for d in diagnostics] == ["PK201"] and seen == [1, 5]
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"promptkit": {"profile": PROFILE, "debounce_ms": 0}}))
 
@@ -287,6 +297,8 @@ async def test_hostile_documents_get_an_answer_and_the_server_lives(client: Lang
     assert diagnostics, name  # a finding, or one that says why there are none
     if name == "nested prompt editing":
         assert [d.code for d in diagnostics] == ["analysis"] and "memory" in diagnostics[0].message
+    elif name == "1 MB":  # bounded: 1,000 findings and one that counts the rest
+        assert len(diagnostics) == 1001 and diagnostics[-1].code == "more" and "more findings" in diagnostics[-1].message
     elif name == "lone surrogates":
         assert {"encoding", "PK201"} <= {d.code for d in diagnostics}
     else:
@@ -297,3 +309,32 @@ async def test_hostile_documents_get_an_answer_and_the_server_lives(client: Lang
     uri2, diagnostics = await open_doc(client, "long hiar")
     assert [d.code for d in diagnostics] == ["PK201"]
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+
+
+async def test_project_config_folders_complete_loras_and_embeddings(client: LanguageClient, tmp_path: Path):
+    (tmp_path / "loras" / "styles").mkdir(parents=True)
+    (tmp_path / "loras" / "styles" / "detail_tweaker_xl.safetensors").write_bytes(b"")
+    (tmp_path / "emb").mkdir()
+    (tmp_path / "emb" / "MyNegativeXL.pt").write_bytes(b"")
+    (tmp_path / "promptkit.toml").write_text('profile = "pony-v6"\nloras = "loras"\nembeddings = "emb"\n')
+    uri = (tmp_path / "x.prompt").as_uri()
+    text = "score_9, long_ha, <lora:det"
+    _, diagnostics = await open_doc(client, text, uri)
+    expected = sorted((d.code, d.start, d.end) for d in lint_prompt(text, "pony-v6").diagnostics)
+    assert served(text, diagnostics) == expected  # the project's profile, over the editor's kivotos-xl-2
+
+    async def complete(at: int):
+        return await client.text_document_completion_async(types.CompletionParams(
+            types.TextDocumentIdentifier(uri), types.Position(0, at)))
+
+    result = await complete(len(text))
+    assert [i.text_edit.new_text for i in result.items] == ["detail_tweaker_xl"]
+    assert offsets(text, result.items[0].text_edit.range) == (text.index("det"), len(text))
+    result = await complete(text.index("long_ha") + 7)
+    assert result.items[0].text_edit.new_text == "long_hair"  # pony-v6 takes either style: the writer's kept
+    text2 = "score_9, MyNeg"
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=2), [types.TextDocumentContentChangeWholeDocument(text2)]))
+    await diagnostics_for(client, uri, 2)
+    result = await complete(len(text2))
+    assert "MyNegativeXL" in [i.text_edit.new_text for i in result.items]

@@ -442,8 +442,9 @@ def _network_files(doc: Resolved, name: str) -> list[str]:
 
 # -- chunks and conversions (the playground's views) ------------------------------------------------------
 
-def chunk_view(doc: Resolved, segment: Segment) -> dict:
-    """The 75-token chunks as A1111 cuts them: each token's text, weight and span; how each chunk ended."""
+def chunk_view(doc: Resolved, segment: Segment, limit: int = 200) -> dict:
+    """The 75-token chunks as A1111 cuts them: each token's text, weight and span; how each chunk ended.
+    The first ``limit`` chunks are listed (a page cannot show thousands); ``chunk_total`` counts them all."""
     from ..linter.engine import _namespaces
     from ..syntax import parse
     from ..tokens.chunks import CHUNK_LENGTH, plan_chunks
@@ -452,14 +453,15 @@ def chunk_view(doc: Resolved, segment: Segment) -> dict:
     bpe = clip_bpe()
     plan = plan_chunks(parse(segment.text, doc.dialect, namespaces=_namespaces(doc.profile)))
     chunks = []
-    for i, chunk in enumerate(plan.chunks):
+    for i, chunk in enumerate(plan.chunks[:limit]):
         last = i == len(plan.chunks) - 1
         ended = "break" if chunk.forced else ("end" if last else
                                               "full" if len(chunk.tokens) == CHUNK_LENGTH else "backtrack")
         chunks.append({"ended": ended, "tokens": [
             {"text": bpe.decode([t.id]), "weight": round(t.weight, 6), "start": segment.to_document(t.start),
              "end": segment.to_document(t.end)} for t in chunk.tokens]})
-    return {"chunks": chunks, "token_count": plan.token_count, "max_chunks": doc.profile.max_chunks}
+    return {"chunks": chunks, "chunk_total": len(plan.chunks), "token_count": plan.token_count,
+            "max_chunks": doc.profile.max_chunks}
 
 
 def conversions(doc: Resolved, segment: Segment) -> list[dict]:

@@ -36,6 +36,7 @@ from .config import client_settings, project_settings
 logger = logging.getLogger(__name__)
 
 FIX_ALL_KIND = "source.fixAll.promptkit"
+MAX_DIAGNOSTICS = 1000  # per document: the rest is summed up in one more finding
 
 
 def uri_path(uri: str) -> str | None:
@@ -172,9 +173,16 @@ class PromptServer(LanguageServer):
             return findings  # a newer version is on its way: do not publish stale findings
         doc.findings, doc.findings_version = findings, version
         index = doc.index(self.encoding)
+        shown = findings[:MAX_DIAGNOSTICS]
+        if len(findings) > MAX_DIAGNOSTICS:  # an editor cannot show more; `promptkit lint` lists them all
+            last = findings[MAX_DIAGNOSTICS]
+            shown = shown + [{"code": "more", "name": "more-findings", "severity": "info", "start": last["start"],
+                              "end": last["start"], "fix": None, "message":
+                              f"{len(findings) - MAX_DIAGNOSTICS:,} more findings from here on are not shown "
+                              "(`promptkit lint` lists them all)"}]
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
             uri=doc.uri, version=version,
-            diagnostics=[render.diagnostic(f, i, index, self.rule_docs) for i, f in enumerate(findings)]))
+            diagnostics=[render.diagnostic(f, i, index, self.rule_docs) for i, f in enumerate(shown)]))
         return findings
 
     async def current_findings(self, doc: OpenDocument) -> list[dict]:

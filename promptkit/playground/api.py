@@ -31,6 +31,7 @@ from ..editing.positions import Utf16Offsets
 from ..editing.worker import DocumentRef, Worker, WorkerError
 
 MAX_TEXT = 4_000_000  # characters: a prompt of a few MB is accepted (and linted, slowly); more is refused
+MAX_FINDINGS = 2000  # findings listed per prompt (a page cannot show more); finding_total counts them all
 
 
 class ApiError(Exception):
@@ -149,7 +150,8 @@ class Chunk(BaseModel):
 
 
 class Chunks(BaseModel):
-    chunks: list[Chunk]
+    chunks: list[Chunk] = Field(description="the first 200 chunks")
+    chunk_total: int
     token_count: int
     max_chunks: int | None
 
@@ -161,7 +163,8 @@ class Conversion(BaseModel):
 
 
 class PromptAnalysis(BaseModel):
-    findings: list[Finding]
+    findings: list[Finding] = Field(description=f"the first {MAX_FINDINGS} findings, in source order")
+    finding_total: int = 0
     chunks: Chunks | None = None
     conversions: list[Conversion] | None = None
 
@@ -239,9 +242,11 @@ class Api:
                 findings = result["findings"]
                 dialect = result["dialect"]
             except WorkerError as exc:
-                out[role] = PromptAnalysis(findings=[Finding(**analysis.failure_finding(exc, len(text)))])
+                out[role] = PromptAnalysis(findings=[Finding(**analysis.failure_finding(exc, len(text)))],
+                                           finding_total=1)
                 continue
-            part: dict[str, Any] = {"findings": [_finding_units(f, units) for f in findings]}
+            part: dict[str, Any] = {"findings": [_finding_units(f, units) for f in findings[:MAX_FINDINGS]],
+                                    "finding_total": len(findings)}
             if role == "prompt" and not any(f["code"] == "settings" for f in findings):
                 try:
                     chunks = self.lint_worker.call("chunks", None, ref)

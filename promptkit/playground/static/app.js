@@ -129,7 +129,8 @@ function weightColour(weight) {
 function renderChunks(view) {
   const box = $("chunks");
   box.replaceChildren();
-  $("token-count").textContent = view ? `· ${view.token_count} tokens` : "";
+  $("token-count").textContent = view ? `· ${view.token_count} tokens` +
+    (view.chunk_total > view.chunks.length ? ` (the first ${view.chunks.length} of ${view.chunk_total} chunks shown)` : "") : "";
   if (!view) return;
   view.chunks.forEach((chunk, i) => {
     const over = view.max_chunks !== null && i >= view.max_chunks;
