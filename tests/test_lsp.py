@@ -316,7 +316,7 @@ async def test_project_config_folders_complete_loras_and_embeddings(client: Lang
     (tmp_path / "loras" / "styles" / "detail_tweaker_xl.safetensors").write_bytes(b"")
     (tmp_path / "emb").mkdir()
     (tmp_path / "emb" / "MyNegativeXL.pt").write_bytes(b"")
-    (tmp_path / "promptkit.toml").write_text('profile = "pony-v6"\nloras = "loras"\nembeddings = "emb"\n')
+    (tmp_path / "promptkit.toml").write_text('profile = "pony-v6"\nlora-dirs = ["loras"]\nembeddings = "emb"\n')
     uri = (tmp_path / "x.prompt").as_uri()
     text = "score_9, long_ha, <lora:det"
     _, diagnostics = await open_doc(client, text, uri)
