@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -11,6 +12,9 @@ from click.testing import CliRunner
 
 from promptkit.cli.main import cli
 from promptkit.linter import fix_text, format_prompt, lint_prompt
+from promptkit import ConversionError, convert
+
+from a1111_reference import parse_prompt_attention
 
 
 def run(*args, input=None):
@@ -26,6 +30,66 @@ def test_deep_novelai_braces_do_not_overflow():
     found = [d for d in report.diagnostics if d.code == "PK106"]
     assert len(found) == 1 and "14560 levels" in found[0].message and found[0].fix is None
     assert format_prompt(text, "kivotos-xl-2") == text  # nothing to rewrite safely
+
+
+def _a1111_weights(text: str) -> list[float]:
+    return [w for _, w in parse_prompt_attention(text)]
+
+
+def _same_weights(got: list[float], want: list[float]) -> bool:
+    """Equal to the formatter's precision (a weight is written exact to 1e-6), infinities equal."""
+    return len(got) == len(want) and all(g == w or math.isclose(g, w, rel_tol=1e-6, abs_tol=1e-6)
+                                         for g, w in zip(got, want))
+
+
+DEEP_SHAPES = {  # body, bracket pair: each built at every depth the same way
+    "a phrase in round brackets": ("pony tail, long_hair", "()"),
+    "one tag in round brackets": ("pony tail", "()"),
+    "one tag in square brackets": ("pony tail", "[]"),
+}
+
+
+@pytest.mark.parametrize("shape", list(DEEP_SHAPES))
+def test_formatting_deep_brackets_keeps_the_meaning_at_any_depth(shape: str):
+    """100,000 nested brackets raised OverflowError in fmt (1.1 ** depth in PK108's fix). Now the text formatted
+    at depth 100,000 is the shallow one's formatting with the same brackets, or the one weight that says the
+    same, and every weight A1111 reads (the independent re-implementation in a1111_reference) is unchanged:
+    where A1111's weight overflows to infinity or underflows to 0 the formatter writes that, or keeps the stack."""
+    body, (open_, close) = DEEP_SHAPES[shape]
+    build = lambda depth: open_ * depth + body + close * depth + ", smile"  # noqa: E731
+    inner = format_prompt(body, "kivotos-xl-2")
+    for depth in (1, 3, 50, 100_000):
+        text = build(depth)
+        formatted = format_prompt(text, "kivotos-xl-2")
+        assert _same_weights(_a1111_weights(formatted), _a1111_weights(text)), (shape, depth)
+        if depth == 1 or "," in body:  # nothing to collapse: the shallow formatting, the same brackets
+            assert formatted == open_ * depth + inner + close * depth + ", smile", (shape, depth)
+        elif open_ == "(" and depth == 100_000:  # the weight is infinite: no number says it, the stack stays
+            assert formatted == open_ * depth + inner + close * depth + ", smile"
+        else:
+            weight = formatted.removeprefix(f"({inner}:").split(")")[0]
+            assert formatted == f"({inner}:{weight}), smile", (shape, depth)
+        if depth < 100_000:  # (a second pass at 100,000 costs seconds and proves nothing more)
+            assert format_prompt(formatted, "kivotos-xl-2") == formatted
+
+
+def test_deep_round_brackets_say_the_weight_overflows_and_convert_refuses():
+    text = "(" * 10_000 + "smile" + ")" * 10_000
+    report = lint_prompt(text, "kivotos-xl-2", extend_select=["PK108"])
+    (stack,) = [d for d in report.diagnostics if d.code == "PK108"]
+    assert "infinity" in stack.message and stack.fix is None  # no fix can write an infinite weight
+    (heavy,) = [d for d in report.diagnostics if d.code == "PK103"]
+    assert "weight inf" in heavy.message
+    for dialect in ("comfy", "novelai", "compel"):  # "(smile:inf)", "inf::smile::" are not weights there
+        with pytest.raises(ConversionError, match="overflows"):
+            convert(text, "a1111", dialect)
+    assert convert("(((smile)))", "a1111", "comfy") == "(smile:1.331)"
+
+
+def test_fmt_on_100000_nested_brackets_prints_the_prompt():
+    text = "(" * 100_000 + "smile" + ")" * 100_000
+    result = CliRunner().invoke(cli, ["fmt", "-p", "kivotos-xl-2", "-"], input=text + "\n")
+    assert result.exit_code == 0 and result.output == text + "\n", result.output[-300:]
 
 
 def test_empty_group_fix_never_merges_tags():

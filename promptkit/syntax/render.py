@@ -8,6 +8,7 @@ What a target cannot express raises :class:`ConversionError` naming it; nothing 
 
 from __future__ import annotations
 
+import math
 import re
 
 from .ast import And, Blend, Break, Embedding, ExtraNetwork, Separator, Swap, Text
@@ -105,6 +106,9 @@ def _a1111_network(node: ExtraNetwork, source_dialect: str) -> str:
 
 
 def _wrap(body: str, weight: float, dialect: str) -> str:
+    if not math.isfinite(weight):
+        raise ConversionError(f"the weight of {body[:40]!r} overflows (thousands of nested brackets); "
+                              f"{dialect} has no number for it: remove most of the brackets")
     w = format_weight(weight)
     if dialect in ("a1111", "comfy"):
         return f"({body}:{w})"

@@ -409,11 +409,24 @@ class NestedEmphasis(Rule):
                 depth += 1
             if depth < 3 or any(type(c) is not Text for c in inner.children):
                 continue
-            weight = format_weight(node.multiplier ** depth)
+            weight = _stacked_weight(node.multiplier, depth)
             body = render_source(inner.children)
+            if weight is None:  # A1111 multiplies its way to an infinite weight: no number says that
+                yield self.diagnostic(f"{depth} nested brackets: A1111 multiplies the weight to infinity; "
+                                      "remove most of them",
+                                      node.start, node.end)
+                continue
             yield self.diagnostic(f"{depth} nested brackets: write ({quote(body.strip())[1:-1]}:{weight})",
                                   node.start, node.end,
                                   fix=self.fix("write one weight", Edit(node.start, node.end, f"({body}:{weight})")))
+
+
+def _stacked_weight(multiplier: float, depth: int) -> str | None:
+    """``multiplier ** depth`` written as one weight, or None where it overflows (A1111's weight is inf)."""
+    try:
+        return format_weight(multiplier ** depth)
+    except OverflowError:
+        return None
 
 
 _GLUED_BREAK = re.compile(r"(?<=[a-z0-9])BREAK|BREAK(?=[a-z0-9])")
