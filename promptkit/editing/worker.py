@@ -1,8 +1,7 @@
 """The analysis process: ``analysis`` run in a child with a memory and a time limit.
 
-Why a child: a server must outlive any document, and some documents cost more than a server can pay (the
-parser's memory grows with the square of the depth of nested prompt editing: ``[a:`` x 30,000 takes
-gigabytes). The child runs under ``RLIMIT_AS``; a request that runs out of memory or time ends the child,
+Why a child: a server must outlive any document, and a document may cost more than a server can pay (lint
+memory grows with the size of the text, and one slow path in any rule would stall every editor). The child runs under ``RLIMIT_AS``; a request that runs out of memory or time ends the child,
 the caller gets a :class:`WorkerError` with the reason (shown as a finding), and the next request starts a
 fresh child. Requests go one at a time over a pipe: a 4-byte length, then JSON (ASCII, so text that holds
 lone surrogates from undecodable bytes crosses intact).
