@@ -10,7 +10,9 @@ start-up; completion p99 < 30 ms. Measured:
   start-up; a ``didChange`` to another fresh prompt; and a ``didChange`` that types one more tag (what editing
   is); debounce 0. The library's own ``lint_prompt`` on the same text, in this process, is the reference
   (ratio = what the server adds);
-- completion and hover: request to answer, at prefixes of real tags typed at the end of a 2 KB document.
+- completion and hover: request to answer, at prefixes of real tags typed at the end of a 2 KB document;
+- formatting, and diagnostics, completion and hover at random offsets, on 2 KB and large (``--large``, 200 KB)
+  documents; ``format_prompt`` in-process is the reference for formatting.
 
 Run: ``python bench/bench_lsp.py`` (``--quick`` for fewer rounds). Every wait has a deadline; the server is
 shut down at the end.
@@ -72,6 +74,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--docs", type=int, default=30)
     parser.add_argument("--completions", type=int, default=300)
+    parser.add_argument("--large", type=int, default=200_000, help="characters of the large documents")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -100,7 +103,7 @@ def main() -> None:
           f"median {ms(statistics.median(first))}")
 
     # -- diagnostics, completion, hover after start-up ------------------------------------------------------
-    from promptkit.linter import lint_prompt
+    from promptkit.linter import format_prompt, lint_prompt
     from promptkit.profiles import load_profile
     from promptkit.tags import TagDB
 
@@ -178,6 +181,43 @@ def main() -> None:
         print(f"  reference: TagDB.complete in-process: p50 {ms(percentile(library, 50))}, "
               f"p99 {ms(percentile(library, 99))}")
         print(f"hover: p50 {ms(percentile(hover, 50))}, p99 {ms(percentile(hover, 99))}")
+
+        # -- formatting, and every request on a large document ------------------------------------------------
+        client.notify("workspace/didChangeConfiguration",
+                      {"settings": {"promptkit": {"profile": PROFILE, "debounce_ms": 0}}})
+        for size, rounds in ((2048, args.docs), (args.large, max(3, args.docs // 6))):
+            label = f"{size // 1024} KB"
+            opened, formatting, library, completion, hover = [], [], [], [], []
+            for i in range(rounds):
+                text = prompt_of(size, rng, prompts)
+                uri = f"file:///bench/fmt{size}-{i}.prompt"
+                sent = client.notify("textDocument/didOpen", {"textDocument": {
+                    "uri": uri, "languageId": "prompt", "version": 1, "text": text}})
+                when, _ = client.diagnostics(uri, 1, timeout=300)
+                opened.append(when - sent)
+                seconds, _ = client.request("textDocument/formatting", {
+                    "textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": True}}, timeout=300)
+                formatting.append(seconds)
+                t = time.perf_counter()
+                format_prompt(text, profile, db=db)
+                library.append(time.perf_counter() - t)
+                for _ in range(10):
+                    offset = rng.randrange(len(text))
+                    seconds, _ = client.request("textDocument/completion", {
+                        "textDocument": {"uri": uri}, "position": {"line": 0, "character": offset}})
+                    completion.append(seconds)
+                    seconds, _ = client.request("textDocument/hover", {
+                        "textDocument": {"uri": uri}, "position": {"line": 0, "character": offset}})
+                    hover.append(seconds)
+                client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            print(f"{label} documents ({rounds}): diagnostics didOpen -> publish p50 {ms(percentile(opened, 50))}, "
+                  f"p99 {ms(percentile(opened, 99))}")
+            print(f"  formatting: p50 {ms(percentile(formatting, 50))}, p99 {ms(percentile(formatting, 99))}; "
+                  f"reference format_prompt in-process p50 {ms(percentile(library, 50))} "
+                  f"(server / library = {percentile(formatting, 50) / percentile(library, 50):.2f}x)")
+            print(f"  completion at random offsets: p50 {ms(percentile(completion, 50))}, "
+                  f"p99 {ms(percentile(completion, 99))}; hover: p50 {ms(percentile(hover, 50))}, "
+                  f"p99 {ms(percentile(hover, 99))}")
     finally:
         client.close()
 
