@@ -319,8 +319,9 @@ async def test_hostile_documents_get_an_answer_and_the_server_lives(client: Lang
     client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
 
 
-# The analysis process's memory limit (RLIMIT_AS), low enough that a megabyte of prompt runs out of it (start-up
-# needs ~300 MB of address space here, the 1 MB lint ~450 MB): no document is that costly at the usual limit.
+# The analysis process's memory limit (RLIMIT_AS), low enough that two megabytes of prompt run out of it (a small
+# lint needs ~130 MB of address space here, 1 MB ~460 MB, 2 MB ~800 MB): no document is that costly at the usual
+# limit.
 SMALL_MEMORY_ENV = {**SERVER_ENV, "PROMPTKIT_EDITOR_MEMORY_MB": "350"}
 
 
@@ -336,7 +337,7 @@ async def small_client(lsp_client: LanguageClient):
 
 
 async def test_a_document_beyond_the_memory_limit_is_a_diagnostic_and_the_server_lives(small_client: LanguageClient):
-    text = HOSTILE["1 MB"]
+    text = HOSTILE["1 MB"] * 2  # needs ~800 MB: far from the limit either way
     uri, diagnostics = await open_doc(small_client, text, timeout=240.0)
     assert [d.code for d in diagnostics] == ["analysis"] and "memory" in diagnostics[0].message
     _, diagnostics = await open_doc(small_client, "long hiar")  # a fresh analysis process answers

@@ -57,8 +57,9 @@ class DocumentRef:
 
 
 def default_timeout(size: int) -> float:
-    """Seconds a request may take: lint costs ~6 us per character on an idle machine; leave room for a busy one."""
-    return 20.0 + 40.0 * size / 2 ** 20
+    """Seconds a request may take: lint costs ~13 us per character on an idle machine (13 s a megabyte); leave
+    room for a busy one (a shared 2-core machine is several times slower)."""
+    return 30.0 + 100.0 * size / 2 ** 20
 
 
 # -- the caller's side ------------------------------------------------------------------------------------
@@ -261,6 +262,10 @@ def serve(memory_mb: int) -> None:
         pass
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed by accident may corrupt the pipe
+    # made before any request: when memory runs out, the answer that says so must not need any
+    oom = json.dumps({"ok": False, "kind": "memory",
+                      "error": f"the analysis ran out of memory (limit {memory_mb} MiB) and was stopped"}).encode()
+    out_of_memory_reply = _HEADER.pack(len(oom)) + oom
     documents = _Documents()
     while True:
         header = stdin.read(_HEADER.size)
@@ -269,9 +274,9 @@ def serve(memory_mb: int) -> None:
         (length,) = _HEADER.unpack(header)
         if length > MAX_MESSAGE:
             return
-        body = stdin.read(length)
         out_of_memory = False
         try:
+            body = stdin.read(length)
             message = json.loads(body)
             wire = message.get("doc")
             doc = documents.get(wire) if wire is not None else None
@@ -279,24 +284,19 @@ def serve(memory_mb: int) -> None:
                 reply = {"ok": False, "kind": "need-text", "error": "send the text"}
             else:
                 reply = {"ok": True, "result": _handle(message["method"], message.get("params") or {}, doc, documents)}
-        except MemoryError:
-            documents = _Documents()
-            reply = {"ok": False, "kind": "memory",
-                     "error": f"the analysis ran out of memory (limit {memory_mb} MiB) and was stopped"}
-            out_of_memory = True
-        except (KeyError, TypeError, ValueError) as exc:
-            reply = {"ok": False, "kind": "bad-request", "error": f"{type(exc).__name__}: {exc}"}
-        except Exception as exc:  # a library bug: reported to the caller, the child lives on
-            reply = {"ok": False, "kind": "internal", "error": f"{type(exc).__name__}: {exc}"}
-        try:
             data = json.dumps(reply, ensure_ascii=True).encode("ascii")
         except MemoryError:
-            data = json.dumps({"ok": False, "kind": "memory", "error": "out of memory"}).encode("ascii")
-            out_of_memory = True
+            out_of_memory = True  # answered below, once this handler has let go of the request's objects
+        except (KeyError, TypeError, ValueError) as exc:
+            data = json.dumps({"ok": False, "kind": "bad-request", "error": f"{type(exc).__name__}: {exc}"}).encode()
+        except Exception as exc:  # a library bug: reported to the caller, the child lives on
+            data = json.dumps({"ok": False, "kind": "internal", "error": f"{type(exc).__name__}: {exc}"}).encode()
+        if out_of_memory:  # a MemoryError can leave any state half-built: answer and start clean
+            stdout.write(out_of_memory_reply)
+            stdout.flush()
+            os._exit(3)
         stdout.write(_HEADER.pack(len(data)) + data)
         stdout.flush()
-        if out_of_memory:  # a MemoryError can leave any state half-built: start clean
-            sys.exit(3)
 
 
 def main() -> None:
