@@ -78,7 +78,7 @@ class Prompt:
         self.dialect = dialect
         self._children = children
         self._tags = tags
-        self._a1111_leaves: list[tuple[Node, float]] | None = None
+        self._a1111_leaves: tuple[list[Node], list[float]] | None = None
         self.namespaces = namespaces
 
     @property
@@ -137,7 +137,7 @@ class Prompt:
         if self.dialect == "a1111":
             from .dialects.brackets import a1111_fragments
 
-            return a1111_fragments(self._replay_a1111())
+            return a1111_fragments(*self._replay_a1111())
         res: list[list] = []
         for node, weight in weighted_leaves(self):
             if type(node) is ExtraNetwork and self.dialect == "compel":
@@ -157,11 +157,13 @@ class Prompt:
         if self.dialect == "a1111":
             from .dialects.brackets import EMPTY_FRAGMENT
 
-            return [(n, w) for n, w in self._replay_a1111() if n is not EMPTY_FRAGMENT]
+            leaves, weights = self._replay_a1111()
+            return [(n, w) for n, w in zip(leaves, weights) if n is not EMPTY_FRAGMENT]
         return list(weighted_leaves(self))
 
-    def _replay_a1111(self) -> list[tuple[Node, float]]:
-        """A1111's own weighting of every leaf (with the empty fragments around BREAK), computed once."""
+    def _replay_a1111(self) -> tuple[list[Node], list[float]]:
+        """A1111's own weighting of every leaf (with the empty fragments around BREAK), computed once:
+        the leaves and their weights, two parallel lists."""
         if self._a1111_leaves is None:
             from .dialects.brackets import a1111_weighted_leaves
 
@@ -256,29 +258,36 @@ class WeightFolder:
     (the same product up to rounding in the last bits; no real prompt nests 64 deep).
     """
 
-    __slots__ = ("memo", "outer_first")
+    __slots__ = ("memo", "depths", "outer_first")
 
     def __init__(self, outer_first: bool = False) -> None:
-        # id(innermost group) -> (weight, depth): a group has one chain of groups around it in a tree, and the
-        # group lives as long as the tree (a chain tuple may be freed and its id reused during a walk)
-        self.memo: dict[int, tuple[float, int]] = {}
+        # innermost group -> weight (a group has one chain of groups around it in a tree; groups hash by
+        # identity). Depths are kept only up to EXACT_DEPTH: a group with a weight and no depth is deeper.
+        # One float per group and no tuple: text at every level of 10,000 brackets has 10,000 entries.
+        self.memo: dict[Group, float] = {}
+        self.depths: dict[Group, int] = {}
         self.outer_first = outer_first
 
     def __call__(self, chain) -> float:
         if chain is None:
             return 1.0
-        if chain[1] is None and chain[0].closed and not chain[0].absolute:
-            return 1.0 * chain[0].multiplier
+        group = chain[0]
+        if chain[1] is None and group.closed and not group.absolute:
+            return 1.0 * group.multiplier
         memo = self.memo
-        found = memo.get(id(chain[0]))
+        found = memo.get(group)
         if found is not None:
-            return found[0]
+            return found
         pending = []  # chains without a weight yet, innermost first
         node = chain
-        while node is not None and id(node[0]) not in memo:
+        while node is not None and node[0] not in memo:
             pending.append(node)
             node = node[1]
-        weight, depth = memo[id(node[0])] if node is not None else (1.0, 0)
+        if node is None:
+            weight, depth = 1.0, 0
+        else:
+            weight, depth = memo[node[0]], self.depths.get(node[0], EXACT_DEPTH + 1)
+        depths = self.depths
         for node in reversed(pending):
             depth += 1
             group = node[0]
@@ -288,7 +297,9 @@ class WeightFolder:
                 weight = fold_weight(node)
             else:
                 weight = weight * group.multiplier
-            memo[id(group)] = (weight, depth)
+            memo[group] = weight
+            if depth <= EXACT_DEPTH:
+                depths[group] = depth
         return weight
 
 

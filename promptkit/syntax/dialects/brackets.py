@@ -156,9 +156,13 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
 
     def end_tag() -> None:
         if len(pending) == 1 and pending[0].kind == PLAIN:  # raw is value: the span follows from the text
-            value = pending[0].value
+            first = pending[0]
+            value = first.value
             stripped = value.strip()
-            found = (stripped, stripped, pending[0].start + len(value) - len(value.lstrip())) if stripped else None
+            if stripped is value:  # no padding: the tag starts where the node does (one int object, not two)
+                found = (value, value, first.start)
+            else:
+                found = (stripped, stripped, first.start + len(value) - len(value.lstrip())) if stripped else None
         else:
             found = tag_from_pieces(pending, text)
         if found is not None:
@@ -199,16 +203,22 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             return
         # Only commas and newlines: both one character, so split at both at once. The first piece may continue
         # the tag being read and the last may go on after the run; every piece between is a whole tag.
+        # Each offset is one int object shared by the nodes that meet there (an int is 32 bytes; text with a
+        # node every character or two would otherwise spend more on offsets than on nodes).
         pieces = (run.replace("\n", ",") if "\n" in run else run).split(",")
         last_index = len(pieces) - 1
         piece = pieces[0]
         if piece:
-            add_text(Text(pos, pos + len(piece), piece, piece))
-            pos += len(piece)
+            end = pos + len(piece)
+            node = Text(pos, end, piece, piece)
+            cur.append(node)
+            pending.append(node)
+            pos = end
         if pending:
             end_tag()
-        cur.append(Separator(pos, pos + 1, text[pos]))
-        pos += 1
+        end = pos + 1
+        cur.append(Separator(pos, end, text[pos]))
+        pos = end
         chain = chains[-1]
         for i in range(1, last_index):
             piece = pieces[i]
@@ -219,26 +229,32 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 if stripped:  # what end_tag records for one plain piece, inline: this loop is the hot path
                     raws.append(stripped)
                     texts.append(stripped)
-                    starts.append(pos + len(piece) - len(piece.lstrip()))
+                    starts.append(pos if stripped is piece else pos + len(piece) - len(piece.lstrip()))
                     tag_chains.append(chain)
                 pos = end
-            cur.append(Separator(pos, pos + 1, text[pos]))
-            pos += 1
+            end = pos + 1
+            cur.append(Separator(pos, end, text[pos]))
+            pos = end
         piece = pieces[last_index]
         if piece:
-            add_text(Text(pos, pos + len(piece), piece, piece))
+            node = Text(pos, pos + len(piece), piece, piece)
+            cur.append(node)
+            pending.append(node)
 
     # Where each kind of opener sits in ``stack`` (depth indices, innermost last), so that a closer finds its
     # group without searching the stack: ``[[[...}}}`` is linear.
-    open_depths: dict[str, list[int]] = {}
+    open_depths: dict[str, list[int]] = {"::": []}
+    open_depths.update((opener, []) for opener in openers)
+    stack_keys: list[str] = []  # the closer-matching key of every group in ``stack``
 
-    def open_group(group: Group) -> None:
+    def open_group(group: Group, key: str) -> None:
         nonlocal cur
         if pending:
             end_tag()
         cur.append(group)
-        open_depths.setdefault(_opener_key(group), []).append(len(stack))
+        open_depths[key].append(len(stack))
         stack.append(group)
+        stack_keys.append(key)
         chains.append((group, chains[-1]))
         cur = group.children
 
@@ -253,10 +269,11 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             end_tag()
         while len(stack) > depth + 1:
             inner = stack.pop()
-            open_depths[_opener_key(inner)].pop()
+            open_depths[stack_keys.pop()].pop()
             chains.pop()
             inner.end = end  # crossing brackets: this one stays "unclosed" in the tree
         group = stack.pop()
+        stack_keys.pop()
         depths.pop()
         chains.pop()
         group.closed = True
@@ -303,7 +320,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         tok = m.group()
         if kind == "open":
             group_kind, mult = openers[tok]
-            open_group(Group(s, group_kind, tok, mult))
+            open_group(Group(s, group_kind, tok, mult), tok)
             if a1111:
                 if tok == "(":
                     a_round += 1
@@ -355,8 +372,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
             add(ExtraNetwork(s, e, tok, m.group(m.lastindex + 1).lower(), args[0], args[1:]))
             continue
         elif kind == "naiopen":
-            group = Group(s, "nai_weight", tok, float(tok[:-2]))
-            open_group(group)
+            open_group(Group(s, "nai_weight", tok, float(tok[:-2])), "::")
             continue
         elif kind == "naiclose":
             if close_group("::", s, tok) is not None:
@@ -375,11 +391,6 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
         group.end = end
     # A schedule's branches are only known once its "]" is read; its tags come from the finished tree.
     return ParseResult(root, None if made_schedule else tags)
-
-
-def _opener_key(group: Group) -> str:
-    """The closer-matching key of an open group: its bracket, or ``::`` for NovelAI's ``1.2::x::``."""
-    return "::" if group.kind == "nai_weight" else group.open[-1:]
 
 
 def break_spans(run: str) -> Iterator[tuple[int, int]]:
@@ -412,8 +423,10 @@ def _float_or_none(number: str | None) -> float | None:
         return None
 
 
-def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
-    """Replay A1111's ``parse_prompt_attention`` over a tree: every leaf with the weight A1111 gives it.
+def a1111_weighted_leaves(children: list[Node]) -> tuple[list[Node], list[float]]:
+    """Replay A1111's ``parse_prompt_attention`` over a tree: every leaf, and the weight A1111 gives it.
+
+    Two parallel lists (leaves, weights), not a list of pairs: a pair is a 64-byte tuple per leaf.
 
     A1111 keeps one stack of open ``(`` and one of open ``[`` and multiplies a range of leaves when a closer
     comes. Walking the lossless tree in source order meets every opener and closer in the order A1111 reads
@@ -434,14 +447,17 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
     def close(a_stack: list[int], factor: float) -> None:  # A1111's multiply_range, recorded
         events.append((a_stack.pop(), len(leaves), factor))
 
-    stack: list[tuple[Iterator[Node], Node | None]] = [(iter(children), None)]
+    # The walk's stack as two lists (iterators, their containers): no tuple per level of nesting.
+    stack: list[Iterator[Node]] = [iter(children)]
+    containers: list[Node | None] = [None]
     while stack:
-        it, container = stack[-1]
+        it = stack[-1]
         for node in it:
             t = type(node)
             if t is Group or t is Schedule or t is Alternation:
                 (a_round if node.open == "(" else a_square).append(len(leaves))  # type: ignore[attr-defined]
-                stack.append((iter(node.children), node))  # type: ignore[attr-defined]
+                stack.append(iter(node.children))  # type: ignore[attr-defined]
+                containers.append(node)
                 break
             if t is Break:
                 leaves += (EMPTY_FRAGMENT, node, EMPTY_FRAGMENT)
@@ -463,6 +479,7 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
             leaves.append(node)
         else:
             stack.pop()
+            container = containers.pop()
             if container is not None and (type(container) is not Group or container.closed):  # type: ignore[attr-defined]
                 close(a_round if container.open == "(" else a_square,  # type: ignore[attr-defined]
                       container.multiplier if type(container) is Group else 1 / 1.1)  # type: ignore[attr-defined]
@@ -482,7 +499,7 @@ def a1111_weighted_leaves(children: list[Node]) -> list[tuple[Node, float]]:
                 weights[p] *= factor
     else:
         _apply_ranges(weights, events)
-    return list(zip(leaves, weights))
+    return leaves, weights
 
 
 REPLAY_BUDGET = 32  # multiplications per leaf done in A1111's own order
@@ -558,21 +575,29 @@ def _maybe_schedule(group: Group, parent: list[Node]) -> bool:
     return True
 
 
-def a1111_fragments(weighted_leaves: list) -> list[tuple[str, float]]:
-    """Merge replayed leaves into A1111's ``parse_prompt_attention`` result."""
-    res: list[list] = []
-    for node, weight in weighted_leaves:
+def a1111_fragments(leaves: list[Node], weights: list[float]) -> list[tuple[str, float]]:
+    """Merge replayed leaves (``a1111_weighted_leaves``) into A1111's ``parse_prompt_attention`` result."""
+    res: list[tuple[str, float]] = []
+    parts: list[str] = []  # the text of the fragment being merged, joined once it ends
+    current = 0.0
+    for node, weight in zip(leaves, weights):
         t = type(node)
         if t is Text:
-            value = "" if node.kind == BACKSLASH else (node.value if node.kind == ESCAPE else node.raw)
+            kind = node.kind
+            value = "" if kind == BACKSLASH else (node.value if kind == ESCAPE else node.raw)
         elif t is Break:
             value = "BREAK"
         else:
             value = node.raw
-        if res and res[-1][1] == weight:
-            res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
+        if parts and current == weight:
+            parts.append(value)
         else:
-            res.append([[value], weight])
-    if not res:
+            if parts:
+                res.append(("".join(parts), current))
+                parts = []
+            parts.append(value)
+            current = weight
+    if not parts:
         return [("", 1.0)]
-    return [("".join(parts), weight) for parts, weight in res]
+    res.append(("".join(parts), current))
+    return res
