@@ -284,18 +284,20 @@ def render_source(children: list[Node]) -> str:
     """The exact source text of a (sub)tree: the lossless rendering in the tree's own dialect."""
     out: list[str] = []
     append = out.append
-    stack: list[tuple[Iterator[Node], str]] = [(iter(children), "")]
+    # The stack as two lists (iterators, the closers to write after them): no tuple per level of nesting.
+    stack: list[Iterator[Node]] = [iter(children)]
+    closers: list[str] = [""]
     while stack:
-        it, close = stack[-1]
-        for node in it:
+        for node in stack[-1]:
             children = getattr(node, "children", None)
             if children is None:
                 append(node.raw)  # type: ignore[attr-defined]
                 continue
             append(node.open)  # type: ignore[attr-defined]
-            stack.append((iter(children), node.close))  # type: ignore[attr-defined]
+            stack.append(iter(children))
+            closers.append(node.close)  # type: ignore[attr-defined]
             break
         else:
             stack.pop()
-            append(close)
+            append(closers.pop())
     return "".join(out)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import chain as iter_chain, repeat
+from operator import mul
 from typing import Iterator
 
 from ..ast import (
@@ -155,6 +157,9 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
     pending: list[Text] = []
 
     def end_tag() -> None:
+        if made_schedule:  # the tags will come from the finished tree (see the end): collect nothing
+            pending.clear()
+            return
         if len(pending) == 1 and pending[0].kind == PLAIN:  # raw is value: the span follows from the text
             first = pending[0]
             value = first.value
@@ -226,7 +231,7 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 end = pos + len(piece)
                 cur.append(Text(pos, end, piece, piece))
                 stripped = piece.strip()
-                if stripped:  # what end_tag records for one plain piece, inline: this loop is the hot path
+                if stripped and not made_schedule:  # what end_tag records for one plain piece, inline (hot path)
                     raws.append(stripped)
                     texts.append(stripped)
                     starts.append(pos if stripped is piece else pos + len(piece) - len(piece.lstrip()))
@@ -341,8 +346,10 @@ def parse_brackets(text: str, dialect: BracketDialect) -> ParseResult:
                 # Nothing open in the tree. For A1111 this can still be a real closer whose group the tree
                 # already ended (crossing brackets like "([a)]"): then it is no text for weighting either.
                 add_text(Text(s, e, tok, tok, STRAY))
-            elif group.kind == "square" and dialect.schedules and _maybe_schedule(group, cur):
+            elif group.kind == "square" and dialect.schedules and _maybe_schedule(group, cur) and not made_schedule:
                 made_schedule = True
+                for column in (raws, texts, starts, tag_chains):
+                    column.clear()
             continue
         if kind == "wclose":
             weight = _weight_number(m)
@@ -447,6 +454,9 @@ def a1111_weighted_leaves(children: list[Node]) -> tuple[list[Node], list[float]
     def close(a_stack: list[int], factor: float) -> None:  # A1111's multiply_range, recorded
         events.append((a_stack.pop(), len(leaves), factor))
 
+    record = events.append
+    square_factor = 1 / 1.1
+
     # The walk's stack as two lists (iterators, their containers): no tuple per level of nesting.
     stack: list[Iterator[Node]] = [iter(children)]
     containers: list[Node | None] = [None]
@@ -480,9 +490,13 @@ def a1111_weighted_leaves(children: list[Node]) -> tuple[list[Node], list[float]
         else:
             stack.pop()
             container = containers.pop()
-            if container is not None and (type(container) is not Group or container.closed):  # type: ignore[attr-defined]
-                close(a_round if container.open == "(" else a_square,  # type: ignore[attr-defined]
-                      container.multiplier if type(container) is Group else 1 / 1.1)  # type: ignore[attr-defined]
+            if container is None:
+                continue
+            if type(container) is not Group:  # a schedule or alternation: A1111 reads "[ ]"
+                record((a_square.pop(), len(leaves), square_factor))
+            elif container.closed:  # type: ignore[attr-defined]
+                record(((a_round if container.open == "(" else a_square).pop(),  # type: ignore[attr-defined]
+                        len(leaves), container.multiplier))  # type: ignore[attr-defined]
     n = len(leaves)
     for pos in a_round:  # unclosed brackets apply to the end: round ones first, then square
         events.append((pos, n, 1.1))
@@ -522,13 +536,22 @@ def _apply_ranges(weights: list[float], events: list[tuple[int, int, float]]) ->
                 tags[hi] *= factor
             lo >>= 1
             hi >>= 1
-    for i in range(n):
-        w = weights[i]
-        p = i + n
-        while p:
-            w *= tags[p]
-            p >>= 1
-        weights[i] = w
+    # Each leaf's weight times the factors on its path, from the leaf up to the root. Done one level at a time
+    # for all leaves (the same multiplications in the same order per leaf, as C-level ``map`` calls): level k
+    # multiplies leaf i by tags[(i + n) >> k], one entry of ``tags`` for each run of 2**k leaves.
+    for k in range((2 * n - 1).bit_length()):
+        first, last = n >> k, (2 * n - 1) >> k
+        level = tags[first:last + 1]
+        if level.count(1.0) == len(level):  # times exactly 1.0 changes no bit: nothing to do at this level
+            continue
+        if k:
+            run = 1 << k
+            factors = list(iter_chain.from_iterable(map(repeat, level, [run] * len(level))))
+            offset = n - (first << k)  # leaf 0 is index n, which is ``offset`` into the first run
+            factors = factors[offset:offset + n]
+        else:
+            factors = level
+        weights[:] = map(mul, weights, factors)
 
 
 _RE_WEIGHT_CLOSE = re.compile(WEIGHT_CLOSE)
@@ -540,8 +563,15 @@ EMPTY_FRAGMENT = Text(0, 0, "", "")  # the empty fragments A1111's BREAK split l
 def _maybe_schedule(group: Group, parent: list[Node]) -> bool:
     """Turn a closed ``[ ]`` group into a Schedule or Alternation when its content has that shape."""
     children = group.children
-    colons = [i for i, n in enumerate(children) if type(n) is Text and n.kind == COLON]
-    pipes = [i for i, n in enumerate(children) if type(n) is Text and n.kind == PIPE]
+    colons: list[int] = []
+    pipes: list[int] = []
+    for i, n in enumerate(children):
+        if type(n) is Text:
+            kind = n.kind
+            if kind == COLON:
+                colons.append(i)
+            elif kind == PIPE:
+                pipes.append(i)
     node: Node | None = None
     if pipes and not colons:
         options: list[list[Node]] = []
