@@ -138,19 +138,32 @@ class Prompt:
             from .dialects.brackets import a1111_fragments
 
             return a1111_fragments(*self._replay_a1111())
-        res: list[list] = []
+        res: list[tuple[str, float]] = []
+        parts: list[str] = []  # the text of the fragment being merged, joined once it ends
+        current = 0.0
+        compel = self.dialect == "compel"
         for node, weight in weighted_leaves(self):
-            if type(node) is ExtraNetwork and self.dialect == "compel":
+            t = type(node)
+            if t is ExtraNetwork and compel:
                 continue  # compel takes its lora calls out of the text
-            if type(node) is Break:
-                res.append([None, -1.0])
+            if t is Break:
+                if parts:
+                    res.append(("".join(parts), current))
+                    parts = []
+                res.append(("BREAK", -1.0))
                 continue
-            value = node.value if type(node) is Text else node.raw  # type: ignore[attr-defined]
-            if res and res[-1][1] == weight and res[-1][0] is not None:
-                res[-1][0].append(value)  # joined at the end: += on a list item copies the string each time
+            value = node.value if t is Text else node.raw  # type: ignore[attr-defined]
+            if parts and current == weight:
+                parts.append(value)
             else:
-                res.append([[value], weight])
-        return [("BREAK" if t is None else "".join(t), w) for t, w in res] or [("", 1.0)]
+                if parts:
+                    res.append(("".join(parts), current))
+                    parts = []
+                parts.append(value)
+                current = weight
+        if parts:
+            res.append(("".join(parts), current))
+        return res or [("", 1.0)]
 
     def leaf_weights(self) -> list[tuple[Node, float]]:
         """Every leaf with its effective weight: A1111's exact replay for the a1111 dialect, else the tree's."""
@@ -206,6 +219,7 @@ def chain_groups(chain) -> tuple[Group, ...]:
 
 
 EXACT_DEPTH = 64  # nesting up to which a tag's weight is folded in A1111's own order, bit for bit
+DEEP = EXACT_DEPTH + 1  # the depth walks record for anything deeper (a small int: no 32-byte object per level)
 
 
 def fold_weight(chain) -> float:
@@ -303,39 +317,78 @@ class WeightFolder:
         return weight
 
 
+def path_weight(chains: list, weights: list[float | None], depths: list[int], outer_first: bool) -> float:
+    """The weight of the innermost frame of a depth-first walk, as :class:`WeightFolder` gives it.
+
+    A walk keeps, per frame of its stack, the chain of groups around it, its weight (None until a leaf there
+    needs it) and its group depth. A frame whose chain is the one below it (a branch of a schedule) has that
+    frame's weight; any other frame is a group inside the frame below. The weights of the frames on the stack
+    are all the memo a walk needs (``WeightFolder`` keeps one for every group of the tree).
+    """
+    top = len(weights) - 1
+    known = top
+    while weights[known] is None:
+        known -= 1
+    weight: float = weights[known]  # type: ignore[assignment]
+    for i in range(known + 1, top + 1):
+        chain = chains[i]
+        if chain is not chains[i - 1]:
+            group = chain[0]
+            if outer_first:
+                weight = group.multiplier if group.absolute else weight * group.multiplier
+            elif depths[i] <= EXACT_DEPTH:
+                weight = fold_weight(chain)
+            else:
+                weight = weight * group.multiplier
+        weights[i] = weight
+    return weight
+
+
 def weighted_leaves(prompt: Prompt) -> Iterator[tuple[Node, float]]:
     """Leaves in order with the weight the tree gives them (schedules: the before branch, then after;
     a compel swap: its original side), without compel's operator text."""
     comfy = prompt.dialect == "comfy"
-    fold = WeightFolder(outer_first=comfy)
-    stack: list[tuple[Iterator[Node], object, float | None]] = [(iter(prompt.children), None, 1.0)]
+    # The walk's stack as parallel lists (no tuple per level of nesting): node iterators, and for path_weight
+    # the chain of groups around each frame, its weight and its group depth.
+    stack: list[Iterator[Node]] = [iter(prompt.children)]
+    chains: list = [None]
+    weights: list[float | None] = [1.0]
+    depths: list[int] = [0]
     while stack:
-        it, chain, weight = stack[-1]
+        it = stack[-1]
         for node in it:
             t = type(node)
             if t is Group:
                 if comfy and not node.closed:  # type: ignore[attr-defined]
                     # ComfyUI reads an unclosed "(" and all after it as text: the "(" is text too
+                    weight = weights[-1]
                     if weight is None:
-                        weight = fold(chain)
-                        stack[-1] = (it, chain, weight)
+                        weight = path_weight(chains, weights, depths, comfy)
                     yield Text(node.start, node.start + 1, "(", "(", Text.INERT), weight
-                inner = (node, chain)
-                stack.append((iter(node.children), inner, None))  # type: ignore[attr-defined]
+                stack.append(iter(node.children))  # type: ignore[attr-defined]
+                chains.append((node, chains[-1]))
+                weights.append(None)
+                depths.append(min(depths[-1] + 1, DEEP))
                 break
             if t in BRANCHING_TYPES:
                 # a swap is encoded as its original side; the other containers as all they hold
                 inner_nodes = node.original if t is Swap else node.children  # type: ignore[attr-defined]
-                stack.append((iter(inner_nodes), chain, weight))
+                stack.append(iter(inner_nodes))
+                chains.append(chains[-1])
+                weights.append(weights[-1])
+                depths.append(depths[-1])
                 break
             if t is Text and node.kind == Text.SYNTAX:  # type: ignore[attr-defined]
                 continue
+            weight = weights[-1]
             if weight is None:  # computed on first use, so deep nesting without text stays linear
-                weight = fold(chain)
-                stack[-1] = (it, chain, weight)
+                weight = path_weight(chains, weights, depths, comfy)
             yield node, weight
         else:
             stack.pop()
+            chains.pop()
+            weights.pop()
+            depths.pop()
 
 
 # -- tags -----------------------------------------------------------------------------------------------------
@@ -360,22 +413,28 @@ def extract_tags(prompt: Prompt) -> TagList:
     parents: dict[str, str | None] = {}
     pieces: list[Text] = []
     counters: dict[str, int] = {}
-    fold = WeightFolder(outer_first=prompt.dialect == "comfy")
+    outer_first = prompt.dialect == "comfy"
+    # Beside the stack, for path_weight: each frame's chain of groups, weight (None until needed) and depth.
+    chains: list = [None]
+    frame_weights: list[float | None] = [1.0]
+    depths: list[int] = [0]
 
-    def flush(chain, branch: str | None) -> None:
+    def flush(branch: str | None) -> None:
         found = tag_from_pieces(pieces, source)
         if found is not None:
             raws.append(found[0])
             texts.append(found[1])
             starts.append(found[2])
-            weights.append(fold(chain))
+            weight = frame_weights[-1]
+            weights.append(weight if weight is not None else path_weight(chains, frame_weights, depths,
+                                                                           outer_first))
             branches.append(branch)
         pieces.clear()
 
-    # Each frame: (iterator over nodes, chain of groups, branch label).
-    stack: list[tuple[Iterator[Node], object, str | None]] = [(iter(prompt.children), None, None)]
+    # Each frame: (iterator over nodes, branch label).
+    stack: list[tuple[Iterator[Node], str | None]] = [(iter(prompt.children), None)]
     while stack:
-        it, chain, branch = stack[-1]
+        it, branch = stack[-1]
         for node in it:
             t = type(node)
             if t is Text:
@@ -383,9 +442,12 @@ def extract_tags(prompt: Prompt) -> TagList:
                     pieces.append(node)  # type: ignore[arg-type]
                     continue
             if pieces:
-                flush(chain, branch)
+                flush(branch)
             if t is Group:
-                stack.append((iter(node.children), (node, chain), branch))  # type: ignore[attr-defined]
+                stack.append((iter(node.children), branch))  # type: ignore[attr-defined]
+                chains.append((node, chains[-1]))
+                frame_weights.append(None)
+                depths.append(min(depths[-1] + 1, DEEP))
                 break
             if t in BRANCHING_TYPES:
                 kind = _BRANCH_NAMES[t]
@@ -394,18 +456,26 @@ def extract_tags(prompt: Prompt) -> TagList:
                 frames = []
                 for label, nodes in node.branches():  # type: ignore[attr-defined]
                     if label is None:
-                        frames.append((iter(nodes), chain, branch))
+                        frames.append((iter(nodes), branch))
                         continue
                     name = f"{kind}{n}:{label}"
                     parents[name] = branch
-                    frames.append((iter(nodes), chain, name))
+                    frames.append((iter(nodes), name))
                 stack.extend(reversed(frames))
+                # every branch has the groups (and the weight) of the frame it lies in
+                chain, weight, depth = chains[-1], frame_weights[-1], depths[-1]
+                chains.extend([chain] * len(frames))
+                frame_weights.extend([weight] * len(frames))
+                depths.extend([depth] * len(frames))
                 break
             # Separator, Break, And, ExtraNetwork, Embedding, SYNTAX text: boundaries that are not tags
         else:
             if pieces:
-                flush(chain, branch)
+                flush(branch)
             stack.pop()
+            chains.pop()
+            frame_weights.pop()
+            depths.pop()
     known = prompt.namespaces if prompt.namespaces is not None else known_namespaces()
     tags = make_tag_list(raws, texts, starts, weights, branches if any(branches) else None, known)
     if parents:
