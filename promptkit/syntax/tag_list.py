@@ -235,7 +235,10 @@ def tag_from_pieces(pieces: list, source: str) -> tuple[str, str, int] | None:
     if not text:
         return None
     raw = source[pieces[0].start:pieces[-1].end]
-    return raw.strip(), text, pieces[0].start + len(raw) - len(raw.lstrip())
+    stripped = raw.strip()
+    if stripped == text:  # no escapes: one string for both columns
+        text = stripped
+    return stripped, text, pieces[0].start + len(raw) - len(raw.lstrip())
 
 
 def make_tag_list(raws: list[str], texts: list[str], starts: list[int], weights: list[float] | None,

@@ -208,16 +208,20 @@ def _text_nodes(text: str, a: int, b: int, out: list[Node], segment: int) -> Non
 
 
 def _plain(text: str, a: int, b: int, out: list[Node]) -> None:
+    # One string for a run's raw and value (they are equal), one int per offset where nodes meet.
     pos = a
     while pos < b:
         m = _SEPARATOR.search(text, pos, b)
         if m is None:
-            out.append(Text(pos, b, text[pos:b], text[pos:b]))
+            run = text[pos:b]
+            out.append(Text(pos, b, run, run))
             return
-        if m.start() > pos:
-            out.append(Text(pos, m.start(), text[pos:m.start()], text[pos:m.start()]))
-        out.append(Separator(m.start(), m.end(), m.group()))
-        pos = m.end()
+        s, e = m.span()
+        if s > pos:
+            run = text[pos:s]
+            out.append(Text(pos, s, run, run))
+        out.append(Separator(s, e, m.group()))
+        pos = e
 
 
 _SEPARATOR = re.compile(r"[,\n]")
