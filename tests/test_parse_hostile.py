@@ -124,6 +124,27 @@ def test_nested_schedules_memory_is_bounded():
     assert peak_per_char(alternation, "a1111") < 600
 
 
+NODE_DENSE = {  # a tree node every one to three characters (bench_parse_scaling's node-dense classes)
+    "text at every nesting level": ("(a,", "a1111"),
+    "text at every nesting level, novelai": ("{a,", "novelai"),
+    "text at every nesting level, comfy": ("(a,", "comfy"),
+    "closers with no opener": ("[" * (SIZE // 2) + "}" * (SIZE // 2), "novelai"),
+    "crossing brackets": ("[(]" * (SIZE // 6) + "[" * (SIZE // 6) + ")" * (SIZE // 6), "a1111"),
+    "nested alternation": ("[a|" * (SIZE // 4) + "b" + "]" * (SIZE // 4), "a1111"),
+}
+
+
+@pytest.mark.parametrize("case", list(NODE_DENSE))
+def test_node_dense_input_stays_within_350_bytes_per_character(case):
+    """Not issue 16's 100 bytes per character: the lossless tree alone is 160-180 bytes per character here (a
+    Group, its children list, a Text and a Separator are about 320 bytes for ``(a,``; see the issue's note).
+    The bound holds what round 2 reached (190-320); main before it was at 360-390 for three of these."""
+    text, dialect = NODE_DENSE[case]
+    if len(text) <= 3:
+        text = text * (SIZE // 3)
+    assert peak_per_char(text, dialect) < 350
+
+
 @pytest.mark.parametrize("dialect", ["a1111", "comfy", "novelai", "compel"])
 def test_ordinary_prompts_stay_within_a_hundred_bytes_per_character(dialect, texts):
     text = ", ".join(texts)[:SIZE]
