@@ -272,7 +272,7 @@ class WeightFolder:
     (the same product up to rounding in the last bits; no real prompt nests 64 deep).
     """
 
-    __slots__ = ("memo", "depths", "outer_first")
+    __slots__ = ("depths", "memo", "outer_first")
 
     def __init__(self, outer_first: bool = False) -> None:
         # innermost group -> weight (a group has one chain of groups around it in a tree; groups hash by
