@@ -99,3 +99,22 @@ def open_db(cfg: dict, profile=None):
         return TagDB.for_profile(profile) if profile is not None else default_db()
     except TagDataError as exc:
         fail(str(exc))
+
+
+def read_inputs(prompts: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] | None = None,
+                negative: bool = False, lines: bool = False):
+    """Every input of a lint or fmt run (rules in :mod:`promptkit.cli.inputs`): a bad argument or ``-f`` file
+    is the command's one-line error; a bad file inside a folder is a warning and is skipped, and the run
+    fails only when nothing could be read."""
+    from .inputs import CAPTION_SUFFIXES, InputError, collect
+
+    try:
+        found = collect(prompts, files, CAPTION_SUFFIXES if suffixes is None else suffixes, negative, lines)
+    except InputError as exc:
+        fail(str(exc))
+    for error in found.errors:
+        warn(f"skipped {error}")
+    if not found.items and found.errors:
+        fail("nothing could be read")
+    return found
+

@@ -8,8 +8,7 @@ import sys
 import click
 
 from .._files import FileRewriteError, rewrite
-from .common import DIALECT, fail, load_settings, open_db, warn
-from .inputs import InputError, collect
+from .common import DIALECT, load_settings, open_db, read_inputs, warn
 
 
 @click.command("fmt")
@@ -35,14 +34,7 @@ def fmt_command(prompts, files, profile, dialect, check, diff, negative, lines, 
     prof, dialect, _, _, cfg = load_settings(profile, dialect, (), ())
     if not prompts and not files:
         prompts = ("-",)
-    try:
-        found = collect(tuple(prompts), tuple(files), negative=negative, lines=lines)
-    except InputError as exc:
-        fail(str(exc))
-    for error in found.errors:
-        warn(f"skipped {error}")
-    if not found.items and found.errors:
-        fail("nothing could be read")
+    found = read_inputs(tuple(prompts), tuple(files), negative=negative, lines=lines)
     db = open_db(cfg, prof)
     changed = 0
     failed = False

@@ -9,8 +9,8 @@ import sys
 import click
 
 from .._files import FileRewriteError, rewrite
-from .common import DIALECT, fail, load_settings, open_db, warn
-from .inputs import InputError, PromptInput, collect
+from .common import DIALECT, fail, load_settings, open_db, read_inputs, warn
+from .inputs import PromptInput
 
 INPUT_RULES = """\b
 Inputs: an argument that names an existing file or folder is read; `-` is stdin; anything else is a
@@ -63,15 +63,8 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
         if sys.stdin.isatty():
             fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
         prompts = ("-",)
-    try:
-        found = collect(tuple(prompts), tuple(files),
+    found = read_inputs(tuple(prompts), tuple(files),
                         tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines)
-    except InputError as exc:
-        fail(str(exc))
-    for error in found.errors:
-        warn(f"skipped {error}")
-    if not found.items and found.errors:
-        fail("nothing could be read")
     db = open_db(cfg, prof)
     backtrack = int(cfg.get("backtrack", 20))
     names = settings.embeddings
