@@ -26,7 +26,6 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
-from ..editing.analysis import failure_finding
 from ..editing.documents import Settings
 from ..editing.positions import LineIndex
 from ..editing.worker import DocumentRef, Worker, WorkerError
@@ -166,6 +165,8 @@ class PromptServer(LanguageServer):
                 rules = await loop.run_in_executor(None, lambda: self.lint_worker.call("rules"))
                 self.rule_docs = render.write_rule_docs(rules)
         except WorkerError as exc:
+            from ..editing.analysis import failure_finding  # the analysis runs in the workers: not at start-up
+
             findings = [failure_finding(exc, len(text))]
         if problem:
             findings.insert(0, render.config_finding(problem))
