@@ -92,6 +92,23 @@ def test_fmt_on_100000_nested_brackets_prints_the_prompt():
     assert result.exit_code == 0 and result.output == text + "\n", result.output[-300:]
 
 
+@pytest.mark.parametrize("profile", ["kivotos-xl-2", "sdxl-base"])
+def test_one_long_word_lints_in_memory_proportional_to_it(profile):
+    """The typo checks once made every string one edit from a word: for 8,000 letters that was 400,000
+    strings of 8,000 characters (3.4 GB). No English word is that long, so none is one edit away."""
+    import tracemalloc
+
+    text = "a" * 32_000
+    lint_prompt("a" * 100, profile)  # databases and word list loaded outside the measurement
+    tracemalloc.start()
+    try:
+        lint_prompt(text, profile)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 300 * len(text)
+
+
 def test_empty_group_fix_never_merges_tags():
     """The safe fix for `smile()frown` made `smilefrown`: removing the brackets would join two tags."""
     (d,) = [d for d in lint_prompt("smile()frown", "kivotos-xl-2").diagnostics if d.code == "PK104"]

@@ -54,8 +54,17 @@ def all_words(name: str) -> bool:
     return bool(parts) and all(p.lower() in counts for p in parts)
 
 
+@functools.cache
+def longest_word() -> int:
+    return max(map(len, word_counts()))
+
+
 def one_edit(word: str) -> set[str]:
-    """Every string one edit from ``word`` (a deletion, an adjacent swap, a substitution or an insertion)."""
+    """Every string one edit from ``word`` (a deletion, an adjacent swap, a substitution or an insertion) that
+    could be a word: none for a word longer than any word plus one (``'a' * 8000`` would make 400,000 strings
+    of 8,000 characters)."""
+    if len(word) > longest_word() + 1:
+        return set()
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     out = {a + b[1:] for a, b in splits if b}
     out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
