@@ -29,22 +29,53 @@ class Token:
     end: int
 
 
-@dataclass
 class Chunk:
-    tokens: list[Token] = field(default_factory=list)
-    forced: bool = False  # ended by BREAK
-    # textual-inversion embeddings: (token position, name); their tokens are placeholder id 0, as in A1111
-    fixes: list[tuple[int, str]] = field(default_factory=list)
+    """One 75-token chunk. Its tokens are kept as columns (ids, weights, source spans: 32 bytes a token
+    instead of a :class:`Token` and its ints, ~130 bytes); :attr:`tokens` makes the objects when asked."""
+
+    __slots__ = ("token_ids", "token_weights", "starts", "ends", "forced", "fixes")
+
+    def __init__(self) -> None:
+        self.token_ids = array("i")  # CLIP ids (< 2**31)
+        self.token_weights = array("d")
+        self.starts = array("q")  # source span of the word each token came from
+        self.ends = array("q")
+        self.forced = False  # ended by BREAK
+        # textual-inversion embeddings: (token position, name); their tokens are placeholder id 0, as in A1111
+        self.fixes: list[tuple[int, str]] = []
+
+    def __repr__(self) -> str:
+        return f"Chunk({len(self.token_ids)} tokens, forced={self.forced})"
+
+    @property
+    def tokens(self) -> list[Token]:
+        """The tokens as objects (a new list each time: read it once where it is needed)."""
+        return list(map(Token, self.token_ids, self.token_weights, self.starts, self.ends))
+
+    def append(self, token_id: int, weight: float, start: int, end: int) -> None:
+        self.token_ids.append(token_id)
+        self.token_weights.append(weight)
+        self.starts.append(start)
+        self.ends.append(end)
+
+    def move_tail(self, keep: int, to: "Chunk") -> None:
+        """Move the tokens after the first ``keep`` (and their embeddings) to the empty chunk ``to``."""
+        for name in ("token_ids", "token_weights", "starts", "ends"):
+            column = getattr(self, name)
+            setattr(to, name, column[keep:])
+            del column[keep:]
+        to.fixes = [(p - keep, n) for p, n in self.fixes if p >= keep]
+        self.fixes = [(p, n) for p, n in self.fixes if p < keep]
 
     @property
     def ids(self) -> list[int]:
         """The 77 ids the encoder sees: BOS, tokens, EOS padding."""
-        ids = [t.id for t in self.tokens]
+        ids = self.token_ids.tolist()
         return [BOS] + ids + [EOS] * (CHUNK_LENGTH - len(ids)) + [EOS]
 
     @property
     def weights(self) -> list[float]:
-        ws = [t.weight for t in self.tokens]
+        ws = self.token_weights.tolist()
         return [1.0] + ws + [1.0] * (CHUNK_LENGTH - len(ws)) + [1.0]
 
 
@@ -84,10 +115,9 @@ class ChunkPlan:
         ends: list[int] = []
         chunk_of: list[int] = []
         for i, chunk in enumerate(self.chunks):
-            for t in chunk.tokens:
-                starts.append(t.start)
-                ends.append(t.end)
-                chunk_of.append(i)
+            starts.extend(chunk.starts)
+            ends.extend(chunk.ends)
+            chunk_of.extend([i] * len(chunk.starts))
         reach = list(itertools.accumulate(ends, max)) if ends else []
         monotone = all(a <= b for a, b in zip(starts, starts[1:])) and all(a <= b for a, b in zip(ends, ends[1:]))
         if not monotone:  # not seen from plan_chunks; keep the answers right regardless
@@ -184,12 +214,13 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
 
     def next_chunk(is_last: bool = False, forced: bool = False) -> None:
         nonlocal chunk, last_comma, token_count
-        token_count += len(chunk.tokens) if is_last else CHUNK_LENGTH
+        token_count += len(chunk.token_ids) if is_last else CHUNK_LENGTH
         chunk.forced = forced
         chunks.append(chunk)
         chunk = Chunk()
         last_comma = -1
 
+    comma = bpe.comma
     for fragment in _fragments(prompt):
         if fragment is None:
             next_chunk(forced=True)
@@ -198,38 +229,40 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         lowered = text.lower()
         if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
             lowered, offsets = _lower_with_offsets(text, offsets)
-        toks = [(token_id, offsets[m.start()], offsets[m.end() - 1] + 1)
-                for m in bpe.iter_words(lowered) for token_id in bpe.encode_word(m.group())]
+        # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text)
+        ids, starts, ends = array("i"), array("q"), array("q")
+        for m in bpe.iter_words(lowered):
+            word_ids = bpe.encode_word(m.group())
+            ids.extend(word_ids)
+            starts.extend([offsets[m.start()]] * len(word_ids))
+            ends.extend([offsets[m.end() - 1] + 1] * len(word_ids))
         del lowered, offsets
         position = 0
-        while position < len(toks):
-            token_id, start, end = toks[position]
-            if token_id == bpe.comma:
-                last_comma = len(chunk.tokens)
-            elif (backtrack and len(chunk.tokens) == CHUNK_LENGTH and last_comma != -1
-                  and len(chunk.tokens) - last_comma <= backtrack):
-                moved = chunk.tokens[last_comma + 1:]
-                moved_fixes = [(p - last_comma - 1, n) for p, n in chunk.fixes if p > last_comma]
-                chunk.tokens = chunk.tokens[:last_comma + 1]
-                chunk.fixes = [(p, n) for p, n in chunk.fixes if p <= last_comma]
+        while position < len(ids):
+            token_id, start, end = ids[position], starts[position], ends[position]
+            size = len(chunk.token_ids)
+            if token_id == comma:
+                last_comma = size
+            elif backtrack and size == CHUNK_LENGTH and last_comma != -1 and size - last_comma <= backtrack:
+                full, keep = chunk, last_comma + 1
                 next_chunk()
-                chunk.tokens = moved
-                chunk.fixes = moved_fixes
-            if len(chunk.tokens) == CHUNK_LENGTH:
+                full.move_tail(keep, chunk)
+            if len(chunk.token_ids) == CHUNK_LENGTH:
                 next_chunk()
-            match = _embedding_at(toks, position, embeddings) if embeddings else None
+            match = _embedding_at(ids, position, embeddings) if embeddings else None
             if match is None:
-                chunk.tokens.append(Token(token_id, weight, start, end))
+                chunk.append(token_id, weight, start, end)
                 position += 1
                 continue
             length, name, count = match
-            if len(chunk.tokens) + count > CHUNK_LENGTH:
+            if len(chunk.token_ids) + count > CHUNK_LENGTH:
                 next_chunk()
-            chunk.fixes.append((len(chunk.tokens), name))
-            span_end = toks[position + length - 1][2]
-            chunk.tokens.extend(Token(0, weight, start, span_end) for _ in range(count))
+            chunk.fixes.append((len(chunk.token_ids), name))
+            span_end = ends[position + length - 1]
+            for _ in range(count):
+                chunk.append(0, weight, start, span_end)
             position += length
-    if chunk.tokens or not chunks:
+    if chunk.token_ids or not chunks:
         next_chunk(is_last=True)
     return ChunkPlan(chunks, token_count)
 
@@ -244,9 +277,9 @@ def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
     return "".join(parts), mapped
 
 
-def _embedding_at(toks: list, position: int, index: EmbeddingIndex) -> tuple[int, str, int] | None:
-    for ids, name, count in index.get(toks[position][0], ()):
-        if tuple(t[0] for t in toks[position:position + len(ids)]) == ids:
+def _embedding_at(token_ids: array, position: int, index: EmbeddingIndex) -> tuple[int, str, int] | None:
+    for ids, name, count in index.get(token_ids[position], ()):
+        if tuple(token_ids[position:position + len(ids)]) == ids:
             return len(ids), name, count
     return None
 

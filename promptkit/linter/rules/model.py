@@ -182,13 +182,13 @@ class TooManyChunks(Rule):
         plan = ctx.chunk_plan
         if len(plan.chunks) <= limit:
             return
-        dropped = [tok for chunk in plan.chunks[limit:] for tok in chunk.tokens]
+        dropped = sum(len(chunk.starts) for chunk in plan.chunks[limit:])
         if not dropped:
             return
-        start = min(t.start for t in dropped)
+        start = min(min(chunk.starts) for chunk in plan.chunks[limit:] if chunk.starts)
         lost = [t.text for t in ctx.tags if t.start >= start]
         yield self.diagnostic(
-            f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {len(dropped)} more are dropped "
+            f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {dropped} more are dropped "
             f"({len(lost)} tags: {', '.join(quote(t, 30)[1:-1] for t in lost[:5])}{'...' if len(lost) > 5 else ''})",
             start, len(ctx.text.rstrip()))
 
@@ -219,20 +219,21 @@ class TagCutByChunk(Rule):
         reported = set()
         for i in range(len(plan.chunks) - 1):
             before, after = plan.chunks[i], plan.chunks[i + 1]
-            if before.forced or not before.tokens or not after.tokens:
+            if before.forced or not before.starts or not after.starts:
                 continue  # BREAK ends a chunk between tags
-            last, first = before.tokens[-1], after.tokens[0]
+            last_start, last_end = before.starts[-1], before.ends[-1]
+            first_start, first_end = after.starts[0], after.ends[0]
             # a tag is cut when it holds the last token of one chunk and the first of the next
-            for j in range(max(0, bisect_right(starts, last.start) - 1), bisect_left(starts, first.end)):
+            for j in range(max(0, bisect_right(starts, last_start) - 1), bisect_left(starts, first_end)):
                 tag = tags[j]
-                if j in reported or not (tag.start < last.end and tag.end > first.start):
+                if j in reported or not (tag.start < last_end and tag.end > first_start):
                     continue
                 if ctx.is_prose(tag) or not _mostly_ascii(tag.text):
                     continue  # a sentence is read as a whole either way; a translated label is not sent
                 reported.add(j)
                 last_chunk = i + 1
-                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].tokens and \
-                        plan.chunks[last_chunk + 1].tokens[0].start < tag.end:
+                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].starts and \
+                        plan.chunks[last_chunk + 1].starts[0] < tag.end:
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
