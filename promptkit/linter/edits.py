@@ -18,9 +18,11 @@ class Parents:
     """Which container encloses each leaf and each group of a tree (built once, in one walk)."""
 
     def __init__(self, prompt: Prompt) -> None:
-        self.of: dict[int, Node | None] = {}  # id(node) -> enclosing Group/Schedule/Alternation or None
+        # id(container) -> the container around it; containers at top level are left out (read with .get).
+        # Leaves, far more numerous, keep theirs in a list beside their starts (no id int and dict entry each).
+        self.of: dict[int, Node] = {}
         self.leaf_starts: list[int] = []
-        self.leaves: list[Text] = []
+        self.leaf_parents: list[Node | None] = []  # per leaf: the innermost container around it
         self.outer: list[Group | None] = []  # per leaf: the outermost group around it
         stack: list[tuple[list[Node], Node | None, Group | None, int]] = [(prompt.children, None, None, 0)]
         while stack:
@@ -28,13 +30,14 @@ class Parents:
             while i < len(nodes):
                 node = nodes[i]
                 i += 1
-                self.of[id(node)] = parent
                 t = type(node)
                 if t is Text:
                     self.leaf_starts.append(node.start)
-                    self.leaves.append(node)  # type: ignore[arg-type]
+                    self.leaf_parents.append(parent)
                     self.outer.append(outer)
                 elif t is Group or t is Schedule or t is Alternation:
+                    if parent is not None:
+                        self.of[id(node)] = parent
                     stack.append((nodes, parent, outer, i))
                     inner_outer = outer if outer is not None or t is not Group else node
                     stack.append((node.children, node, inner_outer, 0))  # type: ignore[attr-defined]
@@ -45,7 +48,7 @@ class Parents:
         i = bisect_right(self.leaf_starts, tag.start) - 1
         if i < 0:
             return None
-        return self.of.get(id(self.leaves[i]))
+        return self.leaf_parents[i]
 
     def outermost(self, tag: Tag) -> Group | None:
         """The outermost group holding ``tag`` (None at top level)."""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..tokens.chunks import ChunkPlan
 
 _WORDS = re.compile(r"[^\s_]+")
+_UNSEEN = object()  # a tag whose database entry was not looked up yet
 _SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
 
 
@@ -35,7 +36,7 @@ class LintContext:
         self.negative = negative
         self.backtrack = backtrack
         self.embeddings = embeddings  # textual-inversion names, lower case
-        self._infos: dict[int, TagInfo | None] = {}
+        self._infos: list | None = None  # per tag index: its TagInfo, None, or _UNSEEN before the lookup
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
@@ -81,12 +82,17 @@ class LintContext:
         """The database entry of a tag (namespaced booru prefixes are looked up without the prefix)."""
         if self.db is None:
             return None
-        if tag.index not in self._infos:
+        infos = self._infos
+        if infos is None:
+            infos = self._infos = [_UNSEEN] * len(self.prompt.tags)
+        info = infos[tag.index]
+        if info is _UNSEEN:
             if tag.namespace and tag.namespace not in ("artist", "copyright", "character", "general", "meta"):
-                self._infos[tag.index] = None
+                info = None
             else:
-                self._infos[tag.index] = self.db.lookup(tag.name)
-        return self._infos[tag.index]
+                info = self.db.lookup(tag.name)
+            infos[tag.index] = info
+        return info
 
     def known(self, tag: Tag) -> bool:
         """The tag is in the profile's vocabulary or its tag sources, or is not a tag at all (an embedding,

@@ -555,17 +555,29 @@ class DuplicateTag(Rule):
         from ...syntax.ast import Break
 
         bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
-        copies: dict[tuple[int, str | None, str], list] = {}
+        # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
+        # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
+        # occur once in a big caption.
+        copies: dict[str | tuple[int, str | None, str], list] = {}
         pieces = construct_tags(ctx)
+        text = ctx.text
         for tag in ctx.tags:
             if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
-            if not _listed(ctx.text, tag):
+            if not _listed(text, tag):
                 continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
-            copies.setdefault((bisect_right(bounds, tag.start), tag.branch, tag.qualified_name), []).append(tag)
+            region = bisect_right(bounds, tag.start) if bounds else 0
+            key = tag.qualified_name if region == 0 and tag.branch is None else (region, tag.branch, tag.qualified_name)
+            seen = copies.get(key)
+            if seen is None:
+                copies[key] = tag
+            elif type(seen) is list:
+                seen.append(tag)
+            else:
+                copies[key] = [seen, tag]
         found = []
         for same in copies.values():
-            if len(same) < 2:
+            if type(same) is not list:
                 continue
             kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
             for tag in same:
@@ -591,14 +603,13 @@ def _listed(text: str, tag) -> bool:
     """``tag`` is an item of a list: only whitespace, brackets and weights separate it from the commas, line
     ends, ``BREAK`` or prompt ends around it. In prose that brackets cut into pieces (``... and (covered with
     snow:1.6)``) the same words twice are the sentence's words, not a repeated tag."""
-    before = text[:tag.start]
-    left = max(before.rfind(","), before.rfind("\n"))
-    head = before[left + 1:].strip(_OPENERS)
+    start, end = tag.start, tag.end  # searched in place: no copy of the text before and after each tag
+    left = max(text.rfind(",", 0, start), text.rfind("\n", 0, start))
+    head = text[left + 1:start].strip(_OPENERS)
     if head and not head.endswith("BREAK"):
         return False
-    after = text[tag.end:]
-    ends = [i for i in (after.find(","), after.find("\n")) if i >= 0]
-    tail = (after[:min(ends)] if ends else after).strip(_ITEM_TAIL)
+    ends = [i for i in (text.find(",", end), text.find("\n", end)) if i >= 0]
+    tail = text[end:min(ends) if ends else len(text)].strip(_ITEM_TAIL)
     return not tail or tail.startswith("BREAK")
 
 
