@@ -65,6 +65,7 @@ def test_each_rule_finds_its_case(code, text, profile):
     ("PK303", "1girl, kazusa \\(blue archive\\), blue archive, smile, masterpiece", "kivotos-xl-2"),
     ("PK305", "long hair, blue eyes", "sotediffusion-wuerstchen3"),
     ("PK306", "1girl, solo", "sdxl-base"),
+    ("PK306", "1girl, " + ",." * 3000 + ", smile", "kivotos-xl-2"),  # one CLIP word over 6,000 empty tags
 ])
 def test_rules_stay_quiet_on_correct_prompts(code, text, profile):
     assert code not in codes(text, profile)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Iterable
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
@@ -221,12 +221,14 @@ class TagCutByChunk(Rule):
             before, after = plan.chunks[i], plan.chunks[i + 1]
             if before.forced or not before.starts or not after.starts:
                 continue  # BREAK ends a chunk between tags
-            last_start, last_end = before.starts[-1], before.ends[-1]
-            first_start, first_end = after.starts[0], after.ends[0]
-            # a tag is cut when it holds the last token of one chunk and the first of the next
-            for j in range(max(0, bisect_right(starts, last_start) - 1), bisect_left(starts, first_end)):
+            last_start, first_start = before.starts[-1], after.starts[0]
+            # a tag is cut when the last token of one chunk and the first of the next both start inside it:
+            # tags do not overlap, so only the last tag that starts at or before that token can. A CLIP word
+            # that spans several tags (a run of symbols such as ",.,.") starts inside none of them.
+            j = bisect_right(starts, last_start) - 1
+            if j >= 0:
                 tag = tags[j]
-                if j in reported or not (tag.start < last_end and tag.end > first_start):
+                if j in reported or not (tag.start <= last_start and first_start < tag.end):
                     continue
                 if ctx.is_prose(tag) or not _mostly_ascii(tag.text):
                     continue  # a sentence is read as a whole either way; a translated label is not sent
