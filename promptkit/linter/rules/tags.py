@@ -603,14 +603,15 @@ def _listed(text: str, tag) -> bool:
     """``tag`` is an item of a list: only whitespace, brackets and weights separate it from the commas, line
     ends, ``BREAK`` or prompt ends around it. In prose that brackets cut into pieces (``... and (covered with
     snow:1.6)``) the same words twice are the sentence's words, not a repeated tag."""
-    start, end = tag.start, tag.end  # searched in place: no copy of the text before and after each tag
-    left = max(text.rfind(",", 0, start), text.rfind("\n", 0, start))
-    head = text[left + 1:start].strip(_OPENERS)
-    if head and not head.endswith("BREAK"):
+    i = tag.start - 1  # walk over the brackets and spaces next to the tag only: a search for the nearest
+    while i >= 0 and text[i] in _OPENERS:  # comma costs the whole text in prose without commas
+        i -= 1
+    if i >= 0 and text[i] not in ",\n" and not text.endswith("BREAK", 0, i + 1):
         return False
-    ends = [i for i in (text.find(",", end), text.find("\n", end)) if i >= 0]
-    tail = text[end:min(ends) if ends else len(text)].strip(_ITEM_TAIL)
-    return not tail or tail.startswith("BREAK")
+    j = tag.end
+    while j < len(text) and text[j] in _ITEM_TAIL:
+        j += 1
+    return j == len(text) or text[j] in ",\n" or text.startswith("BREAK", j)
 
 
 def _shown(tag) -> str:
