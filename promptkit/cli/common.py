@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .config import ConfigError, find_config
+from .inputs import CAPTION_SUFFIXES, Collected, InputError, collect
 
 DIALECT = click.Choice(["a1111", "forge", "comfy", "comfyui", "novelai", "nai", "compel"], case_sensitive=False)
 
@@ -102,12 +103,10 @@ def open_db(cfg: dict, profile=None):
 
 
 def read_inputs(prompts: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] | None = None,
-                negative: bool = False, lines: bool = False):
+                negative: bool = False, lines: bool = False) -> Collected:
     """Every input of a lint or fmt run (rules in :mod:`promptkit.cli.inputs`): a bad argument or ``-f`` file
     is the command's one-line error; a bad file inside a folder is a warning and is skipped, and the run
     fails only when nothing could be read."""
-    from .inputs import CAPTION_SUFFIXES, InputError, collect
-
     try:
         found = collect(prompts, files, CAPTION_SUFFIXES if suffixes is None else suffixes, negative, lines)
     except InputError as exc:

@@ -281,43 +281,41 @@ async def code_action(ls: PromptServer, params: types.CodeActionParams):
     return actions
 
 
-def _ask_at(ls: PromptServer, params: types.TextDocumentPositionParams, method: str):
-    """The document's index and the lookup process's (awaitable) answer about the position ``params`` names;
-    None for a document the server does not hold."""
+async def _ask_at(ls: PromptServer, params: types.TextDocumentPositionParams, method: str):
+    """The document's index and the lookup process's answer about the position ``params`` names; None for a
+    document the server does not hold. Raises WorkerError."""
     doc = ls.documents.get(params.text_document.uri)
     if doc is None:
         return None
     index = doc.index(ls.encoding)
     offset = index.offset(params.position.line, params.position.character)
-    return index, ls.call(ls.lookup_worker, method, doc, {"offset": offset})
+    return index, await ls.call(ls.lookup_worker, method, doc, {"offset": offset})
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                 types.CompletionOptions(trigger_characters=["<", ":", "_"], resolve_provider=False))
 async def completion(ls: PromptServer, params: types.CompletionParams):
-    asked = _ask_at(ls, params, "complete")
-    if asked is None:
-        return None
-    index, answer = asked
     try:
-        result = await answer
+        answer = await _ask_at(ls, params, "complete")
     except WorkerError as exc:
         logger.warning("completion failed: %s", exc)
         return types.CompletionList(is_incomplete=True, items=[])
+    if answer is None:
+        return None
+    index, result = answer
     return render.completion_list(result, index)
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 async def hover(ls: PromptServer, params: types.HoverParams):
-    asked = _ask_at(ls, params, "hover")
-    if asked is None:
-        return None
-    index, answer = asked
     try:
-        info = await answer
+        answer = await _ask_at(ls, params, "hover")
     except WorkerError as exc:
         return types.Hover(contents=types.MarkupContent(types.MarkupKind.Markdown,
                                                         f"promptkit could not look this up: {exc}"))
+    if answer is None:
+        return None
+    index, info = answer
     return render.hover(info, index) if info else None
 
 
