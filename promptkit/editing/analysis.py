@@ -54,10 +54,13 @@ class Resolved:
         return None
 
 
-def resolve(text: str, path: str | None = None, settings: Settings | None = None) -> Resolved:
-    """Cut ``text`` into prompts and settle its profile, dialect, rules and tag database."""
+def resolve(text: str, path: str | None = None, settings: Settings | None = None,
+            bundled_only: bool = False) -> Resolved:
+    """Cut ``text`` into prompts and settle its profile, dialect, rules and tag database. ``bundled_only``: the
+    document may name bundled profiles by id and nothing else that would open a file (for the playground,
+    whose requests come from web pages)."""
     from ..linter.registry import UnknownRuleError, select_rules
-    from ..profiles import ProfileError, load_profile
+    from ..profiles import ProfileError, bundled_ids, load_profile
     from ..syntax.dialects import canonical_dialect
     from ..tags import TagDataError
 
@@ -69,6 +72,15 @@ def resolve(text: str, path: str | None = None, settings: Settings | None = None
     segments = split_document(text, mode, bool(merged.negative), body)
     out = Resolved(text, segments, mode, merged, problems=problems)
     problems.extend(text_problems(text))
+    if bundled_only:
+        refused = None
+        if (merged.profile or "sdxl-base") not in bundled_ids():
+            refused = f"unknown profile {merged.profile[:60]!r}; bundled profiles: {', '.join(bundled_ids())}"
+        elif path or merged.tag_sources or merged.embeddings or merged.loras:
+            refused = "only bundled profiles and tag databases are used here (no paths, folders or tag sources)"
+        if refused:
+            problems.append(Problem(*where, refused, "settings"))
+            return out
     try:
         out.profile = load_profile(merged.profile or "sdxl-base")
     except (ProfileError, OSError, ValueError) as exc:

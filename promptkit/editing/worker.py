@@ -8,6 +8,9 @@ lone surrogates from undecodable bytes crosses intact).
 
 The child keeps the documents it has seen (by key and version), so an edit sends the text once and every
 later request about that version (completion, hover, code actions) sends only its key.
+
+``bundled_only`` (the playground's processes): documents are resolved with bundled profiles and tag databases
+only, whatever their settings or directives say; a path, a folder or a tag source is a finding, never opened.
 """
 
 from __future__ import annotations
@@ -68,8 +71,10 @@ class Worker:
     """A client of one analysis process (started on first use, restarted after a failure). Thread-safe:
     requests are answered one at a time."""
 
-    def __init__(self, name: str = "analysis", memory_mb: int | None = None, warm_profile: str | None = None) -> None:
+    def __init__(self, name: str = "analysis", memory_mb: int | None = None, warm_profile: str | None = None,
+                 bundled_only: bool = False) -> None:
         self.name = name
+        self.bundled_only = bundled_only
         self.memory_mb = memory_mb or int(os.environ.get("PROMPTKIT_EDITOR_MEMORY_MB", DEFAULT_MEMORY_MB))
         self.warm_profile = warm_profile
         self._proc: subprocess.Popen | None = None
@@ -77,12 +82,18 @@ class Worker:
         self._sent: dict[str, int] = {}
         self.restarts = 0
 
+    @property
+    def busy(self) -> bool:
+        """A request is being answered (or the process started) now."""
+        return self._lock.locked()
+
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "promptkit.editing.worker", "--memory-mb", str(self.memory_mb)],
+            [sys.executable, "-m", "promptkit.editing.worker", "--memory-mb", str(self.memory_mb),
+             *(["--bundled-only"] if self.bundled_only else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
         self._sent = {}
         if self.warm_profile:
@@ -181,8 +192,9 @@ class Worker:
 class _Documents:
     """Documents by key: the latest version's text and its resolved form."""
 
-    def __init__(self, limit: int = 32) -> None:
+    def __init__(self, limit: int = 32, bundled_only: bool = False) -> None:
         self.limit = limit
+        self.bundled_only = bundled_only
         self.docs: OrderedDict[str, tuple[int, str, str | None, str, Any]] = OrderedDict()
 
     def get(self, wire: dict):
@@ -200,7 +212,7 @@ class _Documents:
         if entry is not None and entry[0] == version and entry[3] == settings_key and entry[2] == wire["path"]:
             self.docs.move_to_end(key)
             return entry[4]
-        resolved = resolve(text, wire["path"], Settings(**wire["settings"]))
+        resolved = resolve(text, wire["path"], Settings(**wire["settings"]), bundled_only=self.bundled_only)
         self.docs[key] = (version, text, wire["path"], settings_key, resolved)
         self.docs.move_to_end(key)
         if len(self.docs) > self.limit:
@@ -216,7 +228,8 @@ def _handle(method: str, params: dict, doc, documents: _Documents) -> Any:
     if method == "warm":
         from ..tokens.clip import clip_bpe
 
-        resolved = analysis.resolve("1girl", None, Settings(profile=params.get("profile")))
+        resolved = analysis.resolve("1girl", None, Settings(profile=params.get("profile")),
+                                    bundled_only=documents.bundled_only)
         if resolved.db is not None and params.get("full", True):
             resolved.db.fuzzy  # the suggestion index: the one slow thing to build (about a second)
         clip_bpe().encode("1girl")
@@ -251,7 +264,7 @@ def _handle(method: str, params: dict, doc, documents: _Documents) -> Any:
     raise ValueError(f"unknown method {method!r}")
 
 
-def serve(memory_mb: int) -> None:
+def serve(memory_mb: int, bundled_only: bool = False) -> None:
     """The child's loop: one request in, one answer out, until the caller closes the pipe."""
     try:
         import resource
@@ -266,7 +279,7 @@ def serve(memory_mb: int) -> None:
     oom = json.dumps({"ok": False, "kind": "memory",
                       "error": f"the analysis ran out of memory (limit {memory_mb} MiB) and was stopped"}).encode()
     out_of_memory_reply = _HEADER.pack(len(oom)) + oom
-    documents = _Documents()
+    documents = _Documents(bundled_only=bundled_only)
     while True:
         header = stdin.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -304,7 +317,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="promptkit.editing.worker")
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB)
-    serve(parser.parse_args().memory_mb)
+    parser.add_argument("--bundled-only", action="store_true")
+    args = parser.parse_args()
+    serve(args.memory_mb, args.bundled_only)
 
 
 if __name__ == "__main__":

@@ -17,21 +17,37 @@ library's code points). Every request is a POST of a JSON object, except the two
 
 A request that does not validate gets 422 with ``{"error": message, "details": [...]}``; malformed JSON or a
 body that is not UTF-8 gets 400; see ``server.py`` for the others.
+
+Only bundled data: a request names a profile by its bundled id, in the ``profile`` field and in a first-line
+``# promptkit: profile=...`` directive of its text alike (anything else, a path or ``../`` included, is 422 with
+the same message whether or not such a file exists), and the analysis processes run with ``bundled_only`` so
+that no setting can make them open a file (a second wall, should a request ever slip past the first).
+
+Large texts do not hold up small ones. The analysis runs in child processes that answer one request at a time
+and cannot be interrupted without being killed, so a 2 MB analysis (about half a minute) would make every
+small request wait behind it. Texts over ``HEAVY_TEXT`` characters go to their own process (``heavy``) instead:
+small requests keep a process to themselves and are answered at once, large ones queue behind each other, at
+most ``HEAVY_WAITING`` of them at a time (503 beyond that). A time bound per request would refuse large prompts
+that are fine to lint slowly, and a priority queue would still leave a small request waiting for the large one
+already running.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..editing import analysis
-from ..editing.documents import Settings
+from ..editing.documents import Settings, parse_directive
 from ..editing.positions import Utf16Offsets
 from ..editing.worker import DocumentRef, Worker, WorkerError
 
 MAX_TEXT = 4_000_000  # characters: a prompt of a few MB is accepted (and linted, slowly); more is refused
 MAX_FINDINGS = 2000  # findings listed per prompt (a page cannot show more); finding_total counts them all
+HEAVY_TEXT = 50_000  # characters (about half a second of lint): longer texts go to the heavy process
+HEAVY_WAITING = 4  # large requests running or waiting at once; more get 503
 
 
 class ApiError(Exception):
@@ -57,11 +73,7 @@ class Target(BaseModel):
     @field_validator("profile")
     @classmethod
     def _bundled(cls, value: str) -> str:
-        from ..profiles import bundled_ids
-
-        if value not in bundled_ids():  # only bundled ids: a web request never names a file to read
-            raise ValueError(f"unknown profile {value!r}; bundled profiles: {', '.join(bundled_ids())}")
-        return value
+        return bundled_profile(value)
 
     @model_validator(mode="after")
     def _rules(self) -> "Target":
@@ -78,14 +90,46 @@ class Target(BaseModel):
                         select=self.select, ignore=self.ignore)
 
 
+def bundled_profile(value: str) -> str:
+    """``value`` when it is a bundled profile's id; else ValueError, with one message for any other value (a
+    path that exists or not, ``../``): a web request never names a file, nor learns whether one exists."""
+    from ..profiles import bundled_ids
+
+    if value not in bundled_ids():
+        shown = value if len(value) <= 60 else value[:60] + "..."
+        raise ValueError(f"unknown profile {shown!r}; bundled profiles: {', '.join(bundled_ids())}")
+    return value
+
+
+def _directive_profile(text: str) -> None:
+    """A ``# promptkit: profile=...`` directive in a request's text names a bundled profile too."""
+    directive = parse_directive(text)[0]
+    if directive.profile is not None:
+        try:
+            bundled_profile(directive.profile)
+        except ValueError as exc:
+            raise ValueError(f"the text's '# promptkit:' directive: {exc}") from None
+
+
 class AnalyzeRequest(Target):
     prompt: str = Field("", max_length=MAX_TEXT)
     negative_prompt: str = Field("", max_length=MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _directives(self) -> "AnalyzeRequest":
+        _directive_profile(self.prompt)
+        _directive_profile(self.negative_prompt)
+        return self
 
 
 class TextRequest(Target):
     text: str = Field(max_length=MAX_TEXT)
     negative: bool = False
+
+    @model_validator(mode="after")
+    def _directives(self) -> "TextRequest":
+        _directive_profile(self.text)
+        return self
 
 
 class PositionRequest(TextRequest):
@@ -199,16 +243,28 @@ class HoverResponse(BaseModel):
 
 
 class Api:
-    """The handlers, over two analysis processes (one for findings and rewrites, one for completion and hover)."""
+    """The handlers, over three analysis processes: one for findings and rewrites, one for completion and hover,
+    one for texts over ``HEAVY_TEXT`` characters (see the module docstring). All read bundled data only."""
 
     def __init__(self) -> None:
-        self.lint_worker = Worker("playground-lint")
-        self.lookup_worker = Worker("playground-lookup")
+        self.lint_worker = Worker("playground-lint", bundled_only=True)
+        self.lookup_worker = Worker("playground-lookup", bundled_only=True)
+        self.heavy_worker = Worker("playground-heavy", bundled_only=True)
+        self._heavy_slots = threading.BoundedSemaphore(HEAVY_WAITING)
         self._catalogues: dict[str, Any] = {}
 
     def close(self) -> None:
         self.lint_worker.close()
         self.lookup_worker.close()
+        self.heavy_worker.close()
+
+    def _route(self, worker: Worker, size: int):
+        """The process for a text of ``size`` characters, and a slot among the heavy ones when it is large."""
+        if size <= HEAVY_TEXT:
+            return worker, None
+        if not self._heavy_slots.acquire(blocking=False):
+            raise ApiError(503, f"{HEAVY_WAITING} large texts are being analysed; try again in a minute")
+        return self.heavy_worker, self._heavy_slots
 
     def warm(self, profile: str | None = None) -> None:
         self.lint_worker.call("warm", {"profile": profile, "full": True}, timeout=120.0)
@@ -219,12 +275,16 @@ class Api:
         return DocumentRef(role, hash((text, settings.model_dump_json())) & 0x7FFFFFFF, text, None, settings)
 
     def _call(self, worker: Worker, method: str, ref: DocumentRef | None, params: dict | None = None):
+        worker, slot = self._route(worker, len(ref.text) if ref is not None else 0)
         try:
             return worker.call(method, params, ref)
         except WorkerError as exc:
             if exc.kind in ("memory", "timeout", "crash"):
                 raise ApiError(422, f"promptkit could not analyse this text: {exc}") from None
             raise ApiError(500, f"promptkit failed on this request: {exc}") from None
+        finally:
+            if slot is not None:
+                slot.release()
 
     def catalogue(self, name: str) -> Any:
         if name not in self._catalogues:
@@ -232,13 +292,21 @@ class Api:
         return self._catalogues[name]
 
     def analyze(self, req: AnalyzeRequest) -> AnalyzeResponse:
+        worker, slot = self._route(self.lint_worker, len(req.prompt) + len(req.negative_prompt))
+        try:
+            return self._analyze(req, worker)
+        finally:
+            if slot is not None:
+                slot.release()
+
+    def _analyze(self, req: AnalyzeRequest, worker: Worker) -> AnalyzeResponse:
         out: dict[str, Any] = {}
         dialect = req.dialect
         for role, text, negative in (("prompt", req.prompt, False), ("negative_prompt", req.negative_prompt, True)):
             ref = self._ref(role, text, req.settings(negative))
             units = Utf16Offsets(text)
             try:
-                result = self.lint_worker.call("lint", None, ref)
+                result = worker.call("lint", None, ref)
                 findings = result["findings"]
                 dialect = result["dialect"]
             except WorkerError as exc:
@@ -249,9 +317,9 @@ class Api:
                                     "finding_total": len(findings)}
             if role == "prompt" and not any(f["code"] == "settings" for f in findings):
                 try:
-                    chunks = self.lint_worker.call("chunks", None, ref)
+                    chunks = worker.call("chunks", None, ref)
                     part["chunks"] = _chunks_units(chunks, units) if chunks else None
-                    part["conversions"] = self.lint_worker.call("conversions", None, ref)
+                    part["conversions"] = worker.call("conversions", None, ref)
                 except WorkerError:
                     part["chunks"] = part["conversions"] = None
             out[role] = PromptAnalysis(**part)
