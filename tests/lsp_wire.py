@@ -53,7 +53,11 @@ class RpcClient:
             self.messages.put((time.perf_counter(), json.loads(body)))
 
     def send_raw(self, body: bytes) -> None:
-        self.proc.stdin.write(frame(body))
+        self.write(frame(body))
+
+    def write(self, data: bytes) -> None:
+        """Bytes on the wire as they are: framing included (or not)."""
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def notify(self, method: str, params: dict) -> float:

@@ -40,3 +40,39 @@ def test_junk_messages_do_not_stop_the_server(rpc: RpcClient):
     seconds, answer = rpc.request("textDocument/hover", {"textDocument": {"uri": "file:///nowhere.txt"},
                                                          "position": {"line": 0, "character": 0}})
     assert answer.get("result") is None and "error" not in answer
+
+
+# -- framing: a frame that cannot be read is refused, the next one is served (issue 23, item 6) ---------------
+
+def hover_body(rid: int) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": rid, "method": "textDocument/hover", "params": {
+        "textDocument": {"uri": "file:///nowhere.txt"}, "position": {"line": 0, "character": 0}}}).encode()
+
+
+BAD_FRAMES = {
+    "huge length": lambda body: b"Content-Length: 99999999999\r\n\r\n" + body,
+    "misspelled header": lambda body: b"Content-Lenght: %d\r\n\r\n" % len(body) + body,
+    "negative length": lambda body: b"Content-Length: -%d\r\n\r\n" % len(body) + body,
+    "non-numeric length": lambda body: b"Content-Length: twelve\r\n\r\n" + body,
+    "superscript digit": lambda body: "Content-Length: \u00b2\r\n\r\n".encode() + body,
+    "5,000 digits": lambda body: b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n" + body,
+    "no header at all": lambda body: body,
+    "a header line of 100 KB": lambda body: b"X-Junk: " + b"x" * 100_000 + b"\r\n" + b"Content-Length: 5\r\n",
+}
+
+
+def test_frames_that_cannot_be_read_are_refused_and_the_next_one_is_served(rpc: RpcClient):
+    for i, (name, bad) in enumerate(BAD_FRAMES.items()):
+        rid = 1000 + i
+        rpc.write(bad(hover_body(rid)))  # its id is never answered: the frame is refused
+        seconds, answer = rpc.request("textDocument/hover", {"textDocument": {"uri": "file:///nowhere.txt"},
+                                                             "position": {"line": 0, "character": 0}}, timeout=30)
+        assert answer.get("result") is None and "error" not in answer, name
+        assert rpc.proc.poll() is None, name
+    with pytest.raises(TimeoutError):  # none of the refused frames was read as a message
+        rpc.wait(lambda m: 1000 <= (m.get("id") or 0) < 1100, timeout=1)
+    uri = "file:///tmp/promptkit-wire/after-bad-frames.txt"
+    rpc.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "prompt", "version": 1,
+                                                         "text": "1girl, long hiar"}})
+    _, message = rpc.diagnostics(uri, 1)
+    assert [d["code"] for d in message["params"]["diagnostics"]] == ["PK201"]

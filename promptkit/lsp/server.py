@@ -6,6 +6,10 @@ highlighting, one for completion and hover, so that typing stays fast while a lo
 Diagnostics are published after ``debounce_ms`` of quiet (at once when a document opens), and only for the
 version they were computed for. A document the analysis cannot handle (out of memory, out of time, a library
 error) gets one finding that says so; the server itself never stops on a document.
+
+The client's bytes are cut into messages by ``framing`` (strict, bounded: a frame pygls cannot read is refused
+with a log line and the server reads on), and a project configuration that cannot be read is one diagnostic on
+the configuration file (``config``), with default settings for the documents.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..editing.positions import LineIndex
 from ..editing.worker import DocumentRef, Worker, WorkerError
 from . import render
 from .config import client_settings, project_settings
+from .framing import FramedStdin
 
 logger = logging.getLogger(__name__)
 
@@ -347,31 +352,10 @@ async def semantic_tokens(ls: PromptServer, params: types.SemanticTokensParams):
     return types.SemanticTokens(data=render.semantic_data(spans, doc.index(ls.encoding)))
 
 
-class _Utf8Stdin:
-    """The client's messages, with bytes that are not UTF-8 read as U+FFFD (pygls would drop the message)."""
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-
-    def readline(self) -> bytes:
-        return self.raw.readline()
-
-    def read(self, n: int) -> bytes:
-        data = self.raw.read(n)
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("utf-8", "replace").encode("utf-8")
-        return data
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 def run_stdio() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
-        server.start_io(_Utf8Stdin(sys.stdin.buffer), sys.stdout.buffer)
+        server.start_io(FramedStdin(sys.stdin.buffer), sys.stdout.buffer)  # type: ignore[arg-type]
     finally:
         server.close_workers()
 
