@@ -76,3 +76,34 @@ def test_frames_that_cannot_be_read_are_refused_and_the_next_one_is_served(rpc: 
                                                          "text": "1girl, long hiar"}})
     _, message = rpc.diagnostics(uri, 1)
     assert [d["code"] for d in message["params"]["diagnostics"]] == ["PK201"]
+
+
+# -- a project configuration that cannot be used (issue 23, item 7) ------------------------------------------
+
+@pytest.mark.parametrize("config", ["embeddings = 5\n", 'profile = "pony-v6"\ntag-sources = [1]\n', "profile = \n",
+                                    "select = [1]\n", "[tool]\nx = 1\n" + "nonsense = true\n"])
+def test_a_bad_project_config_is_one_diagnostic_on_it_and_the_server_serves(rpc: RpcClient, tmp_path, config):
+    toml = tmp_path / "promptkit.toml"
+    toml.write_text(config)
+    uri = (tmp_path / "x.prompt").as_uri()
+    text = "1girl, long hiar, <lora:x"
+    rpc.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "prompt", "version": 1,
+                                                         "text": text}})
+    _, message = rpc.diagnostics(uri, 1)
+    assert [d["code"] for d in message["params"]["diagnostics"]] == ["PK201"]  # linted with the editor's settings
+    _, published = rpc.diagnostics(toml.as_uri())
+    (diagnostic,) = published["params"]["diagnostics"]
+    assert diagnostic["code"] == "settings" and "configuration is not used" in diagnostic["message"]
+    _, shown = rpc.wait(lambda m: m.get("method") == "window/showMessage" and str(toml) in m["params"]["message"])
+    for method in ("textDocument/hover", "textDocument/completion"):
+        _, answer = rpc.request(method, {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 10}})
+        assert "error" not in answer, answer
+    _, answer = rpc.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                                   "position": {"line": 0, "character": 2}})
+    assert "1girl" in json.dumps(answer["result"])
+    toml.write_text('profile = "kivotos-xl-2"\n')  # mended: the diagnostic on the file is withdrawn
+    rpc.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                          "contentChanges": [{"text": text + " "}]})
+    rpc.diagnostics(uri, 2)
+    _, cleared = rpc.diagnostics(toml.as_uri())
+    assert cleared["params"]["diagnostics"] == []

@@ -116,11 +116,6 @@ def semantic_data(spans: list[list], index: LineIndex) -> list[int]:
     return data
 
 
-def config_finding(problem: str) -> dict:
-    return {"code": "settings", "name": "configuration", "severity": "error", "start": 0, "end": 0,
-            "message": problem, "suggestions": [], "fix": None}
-
-
 def write_rule_docs(rules: list[dict]) -> dict[str, str]:
     """Each rule's documentation as a Markdown file in the cache folder; code -> file URI (empty if unwritable)."""
     from ..tags.store import cache_dir

@@ -34,7 +34,7 @@ from ..editing.documents import Settings
 from ..editing.positions import LineIndex
 from ..editing.worker import DocumentRef, Worker, WorkerError
 from . import render
-from .config import client_settings, project_settings
+from .config import ConfigProblem, client_settings, config_file, project_settings
 from .framing import FramedStdin
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ class PromptServer(LanguageServer):
         self.lint_worker = Worker("lint")
         self.lookup_worker = Worker("lookup")
         self.rule_docs: dict[str, str] = {}
+        self.config_problems: dict[str, ConfigProblem] = {}  # by configuration file URI: what was published
         atexit.register(self.close_workers)
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -118,13 +119,44 @@ class PromptServer(LanguageServer):
         except RuntimeError:
             return "utf-16"
 
-    def settings_for(self, doc: OpenDocument) -> tuple[Settings, str | None]:
+    def settings_for(self, doc: OpenDocument) -> tuple[Settings, ConfigProblem | None]:
         project, problem = project_settings(doc.path)
         return project.over(self.client), problem
 
-    def ref(self, doc: OpenDocument) -> tuple[DocumentRef, str | None]:
+    def ref(self, doc: OpenDocument) -> tuple[DocumentRef, ConfigProblem | None]:
         settings, problem = self.settings_for(doc)
         return DocumentRef(doc.uri, doc.version, doc.text, doc.path, settings), problem
+
+    def report_config(self, doc: OpenDocument, problem: ConfigProblem | None) -> None:
+        """A project configuration that cannot be used: one diagnostic on the file (editors list it whether or
+        not the file is open), one message and one log line per distinct problem; cleared once it reads again."""
+        from pathlib import Path
+
+        if problem is None:
+            if not self.config_problems or not doc.path:
+                return
+            used = config_file(Path(doc.path).parent)  # this document's configuration reads again
+            if used is not None and self.config_problems.pop(used.as_uri(), None) is not None:
+                self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=used.as_uri(),
+                                                                                      diagnostics=[]))
+            return
+        if problem.path is None:
+            key = f"promptkit-config:{problem.message}"
+            if key not in self.config_problems:
+                self.config_problems[key] = problem
+                logger.warning("%s", problem.message)
+                self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, problem.message))
+            return
+        uri = Path(problem.path).as_uri()
+        if self.config_problems.get(uri) == problem:
+            return
+        self.config_problems[uri] = problem
+        logger.warning("%s: %s", problem.path, problem.message)
+        self.window_show_message(types.ShowMessageParams(types.MessageType.Warning, f"{problem.path}: {problem.message}"))
+        where = types.Range(types.Position(problem.line, 0), types.Position(problem.line + 1, 0))
+        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[types.Diagnostic(
+            range=where, message=problem.message, severity=types.DiagnosticSeverity.Error, code="settings",
+            source="promptkit")]))
 
     def close_workers(self) -> None:
         self.lint_worker.close()
@@ -173,8 +205,7 @@ class PromptServer(LanguageServer):
             from ..editing.analysis import failure_finding  # the analysis runs in the workers: not at start-up
 
             findings = [failure_finding(exc, len(text))]
-        if problem:
-            findings.insert(0, render.config_finding(problem))
+        self.report_config(doc, problem)
         if self.documents.get(doc.uri) is not doc or doc.version != version:
             return findings  # a newer version is on its way: do not publish stale findings
         doc.findings, doc.findings_version = findings, version
