@@ -9,12 +9,10 @@ findings, and a prompt the library fails on gets a finding that says so.
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -124,23 +122,95 @@ def open_db(profile, sources: tuple[str, ...]):
     return stacked_db(sources) if sources else TagDB.for_profile(profile)
 
 
-@functools.lru_cache(maxsize=32)
-def _folder_names(folder: str, suffixes: tuple[str, ...], stamp: int) -> tuple[str, ...]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder")
-    found = []
-    for p in root.rglob("*"):
-        if p.suffix.lower() in suffixes and p.is_file():
-            found.append(p.stem)
-            if len(found) >= 20_000:  # bounded: a folder of models is thousands of files, not millions
+FOLDER_RECHECK_SECONDS = 5.0  # a folder's index is checked against its folders' mtimes at most this often
+MAX_FOLDER_NAMES = 1_000_000  # names indexed per folder: a memory bound (~100 MB), far past any model folder
+
+
+@dataclass
+class FolderIndex:
+    """The model files under a folder (stems, sorted case-insensitively), built once and rebuilt only when one of
+    its folders changes (a file added, removed or renamed changes its folder's mtime): a completion looks a
+    prefix up by bisection, so the work per request does not grow with the number of files."""
+
+    names: tuple[str, ...]
+    lowered: list[str]
+    members: frozenset[str]
+    folders: dict[str, int]  # every folder walked -> its mtime (ns) when walked
+    checked: float = 0.0
+
+    @classmethod
+    def build(cls, folder: str, suffixes: tuple[str, ...]) -> "FolderIndex":
+        import os
+
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{folder}: no such folder")
+        found: set[str] = set()
+        folders: dict[str, int] = {}
+        stack = [folder]
+        while stack and len(found) < MAX_FOLDER_NAMES:
+            here = stack.pop()
+            try:
+                folders[here] = os.stat(here).st_mtime_ns
+                with os.scandir(here) as entries:
+                    for entry in entries:
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                stack.append(entry.path)
+                            elif os.path.splitext(entry.name)[1].lower() in suffixes and entry.is_file():
+                                found.add(os.path.splitext(entry.name)[0])
+                        except OSError:
+                            continue
+            except OSError:
+                continue
+        names = tuple(sorted(found, key=lambda n: (n.lower(), n)))
+        return cls(names, [n.lower() for n in names], frozenset(names), folders, time.monotonic())
+
+    def stale(self) -> bool:
+        import os
+
+        for path, mtime in self.folders.items():
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def starting_with(self, typed: str, limit: int) -> list[str]:
+        import bisect
+
+        lowered = typed.lower()
+        out = []
+        for i in range(bisect.bisect_left(self.lowered, lowered), len(self.names)):
+            if len(out) >= limit or not self.lowered[i].startswith(lowered):
                 break
-    return tuple(sorted(set(found), key=str.lower))
+            out.append(self.names[i])
+        return out
+
+
+_folder_indexes: OrderedDict = OrderedDict()
+
+
+def folder_index(folder: str, suffixes: tuple[str, ...]) -> FolderIndex:
+    """The index of a folder's model files (see :class:`FolderIndex`); FileNotFoundError for no such folder."""
+    key = (folder, suffixes)
+    index = _folder_indexes.get(key)
+    now = time.monotonic()
+    if index is not None and now - index.checked < FOLDER_RECHECK_SECONDS:
+        return index
+    if index is None or index.stale():
+        index = FolderIndex.build(folder, suffixes)
+    index.checked = now
+    _folder_indexes[key] = index
+    _folder_indexes.move_to_end(key)
+    while len(_folder_indexes) > 32:
+        _folder_indexes.popitem(last=False)
+    return index
 
 
 def folder_names(folder: str, suffixes: tuple[str, ...]) -> tuple[str, ...]:
-    """Model file names (stems) in a folder, re-read at most every few seconds."""
-    return _folder_names(folder, suffixes, int(time.monotonic() // 5))
+    """Model file names (stems) in a folder and its subfolders, sorted case-insensitively."""
+    return folder_index(folder, suffixes).names
 
 
 def embedding_names(folders: tuple[str, ...]) -> frozenset[str]:
@@ -374,17 +444,16 @@ def _embedding_files(doc: Resolved) -> list[str]:
 
 
 def _network_items(doc: Resolved, typed: str, limit: int) -> list[dict]:
-    items = []
-    lowered = typed.lower()
+    items: list[dict] = []
     for folder in doc.settings.loras:
         try:
-            names = folder_names(folder, NETWORK_SUFFIXES)
+            names = folder_index(folder, NETWORK_SUFFIXES).starting_with(typed, limit - len(items))
         except FileNotFoundError:
             continue
-        for name in names:
-            if name.lower().startswith(lowered):
-                items.append({"label": name, "insert": name, "kind": "lora", "name": name, "filter": name,
-                              "detail": f"LoRA in {folder}"})
+        items.extend({"label": name, "insert": name, "kind": "lora", "name": name, "filter": name,
+                      "detail": f"LoRA in {folder}"} for name in names)
+        if len(items) >= limit:
+            break
     return items[:limit]
 
 
@@ -445,7 +514,7 @@ def _network_files(doc: Resolved, name: str) -> list[str]:
     found = []
     for folder in doc.settings.loras:
         try:
-            if name in folder_names(folder, NETWORK_SUFFIXES):
+            if name in folder_index(folder, NETWORK_SUFFIXES).members:
                 found.append(folder)
         except FileNotFoundError:
             continue
