@@ -87,3 +87,50 @@ def check_png(data: bytes) -> None:
             pass
     finally:
         os.unlink(name)
+
+
+# -- framing: the language server's JSON-RPC reader and the playground's HTTP server ------------------------
+
+def check_frames(data: bytes) -> list[bytes]:
+    """The LSP reader on any bytes: it ends, raises nothing, and gives bodies within its limit made of input
+    bytes (never more than the input holds)."""
+    import io
+
+    from promptkit.lsp.framing import MAX_MESSAGE, FrameReader
+
+    reader = FrameReader(io.BytesIO(data))
+    bodies = []
+    while (body := reader.next_frame()) is not None:
+        assert 0 < len(body) <= MAX_MESSAGE and body in data
+        bodies.append(body)
+    assert sum(map(len, bodies)) <= len(data)
+    return bodies
+
+
+HTTP_STATUSES_ALLOWED = {100} | set(range(200, 300)) | set(range(400, 500)) | {501, 505}  # 501/505: method, version
+
+
+def check_http(port: int, data: bytes, timeout: float = 60.0) -> list[int]:
+    """Raw bytes to the playground on 127.0.0.1:``port`` (then end of input): every answer is a 2xx or a 4xx
+    (501/505 for a method or an HTTP version it does not speak), and the connection ends within ``timeout``.
+    Returns the statuses."""
+    import re
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    received = bytearray()
+    try:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError, OSError):  # it answered and closed before reading it all
+            pass
+        while chunk := sock.recv(1 << 16):
+            received += chunk
+    except ConnectionResetError:  # the server closed with input unread (it refused the request): not a hang
+        pass
+    finally:
+        sock.close()
+    statuses = [int(s) for s in re.findall(rb"(?:^|\r\n)HTTP/1\.[01] (\d{3}) ", bytes(received))]
+    assert all(s in HTTP_STATUSES_ALLOWED for s in statuses), (statuses, bytes(received[:300]))
+    return statuses

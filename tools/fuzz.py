@@ -1,4 +1,5 @@
-"""Coverage-guided fuzzing of parse, lint (every profile), fix, fmt, convert and the infotext/PNG readers.
+"""Coverage-guided fuzzing of parse, lint (every profile), fix, fmt, convert, the infotext/PNG readers, and the
+servers' framing: the language server's JSON-RPC reader and the playground's HTTP server (on 127.0.0.1 only).
 
     pip install atheris                      # the `fuzz` extra: pip install -e ".[fuzz]"
     python tools/fuzz.py -max_total_time=300 # five minutes; libFuzzer options pass through
@@ -8,7 +9,10 @@
 Each input picks a target from its first byte. Text targets get a prompt built from the input by a small
 grammar of every dialect's constructs (weights, groups, schedules, alternation, BREAK, AND, compel signs and
 blends, LoRA names, escapes) or the raw bytes decoded with lone surrogates allowed (what undecodable stdin
-becomes); the PNG target gets a PNG assembled from fuzzed chunks. The targets and the exceptions they may
+becomes); the PNG target gets a PNG assembled from fuzzed chunks; the JSON-RPC target gets frames with fuzzed headers and
+bodies or the raw bytes; the HTTP target gets a request of fuzzed method, path, version, headers and body, or
+the raw bytes, sent to a playground this process starts on 127.0.0.1 (``--only http`` / ``--only frames`` run
+one target alone). The targets and the exceptions they may
 raise are in ``tests/fuzz_targets.py``, shared with the hypothesis tests. An unexpected exception is
 recorded (target, type, message, input) and the run goes on; the findings and the number of inputs run
 are kept in ``fuzz-findings.json`` in the current folder (``--report`` prints them grouped).
@@ -35,6 +39,8 @@ with atheris.instrument_imports(include=["promptkit"]):
     import fuzz_targets as targets  # noqa: E402
     import promptkit  # noqa: E402,F401
     from promptkit import infotext, linter, syntax, tokens  # noqa: E402,F401
+    from promptkit.lsp import framing  # noqa: E402,F401
+    from promptkit.playground import server as playground  # noqa: E402,F401
 
 PIECES = ["1girl", "long hair", "kazusa (blue archive)", "score_9", "hires", "smile", "İ", "日本", ":d", "^_^",
           "<lora:x:0.5>", "embedding:x", "BREAK", "AND", "\\", "(", ")", "[", "]", "{", "}", ":", "|", '"', "+", "-",
@@ -42,6 +48,11 @@ PIECES = ["1girl", "long hair", "kazusa (blue archive)", "score_9", "hires", "sm
 STOP_ON_CRASH = "--stop-on-crash" in sys.argv
 if STOP_ON_CRASH:
     sys.argv.remove("--stop-on-crash")
+TARGETS = ["parse", "convert", "lint", "fix+fmt", "infotext", "png", "frames", "http"]
+ONLY = None
+if "--only" in sys.argv:
+    ONLY = TARGETS.index(sys.argv[sys.argv.index("--only") + 1])
+    del sys.argv[sys.argv.index("--only"):sys.argv.index("--only") + 2]
 RUNS = Counter()
 FINDINGS: dict[tuple[str, str, str], dict] = {}
 
@@ -92,12 +103,62 @@ def png(fdp: atheris.FuzzedDataProvider) -> bytes:
     return data[:len(data) - fdp.ConsumeIntInRange(0, 20)]
 
 
+LENGTHS = [b"%d", b"99999999999", b"-1", b"\xc2\xb2", b"", b"0", b"9" * 5000, b"1e3", b"%d0", b" %d "]
+
+
+def rpc_frames(fdp: atheris.FuzzedDataProvider) -> bytes:
+    out = b""
+    for _ in range(fdp.ConsumeIntInRange(1, 4)):
+        body = grammar(fdp).encode("utf-8", "surrogatepass") if fdp.ConsumeBool() else fdp.ConsumeBytes(40)
+        length = LENGTHS[fdp.ConsumeIntInRange(0, len(LENGTHS) - 1)]
+        length = length % len(body) if b"%d" in length else length
+        name = [b"Content-Length", b"content-length", b"Content-Lenght", b"Content-Type", b""][fdp.ConsumeIntInRange(0, 4)]
+        newline = [b"\r\n", b"\n", b"\r"][fdp.ConsumeIntInRange(0, 2)]
+        out += name + b": " + length + newline + fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 8)) + newline + body
+    return out
+
+
+_PLAYGROUND = None
+
+
+def playground_port() -> int:
+    global _PLAYGROUND
+    if _PLAYGROUND is None:
+        _PLAYGROUND = playground.PlaygroundServer(socket_timeout=2.0).start()
+        atexit.register(_PLAYGROUND.stop)
+    return _PLAYGROUND.server_address[1]
+
+
+def http_request(fdp: atheris.FuzzedDataProvider, port: int) -> bytes:
+    pick = lambda options: options[fdp.ConsumeIntInRange(0, len(options) - 1)]  # noqa: E731
+    body = grammar(fdp).encode("utf-8", "surrogatepass") if fdp.ConsumeBool() else fdp.ConsumeBytes(60)
+    if fdp.ConsumeBool():
+        body = b'{"prompt": ' + json.dumps(body.decode("utf-8", "replace")).encode() + b"}"
+    lines = [pick([b"GET", b"POST", b"PUT", b"HEAD", b""]) + b" " + pick([
+        b"/api/analyze", b"/api/fix", b"/api/format", b"/api/complete", b"/api/hover", b"/api/profiles", b"/",
+        b"/static/app.js", b"/../x", b"*"]) + b" " + pick([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9.9", b""])]
+    if fdp.ConsumeBool():
+        lines.append(b"Host: " + pick([b"127.0.0.1:%d" % port, b"localhost:%d" % port, b"evil.example", b""]))
+    length = pick(LENGTHS)
+    lines.append(b"Content-Length: " + (length % len(body) if b"%d" in length else length))
+    for _ in range(fdp.ConsumeIntInRange(0, 3)):
+        lines.append(pick([b"Content-Type: application/json", b"Origin: http://evil.example", b"Origin: null",
+                           b"Origin: http://127.0.0.1:%d" % port, b"Transfer-Encoding: chunked", b"Expect: 100-continue",
+                           fdp.ConsumeBytes(20)]))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
 def one_input(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    target = fdp.ConsumeIntInRange(0, 5)
-    name = ["parse", "convert", "lint", "fix+fmt", "infotext", "png"][target]
+    target = fdp.ConsumeIntInRange(0, len(TARGETS) - 1) if ONLY is None else ONLY
+    name = TARGETS[target]
     if target == 5:
         payload: object = png(fdp)
+    elif target == 6:
+        payload = rpc_frames(fdp) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.remaining_bytes())
+    elif target == 7:
+        port = playground_port()
+        payload = http_request(fdp, port) if fdp.ConsumeBool() else fdp.ConsumeBytes(fdp.remaining_bytes())
     else:
         payload = grammar(fdp) if fdp.ConsumeBool() else fdp.ConsumeUnicode(fdp.remaining_bytes())
     RUNS[name] += 1
@@ -114,8 +175,12 @@ def one_input(data: bytes) -> None:
             targets.check_fix_and_fmt(payload, profiles[len(payload) % len(profiles)])
         elif target == 4:
             targets.check_infotext(payload)
-        else:
+        elif target == 5:
             targets.check_png(payload)
+        elif target == 6:
+            targets.check_frames(payload)
+        else:
+            targets.check_http(port, payload, timeout=30.0)
     except Exception as exc:
         if STOP_ON_CRASH:
             raise
@@ -160,6 +225,9 @@ if __name__ == "__main__":
         print_report()
         sys.exit(0)
     targets.db()  # opened before the run, not on the first input
+    import logging
+
+    logging.getLogger("promptkit.lsp.framing").setLevel(logging.ERROR)  # a refused frame is the expected case
     atexit.register(report)
     if not any(a.startswith("-max_len") for a in sys.argv):
         sys.argv += ["-max_len=2048", "-len_control=0"]  # long inputs from the start
