@@ -296,6 +296,7 @@ def test_switching_profile_changes_the_findings(page):
 
 
 def test_hover_shows_tag_info(page, tmp_path):
+    page.mouse.move(0, 0)  # off the editors: a pointer left over the text by an earlier test hovers as it changes
     before = page.evaluate("document.body.dataset.analyzed")
     page.select_option("#profile", "kivotos-xl-2")
     page.fill("#prompt", "1girl, (long hair:1.2), smile")
@@ -311,7 +312,8 @@ def test_hover_shows_tag_info(page, tmp_path):
     }""")
     assert box is not None
     page.mouse.move(mark["x"], mark["y"])
-    page.wait_for_selector("#tooltip:not([hidden])")
+    page.wait_for_function("!document.getElementById('tooltip').hidden && "
+                           "document.getElementById('tooltip').innerText.includes('long')")
     tip = page.inner_text("#tooltip")
     posts = TagDB.for_profile("kivotos-xl-2").lookup("long_hair").post_count
     assert f"{posts:,}" in tip and "weight 1.2" in tip and "chunk 1 of 1" in tip
