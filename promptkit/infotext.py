@@ -17,11 +17,14 @@ Pillow's kind of limits on decompressed and total text, and a malformed file is 
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._files import open_regular
 
 # A1111's pattern, kept as the definition (and the test oracle) of what param_pairs finds.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -135,7 +138,7 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
     """
     out: dict[str, str] = {}
     total = 0
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:  # a FIFO named .png must not block
         if fh.read(8) != PNG_SIGNATURE:
             raise ValueError(f"{path}: not a PNG file")
         while True:

@@ -43,12 +43,15 @@ class FileResult:
 
 
 def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIONS) -> list[Path]:
-    """Caption files under ``root`` (or ``root`` itself), sorted, skipping our temporary and backup files."""
+    """Caption files under ``root`` (or ``root`` itself), sorted, skipping our temporary and backup files.
+
+    Entries with a caption extension that are not regular files (named pipes, devices, broken symlinks) are
+    listed too: reading them fails with a line saying what they are, so they are reported, not lost."""
     root = Path(root)
     exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
-    if root.is_file():
+    if not root.is_dir():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file()
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.is_dir()
                   and not p.name.startswith(TEMP_PREFIX))
 
 
