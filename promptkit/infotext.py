@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._files import open_regular
+from ._files import MAX_TEXT_FILE, open_regular
 
 # A1111's pattern, kept as the definition (and the test oracle) of what param_pairs finds.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -34,9 +34,13 @@ _KEY_RUN = re.compile(r"[\w \-/]*")
 _VALUE = re.compile(r':\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 
 # Bounds on PNG text, after Pillow's MAX_TEXT_CHUNK / MAX_TEXT_MEMORY (Pillow allows 1 MiB per compressed
-# chunk; ComfyUI graphs are larger, so 16 MiB here).
-MAX_TEXT_CHUNK = 16 * 1024 * 1024  # decompressed size of one zTXt/iTXt chunk
+# chunk; ComfyUI graphs are larger, so 16 MiB here). Pillow bounds only decompressed text per chunk; here every
+# chunk is bounded before it is read, compressed or not, and A1111's ``parameters`` (a prompt, linted whole)
+# no more than a prompt file (promptkit._files.MAX_TEXT_FILE).
+MAX_TEXT_CHUNK = 16 * 1024 * 1024  # one text chunk, as stored and as decompressed
 MAX_TEXT_MEMORY = 64 * 1024 * 1024  # all text chunks of one file together
+MAX_PROMPT_TEXT = MAX_TEXT_FILE  # a chunk or graph text that is a prompt (``parameters``, a text-encode input)
+_PROMPT_KEYS = frozenset({"parameters"})
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NEGATIVE = "Negative prompt:"
 
@@ -157,6 +161,10 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
             if not sep or (keys is not None and name not in keys):  # no keyword: passed over, as Pillow does
                 fh.seek(length - len(head) + 4, 1)
                 continue
+            limit = _chunk_limit(name)
+            if length > limit:
+                raise ValueError(f"{path}: {kind.decode()} chunk {name!r} holds {length:,} bytes, more than "
+                                 f"{_mib(limit)} MiB: not read")
             if total + length > MAX_TEXT_MEMORY:
                 raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
             body = fh.read(length - len(head))
@@ -164,12 +172,20 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
             if len(head) + len(body) < length:
                 raise ValueError(f"{path}: truncated {kind.decode()} chunk")
             rest = start + body
-            value = _chunk_text(path, kind, name, rest, MAX_TEXT_MEMORY - total)
+            value = _chunk_text(path, kind, name, rest, min(limit, MAX_TEXT_MEMORY - total))
             total += len(value)
             if total > MAX_TEXT_MEMORY:
                 raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
             out[name] = value
     return out
+
+
+def _chunk_limit(name: str) -> int:
+    return min(MAX_PROMPT_TEXT, MAX_TEXT_CHUNK) if name in _PROMPT_KEYS else MAX_TEXT_CHUNK
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2 ** 20:g}"
 
 
 def _chunk_text(path: str | Path, kind: bytes, name: str, rest: bytes, budget: int) -> str:
@@ -199,7 +215,7 @@ def _inflate(path: str | Path, name: str, data: bytes, budget: int) -> bytes:
     except zlib.error as exc:
         raise ValueError(f"{path}: corrupt compressed text in chunk {name!r} ({exc})") from None
     if len(out) > limit:
-        raise ValueError(f"{path}: text chunk {name!r} decompresses to more than {limit >> 20} MiB: not read")
+        raise ValueError(f"{path}: text chunk {name!r} decompresses to more than {_mib(limit)} MiB: not read")
     return out
 
 
@@ -229,9 +245,17 @@ def comfy_prompts(graph_json: str) -> list[tuple[str, str]]:
     return found
 
 
+PROMPT_CHUNKS = frozenset({"parameters", "prompt"})  # A1111's infotext, ComfyUI's prompt graph
+
+
 def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
     """(label, text, is_negative) for each prompt stored in a PNG by A1111 or ComfyUI."""
-    chunks = png_text_chunks(path, keys=frozenset({"parameters", "prompt"}))
+    return prompts_in_chunks(path, png_text_chunks(path, keys=PROMPT_CHUNKS))
+
+
+def prompts_in_chunks(path: str | Path, chunks: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """The prompts of :func:`read_png_prompts`, from chunks already read; a graph text longer than
+    :data:`MAX_PROMPT_TEXT` is refused like an oversized ``parameters`` chunk."""
     if "parameters" in chunks:
         info = parse_infotext(chunks["parameters"])
         out = [("prompt", info.prompt, False)]
@@ -240,9 +264,14 @@ def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
         return out
     if "prompt" in chunks:
         try:
-            return [(label, text, False) for label, text in comfy_prompts(chunks["prompt"])]
+            found = comfy_prompts(chunks["prompt"])
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+        for label, text in found:
+            if len(text) > MAX_PROMPT_TEXT:
+                raise ValueError(f"{path}: ComfyUI prompt {label} holds {len(text):,} characters, more than "
+                                 f"{_mib(MAX_PROMPT_TEXT)} MiB: not read")
+        return [(label, text, False) for label, text in found]
     return []
 
 

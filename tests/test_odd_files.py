@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,65 @@ def promptkit(*args: str, cwd: Path | None = None) -> tuple[int, str, str, int]:
 
 def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("promptkit:")]
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_with(*chunks: bytes) -> bytes:
+    """A 1x1 grey PNG (Pillow opens it) holding ``chunks`` before IEND."""
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0\0")) + b"".join(chunks) + \
+        chunk(b"IEND", b"")
+
+
+def infotext(prompt: str) -> str:
+    return f"{prompt}\nNegative prompt: lowres\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 832x1216"
+
+
+FIFTY_MB_OF_TAGS = ("1girl, solo, long hair, " * (50 * 2 ** 20 // 24 + 1))[:50 * 2 ** 20]
+
+
+# -- item 8: PNG metadata -------------------------------------------------------------------------------------
+# A refused chunk is an error (exit 2), not a warning with the rest of the file read: the chunk is the very
+# data `info` and `lint` were asked about, and going on without it would print "no prompt metadata" or lint
+# a different prompt than the image's, which is silently wrong.
+@pytest.mark.parametrize("kind", ["tEXt", "zTXt", "iTXt", "iTXt compressed"])
+def test_info_refuses_a_50_mb_parameters_chunk_in_bounded_memory(tmp_path, kind):
+    text = infotext(FIFTY_MB_OF_TAGS).encode("latin-1")
+    body = {"tEXt": b"parameters\0" + text, "zTXt": b"parameters\0\0" + zlib.compress(text),
+            "iTXt": b"parameters\0\0\0\0\0" + text,
+            "iTXt compressed": b"parameters\0\1\0\0\0" + zlib.compress(text)}[kind]
+    path = tmp_path / "big.png"
+    path.write_bytes(png_with(chunk(kind[:4].encode(), body)))
+    code, out, err, peak = promptkit("info", str(path))
+    assert code == 2 and out == ""
+    reason = "decompresses to more than 4 MiB" if "z" in kind or "compressed" in kind else \
+        f"{kind} chunk 'parameters' holds {len(body):,} bytes, more than 4 MiB"
+    assert error_lines(err) == [f"promptkit: error: {path}: " + (
+        f"text chunk 'parameters' {reason}: not read" if "decompresses" in reason else f"{reason}: not read")]
+    assert peak < 400, peak  # 5.2 GB before
+
+
+def test_an_oversized_graph_text_is_refused_and_a_folder_goes_on(tmp_path):
+    graph = {"3": {"class_type": "CLIPTextEncode", "inputs": {"text": FIFTY_MB_OF_TAGS[:5 * 2 ** 20]}}}
+    (tmp_path / "comfy.png").write_bytes(png_with(chunk(b"tEXt", b"prompt\0" + json.dumps(graph).encode())))
+    (tmp_path / "ok.png").write_bytes(png_with(chunk(b"tEXt", b"parameters\0" + infotext("1girl, smiel").encode())))
+    code, out, err, peak = promptkit("lint", str(tmp_path))
+    assert error_lines(err) == [f"promptkit: skipped {tmp_path / 'comfy.png'}: ComfyUI prompt 3.text holds "
+                                "5,242,880 characters, more than 4 MiB: not read"]
+    assert "ok.png[prompt]:1:8: PK201 info unknown tag 'smiel'" in out  # (exit codes with skipped files: issue 20)
+    assert peak < 400, peak
+
+
+def test_info_reads_a_normal_png_once_and_fully(tmp_path):
+    path = tmp_path / "ok.png"
+    path.write_bytes(png_with(chunk(b"tEXt", b"workflow\0" + b"{}" * 1000),
+                              chunk(b"tEXt", b"parameters\0" + infotext("1girl, smile").encode())))
+    code, out, err, _ = promptkit("info", str(path))
+    assert code == 0, err
+    assert out.splitlines()[:3] == ["prompt: 1girl, smile", "negative: lowres", "  Steps: 20"]
 
 
 # -- item 9: captions and prompt files ------------------------------------------------------------------------
