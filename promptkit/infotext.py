@@ -190,21 +190,41 @@ def _mib(size: int) -> str:
 
 def _chunk_text(path: str | Path, kind: bytes, name: str, rest: bytes, budget: int) -> str:
     if kind == b"tEXt":
-        return rest.decode("latin-1")
+        return _decode(path, "tEXt", name, rest, latin1=True)
     if kind == b"zTXt":
         if not rest:
             raise ValueError(f"{path}: malformed zTXt chunk {name!r}")
-        return _inflate(path, name, rest[1:], budget).decode("latin-1")
+        return _decode(path, "zTXt", name, _inflate(path, name, rest[1:], budget), latin1=True)
     if len(rest) < 2:
         raise ValueError(f"{path}: malformed iTXt chunk {name!r}")
     compressed, rest = rest[0], rest[2:]
     _lang, _, rest = rest.partition(b"\0")
     _translated, _, value = rest.partition(b"\0")
-    data = _inflate(path, name, value, budget) if compressed else value
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: iTXt chunk {name!r} is not UTF-8 (byte {exc.start})") from None
+    return _decode(path, "iTXt", name, _inflate(path, name, value, budget) if compressed else value, latin1=False)
+
+
+def _decode(path: str | Path, kind: str, name: str, data: bytes, latin1: bool) -> str:
+    """A chunk's text. The PNG standard says Latin-1 (tEXt, zTXt) or UTF-8 (iTXt), but writers put other
+    encodings there: UTF-16 with a byte-order mark is read as such, UTF-8 in a Latin-1 chunk as UTF-8 (Latin-1
+    text with accents is almost never valid UTF-8), and text holding NULs (UTF-16 without a mark, binary
+    data) is refused: read as Latin-1 it was linted as a prompt of NULs and found "All clean"."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: {kind} chunk {name!r} starts as UTF-16 but is not valid UTF-16") from None
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not latin1:
+                raise ValueError(f"{path}: {kind} chunk {name!r} is not UTF-8 (byte {exc.start})") from None
+            text = data.decode("latin-1")
+        text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        raise ValueError(f"{path}: {kind} chunk {name!r} holds NUL characters (UTF-16 text without a byte-order "
+                         "mark, or binary data): not read")
+    return text
 
 
 def _inflate(path: str | Path, name: str, data: bytes, budget: int) -> bytes:

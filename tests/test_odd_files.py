@@ -100,6 +100,31 @@ def test_info_reads_a_normal_png_once_and_fully(tmp_path):
     assert out.splitlines()[:3] == ["prompt: 1girl, smile", "negative: lowres", "  Steps: 20"]
 
 
+# -- item 12: text in other encodings --------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_text_chunk_is_decoded_with_its_mark_and_refused_without(tmp_path, encoding):
+    path = tmp_path / "utf16.png"
+    data = infotext("1girl, smiel").encode(encoding)  # "utf-16" writes a byte-order mark, the others do not
+    path.write_bytes(png_with(chunk(b"tEXt", b"parameters\0" + data)))
+    code, out, err, _ = promptkit("lint", str(path))
+    if encoding == "utf-16":
+        assert code == 0 and err.count("promptkit:") == 0, err
+        assert f"{path}[prompt]:1:8: PK201 info unknown tag 'smiel'" in out
+        assert "All clean" not in out
+    else:
+        assert code == 2 and out == ""
+        assert error_lines(err) == [f"promptkit: error: {path}: tEXt chunk 'parameters' holds NUL characters "
+                                    "(UTF-16 text without a byte-order mark, or binary data): not read"]
+
+
+def test_utf8_in_a_latin1_chunk_is_read_as_utf8_and_latin1_stays_latin1(tmp_path):
+    path = tmp_path / "mixed.png"
+    path.write_bytes(png_with(chunk(b"tEXt", b"parameters\0" + infotext("1girl, caf\u00e9, \u732b").encode())))
+    assert promptkit("info", str(path))[1].splitlines()[0] == "prompt: 1girl, caf\u00e9, \u732b"
+    path.write_bytes(png_with(chunk(b"tEXt", b"parameters\0" + infotext("1girl, caf\u00e9").encode("latin-1"))))
+    assert promptkit("info", str(path))[1].splitlines()[0] == "prompt: 1girl, caf\u00e9"
+
+
 # -- item 9: captions and prompt files ------------------------------------------------------------------------
 @pytest.fixture
 def odd_folder(tmp_path: Path) -> Path:
