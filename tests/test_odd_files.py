@@ -185,3 +185,71 @@ def test_stdin_is_read_only_up_to_the_limit():
                               capture_output=True, text=True, timeout=HANG, env=env)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert error_lines(done.stderr) == ["promptkit: error: <stdin>: input too large (more than 4 MiB)"]
+
+
+# -- item 10: model files -------------------------------------------------------------------------------------
+UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+
+
+def safetensors(entries: dict, data: bytes) -> bytes:
+    """A safetensors file written by hand: 8-byte header length, JSON header, tensor bytes."""
+    header = json.dumps(entries).encode()
+    return struct.pack("<Q", len(header)) + header + data
+
+
+def tensor(dtype: str, shape: list, begin: int, end: int) -> dict:
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+BAD_HEADERS = {
+    "LDM tensor with 8 bytes": ({UNET_IN: tensor("F32", [2], 0, 8)}, 8,
+                                f"damaged: tensor {UNET_IN} has shape [2], where a model has a 4-dimensional weight"),
+    "overlapping offsets": ({"a": tensor("F32", [4], 0, 16), "b": tensor("F32", [4], 8, 24)}, 24,
+                            "tensors 'a' and 'b' overlap at bytes 8-16"),
+    "offsets past the end": ({"a": tensor("F32", [4], 0, 16)}, 8, "truncated: its header lists 16 bytes of tensors "
+                             "but only 8 are there"),
+    "dtype size does not match the shape": ({"a": tensor("F16", [4], 0, 16)}, 16,
+                                            "F16 [4] takes 8 bytes but its byte range 0-16 holds 16"),
+    "unknown dtype": ({"a": tensor("F12", [4], 0, 16)}, 16, "unknown dtype 'F12'"),
+    "negative size": ({"a": tensor("U8", [-4], 0, 0)}, 0, "shape [-4] is not a list of sizes"),
+    "float size": ({"a": tensor("U8", [2.0], 0, 2)}, 2, "shape [2.0] is not a list of sizes"),
+    "reversed offsets": ({"a": tensor("U8", [0], 8, 0)}, 8, "data_offsets [8, 0] is not a byte range"),
+    "entry not an object": ({"a": [1, 2]}, 0, "not an object with dtype, shape and data_offsets"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_HEADERS))
+def test_a_damaged_safetensors_header_is_one_model_file_error(tmp_path, case):
+    pytest.importorskip("torch")  # promptkit.runners needs it; these files are built without it
+    from promptkit.runners.errors import ModelFileError
+    from promptkit.runners.single_file import inspect_checkpoint
+
+    entries, size, message = BAD_HEADERS[case]
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(safetensors(entries, bytes(size)))
+    with pytest.raises(ModelFileError) as caught:
+        inspect_checkpoint(path)  # read_tensor_file, then identify
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_well_formed_header_still_reads(tmp_path):
+    pytest.importorskip("torch")
+    from promptkit.runners.model_files import identify, read_tensor_file
+
+    path = tmp_path / "lora.safetensors"
+    entries = {"lora_unet_a.lora_down.weight": tensor("F16", [2, 3], 0, 12),
+               "lora_unet_a.lora_up.weight": tensor("F16", [3, 2], 12, 24), "empty": tensor("F32", [0], 24, 24),
+               "packed": tensor("F4", [3], 24, 26), "__metadata__": {"ss_base_model_version": "sdxl_base_v1-0"}}
+    path.write_bytes(safetensors(entries, bytes(26)))
+    tf = read_tensor_file(path)
+    assert tf.shapes["lora_unet_a.lora_up.weight"] == (3, 2) and tf.offsets["packed"] == (24, 26)
+    assert identify(tf).description == "a LoRA (kohya format)" and identify(tf).architecture == "sdxl"
+
+
+def test_generate_with_a_fifo_checkpoint_says_what_it_is(tmp_path):
+    pytest.importorskip("torch")
+    fifo = tmp_path / "x.safetensors"
+    os.mkfifo(fifo)
+    code, out, err, _ = promptkit("generate", "1girl", "--checkpoint", str(fifo), "--profile", "sdxl-base")
+    assert code == 2  # before: blocked forever in open()
+    assert error_lines(err) == [f"promptkit: error: {fifo}: cannot read (not a regular file: a named pipe (FIFO))"]
