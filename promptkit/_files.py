@@ -22,10 +22,13 @@ refused as it is read, not after.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,8 +199,31 @@ def is_read_only(st: os.stat_result, real: Path) -> bool:
     return not (st.st_mode & 0o222) or not os.access(real, os.W_OK)
 
 
+@contextlib.contextmanager
+def _whole_on_interrupt():
+    """Ctrl-C waits until the write in progress is done: a KeyboardInterrupt between creating the temporary
+    file and entering its cleanup would leave the temporary behind. Only the main thread gets signals."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def rewrite(file: TextFile, text: str, allow_read_only: bool = False, fsync: bool = False) -> None:
     """Replace the content of ``file`` with ``text`` (in its BOM and line endings), keeping its identity."""
+    with _whole_on_interrupt():
+        _rewrite(file, text, allow_read_only, fsync)
+
+
+def _rewrite(file: TextFile, text: str, allow_read_only: bool, fsync: bool) -> None:
     real = file.real
     try:
         data = file.encode(text)
@@ -340,6 +366,11 @@ def write_atomic(path: str | Path, data: str | bytes, fsync: bool = False, mode:
         os.umask(umask)
         mode = 0o666 & ~umask
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    with _whole_on_interrupt():
+        _write_new(path, payload, fsync, mode)
+
+
+def _write_new(path: Path, payload: bytes, fsync: bool, mode: int) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name[:80]}.", suffix=".tmp", dir=path.parent)
     try:
         try:

@@ -253,3 +253,32 @@ def test_generate_with_a_fifo_checkpoint_says_what_it_is(tmp_path):
     code, out, err, _ = promptkit("generate", "1girl", "--checkpoint", str(fifo), "--profile", "sdxl-base")
     assert code == 2  # before: blocked forever in open()
     assert error_lines(err) == [f"promptkit: error: {fifo}: cannot read (not a regular file: a named pipe (FIFO))"]
+
+
+# -- item 12: Ctrl-C during normalize -------------------------------------------------------------------------
+@pytest.mark.parametrize("jobs", ["1", "2"])  # in-process, and a worker pool (20,000 files: several batches)
+def test_ctrl_c_during_normalize_exits_130_and_leaves_every_file_old_or_new(tmp_path, jobs):
+    import signal
+    import time
+
+    old = "long_hair, blue_eyes, looking_at_viewer, school_uniform, 1girl\n"
+    new = old.replace("_", " ")
+    for i in range(20000):
+        (tmp_path / f"{i:05d}.txt").write_text(old, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    run = subprocess.Popen([sys.executable, "-m", "promptkit.cli.main", "dataset", "normalize", str(tmp_path),
+                            "--underscores-to-spaces", "-j", jobs], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env, start_new_session=True)
+    first = tmp_path / "00000.txt"
+    deadline = time.monotonic() + HANG
+    while first.read_text(encoding="utf-8") == old and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group, workers included
+    out, err = run.communicate(timeout=HANG)
+    assert run.returncode == 130, err
+    assert "Aborted!" not in err and "Traceback" not in err and err.rstrip().endswith("promptkit: interrupted")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"{i:05d}.txt" for i in range(20000)]  # no temporary file left behind
+    texts = [(tmp_path / name).read_text(encoding="utf-8") for name in names]
+    assert set(texts) == {old, new}  # every file old or new, and the run was stopped midway

@@ -130,6 +130,7 @@ def _init_worker(factory: Callable[[], Callable[[Path], Any]], stop: Any = None)
     global _WORKER_FUNCTION, _PARENT_PID, _STOP_EVENT
     _PARENT_PID, _STOP_EVENT = os.getppid(), stop
     signal.signal(signal.SIGTERM, _on_parent_death)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us (stop event)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
