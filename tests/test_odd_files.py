@@ -178,6 +178,20 @@ def test_lint_of_a_folder_reports_the_fifo_instead_of_skipping_it_silently(odd_f
     assert out.count("unknown tag 'smiel'") == 2  # a.txt and z.txt
 
 
+@pytest.mark.parametrize("role", ["profile", "tag source"])
+def test_a_fifo_named_as_profile_or_tag_source_is_refused_not_waited_on(tmp_path, role):
+    fifo = tmp_path / ("mine.toml" if role == "profile" else "mine.csv")
+    os.mkfifo(fifo)
+    if role == "profile":
+        code, out, err, _ = promptkit("lint", "1girl", "--profile", str(fifo), cwd=tmp_path)
+        expected = f"promptkit: error: {fifo}: not a regular file: a named pipe (FIFO)"
+    else:
+        (tmp_path / "promptkit.toml").write_text('tag-sources = ["mine.csv"]\n', encoding="utf-8")
+        code, out, err, _ = promptkit("lint", "1girl", cwd=tmp_path)
+        expected = f"promptkit: error: {fifo}: cannot read: not a regular file: a named pipe (FIFO)"
+    assert code == 2 and error_lines(err) == [expected]
+
+
 def test_stdin_is_read_only_up_to_the_limit():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
     with open("/dev/zero", "rb") as zero:
