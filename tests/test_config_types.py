@@ -3,6 +3,8 @@ expected, exit 2, no traceback; the same for ``[tool.promptkit]`` in pyproject.t
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 from click.testing import CliRunner
 
@@ -69,8 +71,7 @@ def test_right_types_still_work_and_paths_resolve(tmp_path, monkeypatch):
     (tmp_path / "promptkit.toml").write_text(
         'profile = "pony-v6"\ndialect = "Forge"\nselect = ["PK201"]\nignore = []\nfail-on = "info"\nbacktrack = 0\n'
         'tag-sources = ["danbooru", "mine.csv"]\nembeddings = "emb"\nlora-dirs = ["loras"]\n', encoding="utf-8")
-    settings = validate_settings(tmp_path / "promptkit.toml",
-                                 __import__("tomllib").loads((tmp_path / "promptkit.toml").read_text()))
+    settings = validate_settings(tmp_path / "promptkit.toml", tomllib.loads((tmp_path / "promptkit.toml").read_text()))
     assert settings == {"profile": "pony-v6", "dialect": "a1111", "select": ["PK201"], "ignore": [],
                         "fail-on": "info", "backtrack": 0, "tag-sources": ["danbooru", str(tmp_path / "mine.csv")],
                         "embeddings": str(tmp_path / "emb"), "lora-dirs": [str(tmp_path / "loras")]}

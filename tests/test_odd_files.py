@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from test_hostile_inputs import _chunk as chunk  # the PNG builders of the earlier rounds
+from test_hostile_inputs import png_with
 
 ROOT = Path(__file__).resolve().parents[1]
 HANG = 180  # seconds: far above any honest run on a loaded machine; a blocked read never ends
@@ -39,17 +41,6 @@ def promptkit(*args: str, cwd: Path | None = None) -> tuple[int, str, str, int]:
 
 def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("promptkit:")]
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_with(*chunks: bytes) -> bytes:
-    """A 1x1 grey PNG (Pillow opens it) holding ``chunks`` before IEND."""
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0\0")) + b"".join(chunks) + \
-        chunk(b"IEND", b"")
 
 
 def infotext(prompt: str) -> str:

@@ -50,7 +50,7 @@ def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
     root = Path(root)
     exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
     if not root.is_dir():
-        return [root]
+        return [root] if root.exists() or root.is_symlink() else []
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.is_dir()
                   and not p.name.startswith(TEMP_PREFIX))
 
