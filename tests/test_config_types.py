@@ -3,12 +3,10 @@ expected, exit 2, no traceback; the same for ``[tool.promptkit]`` in pyproject.t
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 from click.testing import CliRunner
 
-from promptkit.cli.config import ConfigError, validate_settings
+from promptkit.cli.config import ConfigError, tomllib, validate_settings  # tomllib: tomli before 3.11
 from promptkit.cli.main import cli
 
 CASES = [  # (the TOML, the key the error names, words of the type it expects)
