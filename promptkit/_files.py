@@ -13,18 +13,110 @@ Every rewrite (``lint --fix``, ``fmt``, ``dataset normalize``) goes through :fun
   place instead (as vim and emacs do), with a copy of the old bytes beside it until the write is complete;
 - a read-only file is refused unless the caller asks (``allow_read_only``); a file changed since it was
   read is refused, so an edit made meanwhile is never lost.
+
+Every file a user names is opened with :func:`open_regular`: only a regular file is opened (a FIFO would
+block forever, ``/dev/zero`` never ends), and the error says what the path is instead. Text is read whole
+only after its size is checked against :data:`MAX_TEXT_FILE`, and binary data (NUL bytes, UTF-16) is
+refused as it is read, not after.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import signal
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 TEMP_PREFIX = ".pk-"
 _BOM = "\ufeff"
+# The largest text file read whole (a caption, a prompt file, an infotext). Captions are a few KB and prompt
+# files rarely reach 1 MB; linting costs about 100 bytes of memory per character, so 4 MiB is ~0.5 GB.
+MAX_TEXT_FILE = 4 * 1024 * 1024
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_NUL_DATA = "binary data (NUL bytes), not text"
+
+
+def what_is(mode: int) -> str:
+    """What a non-regular file is, for an error message."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def not_regular(path: str | Path, mode: int) -> OSError:
+    """The error for a path that exists but is no regular file (``strerror`` is the one-line reason)."""
+    if stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    return OSError(errno.EINVAL, f"not a regular file: {what_is(mode)}", str(path))
+
+
+def open_regular(path: str | Path, follow: bool = True) -> int:
+    """A read-only descriptor of ``path``, which must be a regular file: a FIFO, device or socket is refused
+    before it is opened (opening a FIFO blocks until a writer comes; a device may never end) and checked again
+    on the descriptor (the path may be swapped in between). Raises ``OSError`` with a one-line ``strerror``."""
+    st = os.stat(path) if follow else os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise not_regular(path, st.st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_regular(path, st.st_mode)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def binary_reason(data: bytes) -> str | None:
+    """Why ``data`` is not text (UTF-16, NUL bytes), or None."""
+    if data.startswith(_UTF16_BOMS) and b"\0" in data:  # without NULs it is just not UTF-8 (byte 0)
+        return "UTF-16 text (promptkit reads UTF-8: save the file as UTF-8)"
+    if b"\0" in data:
+        return _NUL_DATA
+    return None
+
+
+def too_large(size: int, limit: int = MAX_TEXT_FILE) -> str:
+    return f"file too large ({size:,} bytes; a text file may have at most {limit >> 20} MiB)"
+
+
+def read_limited(fd: int, limit: int = MAX_TEXT_FILE) -> bytes:
+    """All bytes of an open regular file, refusing more than ``limit`` bytes and binary data as soon as they
+    are seen (``OSError`` with a one-line ``strerror``): a sparse 2 GB file is refused by its size, unread."""
+    size = os.fstat(fd).st_size
+    if size > limit:
+        raise OSError(errno.EFBIG, too_large(size, limit))
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+        if not chunk:
+            break
+        reason = binary_reason(chunk) if not chunks else (_NUL_DATA if b"\0" in chunk else None)  # BOM: start only
+        if reason:
+            raise OSError(errno.EINVAL, reason)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:  # it grew while being read
+            raise OSError(errno.EFBIG, too_large(total, limit))
+    return b"".join(chunks)
 
 
 class FileRewriteError(Exception):
@@ -75,24 +167,17 @@ def _identity(st: os.stat_result) -> tuple[int, ...]:
 
 
 def read_text_file(path: str | Path) -> TextFile:
-    """Read a UTF-8 text file (raises ``UnicodeDecodeError`` for other bytes, ``OSError`` when unreadable)."""
+    """Read a UTF-8 text file (raises ``UnicodeDecodeError`` for other bytes, ``OSError`` with a one-line
+    ``strerror`` when it cannot be read, is no regular file, is larger than :data:`MAX_TEXT_FILE` or binary)."""
     path = Path(path)
     real = Path(os.path.realpath(path))
-    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    fd = open_regular(real, follow=False)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(21, "is a folder, not a file") if stat.S_ISDIR(st.st_mode) else \
-                OSError(22, "not a regular file")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        data = read_limited(fd)
     finally:
         os.close(fd)
-    text = b"".join(chunks).decode("utf-8")
+    text = data.decode("utf-8")
     bom = text.startswith(_BOM)
     if bom:
         text = text[1:]
@@ -114,8 +199,31 @@ def is_read_only(st: os.stat_result, real: Path) -> bool:
     return not (st.st_mode & 0o222) or not os.access(real, os.W_OK)
 
 
+@contextlib.contextmanager
+def _whole_on_interrupt():
+    """Ctrl-C waits until the write in progress is done: a KeyboardInterrupt between creating the temporary
+    file and entering its cleanup would leave the temporary behind. Only the main thread gets signals."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def rewrite(file: TextFile, text: str, allow_read_only: bool = False, fsync: bool = False) -> None:
     """Replace the content of ``file`` with ``text`` (in its BOM and line endings), keeping its identity."""
+    with _whole_on_interrupt():
+        _rewrite(file, text, allow_read_only, fsync)
+
+
+def _rewrite(file: TextFile, text: str, allow_read_only: bool, fsync: bool) -> None:
     real = file.real
     try:
         data = file.encode(text)
@@ -258,6 +366,11 @@ def write_atomic(path: str | Path, data: str | bytes, fsync: bool = False, mode:
         os.umask(umask)
         mode = 0o666 & ~umask
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    with _whole_on_interrupt():
+        _write_new(path, payload, fsync, mode)
+
+
+def _write_new(path: Path, payload: bytes, fsync: bool, mode: int) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name[:80]}.", suffix=".tmp", dir=path.parent)
     try:
         try:

@@ -17,11 +17,14 @@ Pillow's kind of limits on decompressed and total text, and a malformed file is 
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._files import MAX_TEXT_FILE, open_regular
 
 # A1111's pattern, kept as the definition (and the test oracle) of what param_pairs finds.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -31,9 +34,13 @@ _KEY_RUN = re.compile(r"[\w \-/]*")
 _VALUE = re.compile(r':\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 
 # Bounds on PNG text, after Pillow's MAX_TEXT_CHUNK / MAX_TEXT_MEMORY (Pillow allows 1 MiB per compressed
-# chunk; ComfyUI graphs are larger, so 16 MiB here).
-MAX_TEXT_CHUNK = 16 * 1024 * 1024  # decompressed size of one zTXt/iTXt chunk
+# chunk; ComfyUI graphs are larger, so 16 MiB here). Pillow bounds only decompressed text per chunk; here every
+# chunk is bounded before it is read, compressed or not, and A1111's ``parameters`` (a prompt, linted whole)
+# no more than a prompt file (promptkit._files.MAX_TEXT_FILE).
+MAX_TEXT_CHUNK = 16 * 1024 * 1024  # one text chunk, as stored and as decompressed
 MAX_TEXT_MEMORY = 64 * 1024 * 1024  # all text chunks of one file together
+MAX_PROMPT_TEXT = MAX_TEXT_FILE  # a chunk or graph text that is a prompt (``parameters``, a text-encode input)
+_PROMPT_KEYS = frozenset({"parameters"})
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NEGATIVE = "Negative prompt:"
 
@@ -135,7 +142,7 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
     """
     out: dict[str, str] = {}
     total = 0
-    with open(path, "rb") as fh:
+    with os.fdopen(open_regular(path), "rb") as fh:  # a FIFO named .png must not block
         if fh.read(8) != PNG_SIGNATURE:
             raise ValueError(f"{path}: not a PNG file")
         while True:
@@ -154,6 +161,10 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
             if not sep or (keys is not None and name not in keys):  # no keyword: passed over, as Pillow does
                 fh.seek(length - len(head) + 4, 1)
                 continue
+            limit = _chunk_limit(name)
+            if length > limit:
+                raise ValueError(f"{path}: {kind.decode()} chunk {name!r} holds {length:,} bytes, more than "
+                                 f"{_mib(limit)} MiB: not read")
             if total + length > MAX_TEXT_MEMORY:
                 raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
             body = fh.read(length - len(head))
@@ -161,7 +172,7 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
             if len(head) + len(body) < length:
                 raise ValueError(f"{path}: truncated {kind.decode()} chunk")
             rest = start + body
-            value = _chunk_text(path, kind, name, rest, MAX_TEXT_MEMORY - total)
+            value = _chunk_text(path, kind, name, rest, min(limit, MAX_TEXT_MEMORY - total))
             total += len(value)
             if total > MAX_TEXT_MEMORY:
                 raise ValueError(f"{path}: more than {MAX_TEXT_MEMORY:,} bytes of text chunks: not read")
@@ -169,23 +180,51 @@ def png_text_chunks(path: str | Path, keys: set[str] | frozenset[str] | None = N
     return out
 
 
+def _chunk_limit(name: str) -> int:
+    return min(MAX_PROMPT_TEXT, MAX_TEXT_CHUNK) if name in _PROMPT_KEYS else MAX_TEXT_CHUNK
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2 ** 20:g}"
+
+
 def _chunk_text(path: str | Path, kind: bytes, name: str, rest: bytes, budget: int) -> str:
     if kind == b"tEXt":
-        return rest.decode("latin-1")
+        return _decode(path, "tEXt", name, rest, latin1=True)
     if kind == b"zTXt":
         if not rest:
             raise ValueError(f"{path}: malformed zTXt chunk {name!r}")
-        return _inflate(path, name, rest[1:], budget).decode("latin-1")
+        return _decode(path, "zTXt", name, _inflate(path, name, rest[1:], budget), latin1=True)
     if len(rest) < 2:
         raise ValueError(f"{path}: malformed iTXt chunk {name!r}")
     compressed, rest = rest[0], rest[2:]
     _lang, _, rest = rest.partition(b"\0")
     _translated, _, value = rest.partition(b"\0")
-    data = _inflate(path, name, value, budget) if compressed else value
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: iTXt chunk {name!r} is not UTF-8 (byte {exc.start})") from None
+    return _decode(path, "iTXt", name, _inflate(path, name, value, budget) if compressed else value, latin1=False)
+
+
+def _decode(path: str | Path, kind: str, name: str, data: bytes, latin1: bool) -> str:
+    """A chunk's text. The PNG standard says Latin-1 (tEXt, zTXt) or UTF-8 (iTXt), but writers put other
+    encodings there: UTF-16 with a byte-order mark is read as such, UTF-8 in a Latin-1 chunk as UTF-8 (Latin-1
+    text with accents is almost never valid UTF-8), and text holding NULs (UTF-16 without a mark, binary
+    data) is refused: read as Latin-1 it was linted as a prompt of NULs and found "All clean"."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: {kind} chunk {name!r} starts as UTF-16 but is not valid UTF-16") from None
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not latin1:
+                raise ValueError(f"{path}: {kind} chunk {name!r} is not UTF-8 (byte {exc.start})") from None
+            text = data.decode("latin-1")
+        text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        raise ValueError(f"{path}: {kind} chunk {name!r} holds NUL characters (UTF-16 text without a byte-order "
+                         "mark, or binary data): not read")
+    return text
 
 
 def _inflate(path: str | Path, name: str, data: bytes, budget: int) -> bytes:
@@ -196,7 +235,7 @@ def _inflate(path: str | Path, name: str, data: bytes, budget: int) -> bytes:
     except zlib.error as exc:
         raise ValueError(f"{path}: corrupt compressed text in chunk {name!r} ({exc})") from None
     if len(out) > limit:
-        raise ValueError(f"{path}: text chunk {name!r} decompresses to more than {limit >> 20} MiB: not read")
+        raise ValueError(f"{path}: text chunk {name!r} decompresses to more than {_mib(limit)} MiB: not read")
     return out
 
 
@@ -226,9 +265,17 @@ def comfy_prompts(graph_json: str) -> list[tuple[str, str]]:
     return found
 
 
+PROMPT_CHUNKS = frozenset({"parameters", "prompt"})  # A1111's infotext, ComfyUI's prompt graph
+
+
 def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
     """(label, text, is_negative) for each prompt stored in a PNG by A1111 or ComfyUI."""
-    chunks = png_text_chunks(path, keys=frozenset({"parameters", "prompt"}))
+    return prompts_in_chunks(path, png_text_chunks(path, keys=PROMPT_CHUNKS))
+
+
+def prompts_in_chunks(path: str | Path, chunks: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """The prompts of :func:`read_png_prompts`, from chunks already read; a graph text longer than
+    :data:`MAX_PROMPT_TEXT` is refused like an oversized ``parameters`` chunk."""
     if "parameters" in chunks:
         info = parse_infotext(chunks["parameters"])
         out = [("prompt", info.prompt, False)]
@@ -237,9 +284,14 @@ def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
         return out
     if "prompt" in chunks:
         try:
-            return [(label, text, False) for label, text in comfy_prompts(chunks["prompt"])]
+            found = comfy_prompts(chunks["prompt"])
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+        for label, text in found:
+            if len(text) > MAX_PROMPT_TEXT:
+                raise ValueError(f"{path}: ComfyUI prompt {label} holds {len(text):,} characters, more than "
+                                 f"{_mib(MAX_PROMPT_TEXT)} MiB: not read")
+        return [(label, text, False) for label, text in found]
     return []
 
 

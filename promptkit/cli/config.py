@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,10 +21,97 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings", "lora-dirs"}
+BUILTIN_SOURCES = ("danbooru", "e621", "wd14")
 
 
 class ConfigError(Exception):
     pass
+
+
+class _Tool(BaseModel):
+    """A ``[tool]`` table in promptkit.toml: other tools' tables are left alone; ``[tool.promptkit]`` (the
+    pyproject.toml spelling pasted in) must be a table; what it holds is read by whoever merges it."""
+
+    model_config = ConfigDict(extra="allow")
+    promptkit: dict[str, Any] | None = None
+
+
+class ProjectSettings(BaseModel):
+    """The settings of promptkit.toml / ``[tool.promptkit]``, typed as the commands use them."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    profile: StrictStr | None = None
+    dialect: StrictStr | None = None
+    select: list[StrictStr] | None = None
+    ignore: list[StrictStr] | None = None
+    fail_on: Literal["info", "warning", "error"] | None = Field(None, alias="fail-on")
+    backtrack: StrictInt | None = Field(None, ge=0)
+    tag_sources: list[StrictStr] | None = Field(None, alias="tag-sources")
+    embeddings: StrictStr | None = None
+    lora_dirs: list[StrictStr] | None = Field(None, alias="lora-dirs")
+    tool: _Tool | None = None
+
+    @field_validator("dialect")
+    @classmethod
+    def _dialect(cls, value: str | None) -> str | None:
+        from ..syntax.dialects import canonical_dialect
+
+        return None if value is None else canonical_dialect(value)
+
+
+# What each key holds, for the one-line error (the key is named as the file spells it).
+EXPECTED = {
+    "profile": "a profile id or path (a string)",
+    "dialect": "one of a1111, forge, comfy, comfyui, novelai, nai, compel",
+    "select": 'a list of rule codes, e.g. ["PK201"]',
+    "ignore": 'a list of rule codes, e.g. ["PK303"]',
+    "fail-on": 'one of "info", "warning", "error"',
+    "backtrack": "a whole number of 0 or more",
+    "tag-sources": 'a list of strings (danbooru, e621, wd14 or paths to CSV files), e.g. ["danbooru"]',
+    "embeddings": 'a folder (a string), e.g. "embeddings"',
+    "lora-dirs": 'a list of folders, e.g. ["models/Lora"]',
+    "tool": "a table ([tool])",
+    "tool.promptkit": "a table ([tool.promptkit])",
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def validate_settings(path: Path, data: Any) -> dict[str, Any]:
+    """Check an already-extracted settings mapping (promptkit.toml's top level, or pyproject.toml's
+    ``[tool.promptkit]``) and resolve its paths against the file's folder. A wrong key or type is a
+    :class:`ConfigError` of one line naming the file, the key and the type expected."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: tool.promptkit: expected {EXPECTED['tool.promptkit']}, got {_short(data)}")
+    unknown = set(data) - KEYS - {"tool"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
+    try:
+        ProjectSettings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
+        key = ".".join(loc[:2]) if loc[:2] == ["tool", "promptkit"] else loc[0]
+        value = data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else value
+        raise ConfigError(f"{path}: {key}: expected {EXPECTED.get(key, 'another type')}, got {_short(value)}") \
+            from None
+    out = dict(data)
+    if "dialect" in out:
+        from ..syntax.dialects import canonical_dialect
+
+        out["dialect"] = canonical_dialect(out["dialect"])
+    if "tag-sources" in out:
+        out["tag-sources"] = [s if s in BUILTIN_SOURCES else str((path.parent / s).resolve()) for s in out["tag-sources"]]
+    if "embeddings" in out:
+        out["embeddings"] = str((path.parent / out["embeddings"]).resolve())
+    if "lora-dirs" in out:
+        out["lora-dirs"] = [str((path.parent / d).resolve()) for d in out["lora-dirs"]]
+    return out
 
 
 def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]:
@@ -30,34 +119,18 @@ def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]
     for folder in (here, *here.parents):
         own = folder / "promptkit.toml"
         if own.is_file():
-            return own, _validate(own, _load(own))
+            return own, validate_settings(own, _load(own))
         project = folder / "pyproject.toml"
         if project.is_file():
-            data = _load(project).get("tool", {}).get("promptkit")
+            tool = _load(project).get("tool", {})
+            data = tool.get("promptkit") if isinstance(tool, dict) else None
             if data is not None:
-                return project, _validate(project, data)
+                return project, validate_settings(project, data)
     return None, {}
 
 
 def _load(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError) as exc:
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-def _validate(path: Path, data: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(data) - KEYS
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
-    if "tag-sources" in data:
-        data["tag-sources"] = [s if s in ("danbooru", "e621", "wd14") else str((path.parent / s).resolve())
-                               for s in data["tag-sources"]]
-    if "embeddings" in data:
-        data["embeddings"] = str((path.parent / data["embeddings"]).resolve())
-    if "lora-dirs" in data:
-        dirs = data["lora-dirs"]
-        if isinstance(dirs, str) or not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-            raise ConfigError(f"{path}: lora-dirs is a list of folders, e.g. lora-dirs = [\"models/Lora\"]")
-        data["lora-dirs"] = [str((path.parent / d).resolve()) for d in dirs]
-    return data

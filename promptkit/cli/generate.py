@@ -162,14 +162,16 @@ def _quiet_libraries() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: prompts, parameters and findings.")
 def info(image, profile, as_json) -> None:
     """Show a generated image's prompt and settings (A1111 or ComfyUI metadata), and lint its prompts."""
-    from ..infotext import parse_infotext, png_text_chunks, read_png_prompts
+    from ..infotext import PROMPT_CHUNKS, parse_infotext, png_text_chunks, prompts_in_chunks
     from ..linter import lint_prompt
     from ..profiles import bundled_ids
 
-    try:
-        chunks = png_text_chunks(image)
-        prompts = read_png_prompts(image)
-    except (OSError, ValueError) as exc:
+    try:  # one pass over the file, reading only the chunks shown (each bounded: promptkit.infotext)
+        chunks = png_text_chunks(image, keys=PROMPT_CHUNKS)
+        prompts = prompts_in_chunks(image, chunks)
+    except OSError as exc:
+        fail(f"{image}: {exc.strerror or exc}")
+    except ValueError as exc:
         fail(str(exc))
     params = parse_infotext(chunks["parameters"]).params if "parameters" in chunks else {}
     if not prompts:

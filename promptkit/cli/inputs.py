@@ -14,7 +14,10 @@ The rules (also in ``promptkit lint --help``):
 - Text must be UTF-8; a byte-order mark is dropped; binary data (NUL bytes, invalid UTF-8) is refused.
 - ``--negative`` marks every prompt given (arguments, stdin, caption files, lines) as a negative prompt;
   the parts of an infotext or PNG keep the roles their metadata gives them.
-- In a folder, a file that cannot be read is reported and skipped; the others are linted.
+- A file is read whole only when it is a regular file of at most 4 MiB (``promptkit._files.MAX_TEXT_FILE``);
+  a named pipe, a device or a larger file is refused with one line saying what it is.
+- In a folder, a file that cannot be read (including such entries) is reported and skipped; the others are
+  linted.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._files import TextFile, read_text_file
+from .._files import MAX_TEXT_FILE, TextFile, read_text_file
 
 CAPTION_SUFFIXES = (".txt", ".caption")
 PATH_LIKE_SUFFIXES = CAPTION_SUFFIXES + (".png", ".json", ".csv", ".md", ".prompt")
@@ -134,7 +137,12 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
 
 
 def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]:
-    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+    if hasattr(sys.stdin, "buffer"):
+        data = sys.stdin.buffer.read(MAX_TEXT_FILE + 1)  # `lint - < /dev/zero` must end
+    else:
+        data = sys.stdin.read(MAX_TEXT_FILE + 1).encode("utf-8", "surrogateescape")
+    if len(data) > MAX_TEXT_FILE:
+        raise InputError(f"<stdin>: input too large (more than {MAX_TEXT_FILE >> 20} MiB)")
     text = decode(data, "<stdin>")
     if lines:
         return _lines(text, "<stdin>", negative)
@@ -142,11 +150,13 @@ def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]
 
 
 def _kind(path: Path) -> str:
-    """``dir``, ``file`` or ``""``: what exists at ``path`` (a prompt too long for a file name is no path)."""
+    """``dir``, ``file`` or ``""``: what exists at ``path`` (a prompt too long for a file name is no path).
+    Anything that exists and is not a folder is a ``file``: a FIFO or device is then refused by its reader
+    with a line that says what it is."""
     try:
         if path.is_dir():
             return "dir"
-        if path.is_file():
+        if path.exists():
             return "file"
     except (OSError, ValueError):
         pass
@@ -177,7 +187,7 @@ def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[
         path = Path(arg).expanduser() if arg.startswith("~") else Path(arg)
         kind = _kind(path) if arg else ""
         if kind == "dir":
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and
+            found = sorted(p for p in path.rglob("*") if not p.is_dir() and not p.name.startswith(".") and
                            (p.suffix.lower() in suffixes or p.suffix.lower() == ".png"))
             for p in found:
                 try:

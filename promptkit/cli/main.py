@@ -24,7 +24,20 @@ from .syntax import convert, parse_command, tokens
 from .tags import tags
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Ctrl-C ends a command with exit code 130 (128 + SIGINT, what shells report), not click's "Aborted!"
+    and 1, the code for "findings". The command's own cleanup has run by then: rewrites are atomic and
+    worker pools are stopped as the KeyboardInterrupt passes through them."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\npromptkit: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="promptkit")
 def cli() -> None:
     """Parse, lint, format and convert prompts for tag-trained text-to-image models.

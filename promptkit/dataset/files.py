@@ -43,12 +43,15 @@ class FileResult:
 
 
 def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIONS) -> list[Path]:
-    """Caption files under ``root`` (or ``root`` itself), sorted, skipping our temporary and backup files."""
+    """Caption files under ``root`` (or ``root`` itself), sorted, skipping our temporary and backup files.
+
+    Entries with a caption extension that are not regular files (named pipes, devices, broken symlinks) are
+    listed too: reading them fails with a line saying what they are, so they are reported, not lost."""
     root = Path(root)
     exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
-    if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file()
+    if not root.is_dir():
+        return [root] if root.exists() or root.is_symlink() else []
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.is_dir()
                   and not p.name.startswith(TEMP_PREFIX))
 
 
@@ -127,6 +130,7 @@ def _init_worker(factory: Callable[[], Callable[[Path], Any]], stop: Any = None)
     global _WORKER_FUNCTION, _PARENT_PID, _STOP_EVENT
     _PARENT_PID, _STOP_EVENT = os.getppid(), stop
     signal.signal(signal.SIGTERM, _on_parent_death)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us (stop event)
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._files import read_text_file
 from .model import Profile
 
 if sys.version_info >= (3, 11):
@@ -26,7 +27,12 @@ class ProfileError(ValueError):
 
 
 def _read(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    try:  # a regular file of at most MAX_TEXT_FILE: a FIFO named x.toml would block, /dev/zero never end
+        text = read_text_file(path).text
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: {exc.strerror or exc}") from None
     if path.suffix in (".yaml", ".yml"):
         try:
             import yaml

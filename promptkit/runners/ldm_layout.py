@@ -144,6 +144,23 @@ def is_vae_attention_projection(ldm_key: str) -> bool:
 
 
 # -- shapes -> configs -----------------------------------------------------------------------------------
+class _Shape(tuple):
+    """A tensor's shape that names the tensor when asked for a dimension it lacks (a damaged header: one
+    line, not an ``IndexError``)."""
+
+    def __new__(cls, dims: tuple[int, ...], key: str, what: str) -> "_Shape":
+        shape = super().__new__(cls, dims)
+        shape.key, shape.what = key, what
+        return shape
+
+    def __getitem__(self, index):  # type: ignore[override]
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            raise ModelFileError(f"{self.what} is damaged: tensor {self.key} has shape {list(self)}, too few "
+                                 "dimensions for its place in the model") from None
+
+
 class Shapes:
     """Tensor shapes under one key prefix, with the counting helpers config inference needs."""
 
@@ -155,7 +172,7 @@ class Shapes:
 
     def __call__(self, key: str) -> tuple[int, ...]:
         try:
-            return self.shapes[self.prefix + key]
+            return _Shape(self.shapes[self.prefix + key], self.prefix + key, self.what)
         except KeyError:
             raise ModelFileError(f"{self.what} lacks {self.prefix + key}: the file is incomplete or not a "
                                  "standard checkpoint") from None
@@ -316,6 +333,9 @@ def _hf_projection_shape(shapes: Mapping[str, tuple[int, ...]], prefix: str) -> 
         return shapes[prefix + "text_projection.weight"]
     outer = prefix.rsplit("transformer.", 1)[0] + "text_projection"
     if outer in shapes:
+        if len(shapes[outer]) != 2:
+            raise ModelFileError(f"{outer} has shape {list(shapes[outer])}, where a projection is 2-dimensional: "
+                                 "the file is damaged")
         hidden, dim = shapes[outer]
         return (dim, hidden)
     return None

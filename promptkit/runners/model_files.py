@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import open_regular
 from .errors import ModelFileError
 
-# Bytes per element of each safetensors dtype (used to check that offsets fit the shapes).
-_DTYPE_SIZES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8,
-                "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1}
+# Bits per element of each safetensors dtype (used to check that offsets fit the shapes; the 4- and 6-bit
+# floats are packed, so a tensor takes ceil(bits * elements / 8) bytes, as safetensors computes it).
+_DTYPE_BITS = {"F64": 64, "F32": 32, "F16": 16, "BF16": 16, "I64": 64, "I32": 32, "I16": 16, "I8": 8, "U64": 64,
+               "U32": 32, "U16": 16, "U8": 8, "BOOL": 8, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "F4": 4,
+               "F6_E2M3": 6, "F6_E3M2": 6, "C64": 64}
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 
@@ -125,8 +128,12 @@ def read_tensor_file(path: str | Path, allow_pickle: bool = False) -> TensorFile
                              "convert it to .safetensors, or pass allow_pickle=True (CLI: --allow-pickle) if you "
                              "trust it")
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
+        fd = open_regular(path)  # a FIFO named .safetensors would block forever; a device never ends
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(8)
             if len(head) < 8:
                 raise ModelFileError(f"{path.name} is empty or truncated ({size} bytes): not a model file")
@@ -157,28 +164,58 @@ def read_tensor_file(path: str | Path, allow_pickle: bool = False) -> TensorFile
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, str] = {}
     offsets: dict[str, tuple[int, int]] = {}
-    end_of_data = 0
     for name, info in header.items():
-        try:
-            dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
-            begin, end = int(begin), int(end)
-        except (TypeError, KeyError, ValueError):
-            raise ModelFileError(f"{path.name} has a corrupt safetensors header (entry {name!r} is malformed)") \
-                from None
-        expected = _DTYPE_SIZES.get(dtype)
-        if begin < 0 or end < begin or (expected is not None and end - begin != expected * math.prod(shape)):
-            raise ModelFileError(f"{path.name} has a corrupt safetensors header (tensor {name!r} {dtype} "
-                                 f"{list(shape)} does not fit its byte range {begin}-{end})")
-        end_of_data = max(end_of_data, end)
+        dtype, shape, (begin, end) = _entry(path, name, info)
         shapes[name] = shape
         dtypes[name] = dtype
         offsets[name] = (begin, end)
+    _check_layout(path, offsets, data_size)
+    return TensorFile(path, shapes, dtypes, {str(k): str(v) for k, v in metadata.items()}, offsets=offsets,
+                      data_start=8 + length)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry(path: Path, name: str, info: Any) -> tuple[str, tuple[int, ...], tuple[int, int]]:
+    """One header entry, checked as safetensors checks it: a known dtype, a shape of non-negative integers,
+    and a byte range exactly as long as that many elements of that dtype."""
+    def corrupt(why: str) -> ModelFileError:
+        return ModelFileError(f"{path.name} has a corrupt safetensors header (tensor {name!r}: {why})")
+
+    if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+        raise corrupt("not an object with dtype, shape and data_offsets")
+    dtype, shape, span = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in _DTYPE_BITS:
+        raise corrupt(f"unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+        raise corrupt(f"shape {shape!r} is not a list of sizes")
+    if not isinstance(span, list) or len(span) != 2 or not all(_is_int(o) and o >= 0 for o in span) \
+            or span[1] < span[0]:
+        raise corrupt(f"data_offsets {span!r} is not a byte range")
+    begin, end = span
+    needed = -(-math.prod(shape) * _DTYPE_BITS[dtype] // 8)
+    if end - begin != needed:
+        raise corrupt(f"{dtype} {shape} takes {needed:,} bytes but its byte range {begin}-{end} holds {end - begin:,}")
+    return dtype, tuple(shape), (begin, end)
+
+
+def _check_layout(path: Path, offsets: dict[str, tuple[int, int]], data_size: int) -> None:
+    """No two tensors share bytes, and every tensor lies inside the file."""
+    last_name, last_end, end_of_data = "", 0, 0
+    for name, (begin, end) in sorted(offsets.items(), key=lambda item: item[1]):
+        if begin == end:
+            continue
+        if begin < last_end:
+            raise ModelFileError(f"{path.name} has a corrupt safetensors header (tensors {last_name!r} and "
+                                 f"{name!r} overlap at bytes {begin}-{min(end, last_end)})")
+        last_name, last_end = name, end
+        end_of_data = max(end_of_data, end)
     if end_of_data > data_size:
         missing = end_of_data - data_size
         raise ModelFileError(f"{path.name} is truncated: its header lists {end_of_data:,} bytes of tensors but "
                              f"only {data_size:,} are there ({missing:,} missing; an interrupted download?)")
-    return TensorFile(path, shapes, dtypes, {str(k): str(v) for k, v in metadata.items()}, offsets=offsets,
-                      data_start=8 + length)
 
 
 def _is_pickle(head: bytes) -> bool:
@@ -232,7 +269,7 @@ def identify(tf: TensorFile) -> FileKind:
     """Name the file from its keys: checkpoints by family, then everything that is not a checkpoint."""
     keys = tf.shapes
     if f"{_UNET}input_blocks.0.0.weight" in keys:
-        channels = keys[f"{_UNET}input_blocks.0.0.weight"][1]
+        channels = _dims(tf, f"{_UNET}input_blocks.0.0.weight", 4)[1]
         if tf.has_prefix("conditioner.embedders.1.model."):
             arch, name = "sdxl", "an SDXL checkpoint"
         elif tf.has_prefix("conditioner.embedders.0.model."):
@@ -279,6 +316,15 @@ def identify(tf: TensorFile) -> FileKind:
         return FileKind("text-encoder", None, "a CLIP text encoder")
     sample = ", ".join(sorted(keys)[:3]) or "no tensors"
     return FileKind("unknown", None, f"not a model promptkit knows (keys such as {sample})")
+
+
+def _dims(tf: TensorFile, key: str, rank: int) -> tuple[int, ...]:
+    """The shape of ``key``, which must have ``rank`` dimensions (a convolution weight has 4)."""
+    shape = tf.shapes[key]
+    if len(shape) != rank:
+        raise ModelFileError(f"{tf.path.name} is damaged: tensor {key} has shape {list(shape)}, where a model "
+                             f"has a {rank}-dimensional weight")
+    return shape
 
 
 def lora_format(keys: dict[str, tuple[int, ...]]) -> str | None:

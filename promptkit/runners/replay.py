@@ -10,11 +10,13 @@ infotext without ``Clip skip`` means 1, without ``RNG`` means GPU, without a neg
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import open_regular
 from ..infotext import PNG_SIGNATURE, Infotext, parse_infotext, png_text_chunks
 from ..profiles import Profile
 from .samplers import SAMPLERS, SamplerError, split_sampler
@@ -70,8 +72,12 @@ def read_infotext(source: str | Path) -> str:
     """The infotext of a PNG (its ``parameters`` text), of a text file, or ``source`` itself if it is the text."""
     path = Path(source) if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
                                                           and len(source) < 4096) else None
-    if path is not None and path.is_file():
-        with path.open("rb") as fh:
+    if path is not None and path.exists() and not path.is_dir():
+        try:
+            fd = open_regular(path)  # a FIFO would block, a device never end
+        except OSError as exc:
+            raise ReplayError(f"{path}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "rb") as fh:
             head = fh.read(8)
         if head == PNG_SIGNATURE:
             try:

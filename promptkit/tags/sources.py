@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import io
+import os
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterator
 
+from .._files import open_regular
 from .._resources import tag_db_path
 
 
@@ -121,9 +123,10 @@ def _open_text(path: Path) -> io.TextIOBase:
     if path.is_dir():
         raise TagDataError(path, 0, "is a folder, not a CSV file")
     try:
+        raw = os.fdopen(open_regular(path), "rb")  # a FIFO or device named as a source would never end
         if path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-        return open(path, encoding="utf-8-sig", newline="")
+            return io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise TagDataError(path, 0, f"cannot read: {exc.strerror or exc}") from None
 
