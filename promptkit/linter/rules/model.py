@@ -105,18 +105,23 @@ class TagOrder(Rule):
     """Tags out of the order the model was trained with.
 
     Why: models trained on captions in a fixed order (Animagine, Kivotos, Pony) follow prompts in that
-    order best: count, character, series, artist, everything else, then quality tags for Animagine.
-    Only for profiles whose model was trained in a fixed order, and never in negative prompts.
+    order best: the card's order (Animagine: 1girl/1boy, character, series, artist, everything else, then
+    the quality preset). Only for profiles whose model was trained in a fixed order, and never in negative
+    prompts. Off by default: on the modern audit corpus it was judged useful too rarely (a different order is
+    a choice more often than a mistake); turn it on with ``--select PK303``.
 
     Example (Kivotos XL): ``smile, kazusa \\(blue archive\\), 1girl`` -> ``1girl, kazusa \\(blue archive\\), smile``.
-    Fix (safe: every tag kept with its weight): reorder by the profile template (``promptkit fmt``).
+    Fix (unsafe: word order changes what the text encoder attends to): reorder by the profile template
+    (``promptkit fmt``), never across BREAK, AND, lines, placeholders or ``###``, groups kept whole.
     """
 
     code = "PK303"
     name = "tag-order"
     category = "model"
     severity = Severity.INFO
-    fix_safety = "safe"
+    fix_safety = "unsafe"
+    default = False
+    needs_db = True  # slots by tag category: without the database only ladders and counts have a place
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative or not ctx.profile.ordering or not ctx.profile.ordering_strict:

@@ -1015,6 +1015,9 @@ class UnqualifiedCharacter(Rule):
     Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``); a model trained on
     those captions (Kivotos XL for Blue Archive) knows the qualified tag, not the bare name.
 
+    The card's own convention, the bare name with its series beside it (``1girl, kazusa, blue archive``), is
+    a character too and is not reported.
+
     Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``. Fix (unsafe).
     """
 
@@ -1033,8 +1036,8 @@ class UnqualifiedCharacter(Rule):
             if tag.index in pieces:
                 continue
             name = qualified_character(ctx, tag)
-            if name is None:
-                continue
+            if name is None or ctx.bare_character(tag) is not None:
+                continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
             fixed = spelled(ctx, name, tag.raw)
             yield self.diagnostic(f"{quote(tag.text)} is the character {name!r} in {ctx.profile.title}'s captions",
                                   tag.start, tag.end, suggestions=[fixed],
