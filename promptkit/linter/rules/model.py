@@ -66,6 +66,58 @@ class ForeignLadderTag(Rule):
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
 
 
+class LadderTypo(Rule):
+    """A misspelled quality, score, source, rating, year or aesthetic tag of the profile's own family.
+
+    Why: the model learned its pseudo-tags exactly as captioned; ``score_8up``, ``sorce_anime`` or a bare
+    ``score_6`` on Pony V6 (whose tags are ``score_6_up`` ...; only ``score_9`` also works bare, as its card
+    says) are other words to the text encoder. Reported when the tag is not in the profile's ladders or tag
+    sources and is one edit from one of its ladder tags (two for long ones), or is a bare ``score_N`` whose
+    ``score_N_up`` is in the ladder.
+
+    Example (Pony V6): ``score_9, score_8up, score_6`` -> ``score_9, score_8_up, score_6_up``.
+    Fix (unsafe: the text changes to what was meant).
+    """
+
+    code = "PK308"
+    name = "ladder-typo"
+    category = "model"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        from rapidfuzz.distance import OSA
+
+        from ..words import all_words
+        from .tags import typo_spans
+
+        profile = ctx.profile
+        ladder = [t for tags in profile.ladders.values() for t in tags if "_" in t or any(c.isdigit() for c in t)]
+        if not ladder:
+            return
+        keys = {t.lower().replace(" ", "_"): t for t in ladder}
+        typos = {(s, e) for s, e, _ in typo_spans(ctx)}
+        for tag in ctx.tags:
+            raw = tag.raw.strip()
+            low = raw.lower().replace(" ", "_")
+            if not raw or low in keys or tag.name in profile.vocabulary or (tag.start, tag.end) in typos:
+                continue
+            if ctx.info(tag) is not None or all_words(raw):
+                continue
+            target = keys.get(low + "_up")
+            if target is None:
+                close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
+                close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)]
+                if not close or (len(close) > 1 and close[1][0] == close[0][0]):
+                    continue  # nothing close, or two ladder tags as close: no certain correction
+                target = keys[close[0][1]]
+            fixed = target
+            yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
+                                  tag.start, tag.end, suggestions=[fixed],
+                                  fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
 class MissingQualityTags(Rule):
     """None of the quality tags the model card recommends.
 

@@ -355,6 +355,8 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         return cached
     out = []
     for tag in unknown_tags(ctx):
+        if "\\\\" in tag.raw:
+            continue  # a doubled escape (PK114), not a misspelling
         name = tag_correction(ctx, tag)
         if name is not None:
             out.append((tag.start, tag.end, name))
@@ -1053,8 +1055,10 @@ class MisspelledWord(Rule):
     Why: the text encoder splits an unknown spelling into pieces (``villiage`` -> ``vill``, ``iage``), so the
     model never sees the word that was meant. Only near-certain typos are reported: lower case words of five
     letters or more that no dictionary, tag source, embedding list or the encoder's own vocabulary knows, one
-    edit from exactly one common English word (twenty times as common as any other word as close) and from no
-    popular tag (``boken`` may be ``broken`` or ``bokeh``: not reported). Names and capitalized words are left
+    edit from exactly one common English word (twenty times as common as any other word as close; among
+    forms of one word, the one that keeps the last letter: ``detaild`` -> ``detailed``) and from no popular
+    tag (``boken`` may be ``broken`` or ``bokeh``: not reported); four-letter words only as two swapped letters
+    of one of the most common words (``wiht`` -> ``with``). Well-known names (``wlop``) are never words. Names and capitalized words are left
     alone. Typos of whole tags are PK201.
 
     Example: ``a beatiful villiage`` -> ``a beautiful village``. Fix (unsafe: the text changes to what was meant).
@@ -1079,7 +1083,7 @@ class MisspelledWord(Rule):
                 words = list(_ANY_WORD.finditer(tag.raw))
                 for k, m in enumerate(words):
                     word = m.group()
-                    if len(word) < 5 or not _LOWER_WORD.fullmatch(word):
+                    if len(word) < 4 or not _LOWER_WORD.fullmatch(word):
                         continue
                     if word not in checked:
                         if not _spend(ctx):
@@ -1101,7 +1105,7 @@ def _pieces(ctx: LintContext) -> list:
     """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
     pieces = construct_tags(ctx)
     return [t for t in ctx.tags if not t.namespace and t.index not in pieces and not ctx.known(t)
-            and any(len(w) >= 5 for w in _LOWER_WORD.findall(t.raw))]
+            and any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))]
 
 
 _ANY_WORD = re.compile(r"[^\W_\d]+")
@@ -1161,7 +1165,9 @@ def _word_typo(ctx: LintContext, word: str) -> str | None:
     fixed = word_typo(word)
     if fixed is None or word in ctx.vocabulary or f"{word}</w>" in vocabulary() or ctx.db.lookup(word) is not None:
         return None
-    if known_anywhere(word) or ctx.not_a_tag_text(word) or word in _name_words():
+    from .spelling import famous_words
+
+    if known_anywhere(word) or ctx.not_a_tag_text(word) or word in _name_words() or word in famous_words():
         return None  # "amano" of "yoshitaka amano": a word of an artist's or a character's name
     if any(name != fixed and posts >= 500 for name, posts in ctx.db.close_names(word).items()):
         return None  # also one edit from a popular tag: "boken" may be "bokeh"
