@@ -101,6 +101,9 @@ class AmbiguousColon(Rule):
             m = _BARE_WEIGHT.search(tag.raw)
             if m is None or not 0 < float(m.group(2)) <= 3 or ctx.info(tag) is not None:
                 continue
+            rest = text[tag.end:].lstrip(" \t)")
+            if tag.weight == 1.0 and (rest.startswith("AND") or (not rest.strip() and _has_and(ctx))):
+                continue  # "a cat :1.2 AND a dog": the weight of an AND sub-prompt, which A1111 reads
             body = tag.raw[:m.start(1)].rstrip()
             where = "with no brackets" if tag.weight == 1.0 else "inside a group, before its end"
             fixed = f"({body}:{m.group(2)})"
@@ -109,8 +112,14 @@ class AmbiguousColon(Rule):
                                   suggestions=[fixed], fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
 
 
+def _has_and(ctx: LintContext) -> bool:
+    from ...syntax.ast import And
+
+    return any(type(n) is And for n in ctx.prompt.children)
+
+
 # a tag ending in ``:1.3`` (a letter or closing bracket before the colon: not ``16:9``)
-_BARE_WEIGHT = re.compile(r"(?<=[A-Za-z)])\s*(:)\s*(\d*\.\d+|\d+(?:\.\d*)?)$")
+_BARE_WEIGHT = re.compile(r"(?<=[A-Za-z)])(:)(\d*\.\d+|\d+(?:\.\d*)?)$")  # "Clip skip: 2" is a label
 
 
 class WeightRange(Rule):
@@ -244,7 +253,8 @@ _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
 _ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
-_PLACEHOLDER = re.compile(r"^\s*(prompt|negative_prompt)\s*$", re.I)
+_PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np)\s*$", re.I)
+_TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
 
 
 class DialectMismatch(Rule):
@@ -308,8 +318,9 @@ class DialectMismatch(Rule):
         """One finding for all the NovelAI braces of a prompt (one cause), its fix rewriting each run."""
         runs = []
         for m in _NAI_BRACES.finditer(text):
-            if _PLACEHOLDER.match(m.group(1)):
-                continue
+            if _PLACEHOLDER.match(m.group(1)) or _TEMPLATE_BODY.search(m.group(1)) or \
+                    (m.start() > 0 and text[m.start() - 1] == "$"):
+                continue  # ${variable}, {"json": ...}, {userprompt}: a template's syntax, not NovelAI emphasis
             depth = 1
             s, e = m.start(), m.end()
             while s > 0 and e < len(text) and text[s - 1] == "{" and text[e] == "}":

@@ -267,6 +267,8 @@ def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     if len(spans) < 2 or len(spans) > 12:
         return []
     keys = [lookup_key(raw[s:e]) for s, e in spans]
+    if any(k in _ATTRIBUTION for k in keys[:-1]):
+        return []  # "style by bkrs": the words after "by" name someone the sources do not know
     unknown = [not _word_known(ctx, k) for k in keys]
     if any(a and b for a, b in zip(unknown, unknown[1:])):
         return []  # two unknown words side by side: a name ("saturno butto"), not a typo
@@ -357,6 +359,9 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
     for tag in unknown_tags(ctx):
         if "\\\\" in tag.raw:
             continue  # a doubled escape (PK114), not a misspelling
+        raw = tag.raw.strip()
+        if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
+            continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
         if name is not None:
             out.append((tag.start, tag.end, name))
@@ -364,6 +369,11 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
             out.extend(window_corrections(ctx, tag))
     ctx.__dict__["_typos"] = out
     return out
+
+
+# characters at a tag's edge that come from the text around a prompt (JSON quotes, dynamic-prompts bars,
+# semicolon lists, ComfyUI's literal square brackets), not from the tag's spelling
+_CONTAINER_MARKS = frozenset('|"\';[]{}')
 
 
 def unknown_tags(ctx: LintContext) -> list:
