@@ -85,3 +85,109 @@ def test_bare_name_beside_its_series_is_a_character():
     assert order("1girl, cagliostro, granblue fantasy, solo") == []
     assert "PK213" not in lint_prompt("1girl, kazusa, blue archive, solo", "kivotos-xl-2").codes()
     assert "PK213" in lint_prompt("1girl, kazusa, solo", "kivotos-xl-2").codes()
+
+
+# --- recall: what a careful user wants to hear (the issue's examples and the corpus' own) --------------------
+
+def found(text, profile="illustrious-xl", **kw):
+    report = lint_prompt(text, profile, **kw)
+    return {(d.code, text[d.start:d.end], _after(text, d)) for d in report.diagnostics}
+
+
+def _after(text, d):
+    if d.fix is None:
+        return None
+    from promptkit.linter.diagnostics import apply_edits
+
+    return apply_edits(text, list(d.fix.edits))
+
+
+@pytest.mark.parametrize("profile, text, code, span, after", [
+    # a misspelled English word inside a tag list
+    ("illustrious-xl", "1girl, detaild background", "PK215", "detaild", "1girl, detailed background"),
+    ("illustrious-xl", "1girl, wiht flowers", "PK215", "wiht", "1girl, with flowers"),
+    ("illustrious-xl", "1girl, mutiple fingers", "PK215", "mutiple", "1girl, multiple fingers"),
+    # tags glued without comma or space
+    ("illustrious-xl", "best qualitymasterpiece, 1girl", "PK217", "best qualitymasterpiece",
+     "best quality, masterpiece, 1girl"),
+    ("illustrious-xl", "1girl, lookingat viewer", "PK217", "lookingat viewer", "1girl, looking at viewer"),
+    # a weight A1111 does not read
+    ("illustrious-xl", "1girl, smile:1.3", "PK102", "smile:1.3", "1girl, (smile:1.3)"),
+    ("illustrious-xl", "(masterpiece, detailed:1.2, 1girl)", "PK102", "detailed:1.2",
+     "(masterpiece, (detailed:1.2), 1girl)"),
+    # LoRA syntax A1111 rejects
+    ("illustrious-xl", "1girl, <lora:detail:0,8>", "PK113", "<lora:detail:0,8>", "1girl, <lora:detail:0.8>"),
+    ("illustrious-xl", "1girl, \\<lora:detail:0.8\\>", "PK113", "\\<lora:detail:0.8\\>", "1girl, <lora:detail:0.8>"),
+    # a stray space inside an underscore tag; a count written apart
+    ("illustrious-xl", "1girl, cat _ears", "PK217", "cat _ears", "1girl, cat_ears"),
+    ("illustrious-xl", "1 girl, solo", "PK217", "1 girl", "1girl, solo"),
+    # a doubled escape
+    ("kivotos-xl-2", "1girl, kazusa \\\\(blue archive\\\\)", "PK114", "\\\\(", "1girl, kazusa \\(blue archive\\)"),
+    # misspelled ladder tags of the profile's own family
+    ("pony-v6", "score_9, score_8up, 1girl", "PK308", "score_8up", "score_9, score_8_up, 1girl"),
+    ("pony-v6", "score_9, sorce_anime, 1girl", "PK201", "sorce_anime", "score_9, source_anime, 1girl"),
+    ("pony-v6", "score_9, score_6, 1girl", "PK308", "score_6", "score_9, score_6_up, 1girl"),
+    # a misspelled well-known name
+    ("sd15", "portrait, by greg rutkowsky", "PK216", "greg rutkowsky", "portrait, by greg rutkowski"),
+])
+def test_recall_classes(profile, text, code, span, after):
+    assert (code, span, after) in found(text, profile)
+
+
+def test_syntax_of_another_front_end():
+    text = "(1girl), smile"
+    (d,) = [d for d in lint_prompt(text, "illustrious-xl", dialect="novelai").diagnostics if d.code == "PK106"]
+    assert _after(text, d) == "{1girl}, smile"
+    text = "(1girl)+, smile"
+    (d,) = [d for d in lint_prompt(text, "illustrious-xl", dialect="a1111").diagnostics if d.code == "PK106"]
+    assert text[d.start:d.end] == "(1girl)+"
+
+
+@pytest.mark.parametrize("line, field, code, span, after_span", [
+    (29, "prompt", "PK201", "sholder pads", "shoulder pads"),      # franklinjobs617-jpg/genanime.art
+    (33, "prompt", "PK215", "japonese", "japanese"),
+    (149, "negative_prompt", "PK102", "fused fingers:1.61051", "(fused fingers:1.61051)"),  # a styles.csv row
+    (127, "prompt", "PK114", "\\\\(", "\\("),                     # a wildcard file copied with doubled escapes
+    (46, "negative_prompt", "PK308", "score_6", "score_6_up"),     # a Pony styles row: bare score tags
+])
+def test_recall_on_the_modern_corpus(line, field, code, span, after_span):
+    rec = corpus_record(line)
+    text = rec[field]
+    profile = {"illustrious-xl": "illustrious-xl", "pony-v6": "pony-v6", "sd15": "sd15"}.get(rec["model_hint"],
+                                                                                           "sdxl-base")
+    report = lint_prompt(text, profile, negative=field == "negative_prompt")
+    hits = [d for d in report.diagnostics if d.code == code and text[d.start:d.end] == span]
+    assert hits, [(d.code, text[d.start:d.end]) for d in report.diagnostics]
+    assert after_span in _after(text, hits[0])
+
+
+# --- quiet: what must not be "corrected" -------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile, text", [
+    ("sd15", "portrait, by wlop and greg rutkowski, artstation"),       # a famous name is not 'wolf'
+    ("illustrious-xl", "1girl, wlop, solo"),
+    ("sd15", "a gloaming sky over a susurrous meadow, crepuscular rays"),   # rare real words stay words
+    ("sd15", "trending on artstation, ultradetailed, linework, ecopunk"),  # compounds are not glued tags
+    ("sd15", "a cat :1.2 AND a dog AND a penguin :2.2"),               # AND sub-prompt weights
+    ("illustrious-xl", "1girl, 16:9, aspect ratio 2:3, Clip skip: 2"),
+    ("sdxl-base", "masterpiece, {userprompt}, ${style}, {red|blue} dress"),  # template syntax, not NovelAI
+    ("illustrious-xl", "1girl, cagliostro, granblue fantasy, solo"),
+])
+def test_quiet_classes(profile, text):
+    report = lint_prompt(text, profile)
+    assert [(d.code, text[d.start:d.end], d.message) for d in report.diagnostics] == []
+
+
+def test_wlop_in_a_real_wildcard_file_is_not_corrected():
+    """modern corpus m24 (a wildcard file that lists wlop among its style names)."""
+    text = corpus_record(24)["prompt"]
+    at = text.index("wlop")
+    assert not [d for d in lint_prompt(text, "sd15").diagnostics if d.start <= at < d.end]
+
+
+def test_token_count_does_not_add_a_templates_negative_part():
+    """An AI Horde style's negative after ### is its own prompt: each part fits SoteDiffusion's 77 tokens."""
+    positive = ", ".join(["long hair", "blue eyes", "smile", "sky"] * 6)     # 60 tokens
+    negative = ", ".join(["lowres", "bad hands", "worst quality", "text"] * 6)
+    assert "PK305" in lint_prompt(positive + ", " + negative, "sotediffusion-wuerstchen3").codes()
+    assert "PK305" not in lint_prompt(positive + " ### " + negative, "sotediffusion-wuerstchen3").codes()

@@ -224,6 +224,8 @@ class TooManyChunks(Rule):
     Why: A1111 and ComfyUI split long prompts into 75-token chunks, but Stable Cascade (SoteDiffusion) and
     plain diffusers truncate at 77 tokens: everything after is silently dropped.
 
+    The negative part of an AI Horde style (after ``###``) is a prompt of its own: the two are counted apart.
+
     Example (SoteDiffusion): a 110-token prompt loses its last 35 tokens; move important tags first.
     """
 
@@ -236,6 +238,8 @@ class TooManyChunks(Rule):
         limit = ctx.profile.max_chunks
         if limit is None or surely_one_chunk(ctx.text):
             return
+        if "###" in ctx.text and _parts_fit(ctx, limit):
+            return  # an AI Horde style: prompt ### negative are two prompts, each counted on its own
         plan = ctx.chunk_plan
         if len(plan.chunks) <= limit:
             return
@@ -248,6 +252,17 @@ class TooManyChunks(Rule):
             f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {dropped} more are dropped "
             f"({len(lost)} tags: {', '.join(quote(t, 30)[1:-1] for t in lost[:5])}{'...' if len(lost) > 5 else ''})",
             start, len(ctx.text.rstrip()))
+
+
+def _parts_fit(ctx: LintContext, limit: int) -> bool:
+    """Every part of a ``prompt ### negative`` text fits the encoder on its own."""
+    from ...syntax import parse
+    from ...tokens.chunks import plan_chunks
+
+    for part in ctx.text.split("###"):
+        if not surely_one_chunk(part) and len(plan_chunks(parse(part, ctx.prompt.dialect), ctx.backtrack).chunks) > limit:
+            return False
+    return True
 
 
 class TagCutByChunk(Rule):
