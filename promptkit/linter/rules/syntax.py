@@ -186,6 +186,9 @@ def _weighting_group(ctx: LintContext, tag) -> Group | None:
     return ctx.parents.outermost(tag)
 
 
+_IN_VARIABLE = re.compile(r"\$\{[^}]*$")
+
+
 class EmptyGroup(Rule):
     """Brackets with nothing inside: ``()``, ``[]``, ``(:1.2)``.
 
@@ -212,6 +215,8 @@ class EmptyGroup(Rule):
                 continue
             if any(type(c) is not Text or c.raw.strip() for c in node.children):
                 continue  # (()) is reported for its inner pair; fixing that empties the outer one
+            if _IN_VARIABLE.search(text, max(0, text.rfind("\n", 0, node.start) + 1), node.start):
+                continue  # ${colors[]=...}, ${style:()}: dynamic-prompts variables, not emphasis
             before = text[node.start - 1:node.start]
             after = text[node.end:node.end + 1]
             glued = bool(before) and bool(after) and not (before.isspace() or before in ",([{") and \
@@ -308,7 +313,7 @@ class DialectMismatch(Rule):
                 yield self.diagnostic(f"A1111 parentheses are plain text in NovelAI; for emphasis write {fixed}",
                                       tag.start, tag.end, suggestions=[fixed],
                                       fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
-        if dialect == "comfy":
+        if dialect == "comfy" and "STYLE(A1111)" not in text:  # comfyui-prompt-control's A1111 mode reads them
             for node in ctx.prompt.walk():
                 if type(node) is Text and node.value in ("[",):
                     yield self.diagnostic("square brackets are plain text in ComfyUI; de-emphasize with (x:0.9)",

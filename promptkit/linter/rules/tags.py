@@ -259,6 +259,9 @@ def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
     return [(tag.start + s, tag.start + e, name) for s, e, name in found]
 
 
+_NAME_WITH_NUMBER = re.compile(r"[_-][a-z]*\d")
+
+
 def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     """:func:`window_corrections` of one spelling, offsets relative to it (a caption repeats its pieces)."""
     if "\\" in raw or "(" in raw or ":" in raw or not raw.isascii():
@@ -267,8 +270,8 @@ def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     if len(spans) < 2 or len(spans) > 12:
         return []
     keys = [lookup_key(raw[s:e]) for s, e in spans]
-    if any(k in _ATTRIBUTION for k in keys[:-1]):
-        return []  # "style by bkrs": the words after "by" name someone the sources do not know
+    if any(k in _ATTRIBUTION for k in keys[:-1]) or _NAME_WITH_NUMBER.search(raw):
+        return []  # "style by bkrs", "bkrs_t2": a name the sources do not know
     unknown = [not _word_known(ctx, k) for k in keys]
     if any(a and b for a, b in zip(unknown, unknown[1:])):
         return []  # two unknown words side by side: a name ("saturno butto"), not a typo
@@ -363,6 +366,8 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
             continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
+        if name is not None and _another_name(ctx, tag, name):
+            continue
         if name is not None:
             out.append((tag.start, tag.end, name))
         else:
@@ -374,6 +379,15 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
 # characters at a tag's edge that come from the text around a prompt (JSON quotes, dynamic-prompts bars,
 # semicolon lists, ComfyUI's literal square brackets), not from the tag's spelling
 _CONTAINER_MARKS = frozenset('|"\';[]{}')
+
+
+def _another_name(ctx: LintContext, tag, name: str) -> bool:
+    """A one-word spelling "corrected" into an artist's name (``sakurakono`` -> ``sakuramon``): more likely an
+    artist the sources do not know than a typo of one."""
+    if " " in tag.raw.strip() or "_" in name:
+        return False
+    info = ctx.db.lookup(name)
+    return info is not None and info.category is TagCategory.ARTIST
 
 
 def unknown_tags(ctx: LintContext) -> list:
