@@ -6,7 +6,8 @@
 SD1-era corpus (tests/audit/prompts.jsonl): "before" is the independent judgement of the linter as it was
 before issue 11 (dev split); "after" the default rules now, each finding joined with its judgement by finding
 id (tests/audit/audit.py). Modern corpus (../shared/corpus/modern_prompts.jsonl, split by repository, see
-tests/audit/modern.py): per rule and per ``model_hint``.
+tests/audit/modern.py): per rule and per ``model_hint``, for all records and for the plain prompts alone (until
+the container layer splits styles rows, wildcard files and templates, the linter reads each as one prompt).
 
 precision = useful / judged; recall = known problems found / known problems, where the known problems are
 the findings judged useful plus the problems judges recorded as missed (tests/audit/missed/), a missed one
@@ -53,6 +54,9 @@ def _family(item: dict, prompt: dict) -> str:
     return prompt.get("model_hint") or prompt["profile"]
 
 
+PLAIN = ("prompt", "comfy-graph")  # modern records that are one prompt (not a styles row, file or template)
+
+
 def corpus_tables(corpus: str) -> None:
     judged = audit.load_judgements()
     missed = audit.load_missed(corpus)
@@ -62,6 +66,14 @@ def corpus_tables(corpus: str) -> None:
         table(f"{corpus} / {split}: default rules, per rule", audit.quality(rows, judged, prompts, missed, _code))
         table(f"{corpus} / {split}: per model family", audit.quality(rows, judged, prompts, missed, _family),
               "model")
+        if corpus == "modern":  # plain prompts: what the linter reads as it should before the container layer
+            plain = [p for p in prompts if p["container"] in PLAIN]
+            ids = {p["id"] for p in plain}
+            prow = [r for r in rows if r["id"] in ids]
+            table(f"{corpus} / {split}, plain prompts only ({len(plain)}): per rule",
+                  audit.quality(prow, judged, plain, missed, _code))
+            table(f"{corpus} / {split}, plain prompts only: per model family",
+                  audit.quality(prow, judged, plain, missed, _family), "model")
 
 
 def main() -> None:
