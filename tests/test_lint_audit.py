@@ -5,7 +5,8 @@ authors used and
 checks the findings against the judgements in tests/audit/judgements/ (see tests/audit/audit.py):
 every finding is judged; none judged wrong, and no fix judged wrong, comes back; every finding judged
 useful is still reported (same prompt, rule and span). Failure messages never show a held-out prompt or a
-finding on one (``heldout``, ``fresh``): only counts.
+finding on one (``heldout``, ``fresh``): only counts. The modern corpus (issue 21) is checked at the end of the
+file: its dev split's plain prompts against self-judgements; its held-out split only through the worksheet.
 """
 
 from __future__ import annotations

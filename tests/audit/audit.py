@@ -311,10 +311,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.split}: {len(rows)} findings written to {args.out}")
     elif args.command == "worksheet":
         rows = all_findings(args.split, args.corpus)
-        n_prompts, n = worksheet(args.split, args.out, rows, load_judgements(), args.all_prompts, args.corpus,
+        judged = load_judgements()
+        n_prompts, n = worksheet(args.split, args.out, rows, judged, args.all_prompts, args.corpus,
                                  args.include_judged)
-        print(f"{args.split}: {len(rows)} findings, {n} without a judgement, on {n_prompts} prompts: "
-              f"{args.out}.md, {args.out}.jsonl")
+        unjudged = sum(1 for r in rows if r["fid"] not in judged)
+        print(f"{args.corpus} {args.split}: {len(rows)} findings ({unjudged} without a judgement), {n} written, "
+              f"on {n_prompts} prompts: {args.out}.md, {args.out}.jsonl")
     else:
         n = import_judgements(args.findings, args.judged, args.round, args.judge, args.out)
         print(f"{n} judgements written to {args.out}")
