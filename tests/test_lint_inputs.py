@@ -151,10 +151,11 @@ def test_many_fixes_in_one_long_caption_are_applied_together():
 
 def test_lora_in_the_middle_of_reordered_tags():
     text = "(masterpiece, best quality:1.2), <lora:x:0.7>, solo, 1girl"
-    report = lint_prompt(text, "kivotos-xl-2")  # TypeError in the tag-order rule before
+    report = lint_prompt(text, "kivotos-xl-2", extend_select=["PK303"])  # TypeError in the tag-order rule before
     (order,) = [d for d in report.diagnostics if d.code == "PK303"]
     assert "'solo'" in order.message
-    assert format_prompt(text, "kivotos-xl-2") == "solo, 1girl, (masterpiece, best quality:1.2), <lora:x:0.7>"
+    # the card's order: 1girl first, solo with everything else, the quality preset last (the LoRA moves with it)
+    assert format_prompt(text, "kivotos-xl-2") == "1girl, solo, (masterpiece, best quality:1.2), <lora:x:0.7>"
     assert run("fmt", text, "--profile", "kivotos-xl-2").exit_code == 0
 
 

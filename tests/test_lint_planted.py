@@ -129,7 +129,7 @@ def _fixed(text, diagnostic):
 @pytest.mark.parametrize("profile, text, negative, code, span, fix", PLANTED,
                          ids=[f"{p[3]}-{p[0]}-{i}" for i, p in enumerate(PLANTED)])
 def test_planted_mistake_is_caught(profile, text, negative, code, span, fix):
-    report = lint_prompt(text, profile, negative=negative)
+    report = lint_prompt(text, profile, negative=negative, extend_select=[code])  # opt-in rules (PK303) too
     found = [d for d in report.diagnostics if d.code == code and (span is None or text[d.start:d.end] == span)]
     assert found, [(d.code, text[d.start:d.end], d.message) for d in report.diagnostics]
     if fix is not None:

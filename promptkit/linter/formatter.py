@@ -1,5 +1,8 @@
 """``promptkit fmt``: reorder tags to the profile template and normalize spelling and spacing.
 
+Reordering is what a user asks for by running ``fmt`` (word order changes what the encoder attends to, so
+lint offers it only as an unsafe fix); it applies only to models trained in a fixed tag order.
+
 Formatting is the linter's safe fixes (renamed tags, underscores/spaces, weight spacing, stray closers,
 empty and stacked brackets), then the profile's tag order, then ``, `` between top-level items. Every tag
 is kept with its weight; running the formatter twice changes nothing the second time. Like the linter it
@@ -37,14 +40,15 @@ def normalize_spacing(text: str, dialect: str = "a1111") -> str:
 
 
 def reorder(text: str, profile, dialect: str, db, negative: bool) -> str:
-    """The profile's tag order (for any profile with a template; never in negative prompts)."""
+    """The profile's tag order (for a profile whose model was trained in a fixed order; never in negative
+    prompts; never across BREAK, AND, lines, placeholders or ``###``: see ordering.py)."""
     from ..syntax import parse
     from .engine import _namespaces, resolve_profile
     from .ordering import order_items
     from .rule import LintContext
 
     prof = resolve_profile(profile)
-    if negative or not prof.ordering:
+    if negative or not prof.ordering or not prof.ordering_strict:
         return text
     if db is None:
         from ..tags import TagDB

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .rule import Rule
-from .rules import model, syntax, tags
+from .rules import model, spelling, syntax, tags
 
 RULES: tuple[type[Rule], ...] = (
     syntax.UnbalancedBracket,       # PK101
@@ -25,6 +25,8 @@ RULES: tuple[type[Rule], ...] = (
     syntax.PastedInfotext,          # PK110
     syntax.HighWeight,              # PK111 (opt-in)
     syntax.FullWidthSyntax,         # PK112
+    syntax.ExtraNetworkSyntax,      # PK113
+    syntax.DoubledEscape,           # PK114
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)
@@ -39,13 +41,16 @@ RULES: tuple[type[Rule], ...] = (
     tags.UnqualifiedCharacter,      # PK213
     tags.RenamedTag,                # PK214 (opt-in)
     tags.MisspelledWord,            # PK215
+    spelling.MisspelledName,        # PK216
+    spelling.WordBoundary,          # PK217
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
-    model.TagOrder,                 # PK303
+    model.TagOrder,                 # PK303 (opt-in)
     model.RatingConflict,           # PK304
     model.TooManyChunks,            # PK305
     model.TagCutByChunk,            # PK306
     model.NegativePreset,           # PK307 (opt-in)
+    model.LadderTypo,               # PK308
 )
 
 _BY_CODE = {r.code: r for r in RULES}

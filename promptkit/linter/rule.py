@@ -130,6 +130,8 @@ class LintContext:
             return ladder
         if tag.name in profile.count_names:
             return "count"
+        if tag.name in profile.preset_names:
+            return "preset"
         if tag.namespace in ("artist", "creator"):
             return "artist"
         if tag.namespace in ("character",):
@@ -137,9 +139,30 @@ class LintContext:
         if tag.namespace in ("copyright", "series"):
             return "copyright"
         info = self.info(tag)
+        if (info is None or info.category.value == "general") and self.bare_character(tag) is not None:
+            return "character"
         if info is not None:
             return info.category.value
         return "rest"
+
+    def bare_character(self, tag: Tag) -> "TagInfo | None":
+        """The character a bare name stands for when its series is written beside it (Animagine's
+        ``1girl, cagliostro, granblue fantasy``): the database's ``name_(series)`` character tag."""
+        if self.db is None or tag.namespace:
+            return None
+        tags = self.tags
+        for j in (tag.index + 1, tag.index - 1):
+            if not 0 <= j < len(tags) or tags[j].index != j:
+                continue
+            series = tags[j]
+            info = self.info(series)
+            if info is None or info.category.value != "copyright":
+                continue
+            for qualifier in {series.name, info.name}:
+                found = self.db.lookup(f"{tag.name}_({qualifier})")
+                if found is not None and found.category.value == "character":
+                    return found
+        return None
 
     @property
     def chunk_plan(self) -> "ChunkPlan":

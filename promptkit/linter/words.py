@@ -81,23 +81,51 @@ def word_typo(word: str) -> str | None:
     common and at least :data:`MARGIN` times as common as every other (a rival that changes the first letter
     weighs :data:`FIRST_LETTER`); and the change is not only a plural ``s``.
     """
-    if len(word) < 5 or not word.isascii() or not word.isalpha() or not word.islower():
+    if len(word) < 4 or not word.isascii() or not word.isalpha() or not word.islower():
         return None
     counts = word_counts()
     if word in counts:
         return None
+    if len(word) == 4:
+        return _short_typo(word)
     found = sorted(((counts[w] * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w in one_edit(word)
                     if w in counts), reverse=True)
     if not found:
         return None
     weight, best = found[0]
-    if best[0] != word[0] or counts[best] < COMMON:
-        return None
     if len(found) > 1 and found[1][0] * MARGIN > weight:
+        # forms of one word (``detaild``: details, detailed, detail): the one that keeps the last letter
+        close = [w for c, w in found if c * MARGIN > weight]
+        if not all(_same_family(w, best) for w in close):
+            return None
+        same_end = [w for w in close if w[-1] == word[-1] and len(w) > len(word)]
+        if len(same_end) != 1:
+            return None
+        best = same_end[0]
+        weight = counts[best]
+    if best[0] != word[0] or counts[best] < COMMON:
         return None
     if best in (word + "s", word + "es") or word in (best + "s", best + "es"):
         return None
     if _far_rival(word, best):
+        return None
+    return best
+
+
+#: a four-letter typo is only two swapped letters of one of the most common words (``wiht``, ``taht``)
+SHORT_COMMON = 100_000_000
+SHORT_MARGIN = 200
+
+
+def _short_typo(word: str) -> str | None:
+    counts = word_counts()
+    swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(1, len(word) - 1)}
+    hits = [w for w in swaps if counts.get(w, 0) >= SHORT_COMMON]
+    if len(hits) != 1:
+        return None
+    best = hits[0]
+    rivals = [counts[w] for w in one_edit(word) if w in counts and w != best]
+    if rivals and max(rivals) * SHORT_MARGIN > counts[best]:
         return None
     return best
 

@@ -16,8 +16,10 @@ Architecture = Literal["sd1", "sd2", "sdxl", "sdxl-vpred", "sdxl-flow", "cascade
 Prediction = Literal["epsilon", "v_prediction", "flow"]
 
 # What an ordering slot can match: tag database categories, the profile's ladders, or these sets.
+# ``preset``: the other tags of the profile's positive preset (``absurdres`` in Animagine's
+# ``masterpiece, best quality, very aesthetic, absurdres``), which go where the card puts the preset.
 SLOT_KINDS = {"count", "general", "artist", "copyright", "character", "meta", "species", "lore", "rating",
-              "quality", "aesthetic", "year", "custom", "rest"}
+              "quality", "aesthetic", "year", "custom", "preset", "rest"}
 
 
 class Range(BaseModel):
@@ -149,6 +151,19 @@ class Profile(BaseModel):
                     index.setdefault(_key(tag), ladder)
             self.__dict__["_ladder_cache"] = index  # derived data, cached beside the frozen fields
         return index
+
+    @property
+    def preset_names(self) -> frozenset[str]:
+        """The tags of the positive preset, in database spelling (when a slot places them: else empty)."""
+        cached = self.__dict__.get("_preset_names")
+        if cached is None:
+            cached = frozenset()
+            if any("preset" in slot.match for slot in self.ordering) and self.presets.positive:
+                from ..syntax import parse
+
+                cached = frozenset(t.name for t in parse(self.presets.positive, self.dialect).tags)
+            self.__dict__["_preset_names"] = cached
+        return cached
 
     @property
     def count_names(self) -> frozenset[str]:

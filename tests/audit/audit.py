@@ -5,6 +5,14 @@
     python tests/audit/audit.py worksheet --split heldout --all-prompts --out /work/audit-work/after_heldout
     python tests/audit/audit.py import --round after --judge independent FINDINGS.jsonl JUDGED.jsonl ...
 
+    python tests/audit/audit.py worksheet --corpus modern --split dev --all-prompts --out /tmp/modern_dev
+    python tests/audit/audit.py worksheet --corpus modern --split heldout --all-prompts --out /tmp/modern_heldout
+
+``--corpus sd1`` (the default) is this folder's prompts.jsonl (SD1-era, splits dev/heldout/fresh);
+``--corpus modern`` is ../shared/corpus/modern_prompts.jsonl (splits dev/heldout by source repository, see
+modern.py). A worksheet lists every prompt with its default findings, each fix as the text after it, and room
+for the judge: useful/noise/wrong per finding, right/wrong per fix, and missed problems per prompt.
+
 Held-out texts and findings never reach the terminal: commands given a hidden split (``fresh``, the one held
 out now; ``heldout`` was judged once and seen in round 2, but its output stays counts-only too) write files and
 print counts only. A finding is identified by its ``fid``: a hash of prompt id, rule code, span, fix edits and
@@ -34,9 +42,27 @@ FINDING_FIELDS = ("id", "code", "start", "end", "span", "message", "fix")
 SPLITS = ("dev", "heldout", "fresh")
 #: splits whose texts and findings are never shown (only counted): ``fresh`` is held out now
 HIDDEN = ("heldout", "fresh")
+CORPORA = ("sd1", "modern")
+MISSED = HERE / "missed"
 
 
-def load_prompts(split: str | None = None) -> list[dict]:
+def splits(corpus: str = "sd1") -> tuple[str, ...]:
+    import modern
+
+    return modern.SPLITS if corpus == "modern" else SPLITS
+
+
+def hidden(corpus: str = "sd1") -> tuple[str, ...]:
+    import modern
+
+    return modern.HIDDEN if corpus == "modern" else HIDDEN
+
+
+def load_prompts(split: str | None = None, corpus: str = "sd1") -> list[dict]:
+    if corpus == "modern":
+        import modern
+
+        return modern.load_prompts(split)
     rows = [json.loads(line) for line in PROMPTS.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [r for r in rows if split in (None, "all") or r["split"] == split]
 
@@ -74,9 +100,9 @@ def findings(record: dict, select=None) -> list[dict]:
     return rows
 
 
-def all_findings(split: str) -> list[dict]:
+def all_findings(split: str, corpus: str = "sd1") -> list[dict]:
     out = []
-    for record in load_prompts(split):
+    for record in load_prompts(split, corpus):
         out.extend(findings(record))
     return out
 
@@ -114,22 +140,96 @@ def precision(rows: list[tuple[str, dict | None]]) -> dict[str, dict]:
     return out
 
 
+def load_missed(corpus: str = "sd1") -> list[dict]:
+    """Problems judges saw that the linter missed (``missed/*.jsonl``; modern ones in ``missed/modern_*``)."""
+    out = []
+    if not MISSED.is_dir():
+        return out
+    for path in sorted(MISSED.glob("*.jsonl")):
+        if path.name.startswith("modern_") != (corpus == "modern"):
+            continue
+        out.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return out
+
+
+def missed_found(problem: dict, text: str, rows: list[dict]) -> bool:
+    """Whether a finding now covers a problem recorded as missed (a finding overlapping its span)."""
+    span = problem.get("span") or ""
+    at = text.find(span) if span else -1
+    if at < 0:
+        return False
+    end = at + len(span)
+    return any(r["start"] < end and at < r["end"] or (r["start"] == r["end"] and at <= r["start"] <= end)
+               for r in rows)
+
+
+def quality(rows: list[dict], judged: dict[str, dict], prompts: list[dict], missed: list[dict],
+            key) -> dict[str, dict]:
+    """Precision and recall per ``key(finding or problem, prompt)`` and overall.
+
+    precision = useful / judged findings; recall = problems found / problems known, where the known
+    problems are the findings judged useful plus the problems recorded as missed (found when a finding
+    now covers them)."""
+    by_prompt: dict[str, list[dict]] = {}
+    for r in rows:
+        by_prompt.setdefault(r["id"], []).append(r)
+    texts = {p["id"]: p for p in prompts}
+    table: dict[str, Counter] = {}
+
+    def bump(k: str, **kv: int) -> None:
+        for kk in (k, "all"):
+            c = table.setdefault(kk, Counter())
+            for name, n in kv.items():
+                c[name] += n
+
+    for r in rows:
+        j = judged.get(r["fid"])
+        k = key(r, texts[r["id"]])
+        bump(k, findings=1)
+        if j is not None:
+            bump(k, judged=1, **{j["verdict"]: 1}, wrong_fix=int(j.get("fix_verdict") == "wrong"),
+                 known=int(j["verdict"] == "useful"), found=int(j["verdict"] == "useful"))
+    for m in missed:
+        p = texts.get(m["id"])
+        if p is None:
+            continue
+        k = key(m, p)
+        if not missed_found(m, p["text"], by_prompt.get(m["id"], [])):
+            bump(k, known=1)
+    out = {}
+    for k, c in sorted(table.items(), key=lambda kv: (kv[0] == "all", kv[0])):
+        out[k] = {**{n: c[n] for n in ("findings", "judged", "useful", "noise", "wrong", "wrong_fix", "known", "found")},
+                  "precision": c["useful"] / c["judged"] if c["judged"] else None,
+                  "recall": c["found"] / c["known"] if c["known"] else None}
+    return out
+
+
 def worksheet(split: str, out_prefix: str, rows: list[dict], judged: dict[str, dict],
-              all_prompts: bool = False) -> tuple[int, int]:
+              all_prompts: bool = False, corpus: str = "sd1", include_judged: bool = False) -> tuple[int, int]:
     """Write the worksheet of the findings with no judgement yet (markdown for judges + jsonl); return
     (prompts, findings) written. ``all_prompts`` lists every prompt of the split, those without findings
     too, so that judges can record what the linter missed. Nothing of the content is printed."""
-    prompts = {p["id"]: p for p in load_prompts(split)}
+    prompts = {p["id"]: p for p in load_prompts(split, corpus)}
     by: dict[str, list[dict]] = {pid: [] for pid in prompts} if all_prompts else {}
     for row in rows:
-        if row["fid"] not in judged:
+        if include_judged or row["fid"] not in judged:
             by.setdefault(row["id"], []).append(row)
-    md: list[str] = []
+    md: list[str] = [
+        f"# Lint worksheet: corpus {corpus}, split {split}\n",
+        "For each finding write one JSON line to JUDGED.jsonl: "
+        '{"fid": ..., "verdict": "useful"|"noise"|"wrong", "fix_verdict": "right"|"wrong"|null, "note": ...}. '
+        "useful: a careful user would act on it; noise: true but not worth showing; wrong: false or harmful. "
+        "fix_verdict judges the text after the fix (null when there is no fix). For each clear problem the "
+        "linter missed write a line to MISSED.jsonl: "
+        '{"id": PROMPT_ID, "span": EXACT_TEXT, "problem": ..., "expected": ...}. '
+        "Judge the prompt as its author would use it: the profile is the model it was written for, "
+        "'container' says where it came from (a styles row, a template, a wildcard file ...).\n"]
     written = []
     for pid, fs in by.items():
         p = prompts[pid]
         kind = "NEGATIVE prompt" if p["negative"] else "positive prompt"
-        md.append(f"\n## prompt {pid}  (profile {p['profile']}, dialect {p['dialect']}, {kind})\n"
+        extra = f", model {p['model_hint']}, container {p['container']}" if "model_hint" in p else ""
+        md.append(f"\n## prompt {pid}  (profile {p['profile']}, dialect {p['dialect']}, {kind}{extra})\n"
                   f"source: {p['source']}\n```\n{p['text']}\n```")
         if not fs:
             md.append("(no findings)")
@@ -184,30 +284,39 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="the linter's findings on one split, as JSON lines (a file)")
+    d.add_argument("--corpus", choices=CORPORA, default="sd1")
     d.add_argument("--split", choices=SPLITS, required=True)
     d.add_argument("--out", required=True)
     w = sub.add_parser("worksheet", help="worksheet (.md + .jsonl) of the findings no judgement covers")
+    w.add_argument("--corpus", choices=CORPORA, default="sd1")
     w.add_argument("--split", choices=SPLITS, required=True)
     w.add_argument("--out", required=True, help="path prefix: writes PREFIX.md and PREFIX.jsonl")
     w.add_argument("--all-prompts", action="store_true", help="list prompts without findings too (for missed problems)")
+    w.add_argument("--include-judged", action="store_true",
+                   help="list findings that have a judgement too (a fresh judge sees every finding)")
     i = sub.add_parser("import", help="store judges' lines (with their findings) in tests/audit/judgements")
     i.add_argument("findings")
     i.add_argument("judged", nargs="+")
-    i.add_argument("--round", required=True, choices=["before", "after", "round2"])
+    i.add_argument("--round", required=True, choices=["before", "after", "round2", "modern"])
     i.add_argument("--judge", default="independent")
     i.add_argument("--out", required=True)
     args = ap.parse_args(argv)
+    if args.command in ("dump", "worksheet") and args.split not in splits(args.corpus):
+        ap.error(f"corpus {args.corpus} has the splits {', '.join(splits(args.corpus))}")
     if args.command == "dump":
-        rows = all_findings(args.split)
+        rows = all_findings(args.split, args.corpus)
         with open(args.out, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{args.split}: {len(rows)} findings written to {args.out}")
     elif args.command == "worksheet":
-        rows = all_findings(args.split)
-        n_prompts, n = worksheet(args.split, args.out, rows, load_judgements(), args.all_prompts)
-        print(f"{args.split}: {len(rows)} findings, {n} without a judgement, on {n_prompts} prompts: "
-              f"{args.out}.md, {args.out}.jsonl")
+        rows = all_findings(args.split, args.corpus)
+        judged = load_judgements()
+        n_prompts, n = worksheet(args.split, args.out, rows, judged, args.all_prompts, args.corpus,
+                                 args.include_judged)
+        unjudged = sum(1 for r in rows if r["fid"] not in judged)
+        print(f"{args.corpus} {args.split}: {len(rows)} findings ({unjudged} without a judgement), {n} written, "
+              f"on {n_prompts} prompts: {args.out}.md, {args.out}.jsonl")
     else:
         n = import_judgements(args.findings, args.judged, args.round, args.judge, args.out)
         print(f"{n} judgements written to {args.out}")

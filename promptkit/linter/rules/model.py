@@ -66,6 +66,58 @@ class ForeignLadderTag(Rule):
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
 
 
+class LadderTypo(Rule):
+    """A misspelled quality, score, source, rating, year or aesthetic tag of the profile's own family.
+
+    Why: the model learned its pseudo-tags exactly as captioned; ``score_8up``, ``sorce_anime`` or a bare
+    ``score_6`` on Pony V6 (whose tags are ``score_6_up`` ...; only ``score_9`` also works bare, as its card
+    says) are other words to the text encoder. Reported when the tag is not in the profile's ladders or tag
+    sources and is one edit from one of its ladder tags (two for long ones), or is a bare ``score_N`` whose
+    ``score_N_up`` is in the ladder.
+
+    Example (Pony V6): ``score_9, score_8up, score_6`` -> ``score_9, score_8_up, score_6_up``.
+    Fix (unsafe: the text changes to what was meant).
+    """
+
+    code = "PK308"
+    name = "ladder-typo"
+    category = "model"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        from rapidfuzz.distance import OSA
+
+        from ..words import all_words
+        from .tags import typo_spans
+
+        profile = ctx.profile
+        ladder = [t for tags in profile.ladders.values() for t in tags if "_" in t or any(c.isdigit() for c in t)]
+        if not ladder:
+            return
+        keys = {t.lower().replace(" ", "_"): t for t in ladder}
+        typos = {(s, e) for s, e, _ in typo_spans(ctx)}
+        for tag in ctx.tags:
+            raw = tag.raw.strip()
+            low = raw.lower().replace(" ", "_")
+            if not raw or low in keys or tag.name in profile.vocabulary or (tag.start, tag.end) in typos:
+                continue
+            if ctx.info(tag) is not None or all_words(raw):
+                continue
+            target = keys.get(low + "_up")
+            if target is None:
+                close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
+                close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)]
+                if not close or (len(close) > 1 and close[1][0] == close[0][0]):
+                    continue  # nothing close, or two ladder tags as close: no certain correction
+                target = keys[close[0][1]]
+            fixed = target
+            yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
+                                  tag.start, tag.end, suggestions=[fixed],
+                                  fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
 class MissingQualityTags(Rule):
     """None of the quality tags the model card recommends.
 
@@ -105,18 +157,23 @@ class TagOrder(Rule):
     """Tags out of the order the model was trained with.
 
     Why: models trained on captions in a fixed order (Animagine, Kivotos, Pony) follow prompts in that
-    order best: count, character, series, artist, everything else, then quality tags for Animagine.
-    Only for profiles whose model was trained in a fixed order, and never in negative prompts.
+    order best: the card's order (Animagine: 1girl/1boy, character, series, artist, everything else, then
+    the quality preset). Only for profiles whose model was trained in a fixed order, and never in negative
+    prompts. Off by default: on the modern audit corpus it was judged useful too rarely (a different order is
+    a choice more often than a mistake); turn it on with ``--select PK303``.
 
     Example (Kivotos XL): ``smile, kazusa \\(blue archive\\), 1girl`` -> ``1girl, kazusa \\(blue archive\\), smile``.
-    Fix (safe: every tag kept with its weight): reorder by the profile template (``promptkit fmt``).
+    Fix (unsafe: word order changes what the text encoder attends to): reorder by the profile template
+    (``promptkit fmt``), never across BREAK, AND, lines, placeholders or ``###``, groups kept whole.
     """
 
     code = "PK303"
     name = "tag-order"
     category = "model"
     severity = Severity.INFO
-    fix_safety = "safe"
+    fix_safety = "unsafe"
+    default = False
+    needs_db = True  # slots by tag category: without the database only ladders and counts have a place
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative or not ctx.profile.ordering or not ctx.profile.ordering_strict:
@@ -167,6 +224,8 @@ class TooManyChunks(Rule):
     Why: A1111 and ComfyUI split long prompts into 75-token chunks, but Stable Cascade (SoteDiffusion) and
     plain diffusers truncate at 77 tokens: everything after is silently dropped.
 
+    The negative part of an AI Horde style (after ``###``) is a prompt of its own: the two are counted apart.
+
     Example (SoteDiffusion): a 110-token prompt loses its last 35 tokens; move important tags first.
     """
 
@@ -179,6 +238,8 @@ class TooManyChunks(Rule):
         limit = ctx.profile.max_chunks
         if limit is None or surely_one_chunk(ctx.text):
             return
+        if "###" in ctx.text and _parts_fit(ctx, limit):
+            return  # an AI Horde style: prompt ### negative are two prompts, each counted on its own
         plan = ctx.chunk_plan
         if len(plan.chunks) <= limit:
             return
@@ -191,6 +252,17 @@ class TooManyChunks(Rule):
             f"{ctx.profile.title}'s encoder reads {75 * limit} tokens; {dropped} more are dropped "
             f"({len(lost)} tags: {', '.join(quote(t, 30)[1:-1] for t in lost[:5])}{'...' if len(lost) > 5 else ''})",
             start, len(ctx.text.rstrip()))
+
+
+def _parts_fit(ctx: LintContext, limit: int) -> bool:
+    """Every part of a ``prompt ### negative`` text fits the encoder on its own."""
+    from ...syntax import parse
+    from ...tokens.chunks import plan_chunks
+
+    for part in ctx.text.split("###"):
+        if not surely_one_chunk(part) and len(plan_chunks(parse(part, ctx.prompt.dialect), ctx.backtrack).chunks) > limit:
+            return False
+    return True
 
 
 class TagCutByChunk(Rule):

@@ -55,20 +55,23 @@ _LOST_WEIGHT = re.compile(r"\s*[+-]?(?:\d+[.,]?\d*|[.,]\d+)(?:\s*[^\s,)]+)?\s*$"
 
 
 class AmbiguousColon(Rule):
-    """A weight A1111 does not read: ``(smile:1,2)``, ``(smile:1.2x)``, ``(smile:+ 1.2)``.
+    """A weight A1111 does not read: ``(smile:1,2)``, ``(smile:1.2x)``, ``(smile:+ 1.2)``, ``smile:1.3`` with
+    no brackets, or the inner ``:1.2`` of ``(masterpiece, detailed:1.2, 1girl)``.
 
     Why: A1111 reads only ``:<number>)`` at the end of a group as a weight; anything else after the colon
     makes the colon and the "weight" plain text, and the group gets the default 1.1. A colon that is part of
     a tag (``re:zero``, ``16:9``), a label (``style: anime``) or a second colon before a weight A1111 reads
     (``(x::1.2)``: the weight still applies) is not reported.
 
-    Example: ``(smile:1,2)`` -> ``(smile:1.2)``.
+    Example: ``(smile:1,2)`` -> ``(smile:1.2)``; ``smile:1.3`` -> ``(smile:1.3)``.
+    Fix (unsafe: the weight starts to apply) for a tag with a bare weight: brackets around it.
     """
 
     code = "PK102"
     name = "ambiguous-colon"
     category = "syntax"
     severity = Severity.WARNING
+    fix_safety = "unsafe"
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
@@ -94,6 +97,29 @@ class AmbiguousColon(Rule):
                 f"A1111 does not read ':{tail.strip()}' as a weight; the group gets 1.1 and the text "
                 f"{quote(':' + tail.strip())} goes to the model", children[last].start, node.end - len(node.close),
                 suggestions=["write the weight as (tag:1.2)"])
+        for tag in ctx.tags:
+            m = _BARE_WEIGHT.search(tag.raw)
+            if m is None or not 0 < float(m.group(2)) <= 3 or ctx.info(tag) is not None:
+                continue
+            rest = text[tag.end:].lstrip(" \t)")
+            if tag.weight == 1.0 and (rest.startswith("AND") or (not rest.strip() and _has_and(ctx))):
+                continue  # "a cat :1.2 AND a dog": the weight of an AND sub-prompt, which A1111 reads
+            body = tag.raw[:m.start(1)].rstrip()
+            where = "with no brackets" if tag.weight == 1.0 else "inside a group, before its end"
+            fixed = f"({body}:{m.group(2)})"
+            yield self.diagnostic(f"{quote(tag.raw)}: A1111 reads a weight only as (tag:weight); {where} "
+                                  f"':{m.group(2)}' is text the model sees", tag.start, tag.end,
+                                  suggestions=[fixed], fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+
+
+def _has_and(ctx: LintContext) -> bool:
+    from ...syntax.ast import And
+
+    return any(type(n) is And for n in ctx.prompt.children)
+
+
+# a tag ending in ``:1.3`` (a letter or closing bracket before the colon: not ``16:9``)
+_BARE_WEIGHT = re.compile(r"(?<=[A-Za-z)])(:)(\d*\.\d+|\d+(?:\.\d*)?)$")  # "Clip skip: 2" is a label
 
 
 class WeightRange(Rule):
@@ -160,6 +186,9 @@ def _weighting_group(ctx: LintContext, tag) -> Group | None:
     return ctx.parents.outermost(tag)
 
 
+_IN_VARIABLE = re.compile(r"\$\{[^}]*$")
+
+
 class EmptyGroup(Rule):
     """Brackets with nothing inside: ``()``, ``[]``, ``(:1.2)``.
 
@@ -186,6 +215,8 @@ class EmptyGroup(Rule):
                 continue
             if any(type(c) is not Text or c.raw.strip() for c in node.children):
                 continue  # (()) is reported for its inner pair; fixing that empties the outer one
+            if _IN_VARIABLE.search(text, max(0, text.rfind("\n", 0, node.start) + 1), node.start):
+                continue  # ${colors[]=...}, ${style:()}: dynamic-prompts variables, not emphasis
             before = text[node.start - 1:node.start]
             after = text[node.end:node.end + 1]
             glued = bool(before) and bool(after) and not (before.isspace() or before in ",([{") and \
@@ -223,9 +254,12 @@ class WeightSpacing(Rule):
 
 
 _NAI_BRACES = re.compile(r"\{([^{}|$]+)\}")
-_COMPEL_SIGNS = re.compile(r"(?<=\w)(\+\++|\+|--+)(?=[\s,)]|$)")
+_COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
+_COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
-_PLACEHOLDER = re.compile(r"^\s*(prompt|negative_prompt)\s*$", re.I)
+_ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
+_PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np)\s*$", re.I)
+_TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
 
 
 class DialectMismatch(Rule):
@@ -260,10 +294,26 @@ class DialectMismatch(Rule):
             for parent in [ctx.prompt.children] + [n.children for n in ctx.prompt.walk() if type(n) is Group]:
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
+                            b.kind == Text.PLAIN and (m := _COMPEL_GROUP_SIGN.match(b.value)):
+                        yield self.diagnostic(f"compel's {quote(text[a.start:b.start + m.end()])} is not a weight in "
+                                              f"{dialect}: the brackets give 1.1 and {m.group()!r} is text",
+                                              a.start, b.start + m.end())
+                        continue
+                    if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
                             b.kind == Text.PLAIN and (m := _COMPEL_NUMBER.match(b.value)):
                         yield self.diagnostic(f"compel's ')number' weight is plain text in {dialect}; "
                                               f"write (...:{m.group()})", a.start, b.start + m.end())
-        if dialect == "comfy":
+        if dialect == "novelai":
+            for tag in ctx.tags:
+                m = _ROUND.fullmatch(tag.raw)
+                if m is None:
+                    continue
+                body, weight = m.group(1), m.group(2)
+                fixed = f"{weight}::{body}::" if weight else "{" + body + "}"
+                yield self.diagnostic(f"A1111 parentheses are plain text in NovelAI; for emphasis write {fixed}",
+                                      tag.start, tag.end, suggestions=[fixed],
+                                      fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+        if dialect == "comfy" and "STYLE(A1111)" not in text:  # comfyui-prompt-control's A1111 mode reads them
             for node in ctx.prompt.walk():
                 if type(node) is Text and node.value in ("[",):
                     yield self.diagnostic("square brackets are plain text in ComfyUI; de-emphasize with (x:0.9)",
@@ -273,8 +323,9 @@ class DialectMismatch(Rule):
         """One finding for all the NovelAI braces of a prompt (one cause), its fix rewriting each run."""
         runs = []
         for m in _NAI_BRACES.finditer(text):
-            if _PLACEHOLDER.match(m.group(1)):
-                continue
+            if _PLACEHOLDER.match(m.group(1)) or _TEMPLATE_BODY.search(m.group(1)) or \
+                    (m.start() > 0 and text[m.start() - 1] == "$"):
+                continue  # ${variable}, {"json": ...}, {userprompt}: a template's syntax, not NovelAI emphasis
             depth = 1
             s, e = m.start(), m.end()
             while s > 0 and e < len(text) and text[s - 1] == "{" and text[e] == "}":
@@ -294,6 +345,88 @@ class DialectMismatch(Rule):
         yield self.diagnostic(
             f"NovelAI braces are plain text in {dialect}; for emphasis write ({quote(body.strip())[1:-1]}:{weight})"
             f"{more}", s, e, fix=self.fix(f"rewrite {len(edits)} run(s) of braces as weights", *edits))
+
+
+_NETWORK = re.compile(r"(\\?)<(lora|lyco|hypernet|lycoris):([^<>\n]*?)(\\?)>", re.I)
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+
+
+class ExtraNetworkSyntax(Rule):
+    """A LoRA (or hypernetwork) tag A1111 cannot read: ``<lora:detail:0,8>``, ``\\<lora:detail:0.8\\>``.
+
+    Why: A1111 reads ``<lora:name:multiplier>`` with a number as the multiplier; ``0,8`` is no number (the
+    generation stops with an error), and an escaped ``\\<`` is not unescaped: the tag is not loaded and its
+    text goes to the model. Keyword arguments (``te=0.5``) and plain numbers are fine.
+
+    Example: ``<lora:detail:0,8>`` -> ``<lora:detail:0.8>``. Fix (unsafe: the LoRA starts to load).
+    """
+
+    code = "PK113"
+    name = "extra-network-syntax"
+    category = "syntax"
+    severity = Severity.ERROR
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.dialect != "a1111" or "<" not in ctx.text:
+            return
+        for m in _NETWORK.finditer(ctx.text):
+            s, e = m.start(), m.end()
+            inner = f"<{m.group(2)}:{m.group(3)}>"
+            if m.group(1) or m.group(4):
+                yield self.diagnostic(f"{quote(m.group())}: A1111 does not unescape '\\<' or '\\>'; the "
+                                      f"{m.group(2)} is not loaded", s, e, suggestions=[inner],
+                                      fix=self.fix(f"write {inner!r}", Edit(s, e, inner)))
+                continue
+            args = m.group(3).split(":")
+            for arg in args[1:]:
+                if "=" in arg or not arg.strip():
+                    continue
+                if _DECIMAL_COMMA.match(arg):
+                    fixed = inner.replace(arg, arg.replace(",", "."), 1)
+                    yield self.diagnostic(f"{quote(arg.strip())} is not a number to A1111 (a decimal comma); the "
+                                          "generation stops with an error", s, e, suggestions=[fixed],
+                                          fix=self.fix(f"write {fixed!r}", Edit(s, e, fixed)))
+                    break
+                try:
+                    float(arg)
+                except ValueError:
+                    yield self.diagnostic(f"{quote(arg.strip())} is not a number to A1111: the multiplier of "
+                                          f"<{m.group(2)}:...> must be one", s, e)
+                    break
+
+
+_DOUBLED = re.compile(r"(?<!\\)\\\\(?=[()])")
+
+
+class DoubledEscape(Rule):
+    """A doubled escape before a bracket: ``kazusa \\\\(blue archive\\\\)``.
+
+    Why: ``\\\\`` is an escaped backslash, so the bracket after it is syntax again: A1111 reads
+    ``(blue archive\\)`` as emphasis with a backslash in the text. Usually a prompt copied out of JSON or
+    Python source with its escapes doubled. One finding per prompt for all of them.
+
+    Example: ``kazusa \\\\(blue archive\\\\)`` -> ``kazusa \\(blue archive\\)``. Fix (unsafe: the emphasis goes).
+    """
+
+    code = "PK114"
+    name = "doubled-escape"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.dialect not in ("a1111", "comfy") or "\\\\" not in ctx.text:
+            return
+        found = list(_DOUBLED.finditer(ctx.text))
+        if not found:
+            return
+        edits = [Edit(m.start(), m.end(), "\\") for m in found]
+        first = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        yield self.diagnostic(f"a doubled escape '\\\\' before a bracket: A1111 reads the bracket as emphasis; "
+                              f"write '\\('{more}", first.start(), first.end() + 1,
+                              fix=self.fix("write single escapes", *edits))
 
 
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}

@@ -259,6 +259,9 @@ def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
     return [(tag.start + s, tag.start + e, name) for s, e, name in found]
 
 
+_NAME_WITH_NUMBER = re.compile(r"[_-][a-z]*\d")
+
+
 def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     """:func:`window_corrections` of one spelling, offsets relative to it (a caption repeats its pieces)."""
     if "\\" in raw or "(" in raw or ":" in raw or not raw.isascii():
@@ -267,6 +270,8 @@ def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     if len(spans) < 2 or len(spans) > 12:
         return []
     keys = [lookup_key(raw[s:e]) for s, e in spans]
+    if any(k in _ATTRIBUTION for k in keys[:-1]) or _NAME_WITH_NUMBER.search(raw):
+        return []  # "style by bkrs", "bkrs_t2": a name the sources do not know
     unknown = [not _word_known(ctx, k) for k in keys]
     if any(a and b for a, b in zip(unknown, unknown[1:])):
         return []  # two unknown words side by side: a name ("saturno butto"), not a typo
@@ -355,13 +360,34 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         return cached
     out = []
     for tag in unknown_tags(ctx):
+        if "\\\\" in tag.raw:
+            continue  # a doubled escape (PK114), not a misspelling
+        raw = tag.raw.strip()
+        if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
+            continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
+        if name is not None and _another_name(ctx, tag, name):
+            continue
         if name is not None:
             out.append((tag.start, tag.end, name))
         else:
             out.extend(window_corrections(ctx, tag))
     ctx.__dict__["_typos"] = out
     return out
+
+
+# characters at a tag's edge that come from the text around a prompt (JSON quotes, dynamic-prompts bars,
+# semicolon lists, ComfyUI's literal square brackets), not from the tag's spelling
+_CONTAINER_MARKS = frozenset('|"\';[]{}')
+
+
+def _another_name(ctx: LintContext, tag, name: str) -> bool:
+    """A one-word spelling "corrected" into an artist's name (``sakurakono`` -> ``sakuramon``): more likely an
+    artist the sources do not know than a typo of one."""
+    if " " in tag.raw.strip() or "_" in name:
+        return False
+    info = ctx.db.lookup(name)
+    return info is not None and info.category is TagCategory.ARTIST
 
 
 def unknown_tags(ctx: LintContext) -> list:
@@ -1015,6 +1041,9 @@ class UnqualifiedCharacter(Rule):
     Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``); a model trained on
     those captions (Kivotos XL for Blue Archive) knows the qualified tag, not the bare name.
 
+    The card's own convention, the bare name with its series beside it (``1girl, kazusa, blue archive``), is
+    a character too and is not reported.
+
     Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``. Fix (unsafe).
     """
 
@@ -1033,8 +1062,8 @@ class UnqualifiedCharacter(Rule):
             if tag.index in pieces:
                 continue
             name = qualified_character(ctx, tag)
-            if name is None:
-                continue
+            if name is None or ctx.bare_character(tag) is not None:
+                continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
             fixed = spelled(ctx, name, tag.raw)
             yield self.diagnostic(f"{quote(tag.text)} is the character {name!r} in {ctx.profile.title}'s captions",
                                   tag.start, tag.end, suggestions=[fixed],
@@ -1050,8 +1079,10 @@ class MisspelledWord(Rule):
     Why: the text encoder splits an unknown spelling into pieces (``villiage`` -> ``vill``, ``iage``), so the
     model never sees the word that was meant. Only near-certain typos are reported: lower case words of five
     letters or more that no dictionary, tag source, embedding list or the encoder's own vocabulary knows, one
-    edit from exactly one common English word (twenty times as common as any other word as close) and from no
-    popular tag (``boken`` may be ``broken`` or ``bokeh``: not reported). Names and capitalized words are left
+    edit from exactly one common English word (twenty times as common as any other word as close; among
+    forms of one word, the one that keeps the last letter: ``detaild`` -> ``detailed``) and from no popular
+    tag (``boken`` may be ``broken`` or ``bokeh``: not reported); four-letter words only as two swapped letters
+    of one of the most common words (``wiht`` -> ``with``). Well-known names (``wlop``) are never words. Names and capitalized words are left
     alone. Typos of whole tags are PK201.
 
     Example: ``a beatiful villiage`` -> ``a beautiful village``. Fix (unsafe: the text changes to what was meant).
@@ -1076,7 +1107,7 @@ class MisspelledWord(Rule):
                 words = list(_ANY_WORD.finditer(tag.raw))
                 for k, m in enumerate(words):
                     word = m.group()
-                    if len(word) < 5 or not _LOWER_WORD.fullmatch(word):
+                    if len(word) < 4 or not _LOWER_WORD.fullmatch(word):
                         continue
                     if word not in checked:
                         if not _spend(ctx):
@@ -1098,7 +1129,7 @@ def _pieces(ctx: LintContext) -> list:
     """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
     pieces = construct_tags(ctx)
     return [t for t in ctx.tags if not t.namespace and t.index not in pieces and not ctx.known(t)
-            and any(len(w) >= 5 for w in _LOWER_WORD.findall(t.raw))]
+            and any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))]
 
 
 _ANY_WORD = re.compile(r"[^\W_\d]+")
@@ -1158,7 +1189,9 @@ def _word_typo(ctx: LintContext, word: str) -> str | None:
     fixed = word_typo(word)
     if fixed is None or word in ctx.vocabulary or f"{word}</w>" in vocabulary() or ctx.db.lookup(word) is not None:
         return None
-    if known_anywhere(word) or ctx.not_a_tag_text(word) or word in _name_words():
+    from .spelling import famous_words
+
+    if known_anywhere(word) or ctx.not_a_tag_text(word) or word in _name_words() or word in famous_words():
         return None  # "amano" of "yoshitaka amano": a word of an artist's or a character's name
     if any(name != fixed and posts >= 500 for name, posts in ctx.db.close_names(word).items()):
         return None  # also one edit from a popular tag: "boken" may be "bokeh"

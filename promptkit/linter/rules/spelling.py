@@ -1,0 +1,215 @@
+"""Spelling rules that the tag database alone cannot see: well-known names (PK216) and word boundaries
+(PK217: tags glued together, a word split or glued, a stray space in an underscore tag)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_right
+from typing import Iterable
+
+from ...syntax.normalize import lookup_key
+from ..diagnostics import Diagnostic, Edit, Severity
+from ..rule import LintContext, Rule, quote
+from .tags import _spend, construct_tags, typo_spans
+
+
+@functools.cache
+def famous_names() -> dict[str, tuple[str, ...]]:
+    """The bundled well-known names (linter/data/famous_names.txt), by first letter."""
+    from importlib.resources import files
+
+    out: dict[str, list[str]] = {}
+    text = (files("promptkit.linter") / "data" / "famous_names.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        name = line.strip().lower()
+        if name and not name.startswith("#"):
+            out.setdefault(name[0], []).append(name)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@functools.cache
+def famous_words() -> frozenset[str]:
+    """Every word of a well-known name: never a typo of a common word (``wlop`` is not ``wolf``)."""
+    return frozenset(w for names in famous_names().values() for n in names for w in n.split())
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _covered(ctx: LintContext):
+    spans = [(s, e) for s, e, _ in typo_spans(ctx)]
+    starts = [s for s, _ in spans]
+
+    def inside(start: int, end: int) -> bool:
+        i = bisect_right(starts, end) - 1
+        while i >= 0:
+            s, e = spans[i]
+            if s < end and start < e:
+                return True
+            if e <= start:
+                return False
+            i -= 1
+        return False
+    return inside
+
+
+class MisspelledName(Rule):
+    """A well-known artist's or studio's name, misspelled.
+
+    Why: ``greg rutkowsky`` is not the name the text encoder learned; the style word is lost. Only the
+    bundled list of names prompts use as style words (``promptkit/linter/data/famous_names.txt``), one edit
+    away (two for names of twelve letters or more), the changed word not itself an English word.
+
+    Example: ``by greg rutkowsky`` -> ``by greg rutkowski``. Fix (unsafe: the text changes to what was meant).
+    """
+
+    code = "PK216"
+    name = "misspelled-name"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        from rapidfuzz.distance import OSA
+
+        from ..words import is_word
+
+        names = famous_names()
+        inside = _covered(ctx)
+        for tag in ctx.tags:
+            if tag.namespace and tag.namespace not in ("artist", "by"):
+                continue
+            raw = tag.raw.lower()
+            if raw.strip() in famous_words() or ctx.info(tag) is not None:
+                continue
+            words = list(_WORD.finditer(raw))
+            for k, m in enumerate(words):
+                for name in names.get(m.group()[0], ()):
+                    n = name.count(" ") + 1
+                    window = words[k:k + n]
+                    if len(window) < n:
+                        continue
+                    written = " ".join(w.group() for w in window)
+                    if written == name:
+                        continue
+                    limit = 2 if len(name) >= 12 else 1
+                    if len(name) < 6 or OSA.distance(written, name, score_cutoff=limit) > limit:
+                        continue
+                    changed = [w.group() for w, good in zip(window, name.split()) if w.group() != good]
+                    if any(is_word(w) or w in famous_words() for w in changed):
+                        continue  # "greg rutkowski" and "james" are fine; a real word is meant as written
+                    start, end = tag.start + window[0].start(), tag.start + window[-1].end()
+                    if inside(start, end):
+                        continue
+                    fixed = _same_case(ctx.text[start:end], name)
+                    yield self.diagnostic(f"{quote(ctx.text[start:end])} looks like a misspelling of the artist "
+                                          f"{name!r}", start, end, suggestions=[fixed],
+                                          fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
+                    break
+
+
+def _same_case(written: str, name: str) -> str:
+    if written[:1].isupper():
+        return " ".join(w[:1].upper() + w[1:] for w in name.split())
+    return name
+
+
+_STRAY_SPACE = re.compile(r"(?<=[^\W_]) (?=_[^\W_])|(?<=[^\W_]_) (?=[^\W_])")
+_SPACE = re.compile(r"(?<=\d) (?=[a-z])|(?<=\b[a-z]) (?=[a-z])")  # "1 girl", "t shirt": a number or letter apart
+_GLUE_WORD = re.compile(r"[a-z]{6,40}")
+
+
+class WordBoundary(Rule):
+    """Tags glued together, or a tag's words glued or split where its spelling has none.
+
+    Why: ``best qualitymasterpiece`` is one unknown word to the text encoder, not two tags; ``lookingat viewer``
+    and ``1 girl`` are not ``looking at viewer`` and ``1girl``; ``cat _ears`` is not ``cat_ears``. Reported only
+    when the tag as written is known to none of the profile's sources and the repaired spelling is a known tag
+    (or two known tags).
+
+    Example: ``best qualitymasterpiece, lookingat viewer, 1 girl`` -> ``best quality, masterpiece, looking at
+    viewer, 1girl``. Fix (unsafe: the text changes to what was meant).
+    """
+
+    code = "PK217"
+    name = "word-boundary"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        pieces = construct_tags(ctx)
+        inside = _covered(ctx)
+        for tag in ctx.tags:
+            if tag.namespace or tag.index in pieces or ctx.known(tag) or not tag.raw.strip():
+                continue
+            if inside(tag.start, tag.end):
+                continue
+            found = self._repair(ctx, tag.raw)
+            if found is None:
+                continue
+            s, e, replacement, what = found
+            start, end = tag.start + s, tag.start + e
+            after = tag.raw[:s] + replacement + tag.raw[e:]
+            yield self.diagnostic(f"{quote(tag.raw)}: {what}; did you mean {after!r}?", tag.start, tag.end,
+                                  suggestions=[after], fix=self.fix(f"write {after!r}", Edit(start, end, replacement)))
+
+    def _repair(self, ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
+        for m in _STRAY_SPACE.finditer(raw):
+            if _known(ctx, raw[:m.start()] + raw[m.end():]):
+                return m.start(), m.end(), "", "a stray space inside the tag"
+        if raw.count(" ") <= 3:
+            for m in _SPACE.finditer(raw):
+                joined = raw[:m.start()] + raw[m.end():]
+                if _known(ctx, joined, min_posts=1000) and not _known(ctx, raw[m.end():]):
+                    return m.start(), m.end(), "", "a space the tag does not have"
+        from ...tokens.clip import vocabulary
+        from ..words import is_word
+
+        lower = raw.lower()
+        for m in _GLUE_WORD.finditer(lower):
+            word = m.group()
+            if is_word(word) or word in famous_words() or f"{word}</w>" in vocabulary() or _known(ctx, word):
+                continue  # a word, a name, a whole word of the encoder ("webtoon"), a tag
+            if not _spend(ctx):
+                return None
+            splits = [(min(_weight(ctx, word[:i]), _weight(ctx, word[i:])), i) for i in range(2, len(word) - 1)]
+            splits = [(w, i) for w, i in splits if w > 0]
+            if not splits:
+                continue
+            _, i = max(splits)
+            left, right = word[:i], word[i:]
+            at = m.start() + i
+            head, tail = raw[:at].strip(), raw[at:].strip()
+            if _known(ctx, raw[:at] + " " + raw[at:], min_posts=100):
+                return at, at, " ", "two words glued together"
+            if " " in head and _known(ctx, head, min_posts=100) and _known(ctx, tail, min_posts=100):
+                return at, at, ", ", "two tags without a comma between them"
+        return None
+
+
+def _weight(ctx: LintContext, part: str) -> int:
+    """How plausible a part of a glued word is on its own: its English frequency, or a tag's posts."""
+    from ..words import frequency
+
+    if len(part) < 2:
+        return 0
+    count = frequency(part)
+    if count >= 100_000:
+        return count
+    info = ctx.db.lookup(lookup_key(part))
+    return info.post_count * 100 if info is not None and info.post_count >= 100 else 0
+
+
+def _known(ctx: LintContext, text: str, min_posts: int = 0) -> bool:
+    """The text (one tag) is a tag of the profile's sources or vocabulary (with at least ``min_posts``)."""
+    key = lookup_key(text.strip())
+    if not key:
+        return False
+    if key in ctx.vocabulary:
+        return True
+    info = ctx.db.lookup(key)
+    return info is not None and (min_posts == 0 or info.post_count >= min_posts)

@@ -1,0 +1,193 @@
+"""Lint on today's prompts (issue 21): tag order safety, recall classes and quiet classes, with examples from
+../shared/corpus/modern_prompts.jsonl (dev split) and the issue's own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptkit.linter import all_rules, fix_text, format_prompt, lint_prompt
+
+CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "modern_prompts.jsonl"
+
+
+def corpus_record(line: int) -> dict:
+    return json.loads(CORPUS.resolve().read_text(encoding="utf-8").splitlines()[line - 1])
+
+
+def order(text, profile="animagine-xl-3.1"):
+    return [d for d in lint_prompt(text, profile, select=["PK303"]).diagnostics]
+
+
+# --- PK303: a reorder is never a same-meaning fix, and never crosses a boundary -------------------------------
+
+def test_tag_order_is_off_by_default_and_unsafe():
+    (rule,) = [r for r in all_rules() if r.code == "PK303"]
+    assert rule.default is False and rule.fix_safety == "unsafe"
+    text = "smile, 1girl, kazusa \\(blue archive\\)"
+    assert "PK303" not in lint_prompt(text, "kivotos-xl-2").codes()
+    (d,) = order(text, "kivotos-xl-2")
+    assert d.fix is not None and not d.fix.safe
+    assert fix_text(text, "kivotos-xl-2", select=["PK303"])[0] == text  # safe fixes only: nothing moves
+
+
+def test_card_preset_with_absurdres_is_in_order():
+    """modern corpus m4 (S-Tubasa/Animagine_XL_3_1_Basic): the card's preset before a template placeholder."""
+    rec = corpus_record(4)
+    assert rec["prompt"].startswith("masterpiece, best quality, very aesthetic, absurdres, {userprompt}")
+    assert order(rec["prompt"]) == []
+    assert order("1girl, solo, masterpiece, best quality, very aesthetic, absurdres") == []
+
+
+@pytest.mark.parametrize("text", [
+    "smile, {prompt}, 1girl",                        # A1111 styles placeholder
+    "smile, {p}, 1girl",                             # AI Horde
+    "smile, 1girl ### lowres, 1boy",                 # Horde negative part
+    "smile, ###, 1girl",
+    "smile, __hair__, 1girl",                        # wildcard
+    "smile, {red|blue} dress, 1girl",                # dynamic-prompts variant
+    "smile, [name], 1girl",                          # textual-inversion template
+    "smile BREAK 1girl",
+    "smile AND 1girl",
+    "smile\n1girl",
+])
+def test_reorder_never_crosses_a_boundary(text):
+    assert order(text) == []
+    assert [t.strip() for t in format_prompt(text, "animagine-xl-3.1").replace("\n", ",").split(",")] == \
+        [t.strip() for t in text.replace("\n", ",").split(",")]
+
+
+def test_reorder_keeps_a_group_of_mixed_tags_where_it_stands():
+    """A weighted group holding 1girl and quality tags is the author's choice: it neither moves nor is crossed."""
+    text = "smile, (masterpiece, 1girl:1.2), outdoors, kazusa \\(blue archive\\)"
+    (d,) = order(text, "kivotos-xl-2")
+    after = fix_text(text, "kivotos-xl-2", select=["PK303"], unsafe=True)[0]
+    assert after.startswith("smile, (masterpiece, 1girl:1.2), ")
+    assert after.endswith("kazusa \\(blue archive\\), outdoors")
+
+
+def test_reorder_within_a_segment_still_works():
+    assert format_prompt("smile, 1girl", "kivotos-xl-2") == "1girl, smile"
+    assert format_prompt("smile, 1girl ### lowres", "kivotos-xl-2") == "smile, 1girl ### lowres"
+
+
+def test_fmt_does_not_reorder_models_trained_on_shuffled_tags():
+    assert format_prompt("newest, extremely aesthetic, best quality", "sotediffusion-wuerstchen3") == \
+        "newest, extremely aesthetic, best quality"
+    assert format_prompt("1girl, masterpiece", "illustrious-xl") == "1girl, masterpiece"
+
+
+# --- characters by bare name plus series ---------------------------------------------------------------------
+
+def test_bare_name_beside_its_series_is_a_character():
+    assert order("1girl, cagliostro, granblue fantasy, solo") == []
+    assert "PK213" not in lint_prompt("1girl, kazusa, blue archive, solo", "kivotos-xl-2").codes()
+    assert "PK213" in lint_prompt("1girl, kazusa, solo", "kivotos-xl-2").codes()
+
+
+# --- recall: what a careful user wants to hear (the issue's examples and the corpus' own) --------------------
+
+def found(text, profile="illustrious-xl", **kw):
+    report = lint_prompt(text, profile, **kw)
+    return {(d.code, text[d.start:d.end], _after(text, d)) for d in report.diagnostics}
+
+
+def _after(text, d):
+    if d.fix is None:
+        return None
+    from promptkit.linter.diagnostics import apply_edits
+
+    return apply_edits(text, list(d.fix.edits))
+
+
+@pytest.mark.parametrize("profile, text, code, span, after", [
+    # a misspelled English word inside a tag list
+    ("illustrious-xl", "1girl, detaild background", "PK215", "detaild", "1girl, detailed background"),
+    ("illustrious-xl", "1girl, wiht flowers", "PK215", "wiht", "1girl, with flowers"),
+    ("illustrious-xl", "1girl, mutiple fingers", "PK215", "mutiple", "1girl, multiple fingers"),
+    # tags glued without comma or space
+    ("illustrious-xl", "best qualitymasterpiece, 1girl", "PK217", "best qualitymasterpiece",
+     "best quality, masterpiece, 1girl"),
+    ("illustrious-xl", "1girl, lookingat viewer", "PK217", "lookingat viewer", "1girl, looking at viewer"),
+    # a weight A1111 does not read
+    ("illustrious-xl", "1girl, smile:1.3", "PK102", "smile:1.3", "1girl, (smile:1.3)"),
+    ("illustrious-xl", "(masterpiece, detailed:1.2, 1girl)", "PK102", "detailed:1.2",
+     "(masterpiece, (detailed:1.2), 1girl)"),
+    # LoRA syntax A1111 rejects
+    ("illustrious-xl", "1girl, <lora:detail:0,8>", "PK113", "<lora:detail:0,8>", "1girl, <lora:detail:0.8>"),
+    ("illustrious-xl", "1girl, \\<lora:detail:0.8\\>", "PK113", "\\<lora:detail:0.8\\>", "1girl, <lora:detail:0.8>"),
+    # a stray space inside an underscore tag; a count written apart
+    ("illustrious-xl", "1girl, cat _ears", "PK217", "cat _ears", "1girl, cat_ears"),
+    ("illustrious-xl", "1 girl, solo", "PK217", "1 girl", "1girl, solo"),
+    # a doubled escape
+    ("kivotos-xl-2", "1girl, kazusa \\\\(blue archive\\\\)", "PK114", "\\\\(", "1girl, kazusa \\(blue archive\\)"),
+    # misspelled ladder tags of the profile's own family
+    ("pony-v6", "score_9, score_8up, 1girl", "PK308", "score_8up", "score_9, score_8_up, 1girl"),
+    ("pony-v6", "score_9, sorce_anime, 1girl", "PK201", "sorce_anime", "score_9, source_anime, 1girl"),
+    ("pony-v6", "score_9, score_6, 1girl", "PK308", "score_6", "score_9, score_6_up, 1girl"),
+    # a misspelled well-known name
+    ("sd15", "portrait, by greg rutkowsky", "PK216", "greg rutkowsky", "portrait, by greg rutkowski"),
+])
+def test_recall_classes(profile, text, code, span, after):
+    assert (code, span, after) in found(text, profile)
+
+
+def test_syntax_of_another_front_end():
+    text = "(1girl), smile"
+    (d,) = [d for d in lint_prompt(text, "illustrious-xl", dialect="novelai").diagnostics if d.code == "PK106"]
+    assert _after(text, d) == "{1girl}, smile"
+    text = "(1girl)+, smile"
+    (d,) = [d for d in lint_prompt(text, "illustrious-xl", dialect="a1111").diagnostics if d.code == "PK106"]
+    assert text[d.start:d.end] == "(1girl)+"
+
+
+@pytest.mark.parametrize("line, field, code, span, after_span", [
+    (29, "prompt", "PK201", "sholder pads", "shoulder pads"),      # franklinjobs617-jpg/genanime.art
+    (33, "prompt", "PK215", "japonese", "japanese"),
+    (149, "negative_prompt", "PK102", "fused fingers:1.61051", "(fused fingers:1.61051)"),  # a styles.csv row
+    (127, "prompt", "PK114", "\\\\(", "\\("),                     # a wildcard file copied with doubled escapes
+    (46, "negative_prompt", "PK308", "score_6", "score_6_up"),     # a Pony styles row: bare score tags
+])
+def test_recall_on_the_modern_corpus(line, field, code, span, after_span):
+    rec = corpus_record(line)
+    text = rec[field]
+    profile = {"illustrious-xl": "illustrious-xl", "pony-v6": "pony-v6", "sd15": "sd15"}.get(rec["model_hint"],
+                                                                                           "sdxl-base")
+    report = lint_prompt(text, profile, negative=field == "negative_prompt")
+    hits = [d for d in report.diagnostics if d.code == code and text[d.start:d.end] == span]
+    assert hits, [(d.code, text[d.start:d.end]) for d in report.diagnostics]
+    assert after_span in _after(text, hits[0])
+
+
+# --- quiet: what must not be "corrected" -------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile, text", [
+    ("sd15", "portrait, by wlop and greg rutkowski, artstation"),       # a famous name is not 'wolf'
+    ("illustrious-xl", "1girl, wlop, solo"),
+    ("sd15", "a gloaming sky over a susurrous meadow, crepuscular rays"),   # rare real words stay words
+    ("sd15", "trending on artstation, ultradetailed, linework, ecopunk"),  # compounds are not glued tags
+    ("sd15", "a cat :1.2 AND a dog AND a penguin :2.2"),               # AND sub-prompt weights
+    ("illustrious-xl", "1girl, 16:9, aspect ratio 2:3, Clip skip: 2"),
+    ("sdxl-base", "masterpiece, {userprompt}, ${style}, {red|blue} dress"),  # template syntax, not NovelAI
+    ("illustrious-xl", "1girl, cagliostro, granblue fantasy, solo"),
+])
+def test_quiet_classes(profile, text):
+    report = lint_prompt(text, profile)
+    assert [(d.code, text[d.start:d.end], d.message) for d in report.diagnostics] == []
+
+
+def test_wlop_in_a_real_wildcard_file_is_not_corrected():
+    """modern corpus m24 (a wildcard file that lists wlop among its style names)."""
+    text = corpus_record(24)["prompt"]
+    at = text.index("wlop")
+    assert not [d for d in lint_prompt(text, "sd15").diagnostics if d.start <= at < d.end]
+
+
+def test_token_count_does_not_add_a_templates_negative_part():
+    """An AI Horde style's negative after ### is its own prompt: each part fits SoteDiffusion's 77 tokens."""
+    positive = ", ".join(["long hair", "blue eyes", "smile", "sky"] * 6)     # 60 tokens
+    negative = ", ".join(["lowres", "bad hands", "worst quality", "text"] * 6)
+    assert "PK305" in lint_prompt(positive + ", " + negative, "sotediffusion-wuerstchen3").codes()
+    assert "PK305" not in lint_prompt(positive + " ### " + negative, "sotediffusion-wuerstchen3").codes()
