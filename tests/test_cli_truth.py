@@ -30,3 +30,78 @@ def test_readme_config_snippet_pasted_into_promptkit_toml(tmp_path, monkeypatch)
     (tmp_path / "promptkit.toml").write_text('[tool.promptkit]\nprofil = "pony-v6"\n')
     bad = run("lint", "1girl")
     assert bad.exit_code == 2 and "unknown setting(s) profil" in bad.output
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b"")
+
+
+def infotext_png(tmp_path, name: str, prompt: str, model: str | None = None, model_hash: str | None = None):
+    from promptkit.infotext import write_png_text
+
+    extra = "".join(f", {k}: {v}" for k, v in (("Model hash", model_hash), ("Model", model)) if v)
+    text = f"{prompt}\nNegative prompt: lowres\nSteps: 28, Sampler: Euler a, CFG scale: 6, Seed: 1{extra}"
+    path = tmp_path / name
+    path.write_bytes(write_png_text(tiny_png(), "parameters", text))
+    return path
+
+
+def test_lint_without_profile_still_checks_tags_and_says_which_profile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no promptkit.toml above
+    out = run("lint", "1grl, kazusa (blue archive), solo, 2girls")
+    assert out.exit_code == 1
+    assert "<prompt>:1:1: PK201 warning unknown tag '1grl'; did you mean '1girl'?" in out.stdout
+    assert out.stderr.splitlines() == [
+        "promptkit: profile illustrious-xl (no --profile, config or model name said which: the Danbooru-tag "
+        "default; choose with --profile)"]
+    data = json.loads(run("lint", "1grl, solo", "--format", "json").stdout)  # JSON: a field, no stderr line
+    assert data[0]["profile"] == "illustrious-xl" and data[0]["profile_reason"].startswith("no --profile")
+    assert [d["code"] for d in data[0]["diagnostics"]] == ["PK201"]
+    # Pony's score ladder says Pony; the config's profile beats tags; --profile beats everything, silently
+    pony = json.loads(run("lint", "score_9, score_8_up, 1girl", "--format", "json").stdout)[0]
+    assert (pony["profile"], pony["profile_reason"]) == ("pony-v6", "from its tags score_9, score_8_up")
+    (tmp_path / "promptkit.toml").write_text('profile = "kivotos-xl-2"\n')
+    cfg = run("lint", "score_9, 1girl")
+    assert f"promptkit: profile kivotos-xl-2 (from {tmp_path / 'promptkit.toml'})" in cfg.stderr
+    given = run("lint", "score_9, 1girl", "--profile", "noobai-xl-vpred", "--select", "PK201")
+    assert given.stderr == "" and given.exit_code == 0
+
+
+def test_infotext_model_names_and_hashes_choose_the_profile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from promptkit.profiles.detect import profile_for_model
+
+    # file names as downloaded (civitai's stems), with or without extension and folder
+    expected = {
+        "animagineXLV31_v31": "animagine-xl-3.1", "animagineXL40_v4Opt.safetensors": "animagine-xl-3.1",
+        "ponyDiffusionV6XL_v6StartWithThisOne": "pony-v6", "noobaiXLNAIXL_vPred10Version": "noobai-xl-vpred",
+        "noobaiXLNAIXL_epsilonPred10Version": "noobai-xl-eps", "illustriousXL_v01": "illustrious-xl",
+        "illustriousXLV20_v20Stable": "illustrious-xl", "models/Stable-diffusion/kivotosXL_v20.safetensors":
+        "kivotos-xl-2", "sd_xl_base_1.0": "sdxl-base", "v1-5-pruned-emaonly.safetensors": "sd15",
+    }
+    assert {name: profile_for_model(name) for name in expected} == expected
+    assert profile_for_model("myMerge_v3") is None
+    # A1111's Model hash (AutoV2) of Pony V6 XL as civitai lists it; a renamed file keeps its hash
+    assert profile_for_model("renamed", "67ab2fd8ec") == "pony-v6"
+    png = infotext_png(tmp_path, "a.png", "1grl, smile", model="noobaiXLNAIXL_vPred10Version")
+    info = run("info", str(png))
+    assert "linted with profile noobai-xl-vpred (from the infotext's Model: noobaiXLNAIXL_vPred10Version)" \
+        in info.stdout
+    assert json.loads(run("info", str(png), "--json").stdout)["profile"] == "noobai-xl-vpred"
+    lint = run("lint", str(png))
+    assert "promptkit: profile noobai-xl-vpred (from the infotext's Model: noobaiXLNAIXL_vPred10Version)" \
+        in lint.stderr
+    assert f"{png}[prompt]:1:1: PK201" in lint.stdout
+    by_hash = infotext_png(tmp_path, "b.png", "1girl, smile", model="whatever", model_hash="67ab2fd8ec")
+    assert json.loads(run("lint", str(by_hash), "--format", "json").stdout)[0]["profile"] == "pony-v6"
+    unknown = infotext_png(tmp_path, "c.png", "1grl, smile", model="myMerge_v3")
+    out = run("info", str(unknown))
+    assert ("linted with profile illustrious-xl (the infotext's Model: myMerge_v3 is no model promptkit knows; "
+            "no --profile") in out.stdout

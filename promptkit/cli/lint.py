@@ -27,7 +27,9 @@ non-UTF-8 input is refused. In folders, unreadable files are reported and skippe
               help="Read a prompt file: caption .txt, A1111 infotext, or PNG with A1111/ComfyUI metadata.")
 @click.option("--lines", is_flag=True, help="One prompt per line of each file (and of stdin), as A1111's "
                                             "'Prompts from file' reads them.")
-@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: sdxl-base.")
+@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: the model an infotext "
+                   "names, else the config's, else the family whose special tags the prompt uses (score_9: "
+                   "pony-v6), else illustrious-xl (Danbooru tags); the choice is printed.")
 @click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rule codes, prefixes or names (PK2, PK201, ALL); turns on rules that are off by default.")
@@ -65,13 +67,30 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
         prompts = ("-",)
     found = read_inputs(tuple(prompts), tuple(files),
                         tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines)
-    db = open_db(cfg, prof)
+    chosen: dict[int, tuple] = {}  # per input: (profile, db)
+    dbs: dict[str, object] = {}
+    announced: dict[tuple[str, str], int] = {}
+    for item in found.items:
+        # an infotext's negative prompt goes with its prompt: decided by the prompt's tags
+        text = item.text if not item.negative else ""
+        item_prof, reason = settings.choose(text, item.model, item.model_hash)
+        item.profile_reason = reason
+        if item_prof.id not in dbs:
+            dbs[item_prof.id] = open_db(cfg, item_prof)
+        chosen[id(item)] = (item_prof, dbs[item_prof.id])
+        if not settings.given:
+            announced[(item_prof.id, reason)] = announced.get((item_prof.id, reason), 0) + 1
+    if fmt == "text" and not diff:
+        for (pid, reason), count in announced.items():
+            share = f" ({count} of {len(found.items)} prompts)" if len(announced) > 1 else ""
+            warn(f"profile {pid}{share} ({reason})")
     backtrack = int(cfg.get("backtrack", 20))
     names = settings.embeddings
     pairs = []
     fixed_total = 0
     changed = not_written = False
     for item in found.items:
+        prof, db = chosen[id(item)]
         if fix or diff:
             new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
                                          negative=item.negative, embeddings=names)
@@ -94,7 +113,7 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
                     warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
             if fix:
                 item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line,
-                                   item.file)
+                                   item.file, item.model, item.model_hash, item.profile_reason)
         report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
         pairs.append((item, report))
     if fmt == "json":

@@ -111,6 +111,7 @@ def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
         data = {"source": item.label, "negative": item.negative, "first_line": item.first_line,
                 "text": report.text, "profile": report.profile, "dialect": report.dialect}
         data["negative"] = report.negative  # the keys in LintReport.to_dict's order, as before
+        data["profile_reason"] = item.profile_reason  # why this profile: --profile, the infotext, config, tags
         data["diagnostics"] = _Lazy(len(report.diagnostics), lambda i=item, r=report: rows(i, r))
         out.append(data)
     return json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(out)
