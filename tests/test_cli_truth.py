@@ -105,3 +105,38 @@ def test_infotext_model_names_and_hashes_choose_the_profile(tmp_path, monkeypatc
     out = run("info", str(unknown))
     assert ("linted with profile illustrious-xl (the infotext's Model: myMerge_v3 is no model promptkit knows; "
             "no --profile") in out.stdout
+
+
+def modern_prompts(step: int = 97, limit: int = 24) -> list[str]:
+    """Real prompts from ../shared/corpus (every step-th record: deterministic on any machine)."""
+    import pathlib
+
+    import pytest
+
+    path = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "modern_prompts.jsonl"
+    if not path.exists():
+        pytest.skip(f"the shared corpus is not at {path}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["prompt"] for line in lines[::step] if json.loads(line).get("prompt")][:limit]
+
+
+def test_dataset_lint_gives_the_findings_lint_gives(tmp_path):
+
+    folder = tmp_path / "captions"
+    folder.mkdir()
+    captions = ["masterpiece, best quality, 1girl, hiares, long hiar", "masterpiece, score_9, 1girl, solo, 2girls",
+                *modern_prompts()]
+    for i, caption in enumerate(captions):
+        (folder / f"{i:03}.txt").write_text(caption + "\n", encoding="utf-8")
+    for profile in ("illustrious-xl", "pony-v6", "kivotos-xl-2"):
+        lint = json.loads(run("lint", str(folder), "--profile", profile, "--format", "json").stdout)
+        by_lint = {item["source"]: [(d["code"], d["line"], d["column"], d["message"]) for d in item["diagnostics"]]
+                   for item in lint}
+        data = json.loads(run("dataset", "lint", str(folder), "--profile", profile, "--format", "json", "-j", "1").stdout)
+        by_dataset = {item["path"]: [(f["code"], f["line"], f["column"], f["message"]) for f in item["findings"]]
+                      for item in data}
+        assert by_dataset == by_lint, profile
+        assert sum(map(len, by_lint.values())) > 0
+        first = by_dataset[str(folder / "000.txt")]
+        assert not any("mstrpiece" in message or "hiares" in message for *_, message in first), first
+        assert ("PK201", 1, 43) in [(c, line, col) for c, line, col, _ in first]  # long hiar -> long hair

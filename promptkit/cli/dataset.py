@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, load_profile_or_fail, open_db
+from .common import check_codes, fail, load_profile_or_fail, open_db, split_codes, warn
+from .progress import progress
 from .config import ConfigError, find_config
 
 
@@ -51,35 +52,60 @@ def _check_profile(profile: str | None) -> None:
 @click.argument("root", type=click.Path(exists=True))
 @_EXT
 @_PROFILE
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rule codes (as `promptkit lint --select`).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
-@click.option("--no-suggest", is_flag=True, help="Skip spelling suggestions for unknown tags (faster).")
+@click.option("--no-suggest", is_flag=True, help="Skip the spelling rules PK201 and PK215 (faster).")
 @click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
-def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
-    """Unknown, alias, duplicate and implied tags and count conflicts, per caption file. Exit 1 on findings."""
+def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, jobs) -> None:
+    """Lint every caption file with the same rules, profile and tag sources as `promptkit lint FILE`.
+
+    The profile: --profile, else the config's, else illustrious-xl (Danbooru tags), printed on stderr.
+    Exit 1 on findings, 2 when no file could be read.
+    """
     from ..dataset.analyze import AnalyzeJob
     from ..dataset.files import map_files
+    from ..profiles.detect import FALLBACK
 
+    cfg = _config()
     _check_profile(profile)
+    chosen = profile or cfg.get("profile")
+    if chosen:
+        load_profile_or_fail(chosen)
+    if not profile:
+        reason = "from the config" if chosen else "no --profile or config said which: the Danbooru-tag default"
+        if fmt == "text":
+            warn(f"profile {chosen or FALLBACK} ({reason})")
+    select = split_codes(select) or cfg.get("select") or None
+    ignore = split_codes(ignore) or cfg.get("ignore") or None
+    check_codes(select, ignore)
     paths = _dataset_paths(root, extensions)
-    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=_config().get("tag-sources"))
+    job = AnalyzeJob("lint", chosen or FALLBACK, suggest=not no_suggest, sources=cfg.get("tag-sources"),
+                     select=select, ignore=ignore)
     results = []
-    found = 0
-    with click.progressbar(map_files(paths, job, jobs), length=len(paths), label="linting", file=sys.stderr) as bar:
-        for path, error, findings in bar:
-            found += len(findings) + (error is not None)
+    found = errors = 0
+    with progress(len(paths), "linting") as advance:
+        for path, error, findings in map_files(paths, job, jobs):
+            found += len(findings)
+            errors += error is not None
             results.append((path, error, findings))
+            advance()
     if fmt == "json":
         click.echo(json.dumps([{"path": p, "error": e, "findings": [f.__dict__ for f in fs]} for p, e, fs in results],
                               ensure_ascii=False, indent=2))
     else:
         for path, error, findings in results:
             if error:
-                click.echo(f"{path}: error: {error}")
+                warn(f"skipped {path}: {error}")
             for f in findings:
-                hint = f" (did you mean {f.suggestion!r}?)" if f.suggestion and f.code == "PK201" else ""
-                click.echo(f"{path}: {f.code} {f.message}{hint}")
-        click.echo(f"{found} finding(s) in {len(paths)} caption file(s).")
+                hint = f" (did you mean {f.suggestion!r}?)" if f.suggestion and repr(f.suggestion) not in f.message else ""
+                click.echo(f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}")
+        read = len(paths) - errors
+        click.echo(f"{found} finding(s) in {read} caption file(s)" + (f"; {errors} unreadable, skipped." if errors
+                                                                       else "."))
+    if errors == len(paths):
+        sys.exit(2)
     sys.exit(1 if found else 0)
 
 
