@@ -140,3 +140,26 @@ def test_dataset_lint_gives_the_findings_lint_gives(tmp_path):
         first = by_dataset[str(folder / "000.txt")]
         assert not any("mstrpiece" in message or "hiares" in message for *_, message in first), first
         assert ("PK201", 1, 43) in [(c, line, col) for c, line, col, _ in first]  # long hiar -> long hair
+
+
+def test_tags_lookup_complete_and_suggest_agree_with_the_profile():
+    # a profile's ladder tags are known to it, with or without --profile (suggest offers them either way)
+    found = run("tags", "lookup", "masterpiece", "--profile", "kivotos-xl-2")
+    assert found.exit_code == 0
+    assert found.stdout == "masterpiece  [special tag of kivotos-xl-2]  not a booru tag\n"
+    assert "masterpiece" in run("tags", "suggest", "mastrpiece", "--profile", "kivotos-xl-2").stdout
+    anywhere = run("tags", "lookup", "masterpiece")
+    assert anywhere.exit_code == 0 and "kivotos-xl-2" in anywhere.stdout and "illustrious-xl" in anywhere.stdout
+    assert run("tags", "lookup", "score_9", "--profile", "kivotos-xl-2").exit_code == 1  # Pony's, not Kivotos's
+    assert json.loads(run("tags", "lookup", "score_9", "-p", "pony-v6", "--json").stdout)[0]["sources"] == \
+        ["profile:pony-v6"]
+    # complete: one row per tag, ranked by the post count it shows
+    rows = json.loads(run("tags", "complete", "pony", "--json").stdout)
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names)) and "pony_(animal)" in names and "pony_play" in names
+    counts = [r["post_count"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+    # suggest: a profile's count tag that is a Danbooru tag is shown as the tag, with its posts
+    top = json.loads(run("tags", "suggest", "1grl", "--profile", "kivotos-xl-2", "--json").stdout)[0]
+    assert (top["name"], top["category"], top["source"]) == ("1girl", "general", "danbooru")
+    assert top["post_count"] > 1_000_000
