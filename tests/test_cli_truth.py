@@ -163,3 +163,24 @@ def test_tags_lookup_complete_and_suggest_agree_with_the_profile():
     top = json.loads(run("tags", "suggest", "1grl", "--profile", "kivotos-xl-2", "--json").stdout)[0]
     assert (top["name"], top["category"], top["source"]) == ("1girl", "general", "danbooru")
     assert top["post_count"] > 1_000_000
+
+
+def test_resolve_follows_the_active_danbooru_alias_table():
+    # every 15th row (about 2,000) of the bundled active alias list (deterministic): resolve gives the table's target.
+    from promptkit.tags import TagDB
+    from promptkit.tags.sources import read_pairs, tag_db_path
+
+    db = TagDB.from_names(["danbooru"])
+    pairs = list(read_pairs(tag_db_path("danbooru_tag_aliases_active_2025-05-01.csv.gz")))
+    table = dict(pairs)
+    sample = pairs[::15]
+    assert len(sample) > 1900
+    checked = 0
+    for alias, target in sample:
+        if target in table or db._has_name(0, alias):
+            continue  # a chain of aliases, or a spelling the tags list has as a tag of its own (a name wins)
+        assert db.resolve(alias) == target, alias
+        checked += 1
+    assert checked > 0.9 * len(sample)
+    # the two the tags list's alias column used to send elsewhere
+    assert db.resolve("tails") == "multiple_tails" and db.resolve("cum_on_leg") == "cum_on_legs"
