@@ -184,3 +184,43 @@ def test_resolve_follows_the_active_danbooru_alias_table():
     assert checked > 0.9 * len(sample)
     # the two the tags list's alias column used to send elsewhere
     assert db.resolve("tails") == "multiple_tails" and db.resolve("cum_on_leg") == "cum_on_legs"
+
+
+def test_output_for_people():
+    # rules: no reStructuredText literals; PK303's severity is what lint reports on a fixed-order profile
+    table = run("rules").stdout
+    assert "``" not in table and "'(smile:1,2)'" in table
+    assert "``" not in run("rules", "PK206").stdout
+    pk303 = next(line for line in table.splitlines() if line.startswith("PK303"))
+    found = json.loads(run("lint", "smile, 1girl", "-p", "kivotos-xl-2", "--format", "json").stdout)[0]
+    assert [d["severity"] for d in found["diagnostics"] if d["code"] == "PK303"] == ["warning"]
+    assert pk303.split()[3] == "warning"
+    # profiles ID: readable fields, no Python reprs
+    shown = run("profiles", "kivotos-xl-2").stdout
+    assert "{'" not in shown and "['" not in shown
+    assert "steps:               25-30 (default 28)" in shown and "  quality:           masterpiece, best quality" in shown
+    # tokens: words apart, sub-word tokens marked, the header counts the prompt's tokens (no BREAK padding)
+    tokens = run("tokens", "masterpiece, extremely detailed, kazusa BREAK smile", "-p", "kivotos-xl-2").stdout
+    assert tokens.splitlines()[0] == "8 tokens in 2 chunk(s) of 75"  # 7 + 1, not 75 + 1
+    assert "  masterpiece , extremely detailed , kaz·usa" in tokens
+    # parse: the weighted fragments its help promises
+    parsed = run("parse", "masterpiece, (kazusa:1.2)").stdout
+    assert "weighted fragments" in parsed and "  1.2    'kazusa'" in parsed
+    # a message names the tag as it is written
+    out = run("lint", "smile, kazusa_(blue_archive), 1girl", "-p", "kivotos-xl-2").stdout
+    assert "PK303 warning 'kazusa_(blue_archive)' (character) should come before 'smile'" in out
+    assert "PK206 warning the parentheses of 'kazusa_(blue_archive)' are read" in out
+    assert "the parentheses of 'kazusa (blue archive)'" in run("lint", "kazusa (blue archive)", "-p",
+                                                               "kivotos-xl-2").stdout
+
+
+def test_first_run_prints_no_python_warning(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMPTKIT_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-m", "promptkit.cli.main", "lint", "1grl, smile", "-p", "kivotos-xl-2"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1 and "PK201" in done.stdout
+    assert done.stderr == ""  # no UserWarning with a file path: e621's nameless row is in the store's meta

@@ -766,7 +766,8 @@ class UnescapedParentheses(Rule):
             if combined:
                 fixed = spelled(ctx, name, ctx.text[start:node.end])
                 yield self.diagnostic(
-                    f"the parentheses of {name!r} are read as emphasis; escape them", start, node.end,
+                    f"the parentheses of {quote(ctx.text[start:node.end])} are read as emphasis; escape them",
+                    start, node.end,
                     suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
             else:
                 series = render_source(node.children).strip()
