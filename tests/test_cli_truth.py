@@ -224,3 +224,59 @@ def test_first_run_prints_no_python_warning(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 1 and "PK201" in done.stdout
     assert done.stderr == ""  # no UserWarning with a file path: e621's nameless row is in the store's meta
+
+
+def test_exit_codes_say_what_was_read(tmp_path):
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(tiny_png())
+    # a PNG without prompt metadata: nothing was read, exit 2, as `info` says for it
+    for command in (("lint", str(plain)), ("info", str(plain))):
+        out = run(*command)
+        assert out.exit_code == 2, command
+        assert out.stderr == f"promptkit: error: {plain}: no A1111 or ComfyUI prompt metadata\n"
+    # in a folder it is one skipped file among the captions that were read
+    (tmp_path / "a.txt").write_text("1girl, smile\n", encoding="utf-8")
+    folder = run("lint", str(tmp_path), "-p", "kivotos-xl-2")
+    assert folder.exit_code == 0 and f"skipped {plain}: no A1111 or ComfyUI prompt metadata" in folder.stderr
+    assert folder.stdout == "All clean: 1 prompt(s) checked.\n"
+    # dataset normalize: 0 when everything was written; what could be written was, the unreadable file is
+    # reported and the exit code says so (2, as ruff format)
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfelong_hair")
+    (tmp_path / "b.txt").write_text("long_hair, 1girl\n", encoding="utf-8")
+    out = run("dataset", "normalize", str(tmp_path), "--underscores-to-spaces")
+    assert out.exit_code == 2 and f"skipped {bad}: not UTF-8 (byte 0), not rewritten" in out.stderr
+    assert "changed 1 of 3 caption file(s); 1 skipped (left untouched)." in out.stderr
+    assert (tmp_path / "b.txt").read_text() == "long hair, 1girl\n"
+    bad.unlink()
+    again = run("dataset", "normalize", str(tmp_path), "--underscores-to-spaces", "--remove-duplicates")
+    assert again.exit_code == 0 and "changed 0 of 2 caption file(s); 0 skipped" in again.stderr
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "x.txt").write_bytes(b"\xff\xfe")
+    assert run("dataset", "normalize", str(only_bad), "--underscores-to-spaces").exit_code == 2
+    # dataset stats on one caption file; a file that is not a caption is refused in one line
+    stats = json.loads(run("dataset", "stats", str(tmp_path / "b.txt"), "--json").stdout)
+    assert stats["captions"] == 1 and dict(stats["top_tags"]) == {"long_hair": 1, "1girl": 1}
+    refused = run("dataset", "stats", str(plain))
+    assert refused.exit_code == 2 and "not a caption file (.txt, .caption)" in refused.stderr
+    assert run("dataset", "stats", str(only_bad)).exit_code == 2
+
+
+def test_lint_without_input_on_a_terminal_explains_instead_of_waiting():
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "promptkit.cli.main", "lint", "-p", "kivotos-xl-2"],
+                              stdin=follower, capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 2
+    assert "give prompts, files or folders to lint (or `-` to read stdin)" in done.stderr
+    piped = run("lint", "-p", "kivotos-xl-2", input="1grl\n")  # not a terminal: stdin is read
+    assert piped.exit_code == 1 and "<stdin>:1:1: PK201" in piped.stdout

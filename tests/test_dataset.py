@@ -115,7 +115,7 @@ def test_unreadable_files_are_reported_and_never_rewritten(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfelong_hair")
     out = CliRunner().invoke(cli, ["dataset", "normalize", str(tmp_path), "--underscores-to-spaces", "--backup"])
-    assert out.exit_code == 1 and "bad.txt: skipped: not UTF-8" in out.output
+    assert out.exit_code == 2 and f"skipped {bad}: not UTF-8" in out.output  # the good file was written
     assert bad.read_bytes() == b"\xff\xfelong_hair"
     assert (tmp_path / "good.txt").read_text() == "long hair\n"
     assert (tmp_path / "good.txt.orig").read_text() == "long_hair\n"

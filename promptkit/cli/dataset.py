@@ -22,6 +22,9 @@ def dataset() -> None:
 def _dataset_paths(root: str, extensions: tuple[str, ...]):
     from ..dataset import find_captions
 
+    exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
+    if Path(root).is_file() and Path(root).suffix.lower() not in exts:
+        fail(f"{root}: not a caption file ({', '.join(exts)}); give a caption file or a folder of them")
     paths = find_captions(root, extensions)
     if not paths:
         fail(f"{root}: no caption files ({', '.join(extensions)})")
@@ -137,7 +140,10 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
                       undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
                       jobs) -> None:
-    """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time."""
+    """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time.
+
+    Exit 0 when every file was written or needed no change; 2 when a file could not be read or written
+    (each is named on stderr; the others are still done) or on a usage error."""
     from ..dataset import NormalizeOptions, NormalizerFactory, process_files
 
     def tags_of(values):
@@ -165,11 +171,12 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
     changed = errors = 0
     results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
                             read_only=write_read_only)
-    with click.progressbar(results, length=len(paths), label="normalizing", file=sys.stderr) as bar:
-        for result in bar:
+    with progress(len(paths), "normalizing") as advance:
+        for result in results:
+            advance()
             if result.error:
                 errors += 1
-                click.echo(f"{result.path}: skipped: {result.error}", err=True)
+                warn(f"skipped {result.path}: {result.error}")
             elif result.changed:
                 changed += 1
                 if diff:
@@ -179,8 +186,10 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                     click.echo(f"would change {result.path}")
     verb = "would change" if not write else "changed"
     click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} skipped (left untouched).", err=True)
+    # as `ruff format`: 0 when every file was written (or needed no change); a file that could not be read
+    # or written is reported, the others are still done, and the exit code is 2 (1 means findings elsewhere)
     if errors:
-        sys.exit(1)
+        sys.exit(2)
 
 
 @dataset.command("stats")
@@ -204,12 +213,16 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     analyzer = CaptionAnalyzer(open_db(cfg, load_profile_or_fail(profile) if profile else None), profile)
     stats = DatasetStats()
     results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
-    with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:
-        for path, error, tags in bar:
+    with progress(len(paths), "reading") as advance:
+        for path, error, tags in results:
+            advance()
             if error is not None:
                 stats.errors.append((path, error))
+                warn(f"skipped {path}: {error}")
             else:
                 stats.add_tags(tags)
+    if not stats.captions:
+        fail(f"{root}: nothing could be read ({len(stats.errors)} unreadable caption file(s))")
     if html_path:
         Path(html_path).write_text(stats.to_html(analyzer), encoding="utf-8")
         click.echo(f"wrote {html_path}", err=True)
@@ -223,6 +236,8 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     console = Console()
     console.print(f"{data['captions']:,} captions, {data['distinct_tags']:,} distinct tags, "
                   f"{data['mean_tags_per_caption']:.1f} tags per caption, {len(stats.errors)} unreadable")
+    if not data["categories"]:
+        return  # captions without a single tag: no tables to show
     table = Table("category", "tags", title="Tags by category")
     for cat, count in data["categories"].items():
         table.add_row(cat, f"{count:,}")

@@ -113,6 +113,8 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
             raise InputError(f"{path}: {exc.strerror or exc}") from None
         except ValueError as exc:  # names the file itself
             raise InputError(str(exc)) from None
+        if not found:  # nothing to lint is an input error, as `promptkit info` says for the same file
+            raise InputError(f"{path}: no A1111 or ComfyUI prompt metadata")
         model = model_hash = None
         if found:
             from ..infotext import parse_infotext, png_text_chunks
