@@ -280,3 +280,32 @@ def test_lint_without_input_on_a_terminal_explains_instead_of_waiting():
     assert "give prompts, files or folders to lint (or `-` to read stdin)" in done.stderr
     piped = run("lint", "-p", "kivotos-xl-2", input="1grl\n")  # not a terminal: stdin is read
     assert piped.exit_code == 1 and "<stdin>:1:1: PK201" in piped.stdout
+
+
+def test_progress_on_a_terminal_only(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from promptkit.cli.progress import progress
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with progress(40, "linting", console=console) as advance:
+        for _ in range(40):
+            advance()
+    shown = screen.getvalue()
+    assert "linting" in shown and "/40" in shown and "/s" in shown and "eta" in shown  # counts, rate, time left
+    # piped (click's runner is no terminal): the results and nothing else
+    folder = tmp_path / "captions"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"{i:02}.txt").write_text("1girl, smile\n", encoding="utf-8")
+    out = run("lint", str(folder), "-p", "kivotos-xl-2")
+    assert out.stdout == "All clean: 60 prompt(s) checked.\n" and out.stderr == ""
+    lint = run("dataset", "lint", str(folder), "-p", "kivotos-xl-2", "-j", "1")
+    assert lint.stdout == "0 finding(s) in 60 caption file(s).\n" and lint.stderr == ""
+    norm = run("dataset", "normalize", str(folder), "--remove-duplicates", "-j", "1")
+    assert norm.stdout == "" and norm.stderr == "changed 0 of 60 caption file(s); 0 skipped (left untouched).\n"
+    stats = run("dataset", "stats", str(folder), "--json", "-j", "1")
+    assert stats.stderr == "" and json.loads(stats.stdout)["captions"] == 60

@@ -11,6 +11,7 @@ import click
 from .._files import FileRewriteError, rewrite
 from .common import DIALECT, fail, load_settings, open_db, read_inputs, warn
 from .inputs import PromptInput
+from .progress import progress
 
 INPUT_RULES = """\b
 Inputs: an argument that names an existing file or folder is read; `-` is stdin; anything else is a
@@ -89,33 +90,35 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
     pairs = []
     fixed_total = 0
     changed = not_written = False
-    for item in found.items:
-        prof, db = chosen[id(item)]
-        if fix or diff:
-            new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
-                                         negative=item.negative, embeddings=names)
-            if new_text != item.text:
-                changed = True
-                fixed_total += len(applied)
-                if diff:
-                    click.echo("".join(difflib.unified_diff(
-                        (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
-                        fromfile=item.label, tofile=item.label)), nl=False)
-                elif item.fixable:
-                    try:
-                        rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
-                    except (FileRewriteError, OSError) as exc:
-                        warn(str(exc))
-                        new_text, not_written = item.text, True  # findings are for the text left in the file
-                elif item.path is None and item.label.startswith("<"):
-                    click.echo(new_text)
-                else:
-                    warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
-            if fix:
-                item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line,
-                                   item.file, item.model, item.model_hash, item.profile_reason)
-        report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
-        pairs.append((item, report))
+    with progress(len(found.items), "linting", min_total=50) as advance:
+        for item in found.items:
+            prof, db = chosen[id(item)]
+            if fix or diff:
+                new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
+                                             negative=item.negative, embeddings=names)
+                if new_text != item.text:
+                    changed = True
+                    fixed_total += len(applied)
+                    if diff:
+                        click.echo("".join(difflib.unified_diff(
+                            (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
+                            fromfile=item.label, tofile=item.label)), nl=False)
+                    elif item.fixable:
+                        try:
+                            rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
+                        except (FileRewriteError, OSError) as exc:
+                            warn(str(exc))
+                            new_text, not_written = item.text, True  # findings are for the text left in the file
+                    elif item.path is None and item.label.startswith("<"):
+                        click.echo(new_text)
+                    else:
+                        warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
+                if fix:
+                    item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line,
+                                       item.file, item.model, item.model_hash, item.profile_reason)
+            report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names)
+            pairs.append((item, report))
+            advance()
     if fmt == "json":
         for chunk in output.json_chunks(pairs):
             click.echo(chunk, nl=False)
