@@ -309,3 +309,21 @@ def test_progress_on_a_terminal_only(tmp_path):
     assert norm.stdout == "" and norm.stderr == "changed 0 of 60 caption file(s); 0 skipped (left untouched).\n"
     stats = run("dataset", "stats", str(folder), "--json", "-j", "1")
     assert stats.stderr == "" and json.loads(stats.stdout)["captions"] == 60
+
+
+def test_repeated_findings_are_capped_per_rule_and_counted():
+    caption = ", ".join(["1grl", "long hiar"] * 3000)  # 6,000 typos and 5,998 repeats in one caption
+    out = run("lint", "-", "-p", "kivotos-xl-2", input=caption)
+    assert out.exit_code == 1
+    lines = out.stdout.splitlines()
+    assert len(lines) < 300  # not tens of thousands
+    assert "<stdin>: ... and 5,980 more PK201 findings on this prompt (use --no-cap)" in lines
+    assert "<stdin>: ... and 5,978 more PK204 findings on this prompt (use --no-cap)" in lines
+    assert lines[-1].startswith("Found 11998 finding(s) in 1 prompt(s): 0 error(s), 11998 warning(s)")
+    assert "40 shown (--no-cap shows all)." in lines[-1]
+    data = json.loads(run("lint", "-", "-p", "kivotos-xl-2", "--format", "json", input=caption).stdout)[0]
+    assert len(data["diagnostics"]) == 40
+    assert data["omitted"] == [{"code": "PK201", "severity": "warning", "count": 5980},
+                               {"code": "PK204", "severity": "warning", "count": 5978}]
+    full = json.loads(run("lint", "-", "-p", "kivotos-xl-2", "--format", "json", "--no-cap", input=caption).stdout)[0]
+    assert len(full["diagnostics"]) == 11998 and full["omitted"] == []
