@@ -983,7 +983,9 @@ def _starts_many(ctx: LintContext, key: str) -> bool:
     """A word that begins popular tags (``white``, ``holding``, ``long``) modifies what follows it."""
     if ctx.db is None:
         return True
-    return sum(1 for t in ctx.db.complete(key + "_", limit=5) if t.post_count >= 500 and t.name != key) >= 2
+    # a qualified spelling of the word itself (e621's `twintails_(hairstyle)`) is no phrase that it begins
+    return sum(1 for t in ctx.db.complete(key + "_", limit=5)
+               if t.post_count >= 500 and t.name != key and not t.name.startswith(key + "_(")) >= 2
 
 
 def qualified_character(ctx: LintContext, tag) -> str | None:
