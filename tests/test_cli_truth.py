@@ -92,18 +92,18 @@ def test_infotext_model_names_and_hashes_choose_the_profile(tmp_path, monkeypatc
     assert profile_for_model("renamed", "67ab2fd8ec") == "pony-v6"
     png = infotext_png(tmp_path, "a.png", "1grl, smile", model="noobaiXLNAIXL_vPred10Version")
     info = run("info", str(png))
-    assert "linted with profile noobai-xl-vpred (from the infotext's Model: noobaiXLNAIXL_vPred10Version)" \
+    assert "linted with profile noobai-xl-vpred (from the metadata's Model: noobaiXLNAIXL_vPred10Version)" \
         in info.stdout
     assert json.loads(run("info", str(png), "--json").stdout)["profile"] == "noobai-xl-vpred"
     lint = run("lint", str(png))
-    assert "promptkit: profile noobai-xl-vpred (from the infotext's Model: noobaiXLNAIXL_vPred10Version)" \
+    assert "promptkit: profile noobai-xl-vpred (from the metadata's Model: noobaiXLNAIXL_vPred10Version)" \
         in lint.stderr
     assert f"{png}[prompt]:1:1: PK201" in lint.stdout
     by_hash = infotext_png(tmp_path, "b.png", "1girl, smile", model="whatever", model_hash="67ab2fd8ec")
     assert json.loads(run("lint", str(by_hash), "--format", "json").stdout)[0]["profile"] == "pony-v6"
     unknown = infotext_png(tmp_path, "c.png", "1grl, smile", model="myMerge_v3")
     out = run("info", str(unknown))
-    assert ("linted with profile illustrious-xl (the infotext's Model: myMerge_v3 is no model promptkit knows; "
+    assert ("linted with profile illustrious-xl (the metadata's Model: myMerge_v3 is no model promptkit knows; "
             "no --profile") in out.stdout
 
 
@@ -327,3 +327,16 @@ def test_repeated_findings_are_capped_per_rule_and_counted():
                                {"code": "PK204", "severity": "warning", "count": 5978}]
     full = json.loads(run("lint", "-", "-p", "kivotos-xl-2", "--format", "json", "--no-cap", input=caption).stdout)[0]
     assert len(full["diagnostics"]) == 11998 and full["omitted"] == []
+
+
+def test_a_comfyui_graph_names_its_checkpoint(tmp_path):
+    from promptkit.infotext import write_png_text
+
+    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "ponyDiffusionV6XL_v6StartWithThisOne.safetensors"}},
+             "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "1girl, smile", "clip": ["4", 1]}}}
+    png = tmp_path / "comfy.png"
+    png.write_bytes(write_png_text(tiny_png(), "prompt", json.dumps(graph)))
+    data = json.loads(run("lint", str(png), "--format", "json").stdout)[0]
+    assert data["profile"] == "pony-v6"
+    assert data["profile_reason"] == "from the metadata's Model: ponyDiffusionV6XL_v6StartWithThisOne.safetensors"
+    assert "linted with profile pony-v6" in run("info", str(png)).stdout

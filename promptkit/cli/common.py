@@ -57,8 +57,8 @@ class Settings:
             found = profile_for_model(model, model_hash)
             said = " and ".join(f"{k} {v}" for k, v in (("Model:", model), ("Model hash:", model_hash)) if v)
             if found:
-                return load_profile_or_fail(found), f"from the infotext's {said}"
-            unknown = f"the infotext's {said} is no model promptkit knows; "
+                return load_profile_or_fail(found), f"from the metadata's {said}"
+            unknown = f"the metadata's {said} is no model promptkit knows; "
         if self.config.get("profile"):
             return self.profile, f"{unknown}from {self.config_path}"
         by_tags = profile_for_tags(tag_words(text)) if text else None

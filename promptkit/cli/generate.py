@@ -176,7 +176,9 @@ def info(image, profile, as_json) -> None:
         fail(f"{image}: no A1111 or ComfyUI prompt metadata")
     settings = load_settings(profile, None, (), ())
     positive = next((text for _, text, neg in prompts if not neg), "")
-    prof, reason = settings.choose(positive, params.get("Model"), params.get("Model hash"))
+    from ..infotext import read_png_model
+
+    prof, reason = settings.choose(positive, *read_png_model(image))
     dialect, cfg = settings.dialect, settings.config
     db = open_db(cfg, prof)
     reports = [(label, text, lint_prompt(text, prof, dialect, db, negative=neg)) for label, text, neg in prompts]

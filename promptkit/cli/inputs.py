@@ -115,17 +115,9 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
             raise InputError(str(exc)) from None
         if not found:  # nothing to lint is an input error, as `promptkit info` says for the same file
             raise InputError(f"{path}: no A1111 or ComfyUI prompt metadata")
-        model = model_hash = None
-        if found:
-            from ..infotext import parse_infotext, png_text_chunks
+        from ..infotext import read_png_model
 
-            try:
-                chunks = png_text_chunks(path, keys=frozenset({"parameters"}))
-            except (OSError, ValueError):
-                chunks = {}
-            if "parameters" in chunks:
-                params = parse_infotext(chunks["parameters"]).params
-                model, model_hash = params.get("Model"), params.get("Model hash")
+        model, model_hash = read_png_model(path)
         return [PromptInput(f"{path}[{label}]", text, neg, model=model, model_hash=model_hash)
                 for label, text, neg in found]
     try:
