@@ -9,6 +9,7 @@ import json
 from click.testing import CliRunner
 
 from promptkit.cli.main import cli
+from test_cli import tiny_png  # a 1x1 PNG without metadata
 
 
 def run(*args, input=None):
@@ -30,17 +31,6 @@ def test_readme_config_snippet_pasted_into_promptkit_toml(tmp_path, monkeypatch)
     (tmp_path / "promptkit.toml").write_text('[tool.promptkit]\nprofil = "pony-v6"\n')
     bad = run("lint", "1girl")
     assert bad.exit_code == 2 and "unknown setting(s) profil" in bad.output
-
-
-def tiny_png() -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b"")
 
 
 def infotext_png(tmp_path, name: str, prompt: str, model: str | None = None, model_hash: str | None = None):
@@ -132,7 +122,8 @@ def test_dataset_lint_gives_the_findings_lint_gives(tmp_path):
         lint = json.loads(run("lint", str(folder), "--profile", profile, "--format", "json").stdout)
         by_lint = {item["source"]: [(d["code"], d["line"], d["column"], d["message"]) for d in item["diagnostics"]]
                    for item in lint}
-        data = json.loads(run("dataset", "lint", str(folder), "--profile", profile, "--format", "json", "-j", "1").stdout)
+        data = json.loads(run("dataset", "lint", str(folder), "--profile", profile, "--format", "json",
+                              "-j", "1").stdout)
         by_dataset = {item["path"]: [(f["code"], f["line"], f["column"], f["message"]) for f in item["findings"]]
                       for item in data}
         assert by_dataset == by_lint, profile
@@ -198,7 +189,8 @@ def test_output_for_people():
     # profiles ID: readable fields, no Python reprs
     shown = run("profiles", "kivotos-xl-2").stdout
     assert "{'" not in shown and "['" not in shown
-    assert "steps:               25-30 (default 28)" in shown and "  quality:           masterpiece, best quality" in shown
+    assert "steps:               25-30 (default 28)" in shown
+    assert "  quality:           masterpiece, best quality" in shown
     # tokens: words apart, sub-word tokens marked, the header counts the prompt's tokens (no BREAK padding)
     tokens = run("tokens", "masterpiece, extremely detailed, kazusa BREAK smile", "-p", "kivotos-xl-2").stdout
     assert tokens.splitlines()[0] == "8 tokens in 2 chunk(s) of 75"  # 7 + 1, not 75 + 1
@@ -332,7 +324,8 @@ def test_repeated_findings_are_capped_per_rule_and_counted():
 def test_a_comfyui_graph_names_its_checkpoint(tmp_path):
     from promptkit.infotext import write_png_text
 
-    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "ponyDiffusionV6XL_v6StartWithThisOne.safetensors"}},
+    checkpoint = "ponyDiffusionV6XL_v6StartWithThisOne.safetensors"
+    graph = {"4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
              "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "1girl, smile", "clip": ["4", 1]}}}
     png = tmp_path / "comfy.png"
     png.write_bytes(write_png_text(tiny_png(), "prompt", json.dumps(graph)))

@@ -67,7 +67,8 @@ def test_batch_api_for_datasets_map(danbooru_names, db):
     from promptkit.linter import lint_prompt
 
     report = lint_prompt("1grl, hires, solo, 2girls", "kivotos-xl-2", None, db)
-    assert [(f.code, f.column, f.message) for f in findings] == [(d.code, d.column, d.message) for d in report.diagnostics]
+    expected = [(d.code, d.column, d.message) for d in report.diagnostics]
+    assert [(f.code, f.column, f.message) for f in findings] == expected
     stats = analyze_captions(["1girl, solo", "1girl, 1grl"], db)
     assert stats.captions == 2 and stats.tags["1girl"] == 2 and stats.unknown["1grl"] == 1
     html = stats.to_html()

@@ -102,7 +102,8 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
             if error:
                 warn(f"skipped {path}: {error}")
             for f in findings:
-                hint = f" (did you mean {f.suggestion!r}?)" if f.suggestion and repr(f.suggestion) not in f.message else ""
+                shown = f.suggestion and repr(f.suggestion) not in f.message
+                hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
                 click.echo(f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}")
         read = len(paths) - errors
         click.echo(f"{found} finding(s) in {read} caption file(s)" + (f"; {errors} unreadable, skipped." if errors

@@ -158,8 +158,8 @@ def _quiet_libraries() -> None:
 
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
-@click.option("-p", "--profile", help="Profile to lint against. Default: the profile of the checkpoint the metadata names (file name "
-              "or Model hash), else as `lint` chooses; the choice is printed.")
+@click.option("-p", "--profile", help="Profile to lint against. Default: the profile of the checkpoint the metadata "
+              "names (file name or Model hash), else as `lint` chooses; the choice is printed.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: prompts, parameters and findings.")
 def info(image, profile, as_json) -> None:
     """Show a generated image's prompt and settings (A1111 or ComfyUI metadata), and lint its prompts."""

@@ -32,9 +32,9 @@ non-UTF-8 input is refused. In folders, unreadable files are reported and skippe
               help="Read a prompt file: caption .txt, A1111 infotext, or PNG with A1111/ComfyUI metadata.")
 @click.option("--lines", is_flag=True, help="One prompt per line of each file (and of stdin), as A1111's "
                                             "'Prompts from file' reads them.")
-@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: the model an infotext "
-                   "names, else the config's, else the family whose special tags the prompt uses (score_9: "
-                   "pony-v6), else illustrious-xl (Danbooru tags); the choice is printed.")
+@click.option("-p", "--profile", help="Model profile id or profile file (see `promptkit profiles`). Default: the "
+                   "model an infotext names, else the config's, else the family whose special tags the prompt uses "
+                   "(score_9: pony-v6), else illustrious-xl (Danbooru tags); the choice is printed.")
 @click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rule codes, prefixes or names (PK2, PK201, ALL); turns on rules that are off by default.")

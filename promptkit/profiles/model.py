@@ -107,8 +107,8 @@ class Profile(BaseModel):
     checkpoints: list[str] = Field(
         default_factory=list,
         description="checkpoint file names this profile is for, as shell patterns on the name with case, "
-                    "extension, spaces, dots, dashes and underscores dropped (animagineXLV31_v31 -> animaginexlv31v31); "
-                    "not inherited through extends")
+                    "extension, spaces, dots, dashes and underscores dropped (animagineXLV31_v31 -> "
+                    "animaginexlv31v31); not inherited through extends")
     model_hashes: list[str] = Field(
         default_factory=list,
         description="A1111 'Model hash' values (AutoV2: the first 10 hex digits of the file's SHA-256) of the "
