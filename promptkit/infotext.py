@@ -268,6 +268,30 @@ def comfy_prompts(graph_json: str) -> list[tuple[str, str]]:
 PROMPT_CHUNKS = frozenset({"parameters", "prompt"})  # A1111's infotext, ComfyUI's prompt graph
 
 
+def read_png_model(path: str | Path) -> tuple[str | None, str | None]:
+    """(checkpoint name, A1111 short hash) of the model a PNG was made with: A1111's ``Model``/``Model hash``,
+    or the one ``ckpt_name`` of a ComfyUI graph (None where there are none or several). Unreadable metadata
+    gives (None, None): the prompts' own reader reports it."""
+    try:
+        chunks = png_text_chunks(path, keys=PROMPT_CHUNKS)
+    except (OSError, ValueError):
+        return None, None
+    if "parameters" in chunks:
+        params = parse_infotext(chunks["parameters"]).params
+        return params.get("Model"), params.get("Model hash")
+    if "prompt" in chunks:
+        try:
+            graph = json.loads(chunks["prompt"])
+        except (ValueError, RecursionError):
+            return None, None
+        names = {node["inputs"]["ckpt_name"] for node in (graph.values() if isinstance(graph, dict) else ())
+                 if isinstance(node, dict) and isinstance(node.get("inputs"), dict)
+                 and isinstance(node["inputs"].get("ckpt_name"), str)}
+        if len(names) == 1:
+            return names.pop(), None
+    return None, None
+
+
 def read_png_prompts(path: str | Path) -> list[tuple[str, str, bool]]:
     """(label, text, is_negative) for each prompt stored in a PNG by A1111 or ComfyUI."""
     return prompts_in_chunks(path, png_text_chunks(path, keys=PROMPT_CHUNKS))

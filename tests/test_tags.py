@@ -43,6 +43,14 @@ def test_the_empty_e621_row_is_skipped_with_a_warning():
         names = [row[0] for row in read_tags(src)]
     assert "" not in names
     assert any("empty tag name" in str(w.message) and ":4802:" in str(w.message) for w in caught)
+    # the store is built without a warning and records the row in its provenance
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skipped: list[int] = []
+        assert len([row for row in read_tags(src, skipped)]) == len(names)
+    assert skipped == [4802] and not caught
+    meta = dict(TagDB([src])._conns[0].execute("SELECT key, value FROM meta"))
+    assert meta["skipped_rows"] == "4802"
 
 
 def test_every_danbooru_tag_is_found_by_its_prompt_spelling(db, danbooru_names):

@@ -13,7 +13,7 @@ def test_known_ids():
     assert [BOS] + bpe.encode("a photo of a cat") + [EOS] == [49406, 320, 1125, 539, 320, 2368, 49407]
     assert bpe.encode("A  Photo") == bpe.encode("a photo")  # cleaned and lower-cased
     assert bpe.comma == 267 and bpe.encode(",") == [267]
-    assert bpe.decode(bpe.encode("kazusa (blue archive)")) == "kazusa(bluearchive)"
+    assert bpe.decode(bpe.encode("kazusa (blue archive)")) == "kazusa ( blue archive )"  # as CLIPTokenizer.decode
 
 
 def test_chunks_break_and_padding():

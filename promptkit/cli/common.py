@@ -38,9 +38,47 @@ class Settings:
     ignore: list[str] | None
     config: dict = field(default_factory=dict)
     embeddings: frozenset[str] = frozenset()
+    given: bool = True  # --profile named the profile
+    config_path: Any = None
 
     def __iter__(self):  # profile, dialect, select, ignore, cfg = load_settings(...)
         return iter((self.profile, self.dialect, self.select, self.ignore, self.config))
+
+    def choose(self, text: str = "", model: str | None = None, model_hash: str | None = None) -> tuple[Any, str]:
+        """The profile for one input and why: ``--profile``; else the model its infotext names (file name or
+        A1111 hash); else the config's ``profile``; else the family whose special tags it uses (``score_9``:
+        Pony); else a Danbooru-vocabulary profile, so that tag checks always run."""
+        from ..profiles.detect import FALLBACK, profile_for_model, profile_for_tags
+
+        if self.given:
+            return self.profile, "given with --profile"
+        unknown = ""
+        if model or model_hash:
+            found = profile_for_model(model, model_hash)
+            said = " and ".join(f"{k} {v}" for k, v in (("Model:", model), ("Model hash:", model_hash)) if v)
+            if found:
+                return load_profile_or_fail(found), f"from the metadata's {said}"
+            unknown = f"the metadata's {said} is no model promptkit knows; "
+        if self.config.get("profile"):
+            return self.profile, f"{unknown}from {self.config_path}"
+        by_tags = profile_for_tags(tag_words(text)) if text else None
+        if by_tags:
+            found, tags = by_tags
+            return load_profile_or_fail(found), f"{unknown}from its tags {', '.join(tags[:3])}"
+        return load_profile_or_fail(FALLBACK), (f"{unknown}no --profile, config or model name said which: the "
+                                                f"Danbooru-tag default; choose with --profile")
+
+
+def tag_words(text: str) -> list[str]:
+    """The tag-like pieces of a prompt, cheaply (no parse): what profile detection looks at."""
+    import re
+
+    out = []
+    for piece in re.split(r"[,\n|]|\bBREAK\b", text):
+        piece = re.sub(r":\s*[-+]?[\d.]+\s*[)\]]*$", "", piece.strip(" \t()[]{}")).strip(" \t()[]{}")
+        if piece and len(piece) < 40:
+            out.append(piece)
+    return out
 
 
 def load_profile_or_fail(ref: str):
@@ -68,6 +106,7 @@ def load_settings(profile, dialect, select, ignore, embeddings: tuple[str, ...] 
         cfg_path, cfg = find_config()
     except ConfigError as exc:
         fail(str(exc))
+    given = bool(profile)
     profile = profile or cfg.get("profile") or "sdxl-base"
     dialect = dialect or cfg.get("dialect")
     select = split_codes(select) or cfg.get("select") or None
@@ -84,7 +123,7 @@ def load_settings(profile, dialect, select, ignore, embeddings: tuple[str, ...] 
                 names |= embeddings_in(folder)
             except FileNotFoundError as exc:
                 fail(str(exc))
-    return Settings(prof, dialect, select, ignore, cfg, names)
+    return Settings(prof, dialect, select, ignore, cfg, names, given, cfg_path)
 
 
 def open_db(cfg: dict, profile=None):

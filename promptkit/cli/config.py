@@ -119,7 +119,7 @@ def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]
     for folder in (here, *here.parents):
         own = folder / "promptkit.toml"
         if own.is_file():
-            return own, validate_settings(own, _load(own))
+            return own, validate_settings(own, _unwrap(_load(own)))
         project = folder / "pyproject.toml"
         if project.is_file():
             tool = _load(project).get("tool", {})
@@ -127,6 +127,19 @@ def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]
             if data is not None:
                 return project, validate_settings(project, data)
     return None, {}
+
+
+def _unwrap(data: dict[str, Any]) -> dict[str, Any]:
+    """``promptkit.toml`` holds the settings at its top level; a ``[tool.promptkit]`` table pasted from a
+    ``pyproject.toml`` means the same, so both spellings are read (the top level wins where both say)."""
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or not isinstance(tool.get("promptkit"), dict):
+        return data
+    rest = {k: v for k, v in tool.items() if k != "promptkit"}
+    out = {**tool["promptkit"], **{k: v for k, v in data.items() if k != "tool"}}
+    if rest:
+        out["tool"] = rest  # tables of other tools are still unknown settings here
+    return out
 
 
 def _load(path: Path) -> dict[str, Any]:

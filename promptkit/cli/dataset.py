@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, load_profile_or_fail, open_db
+from .common import check_codes, fail, load_profile_or_fail, open_db, split_codes, warn
+from .progress import progress
 from .config import ConfigError, find_config
 
 
@@ -21,6 +22,9 @@ def dataset() -> None:
 def _dataset_paths(root: str, extensions: tuple[str, ...]):
     from ..dataset import find_captions
 
+    exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
+    if Path(root).is_file() and Path(root).suffix.lower() not in exts:
+        fail(f"{root}: not a caption file ({', '.join(exts)}); give a caption file or a folder of them")
     paths = find_captions(root, extensions)
     if not paths:
         fail(f"{root}: no caption files ({', '.join(extensions)})")
@@ -51,35 +55,61 @@ def _check_profile(profile: str | None) -> None:
 @click.argument("root", type=click.Path(exists=True))
 @_EXT
 @_PROFILE
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rule codes (as `promptkit lint --select`).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
-@click.option("--no-suggest", is_flag=True, help="Skip spelling suggestions for unknown tags (faster).")
+@click.option("--no-suggest", is_flag=True, help="Skip the spelling rules PK201 and PK215 (faster).")
 @click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
-def dataset_lint(root, extensions, profile, fmt, no_suggest, jobs) -> None:
-    """Unknown, alias, duplicate and implied tags and count conflicts, per caption file. Exit 1 on findings."""
+def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, jobs) -> None:
+    """Lint every caption file with the same rules, profile and tag sources as `promptkit lint FILE`.
+
+    The profile: --profile, else the config's, else illustrious-xl (Danbooru tags), printed on stderr.
+    Exit 1 on findings, 2 when no file could be read.
+    """
     from ..dataset.analyze import AnalyzeJob
     from ..dataset.files import map_files
+    from ..profiles.detect import FALLBACK
 
+    cfg = _config()
     _check_profile(profile)
+    chosen = profile or cfg.get("profile")
+    if chosen:
+        load_profile_or_fail(chosen)
+    if not profile:
+        reason = "from the config" if chosen else "no --profile or config said which: the Danbooru-tag default"
+        if fmt == "text":
+            warn(f"profile {chosen or FALLBACK} ({reason})")
+    select = split_codes(select) or cfg.get("select") or None
+    ignore = split_codes(ignore) or cfg.get("ignore") or None
+    check_codes(select, ignore)
     paths = _dataset_paths(root, extensions)
-    job = AnalyzeJob("lint", profile, suggest=not no_suggest, sources=_config().get("tag-sources"))
+    job = AnalyzeJob("lint", chosen or FALLBACK, suggest=not no_suggest, sources=cfg.get("tag-sources"),
+                     select=select, ignore=ignore)
     results = []
-    found = 0
-    with click.progressbar(map_files(paths, job, jobs), length=len(paths), label="linting", file=sys.stderr) as bar:
-        for path, error, findings in bar:
-            found += len(findings) + (error is not None)
+    found = errors = 0
+    with progress(len(paths), "linting") as advance:
+        for path, error, findings in map_files(paths, job, jobs):
+            found += len(findings)
+            errors += error is not None
             results.append((path, error, findings))
+            advance()
     if fmt == "json":
         click.echo(json.dumps([{"path": p, "error": e, "findings": [f.__dict__ for f in fs]} for p, e, fs in results],
                               ensure_ascii=False, indent=2))
     else:
         for path, error, findings in results:
             if error:
-                click.echo(f"{path}: error: {error}")
+                warn(f"skipped {path}: {error}")
             for f in findings:
-                hint = f" (did you mean {f.suggestion!r}?)" if f.suggestion and f.code == "PK201" else ""
-                click.echo(f"{path}: {f.code} {f.message}{hint}")
-        click.echo(f"{found} finding(s) in {len(paths)} caption file(s).")
+                shown = f.suggestion and repr(f.suggestion) not in f.message
+                hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
+                click.echo(f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}")
+        read = len(paths) - errors
+        click.echo(f"{found} finding(s) in {read} caption file(s)" + (f"; {errors} unreadable, skipped." if errors
+                                                                       else "."))
+    if errors == len(paths):
+        sys.exit(2)
     sys.exit(1 if found else 0)
 
 
@@ -111,7 +141,10 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
                       undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
                       jobs) -> None:
-    """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time."""
+    """Rewrite caption files in place, atomically. Normalizing twice changes nothing the second time.
+
+    Exit 0 when every file was written or needed no change; 2 when a file could not be read or written
+    (each is named on stderr; the others are still done) or on a usage error."""
     from ..dataset import NormalizeOptions, NormalizerFactory, process_files
 
     def tags_of(values):
@@ -139,11 +172,12 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
     changed = errors = 0
     results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
                             read_only=write_read_only)
-    with click.progressbar(results, length=len(paths), label="normalizing", file=sys.stderr) as bar:
-        for result in bar:
+    with progress(len(paths), "normalizing") as advance:
+        for result in results:
+            advance()
             if result.error:
                 errors += 1
-                click.echo(f"{result.path}: skipped: {result.error}", err=True)
+                warn(f"skipped {result.path}: {result.error}")
             elif result.changed:
                 changed += 1
                 if diff:
@@ -153,8 +187,10 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                     click.echo(f"would change {result.path}")
     verb = "would change" if not write else "changed"
     click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} skipped (left untouched).", err=True)
+    # as `ruff format`: 0 when every file was written (or needed no change); a file that could not be read
+    # or written is reported, the others are still done, and the exit code is 2 (1 means findings elsewhere)
     if errors:
-        sys.exit(1)
+        sys.exit(2)
 
 
 @dataset.command("stats")
@@ -178,12 +214,16 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     analyzer = CaptionAnalyzer(open_db(cfg, load_profile_or_fail(profile) if profile else None), profile)
     stats = DatasetStats()
     results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
-    with click.progressbar(results, length=len(paths), label="reading", file=sys.stderr) as bar:
-        for path, error, tags in bar:
+    with progress(len(paths), "reading") as advance:
+        for path, error, tags in results:
+            advance()
             if error is not None:
                 stats.errors.append((path, error))
+                warn(f"skipped {path}: {error}")
             else:
                 stats.add_tags(tags)
+    if not stats.captions:
+        fail(f"{root}: nothing could be read ({len(stats.errors)} unreadable caption file(s))")
     if html_path:
         Path(html_path).write_text(stats.to_html(analyzer), encoding="utf-8")
         click.echo(f"wrote {html_path}", err=True)
@@ -197,6 +237,8 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     console = Console()
     console.print(f"{data['captions']:,} captions, {data['distinct_tags']:,} distinct tags, "
                   f"{data['mean_tags_per_caption']:.1f} tags per caption, {len(stats.errors)} unreadable")
+    if not data["categories"]:
+        return  # captions without a single tag: no tables to show
     table = Table("category", "tags", title="Tags by category")
     for cat, count in data["categories"].items():
         table.add_row(cat, f"{count:,}")

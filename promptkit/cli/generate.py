@@ -158,13 +158,13 @@ def _quiet_libraries() -> None:
 
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
-@click.option("-p", "--profile", help="Profile to lint against. Default: the Model named in the metadata, if known.")
+@click.option("-p", "--profile", help="Profile to lint against. Default: the profile of the checkpoint the metadata "
+              "names (file name or Model hash), else as `lint` chooses; the choice is printed.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: prompts, parameters and findings.")
 def info(image, profile, as_json) -> None:
     """Show a generated image's prompt and settings (A1111 or ComfyUI metadata), and lint its prompts."""
     from ..infotext import PROMPT_CHUNKS, parse_infotext, png_text_chunks, prompts_in_chunks
     from ..linter import lint_prompt
-    from ..profiles import bundled_ids
 
     try:  # one pass over the file, reading only the chunks shown (each bounded: promptkit.infotext)
         chunks = png_text_chunks(image, keys=PROMPT_CHUNKS)
@@ -176,12 +176,16 @@ def info(image, profile, as_json) -> None:
     params = parse_infotext(chunks["parameters"]).params if "parameters" in chunks else {}
     if not prompts:
         fail(f"{image}: no A1111 or ComfyUI prompt metadata")
-    profile = profile or (params.get("Model") if params.get("Model") in bundled_ids() else None) or "sdxl-base"
-    prof, dialect, _, _, cfg = load_settings(profile, None, (), ())
+    settings = load_settings(profile, None, (), ())
+    positive = next((text for _, text, neg in prompts if not neg), "")
+    from ..infotext import read_png_model
+
+    prof, reason = settings.choose(positive, *read_png_model(image))
+    dialect, cfg = settings.dialect, settings.config
     db = open_db(cfg, prof)
     reports = [(label, text, lint_prompt(text, prof, dialect, db, negative=neg)) for label, text, neg in prompts]
     if as_json:
-        click.echo(json.dumps({"parameters": params, "prompts": [
+        click.echo(json.dumps({"parameters": params, "profile": prof.id, "profile_reason": reason, "prompts": [
             {"label": label, "text": text, **report.to_dict()} for label, text, report in reports]},
             ensure_ascii=False, indent=2))
         return
@@ -189,6 +193,7 @@ def info(image, profile, as_json) -> None:
         click.echo(f"{label}: {text}")
     for key, value in params.items():
         click.echo(f"  {key}: {value}")
+    click.echo(f"linted with profile {prof.id} ({reason})")
     from . import output
     from .inputs import PromptInput
 

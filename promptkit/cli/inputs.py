@@ -52,6 +52,9 @@ class PromptInput:
     whole_file: bool = False  # the prompt is the file's entire content
     first_line: int = 1
     file: TextFile | None = None  # what identifies the file, for --fix (promptkit._files.rewrite)
+    model: str | None = None  # the infotext's Model: and Model hash:, which say the profile
+    model_hash: str | None = None
+    profile_reason: str | None = None  # why lint chose the profile it did
 
     @property
     def fixable(self) -> bool:
@@ -113,7 +116,13 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
             raise InputError(f"{path}: {exc.strerror or exc}") from None
         except ValueError as exc:  # names the file itself
             raise InputError(str(exc)) from None
-        return [PromptInput(f"{path}[{label}]", text, neg) for label, text, neg in found]
+        if not found:  # nothing to lint is an input error, as `promptkit info` says for the same file
+            raise InputError(f"{path}: no A1111 or ComfyUI prompt metadata")
+        from ..infotext import read_png_model
+
+        model, model_hash = read_png_model(path)
+        return [PromptInput(f"{path}[{label}]", text, neg, model=model, model_hash=model_hash)
+                for label, text, neg in found]
     try:
         source = read_text_file(path)  # BOM dropped, line endings and identity kept for --fix
     except UnicodeDecodeError as exc:
@@ -129,9 +138,11 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
 
     if looks_like_infotext(text):
         info = parse_infotext(text)
-        out = [PromptInput(f"{path}[prompt]", info.prompt)]
+        model, model_hash = info.params.get("Model"), info.params.get("Model hash")
+        out = [PromptInput(f"{path}[prompt]", info.prompt, model=model, model_hash=model_hash)]
         if info.negative_prompt:
-            out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True))
+            out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True, model=model,
+                                   model_hash=model_hash))
         return out
     return [PromptInput(str(path), source.body, negative, path=path, whole_file=True, file=source)]
 

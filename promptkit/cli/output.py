@@ -44,6 +44,15 @@ def text_report_lines(pairs: Sequence[tuple["PromptInput", "LintReport"]], color
             if d.fix is not None:
                 lines.append(f"  = fix ({'safe' if d.fix.safe else 'unsafe'}): {_short(d.fix.description)}")
             yield "\n".join(lines)
+        for code, count in _omitted_by_code(report):
+            yield f"{item.label}: ... and {count:,} more {code} findings on this prompt (use --no-cap)"
+
+
+def _omitted_by_code(report: "LintReport") -> list[tuple[str, int]]:
+    by_code: dict[str, int] = {}
+    for (code, _), count in report.omitted.items():
+        by_code[code] = by_code.get(code, 0) + count
+    return sorted(by_code.items())
 
 
 def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool) -> str:
@@ -53,18 +62,24 @@ def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool
 def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0) -> str:
     counts = {"error": 0, "warning": 0, "info": 0}
     safe = unsafe = 0
+    shown = 0
     for _, report in pairs:
         for d in report.diagnostics:
             counts[d.severity.value] += 1
             if d.fix is not None:
                 safe += d.fix.safe
                 unsafe += not d.fix.safe
+        for (_, severity), count in report.omitted.items():
+            counts[severity] += count
+        shown += len(report.diagnostics)
     total = sum(counts.values())
     if not total:
         text = f"All clean: {len(pairs)} prompt(s) checked."
     else:
         text = (f"Found {total} finding(s) in {len(pairs)} prompt(s): {counts['error']} error(s), "
                 f"{counts['warning']} warning(s), {counts['info']} info.")
+        if shown < total:
+            text += f" {shown} shown (--no-cap shows all)."
         if safe:
             text += f" {safe} fixable with --fix."
         if unsafe:
@@ -96,6 +111,12 @@ class _Lazy(list):
         return iter(self._make())
 
 
+def omitted_rows(omitted):
+    from ..linter.engine import omitted_rows as rows
+
+    return rows(omitted)
+
+
 def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
     """The JSON report (as :func:`json.dumps` with ``indent=2`` writes it) in pieces, to stream to a file."""
 
@@ -111,7 +132,9 @@ def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
         data = {"source": item.label, "negative": item.negative, "first_line": item.first_line,
                 "text": report.text, "profile": report.profile, "dialect": report.dialect}
         data["negative"] = report.negative  # the keys in LintReport.to_dict's order, as before
+        data["profile_reason"] = item.profile_reason  # why this profile: --profile, the infotext, config, tags
         data["diagnostics"] = _Lazy(len(report.diagnostics), lambda i=item, r=report: rows(i, r))
+        data["omitted"] = omitted_rows(report.omitted)  # counted above the per-rule cap (--no-cap: none)
         out.append(data)
     return json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(out)
 
@@ -125,6 +148,8 @@ def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
             where = f"file={path},line={line_of(item, d)},col={d.column}," if path else ""
             message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             out.append(f"::{level[d.severity.value]} {where}title={d.code} {d.name}::{message}")
+        for code, count in _omitted_by_code(report):
+            out.append(f"::notice title={code}::{count} more {code} findings in {item.label} (use --no-cap)")
     return "\n".join(out)
 
 
@@ -166,6 +191,8 @@ def sarif_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
                            "properties": {"category": r.category, "fix": r.fix_safety}} for r in rules],
             }},
             "results": results,
+            "properties": {"omitted": [{"source": str(item.path or item.label), **row}
+                                       for item, report in pairs for row in omitted_rows(report.omitted)]},
         }],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2)

@@ -58,6 +58,9 @@ def parse_command(prompt, dialect, strict, as_json) -> None:
         ns = f"  namespace {t.namespace}" if t.namespace else ""
         br = f"  [{t.branch}]" if t.branch else ""
         click.echo(f"  {t.start}:{t.end}  {t.name}{extra}{ns}{br}")
+    click.echo("weighted fragments (A1111's parse_prompt_attention):")
+    for text, weight in parsed.weighted():
+        click.echo(f"  {weight:<6.4g} {text!r}")
 
 
 @click.command()
@@ -67,7 +70,10 @@ def parse_command(prompt, dialect, strict, as_json) -> None:
 @click.option("--backtrack", default=20, show_default=True, help="A1111's comma backtrack in tokens (0 disables).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: token ids and text per chunk.")
 def tokens(prompt, profile, dialect, backtrack, as_json) -> None:
-    """Show how PROMPT is cut into 75-token CLIP chunks and which tag lands where."""
+    """Show how PROMPT is cut into 75-token CLIP chunks and which tag lands where.
+
+    Tokens are shown word by word, the sub-word tokens of a word joined by a dot (kaz·usa); the header
+    counts the prompt's own tokens (A1111's counter adds the padding of every chunk a BREAK ends)."""
     from ..syntax import parse
     from ..tokens.chunks import plan_chunks
     from ..tokens.clip import clip_bpe
@@ -82,13 +88,14 @@ def tokens(prompt, profile, dialect, backtrack, as_json) -> None:
             for c in plan.chunks]}, ensure_ascii=False, indent=2))
         return
     limit = prof.max_chunks
-    click.echo(f"{plan.token_count} tokens in {len(plan.chunks)} chunk(s) of 75"
+    used = sum(len(c.token_ids) for c in plan.chunks)  # what the prompt holds: no BREAK padding
+    click.echo(f"{used} tokens in {len(plan.chunks)} chunk(s) of 75"
                + (f"; {prof.title} reads only {limit}" if limit else ""))
     for i, chunk in enumerate(plan.chunks):
         mark = "  (dropped by the encoder)" if limit is not None and i >= limit else ""
         ended = " BREAK" if chunk.forced else ""
         click.echo(f"chunk {i + 1}: {len(chunk.tokens)} tokens{ended}{mark}")
-        click.echo("  " + bpe.decode([t.id for t in chunk.tokens]))
+        click.echo("  " + " ".join(bpe.pieces(list(chunk.token_ids))))
     cut = [t for t in parsed.tags if len(plan.tag_chunks(t)) > 1]
     for tag in cut:
         click.echo(f"cut across chunks: {tag.raw!r}")

@@ -59,6 +59,23 @@ def _vocabulary(prof) -> frozenset[str]:
     return frozenset(names)
 
 
+def _profile_tag(text: str, prof):
+    """A profile's own special tag (a quality/aesthetic/rating/year ladder, preset or count tag) that no tag
+    database lists: ``masterpiece`` is known to Animagine's profile, not to Danbooru. Without a profile, the
+    bundled profiles' ladders count, as they do for ``suggest``."""
+    from ..profiles import all_profiles
+    from ..syntax.normalize import lookup_key
+    from ..tags.sources import TagCategory
+    from ..tags.db import TagInfo
+
+    key = lookup_key(text)
+    owners = [p.id for p in ([prof] if prof is not None else all_profiles())
+              if key in (p.vocabulary if prof is not None else p.ladders_vocabulary)]
+    if not owners:
+        return None
+    return TagInfo(key, TagCategory.UNKNOWN, 0, "profile", tuple(f"profile:{o}" for o in owners), "exact", text)
+
+
 def _print_infos(results, as_json) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() if r is not None else None for r in results], ensure_ascii=False, indent=2))
@@ -68,6 +85,10 @@ def _print_infos(results, as_json) -> None:
             click.echo("(not found)")
             continue
         score = f"  score {r.score:g}" if r.score is not None else ""
+        if r.source == "profile":
+            owners = ", ".join(o.removeprefix("profile:") for o in r.sources)
+            click.echo(f"{r.name}  [special tag of {owners or 'the profile'}]  not a booru tag{score}")
+            continue
         name = f"{r.query} -> {r.name}" if r.matched == "alias" and r.query != r.name else r.name
         sources = "+".join(r.sources) or r.source or "-"
         click.echo(f"{name}  [{r.category.value}]  {r.post_count:,} posts  {sources}{score}")
@@ -78,8 +99,8 @@ def _print_infos(results, as_json) -> None:
 @_tags_options
 def tags_lookup(texts, as_json, sources, profile) -> None:
     """Canonical name, category, post count and source of each TEXT (aliases followed). Exit 1 if one is unknown."""
-    db, _ = _context(sources, profile)
-    results = [db.lookup(t) for t in texts]
+    db, prof = _context(sources, profile)
+    results = [db.lookup(t) or _profile_tag(t, prof) for t in texts]
     _print_infos(results, as_json)
     if any(r is None for r in results):
         sys.exit(1)

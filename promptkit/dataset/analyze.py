@@ -1,7 +1,8 @@
-"""Dataset lint and statistics over captions, with every per-tag answer cached.
+"""Dataset lint and statistics over captions.
 
-The prompt linter (``promptkit.linter``) parses syntax and runs 23 rules per prompt; a dataset of millions of
-plain captions needs the tag rules only, at a fraction of the cost. Findings use the same codes.
+Lint goes through the prompt linter (``promptkit.linter``) itself, so ``promptkit dataset lint`` and
+``promptkit lint`` give the same findings for the same caption and profile. Statistics need only each tag's
+database answer, cached per tag.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from ..syntax.normalize import KAOMOJI, lookup_key
-from ..tags.counts import people_in
 from .normalize import RATINGS, SPLIT_TAGS
 
 if TYPE_CHECKING:
@@ -22,18 +22,26 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Finding:
+    """One lint finding of a caption (a :class:`~promptkit.linter.Diagnostic`, flattened for files and JSON)."""
+
     code: str
     tag: str
     message: str
     suggestion: str | None = None
+    severity: str = "warning"
+    line: int = 1
+    column: int = 1
 
 
 class CaptionAnalyzer:
     """Finds unknown, alias, duplicate and implied tags and count conflicts in captions."""
 
-    def __init__(self, db: "TagDB", profile: str | None = None, suggest: bool = True) -> None:
+    def __init__(self, db: "TagDB", profile: str | None = None, suggest: bool = True,
+                 select: list[str] | None = None, ignore: list[str] | None = None) -> None:
         self.db = db
+        self.profile = profile
         self.suggest = suggest
+        self.select, self.ignore = select, ignore
         self.vocabulary: frozenset[str] = frozenset()
         if profile:
             from ..profiles import load_profile
@@ -74,36 +82,21 @@ class CaptionAnalyzer:
         return rows
 
     def lint(self, caption: str) -> list[Finding]:
-        findings: list[Finding] = []
-        seen: dict[str, str] = {}
-        canon: list[str] = []
-        people = 0
-        has_solo = False
-        for key in self.keys(caption):
-            name, category, how = self.tag_info(key)
-            if how is None:
-                findings.append(Finding("PK201", key, f"unknown tag {key!r}", self.suggestion(key)))
-            elif how == "alias":
-                if self.db.rename(key) is not None:  # renames only, as the linter's PK202
-                    findings.append(Finding("PK202", key, f"{key!r} was renamed {name!r}", name))
-                else:
-                    name = key  # an alias to another concept: a tag of its own, never a duplicate of that one
-            if name in seen:
-                findings.append(Finding("PK204", key, f"{key!r} repeats {seen[name]!r}"))
-            else:
-                seen[name] = key
-                canon.append(name)
-            people += people_in(name)
-            has_solo = has_solo or name == "solo"
-        present = set(canon)
-        for name in canon:
-            for implied in self.db.implied(name):
-                if implied in present:
-                    findings.append(Finding("PK203", implied, f"{implied!r} is implied by {name!r}"))
-                    present.discard(implied)
-        if has_solo and people > 1:
-            findings.append(Finding("PK205", "solo", "'solo' contradicts the count tags"))
-        return findings
+        """The prompt linter's findings for one caption, with this analyzer's profile and database."""
+        from ..linter import lint_prompt
+
+        ignore = self.ignore
+        if not self.suggest:  # the spelling rules are the slow ones
+            ignore = list(ignore or ()) + ["PK201", "PK215"]
+        report = lint_prompt(caption, self.profile or _default_profile(), None, self.db, self.select, ignore)
+        return [Finding(d.code, caption[d.start:d.end], d.message, d.suggestions[0] if d.suggestions else None,
+                        d.severity.value, d.line, d.column) for d in report.diagnostics]
+
+
+def _default_profile() -> str:
+    from ..profiles.detect import FALLBACK
+
+    return FALLBACK
 
 
 @dataclass
@@ -220,24 +213,28 @@ class AnalyzeJob:
     """Builds, inside each worker process, the per-file lint or statistics function (picklable)."""
 
     def __init__(self, mode: str, profile: str | None = None, suggest: bool = True,
-                 sources: list[str] | None = None) -> None:
+                 sources: list[str] | None = None, select: list[str] | None = None,
+                 ignore: list[str] | None = None) -> None:
         self.mode, self.profile, self.suggest, self.sources = mode, profile, suggest, sources
+        self.select, self.ignore = select, ignore
 
     def __call__(self):
         from pathlib import Path
 
         from ..tags import TagDB, default_db
-        from .files import read_caption
+        from .files import _read, read_caption
 
         if self.sources:
             db = TagDB.from_names(self.sources)
-        else:  # the profile's own tag sources, as the linter uses them
+        elif self.mode == "lint":  # the profile's own tag sources, as the linter uses them
+            db = TagDB.for_profile(self.profile or _default_profile())
+        else:
             db = TagDB.for_profile(self.profile) if self.profile else default_db()
-        analyzer = CaptionAnalyzer(db, self.profile, suggest=self.suggest)
+        analyzer = CaptionAnalyzer(db, self.profile, suggest=self.suggest, select=self.select, ignore=self.ignore)
 
         def lint_file(path: Path) -> tuple[str, str | None, list[Finding]]:
-            text, error = read_caption(path)
-            return str(path), error, (analyzer.lint(text) if text is not None else [])
+            file, error = _read(path)  # the caption as `promptkit lint FILE` reads it: without its last newline
+            return str(path), error, (analyzer.lint(file.body) if file is not None else [])
 
         def stats_file(path: Path) -> tuple[str, str | None, list[tuple[str, str, bool]]]:
             text, error = read_caption(path)

@@ -65,7 +65,7 @@ def _read(path: Path) -> tuple[TextFile | None, str | None]:
     try:
         return read_text_file(path), None
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 (byte {exc.start}): skipped, not rewritten"
+        return None, f"not UTF-8 (byte {exc.start}), not rewritten"
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -22,6 +23,13 @@ class LintReport:
     dialect: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     negative: bool = False
+    omitted: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(code, severity) -> findings left out above ``max_per_rule`` (a generated caption can hold 400,000)."""
+
+    @property
+    def total(self) -> int:
+        """Every finding, the omitted ones included."""
+        return len(self.diagnostics) + sum(self.omitted.values())
 
     @property
     def ok(self) -> bool:
@@ -35,7 +43,12 @@ class LintReport:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "profile": self.profile, "dialect": self.dialect, "negative": self.negative,
-                "diagnostics": [d.to_dict() for d in self.diagnostics]}
+                "diagnostics": [d.to_dict() for d in self.diagnostics], "omitted": omitted_rows(self.omitted)}
+
+
+def omitted_rows(omitted: dict[tuple[str, str], int]) -> list[dict]:
+    """The omitted findings as JSON rows: code, severity, count."""
+    return [{"code": code, "severity": severity, "count": count} for (code, severity), count in sorted(omitted.items())]
 
 
 def resolve_profile(profile):
@@ -50,14 +63,15 @@ def resolve_profile(profile):
 def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
                 negative: bool = False, backtrack: int = 20, embeddings: Iterable[str] = (),
-                extend_select: Sequence[str] | None = None) -> LintReport:
+                extend_select: Sequence[str] | None = None, max_per_rule: int | None = None) -> LintReport:
     """Lint one prompt.
 
     ``profile`` is an id, a path or a :class:`Profile`; ``db`` defaults to the profile's own tag sources
     (:meth:`TagDB.for_profile`). ``select``/``ignore`` take rule codes, prefixes or names (``ALL``);
     without ``select`` the default rule set runs. ``embeddings`` are extra textual-inversion names (the
     widely used ones are known already). Raises :class:`~promptkit.linter.registry.UnknownRuleError` for an
-    unknown code.
+    unknown code. ``max_per_rule`` keeps the first findings of each rule and only counts the rest
+    (``LintReport.omitted``), as linters do for generated files.
     """
     rules = select_rules(select, ignore, extend_select)
     prof = resolve_profile(profile)
@@ -72,13 +86,21 @@ def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
     names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings)
     ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack, embeddings=names)
     found: list[Diagnostic] = []
+    omitted: dict[tuple[str, str], int] = {}
     for rule_cls in rules:
         if rule_cls.needs_db and db is None:
             continue
-        found.extend(rule_cls().check(ctx))
+        findings = iter(rule_cls().check(ctx))
+        if max_per_rule is None:
+            found.extend(findings)
+            continue
+        found.extend(itertools.islice(findings, max_per_rule))
+        for d in findings:  # counted, not kept: memory stays small however many there are
+            key = (d.code, d.severity.value)
+            omitted[key] = omitted.get(key, 0) + 1
     found.sort(key=lambda d: (d.start, d.code))
     _locate(text, found)
-    return LintReport(text, prof.id, dialect, found, negative)
+    return LintReport(text, prof.id, dialect, found, negative, omitted)
 
 
 def _locate(text: str, found: list[Diagnostic]) -> None:

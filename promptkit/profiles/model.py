@@ -106,6 +106,15 @@ class Profile(BaseModel):
         default_factory=list,
         description="copyright tags the model specialises in: a character written without its qualifier "
                     "(kazusa for kazusa_(blue_archive)) gets the qualified tag suggested")
+    checkpoints: list[str] = Field(
+        default_factory=list,
+        description="checkpoint file names this profile is for, as shell patterns on the name with case, "
+                    "extension, spaces, dots, dashes and underscores dropped (animagineXLV31_v31 -> "
+                    "animaginexlv31v31); not inherited through extends")
+    model_hashes: list[str] = Field(
+        default_factory=list,
+        description="A1111 'Model hash' values (AutoV2: the first 10 hex digits of the file's SHA-256) of the "
+                    "released files; not inherited through extends")
     weight_warn: float = 1.5
     weight_error: float = 2.0
 

@@ -78,7 +78,8 @@ def _raw(ref: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         if parent in seen:
             raise ProfileError(f"profile {ref!r} extends itself through {' -> '.join(seen)}")
         base = _raw(parent, seen + (ref,))
-        base.pop("description", None)
+        for key in ("description", "checkpoints", "model_hashes"):  # facts about one model, not its family
+            base.pop(key, None)
         data = _merge(base, data)
     return data
 

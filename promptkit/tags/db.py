@@ -303,12 +303,15 @@ class TagDB:
             return []
         vocab = {normalize_tag(v) for v in vocabulary}
         out = []
+        seen: set[str] = set()
         for name, score in self.fuzzy.search(key, limit, vocab):
-            info = self.lookup(name) if name not in vocab else None
-            if info is not None:
+            info = self.lookup(name)  # a profile's word that is a booru tag too (1girl) is shown as the tag
+            if info is not None and info.name not in seen:
+                seen.add(info.name)
                 out.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources,
                                    "fuzzy", text, round(score, 1)))
-            elif name in vocab:
+            elif info is None and name in vocab and name not in seen:
+                seen.add(name)
                 out.append(TagInfo(name, TagCategory.UNKNOWN, 0, "profile", (), "fuzzy", text, round(score, 1)))
         return out
 
@@ -347,30 +350,27 @@ class TagDB:
         if not key or not storable(key):
             return []
         upper = key + "\U0010ffff"
-        best: dict[str, tuple[int, str, str]] = {}  # canonical name -> (post count, how, spelling)
-        for i, conn in enumerate(self._conns):
-            for name, count in conn.execute(
-                    "SELECT name, post_count FROM tags WHERE name >= ? AND name < ? "
-                    "ORDER BY post_count DESC LIMIT ?", (key, upper, limit)):
-                if name not in best:
-                    best[name] = (self.popularity(name), "exact", name)
-                elif best[name][1] == "alias":
-                    best[name] = (best[name][0], "exact", name)
-        for i, conn in enumerate(self._conns):
-            for alias, _ in conn.execute(
-                    "SELECT alias, name FROM aliases WHERE alias >= ? AND alias < ? LIMIT ?", (key, upper, limit * 20)):
-                info = self.lookup(alias)  # the stack decides what the alias means
-                if info is None or not info.listed or info.name in best:
-                    continue
-                best[info.name] = (info.post_count, "alias", alias)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
-        out = []
-        for name, (_, how, spelling) in ranked:
-            info = self.lookup(name)
-            if info is not None:
-                out.append(TagInfo(info.name, info.category, info.post_count, info.source, info.sources, how,
-                                   spelling if how == "alias" else prefix))
-        return out
+        spellings: list[str] = []
+        for conn in self._conns:
+            spellings.extend(name for name, _ in conn.execute(
+                "SELECT name, post_count FROM tags WHERE name >= ? AND name < ? ORDER BY post_count DESC LIMIT ?",
+                (key, upper, limit)))
+        for conn in self._conns:
+            spellings.extend(alias for (alias,) in conn.execute(
+                "SELECT alias FROM aliases WHERE alias >= ? AND alias < ? LIMIT ?", (key, upper, limit * 20)))
+        # the stack decides what each spelling means (e621's `pony` is Danbooru's alias of `pony_(animal)`):
+        # one row per tag, under its own name when that starts with the prefix, ranked by the count shown
+        best: dict[str, TagInfo] = {}
+        for spelling in spellings:
+            info = self.lookup(spelling)
+            if info is None or not info.listed:
+                continue
+            own = info.name == spelling
+            held = best.get(info.name)
+            if held is None or (own and held.matched == "alias"):
+                best[info.name] = TagInfo(info.name, info.category, info.post_count, info.source, info.sources,
+                                          "exact" if own else "alias", prefix if own else spelling)
+        return sorted(best.values(), key=lambda t: (-t.post_count, t.name))[:limit]
 
 
 def _popularity_bonus(posts: int) -> float:

@@ -172,8 +172,11 @@ def _first_bad_byte(path: Path) -> tuple[int, int]:
     return 0, 0
 
 
-def read_tags(source: TagSource) -> Iterator[tuple[str, int, int, list[str]]]:
-    """Yield ``(name, category_id, post_count, alias_spellings)`` for every row of a tag list."""
+def read_tags(source: TagSource, skipped: list[int] | None = None) -> Iterator[tuple[str, int, int, list[str]]]:
+    """Yield ``(name, category_id, post_count, alias_spellings)`` for every row of a tag list.
+
+    A row with an empty name (e621's list has one) is skipped: its line number goes into ``skipped`` when
+    given (the compiled store records them), else a warning says so."""
     path = source.tags
     for line, row in _rows(path):
         if source.format == "wd14" and line == 1 and row and row[0] == "tag_id":
@@ -195,7 +198,10 @@ def read_tags(source: TagSource) -> Iterator[tuple[str, int, int, list[str]]]:
             count, aliases = "0", ""
         name = name.strip()
         if not name:
-            warnings.warn(f"{path}:{line}: skipped a row with an empty tag name", stacklevel=2)
+            if skipped is not None:
+                skipped.append(line)
+            else:
+                warnings.warn(f"{path}:{line}: skipped a row with an empty tag name", stacklevel=2)
             continue
         try:
             category = _category_id(cat, source.categories)

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..syntax.normalize import normalize_tag
 from .sources import TagDataError, TagSource, read_pairs, read_tags
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4  # 3: the active alias table wins over the tags list's alias column; 4: meta skipped_rows
 _SQLITE_MAGIC = b"SQLite format 3\0"
 
 
@@ -162,16 +162,19 @@ def build(source: TagSource, target: Path) -> None:
             conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
             tags: dict[str, tuple[int, int]] = {}
             aliases: dict[str, str] = {}
+            # the site's active alias table decides; the tags list's alias column (where one spelling can
+            # stand under two tags: `tails` under `tail` and `multiple_tails`) only fills in what it omits
+            if source.aliases is not None:
+                for alias, name in read_pairs(source.aliases):
+                    aliases.setdefault(alias, name)
             normalize = source.format == "simple"
-            for name, category, count, spellings in read_tags(source):
+            skipped: list[int] = []  # rows without a name: recorded in meta, not shown to every first run
+            for name, category, count, spellings in read_tags(source, skipped):
                 if normalize:
                     name = normalize_tag(name)
                 if name not in tags:
                     tags[name] = (category, count)
                 for alias in spellings:
-                    aliases.setdefault(alias, name)
-            if source.aliases is not None:
-                for alias, name in read_pairs(source.aliases):
                     aliases.setdefault(alias, name)
             conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", ((n, c, p) for n, (c, p) in tags.items()))
             conn.executemany("INSERT INTO aliases VALUES (?, ?)", aliases.items())
@@ -180,6 +183,7 @@ def build(source: TagSource, target: Path) -> None:
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("source", source.name), ("schema", str(SCHEMA_VERSION)), ("tags", str(len(tags))),
                 ("aliases", str(len(aliases))),
+                ("skipped_rows", ",".join(map(str, skipped))),  # line numbers of rows with an empty name
             ])
             conn.commit()
             conn.execute("VACUUM")

@@ -154,10 +154,36 @@ class ClipBPE:
         return ids
 
     def decode(self, ids: list[int]) -> str:
-        byte_decoder = {c: b for b, c in self.byte_encoder.items()}
-        text = "".join(self.decoder[i] for i in ids if i not in (BOS, EOS))
-        data = bytearray(byte_decoder[c] for c in text.replace("</w>", " ") if c in byte_decoder)
-        return data.decode("utf-8", errors="replace").replace("</w>", " ").strip()
+        """The text of token ids as CLIP's tokenizer decodes it: a space after every word-final token
+        (``kazusa (blue archive)`` -> ``kazusa ( blue archive )``)."""
+        return " ".join(self.pieces(ids, word_gap="", subword_gap="")).strip()
+
+    def pieces(self, ids: list[int], word_gap: str = "", subword_gap: str = "·") -> list[str]:
+        """One string per word of the token ids; the sub-word tokens of a word joined by ``subword_gap``
+        (``kaz·usa``), so that token boundaries stay visible."""
+        byte_decoder = self._byte_decoder()
+        words: list[str] = []
+        current: list[str] = []
+        for i in ids:
+            if i in (BOS, EOS):
+                continue
+            piece = self.decoder[i]
+            final = piece.endswith("</w>")
+            raw = piece[:-4] if final else piece
+            current.append(bytearray(byte_decoder[c] for c in raw if c in byte_decoder)
+                           .decode("utf-8", errors="replace"))
+            if final:
+                words.append(subword_gap.join(current) + word_gap)
+                current = []
+        if current:
+            words.append(subword_gap.join(current))
+        return words
+
+    def _byte_decoder(self) -> dict[str, int]:
+        cached = self.__dict__.get("_byte_decoder_cache")
+        if cached is None:
+            cached = self.__dict__["_byte_decoder_cache"] = {c: b for b, c in self.byte_encoder.items()}
+        return cached
 
     def count(self, text: str) -> int:
         return len(self.encode(text))

@@ -9,7 +9,7 @@ from bisect import bisect_right
 
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
-from ..ordering import order_items, slot_name
+from ..ordering import order_items, segments, slot_name
 from ..rule import LintContext, Rule, quote
 
 
@@ -185,13 +185,20 @@ class TagOrder(Rule):
         if not segments_changed or first_bad is None:
             return
         bad_tag, expected_before = first_bad
-        severity = Severity.WARNING if ctx.profile.ordering_strict else Severity.INFO
         yield self.diagnostic(
-            f"{quote(bad_tag.text)} ({slot_name(ctx, bad_tag)}) should come before {quote(expected_before.text)} "
-            f"({slot_name(ctx, expected_before)}) in {ctx.profile.title}'s order: "
-            f"{', '.join(s.name for s in ctx.profile.ordering)}",
-            bad_tag.start, bad_tag.end, severity=severity,
-            fix=self.fix("reorder the tags", *segments_changed))
+            f"{quote(_written(ctx, bad_tag))} ({slot_name(ctx, bad_tag)}) should come before "
+            f"{quote(_written(ctx, expected_before))} ({slot_name(ctx, expected_before)}) in {ctx.profile.title}'s "
+            f"order: {', '.join(s.name for s in ctx.profile.ordering)}",
+            bad_tag.start, bad_tag.end, fix=self.fix("reorder the tags", *segments_changed))
+
+
+def _written(ctx: LintContext, tag) -> str:
+    """The item a tag stands in, as the user wrote it (``kazusa_(blue_archive)``, not its first piece)."""
+    for segment in segments(ctx):
+        for start, end in segment:
+            if start <= tag.start < end:
+                return ctx.text[start:end].strip()
+    return tag.text
 
 
 class RatingConflict(Rule):

@@ -792,7 +792,8 @@ class UnescapedParentheses(Rule):
             if combined:
                 fixed = spelled(ctx, name, ctx.text[start:node.end])
                 yield self.diagnostic(
-                    f"the parentheses of {name!r} are read as emphasis; escape them", start, node.end,
+                    f"the parentheses of {quote(ctx.text[start:node.end])} are read as emphasis; escape them",
+                    start, node.end,
                     suggestions=[fixed], fix=self.fix(f"write '{fixed}'", Edit(start, node.end, fixed)))
             else:
                 series = render_source(node.children).strip()
@@ -1008,7 +1009,9 @@ def _starts_many(ctx: LintContext, key: str) -> bool:
     """A word that begins popular tags (``white``, ``holding``, ``long``) modifies what follows it."""
     if ctx.db is None:
         return True
-    return sum(1 for t in ctx.db.complete(key + "_", limit=5) if t.post_count >= 500 and t.name != key) >= 2
+    # a qualified spelling of the word itself (e621's `twintails_(hairstyle)`) is no phrase that it begins
+    return sum(1 for t in ctx.db.complete(key + "_", limit=5)
+               if t.post_count >= 500 and t.name != key and not t.name.startswith(key + "_(")) >= 2
 
 
 def qualified_character(ctx: LintContext, tag) -> str | None:
