@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from promptkit.runners.ldm_layout import unet_block_map_for, vae_block_map
+from tiny_models import trained_norms
 
 SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                  steps_offset=1, timestep_spacing="leading")
@@ -28,7 +29,7 @@ def _clip(hidden=64, layers=2, act="quick_gelu", projection=None, seed=0):
                             num_hidden_layers=layers, hidden_act=act, vocab_size=49408, bos_token_id=49406,
                             eos_token_id=49407, pad_token_id=1, max_position_embeddings=77,
                             projection_dim=projection or hidden)
-    return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config).eval()
+    return trained_norms((CLIPTextModelWithProjection if projection else CLIPTextModel)(config), seed).eval()
 
 
 def _vae(scaling_factor):

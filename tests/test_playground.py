@@ -201,6 +201,7 @@ def page(server):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect.set_options(timeout=60_000)
     profile_dir = tempfile.mkdtemp(prefix="promptkit-chromium-")
     with sync_api.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -215,6 +216,13 @@ def page(server):
         finally:
             context.close()
             shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+def expect(locator):
+    """Playwright's retrying assertions (imported here: the API tests run without Playwright)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 def screenshot(page, name: str, tmp_path: Path) -> Path:
@@ -235,9 +243,24 @@ def type_prompt(page, selector: str, text: str) -> None:
     page.keyboard.press("Escape")
 
 
+# The page tests wait for the state they check, never for time: the page marks body[data-analyzing] from an
+# edit until the analysis of the text as it then stands is shown (an older answer is dropped), and the
+# completion list carries the span (data-start, data-end) of the text it was made for.
 def analyzed_after(page, before: str) -> None:
-    page.wait_for_function(f"document.body.dataset.analyzed !== '{before}' && "
-                           "!document.getElementById('status').textContent.startsWith('linting')")
+    """Wait until an analysis newer than ``before`` of the text now in the page is shown."""
+    page.wait_for_function("before => document.body.dataset.analyzed !== before && "
+                           "!('analyzing' in document.body.dataset)", arg=before)
+
+
+def completion_for(page, role: str, typed: str):
+    """Wait until the completion list shown is the one for ``typed``, ending at the caret (not a list made
+    for an earlier keystroke), and return it."""
+    page.wait_for_function("""([role, typed]) => {
+        const list = document.getElementById('completion'), area = document.getElementById(role);
+        return !list.hidden && list.children.length > 0 && +list.dataset.end === area.selectionStart &&
+            area.value.slice(+list.dataset.start, +list.dataset.end) === typed;
+    }""", arg=[role, typed])
+    return page.locator("#completion li")
 
 
 def test_typing_shows_the_finding_and_a_fix_applies_it(page, tmp_path):
@@ -257,8 +280,9 @@ def test_typing_shows_the_finding_and_a_fix_applies_it(page, tmp_path):
     before = page.evaluate("document.body.dataset.analyzed")
     page.click('#findings-prompt li[data-code="PK202"] button.fix')
     analyzed_after(page, before)
-    assert page.input_value("#prompt") == "smile, kazusa (blue archive), 1girl, long hiar, ponytail"
-    assert page.locator('#findings-prompt li[data-code="PK202"]').count() == 0
+    expect(page.locator("#prompt")).to_have_value("smile, kazusa (blue archive), 1girl, long hiar, ponytail")
+    expect(page.locator('#findings-prompt li[data-code="PK202"]')).to_have_count(0)
+    expect(page.locator('#findings-prompt li[data-code="PK201"]')).to_have_count(1)
 
 
 def test_picking_a_completion_writes_the_tag_the_profiles_way(page, tmp_path):
@@ -266,16 +290,17 @@ def test_picking_a_completion_writes_the_tag_the_profiles_way(page, tmp_path):
     page.focus("#prompt")
     page.keyboard.press("End")
     page.keyboard.type("kazusa (bl", delay=20)
-    page.wait_for_selector("#completion:not([hidden]) li")
-    first = page.get_attribute("#completion li", "data-insert")
-    assert first == r"kazusa \(blue archive\)"
+    items = completion_for(page, "prompt", "kazusa (bl")
+    assert items.first.get_attribute("data-insert") == r"kazusa \(blue archive\)"
     screenshot(page, "playground-completion.png", tmp_path)
     page.keyboard.press("Enter")
-    assert page.input_value("#prompt") == r"1girl, kazusa \(blue archive\)"
+    expect(page.locator("#prompt")).to_have_value(r"1girl, kazusa \(blue archive\)")
+    expect(page.locator("#completion")).to_be_hidden()
     page.keyboard.type(", long ha", delay=20)
-    page.wait_for_selector("#completion:not([hidden]) li")
-    page.click("#completion li >> nth=0")
-    assert page.input_value("#prompt") == r"1girl, kazusa \(blue archive\), long hair"
+    items = completion_for(page, "prompt", "long ha")
+    assert items.first.get_attribute("data-insert") == "long hair"
+    items.first.click()
+    expect(page.locator("#prompt")).to_have_value(r"1girl, kazusa \(blue archive\), long hair")
 
 
 def test_switching_profile_changes_the_findings(page):
@@ -303,18 +328,26 @@ def test_hover_shows_tag_info(page, tmp_path):
     page.dispatch_event("#prompt", "input")
     analyzed_after(page, before)
     page.focus("#negative_prompt")  # no completion list over the text
-    box = page.locator(".editor[data-role=prompt] textarea").bounding_box()
+    page.mouse.move(0, 0)  # off the text: no tooltip left from before
+    expect(page.locator("#tooltip")).to_be_hidden()
+    # the 'o' of 'long' in the backdrop, whose findings split its text into several nodes
     mark = page.evaluate("""() => {
         const b = document.querySelector('.editor[data-role=prompt] .backdrop');
-        const r = document.createRange(); const t = b.firstChild; const i = t.textContent.indexOf('long');
-        r.setStart(t, i + 1); r.setEnd(t, i + 2); const q = r.getBoundingClientRect();
-        return {x: q.left + q.width / 2, y: q.top + q.height / 2};
+        const walker = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+        for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+            const i = t.textContent.indexOf('long');
+            if (i < 0) continue;
+            const r = document.createRange(); r.setStart(t, i + 1); r.setEnd(t, i + 2);
+            const q = r.getBoundingClientRect();
+            return {x: q.left + q.width / 2, y: q.top + q.height / 2};
+        }
+        return null;
     }""")
-    assert box is not None
+    assert mark is not None, page.inner_text(".editor[data-role=prompt] .backdrop")
     page.mouse.move(mark["x"], mark["y"])
-    page.wait_for_function("!document.getElementById('tooltip').hidden && "
-                           "document.getElementById('tooltip').innerText.includes('long')")
-    tip = page.inner_text("#tooltip")
     posts = TagDB.for_profile("kivotos-xl-2").lookup("long_hair").post_count
-    assert f"{posts:,}" in tip and "weight 1.2" in tip and "chunk 1 of 1" in tip
+    tip = page.locator("#tooltip")
+    expect(tip).to_contain_text(f"{posts:,} posts")
+    expect(tip).to_contain_text("weight 1.2")
+    expect(tip).to_contain_text("chunk 1 of 1")
     screenshot(page, "playground-hover.png", tmp_path)

@@ -12,7 +12,7 @@ from promptkit.infotext import parse_infotext, read_png_prompts
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from tiny_models import (cascade_pipeline, one_thread, sd1_pipeline, sdxl_pag_pipeline,  # noqa: E402,F401
+from tiny_models import (cascade_pipeline, finite, one_thread, sd1_pipeline, sdxl_pag_pipeline,  # noqa: E402,F401
                          sdxl_pipeline)
 
 from promptkit.runners import GenerationError, Runner, detect_vpred  # noqa: E402
@@ -63,6 +63,8 @@ def test_sdxl_epsilon_family(runners, tmp_path):
     saved = gen.save(tmp_path / "out.png")
     assert read_png_prompts(saved[0])[0] == ("prompt", info.prompt, False)
     again = r.generate("1girl, kazusa \\(blue archive\\), (smile:1.2)", seed=3, steps=2, size=(64, 96))
+    finite(gen)
+    finite(again)
     assert np.array_equal(np.asarray(gen.images[0]), np.asarray(again.images[0]))  # fixed seed: reproducible
 
 
@@ -72,7 +74,7 @@ def test_sdxl_vpred_zero_snr_and_rescale(runners):
     # A1111's "Noise Schedule: Zero Terminal SNR": the last alphas_cumprod is 4.897e-8, so sigma_max is 4518.9
     assert abs(gen.sigmas[0].item() - ((1 - 4.8973451890853435e-08) / 4.8973451890853435e-08) ** 0.5) < 0.05
     assert gen.params["CFG Rescale phi"] == 0.7 and gen.params["Noise Schedule"] == "Zero Terminal SNR"
-    assert torch.isfinite(gen.latents).all()
+    finite(gen)
     space = runners["space"]
     gen = space.generate("1girl", steps=3, size=(64, 64), sampler="DPM++ 3M SDE Karras")
     assert (gen.params["Sampler"], gen.params["Schedule type"]) == ("DPM++ 3M SDE", "Karras")
@@ -83,10 +85,10 @@ def test_sdxl_vpred_zero_snr_and_rescale(runners):
 def test_flow_matching_with_pag(runners):
     r = runners["bigasp"]
     gen = r.generate("1girl, low quality", seed=0, steps=4, size=(64, 64))
-    assert gen.params["PAG scale"] == 2.0 and gen.params["Shift"] == 6.0
+    assert finite(gen).params["PAG scale"] == 2.0 and gen.params["Shift"] == 6.0
     assert gen.params["Schedule type"] == "Normal" and gen.sigmas[0] == 1.0 and gen.sigmas[-1] == 0
     beta = r.generate("1girl, low quality", seed=0, steps=4, size=(64, 64), schedule_type="Beta")
-    assert beta.params["Shift"] == 1.0  # the card's beta set-up
+    assert finite(beta).params["Shift"] == 1.0  # the card's beta set-up
     with pytest.raises(GenerationError, match="flow-matching"):
         r.generate("1girl", steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
 
@@ -98,7 +100,7 @@ def test_pag_is_never_dropped_silently(runners):
     r = Runner.from_pipeline(runners["kivotos"].pipeline, "bigasp-v2.5")  # an SDXL pipeline without PAG
     with pytest.warns(GenerationWarning, match="PAG scale 2, which is not applied"):
         gen = r.generate("1girl, low quality", seed=0, steps=2, size=(64, 64))
-    assert "PAG scale" not in gen.params
+    assert "PAG scale" not in finite(gen).params
     with pytest.raises(GenerationError, match="pag_scale=3 cannot be applied"):
         r.generate("1girl", seed=0, steps=2, size=(64, 64), pag_scale=3.0)
 
@@ -106,7 +108,7 @@ def test_pag_is_never_dropped_silently(runners):
 def test_sd1_clip_skip_and_scheduler(runners):
     r = runners["sygil"]
     gen = r.generate("species:seal, studio:dc", seed=0, steps=2, size=(64, 64), sampler="DPM++ 2M Karras")
-    assert (gen.params["Sampler"], gen.params["Schedule type"]) == ("DPM++ 2M", "Karras")
+    assert (finite(gen).params["Sampler"], gen.params["Schedule type"]) == ("DPM++ 2M", "Karras")
     assert r.encoder.towers[0].layer is None  # clip skip 1: last_hidden_state
 
 
@@ -124,7 +126,7 @@ def test_stable_cascade_prior_and_decoder(runners):
 
 def test_prompt_editing_runs_through_the_step_callback(runners):
     gen = runners["kivotos"].generate("1girl, [cat:dog:0.5]", seed=0, steps=2, size=(64, 64))
-    assert gen.images
+    assert finite(gen).images
     with pytest.raises(GenerationError, match="AND"):
         runners["sote"].generate("a cat AND a dog", steps=2, size=(128, 128))
 
@@ -159,6 +161,8 @@ def test_and_subprompts_run_as_composable_diffusion(runners, name):
                         output_type="latent").images
     other = r.generate("a cat AND a dog :0.7", negative="x", seed=0, steps=2, size=(64, 64),
                        output_type="latent").images
+    for latents in (plain, halves, other):
+        finite(latents)
     scale = plain.abs().max().item()
     assert (plain - halves).abs().max().item() < 1e-4 * max(1.0, scale)  # the same guidance, split in two
     assert (plain - other).abs().max().item() > 1e-2 * max(1.0, scale)

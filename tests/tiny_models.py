@@ -30,6 +30,39 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def trained_norms(model, seed: int):
+    """Give every LayerNorm of ``model`` a scale and shift other than 1 and 0, as a trained model's are.
+
+    A freshly built LayerNorm (weight 1, bias 0) makes each token's output zero-mean, so A1111's emphasis,
+    which multiplies by the ratio of two chunk means, divides rounding noise by rounding noise: the result
+    depends on the order in which the CPU's kernel sums, and on some processors the second mean is exactly 0
+    (inf, then all-NaN latents). With shifts around 0.1 both means are real numbers.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm) and module.elementwise_affine:
+                module.weight.copy_(1.0 + 0.1 * torch.randn(module.weight.shape, generator=g))
+                module.bias.copy_(0.1 + 0.05 * torch.randn(module.bias.shape, generator=g))
+    return model
+
+
+def finite(x):
+    """``x``, after asserting that every number in it is finite (a tensor, an array, or a Generation's latents
+    or images). Two all-NaN outputs compare unequal with torch.equal, yet decode to the same black PNG and
+    pass every ``!=`` check: a comparison of a model's outputs proves something only when they are numbers.
+    """
+    import numpy as np
+
+    if hasattr(x, "latents") and hasattr(x, "images"):  # a promptkit Generation
+        finite(x.latents if x.latents is not None else x.images)
+        return x
+    values = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    bad = values.size - int(np.isfinite(values).sum())
+    assert values.size and not bad, f"the model output {bad} non-finite values of {values.size}"
+    return x
+
+
 def _config(config: dict) -> dict:
     return {k: v for k, v in config.items() if not k.startswith("_")}
 
@@ -46,14 +79,14 @@ def text_model(seed: int = 0, hidden: int = 32, layers: int = 5):
     from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
-    return CLIPTextModel(clip_config(hidden, layers)).eval()
+    return trained_norms(CLIPTextModel(clip_config(hidden, layers)), seed).eval()
 
 
 def text_model_with_projection(seed: int = 1, hidden: int = 32, layers: int = 5):
     from transformers import CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
-    return CLIPTextModelWithProjection(clip_config(hidden, layers)).eval()
+    return trained_norms(CLIPTextModelWithProjection(clip_config(hidden, layers)), seed).eval()
 
 
 def sd1_pipeline(seed: int = 0):

@@ -164,9 +164,12 @@ function renderConversions(list) {
 // -- analysis as you type ----------------------------------------------------------------------------------
 function setStatus(text) { $("status").textContent = text; }
 
+// body[data-analyzing] is set from an edit until the analysis of the text as it now stands is shown;
+// body[data-analyzed] then names that analysis (what the browser tests wait for).
 let analyzeTimer = null;
 function analyzeSoon(role) {
   if (role) renderBackdrop(role, []);  // the text moved: its old underlines would be in the wrong place
+  document.body.dataset.analyzing = "";
   clearTimeout(analyzeTimer);
   analyzeTimer = setTimeout(analyze, 150);
 }
@@ -174,12 +177,14 @@ function analyzeSoon(role) {
 async function analyze() {
   const seq = ++state.seq;
   const started = performance.now();
+  const sent = { prompt: $("prompt").value, negative_prompt: $("negative_prompt").value };
+  document.body.dataset.analyzing = "";
   setStatus("linting…");
   try {
-    const result = await api("/api/analyze", target({
-      prompt: $("prompt").value, negative_prompt: $("negative_prompt").value,
-    }));
+    const result = await api("/api/analyze", target(sent));
     if (seq !== state.seq) return;
+    // edited meanwhile: these spans belong to the old text (the edit has scheduled its own analysis)
+    if (ROLES.some((role) => $(role).value !== sent[role])) return;
     state.analysis = result;
     let count = 0;
     for (const role of ROLES) {
@@ -191,8 +196,12 @@ async function analyze() {
     renderConversions(result.prompt.conversions);
     setStatus(`${count} finding(s) · ${result.profile} · ${result.dialect} · ${Math.round(performance.now() - started)} ms`);
     document.body.dataset.analyzed = String(seq);
+    delete document.body.dataset.analyzing;
   } catch (error) {
-    if (seq === state.seq) setStatus(error.message);
+    if (seq === state.seq && ROLES.every((role) => $(role).value === sent[role])) {
+      setStatus(error.message);
+      delete document.body.dataset.analyzing;
+    }
   }
 }
 
@@ -236,6 +245,8 @@ function showCompletion(role, result) {
   const typed = $(role).value.slice(result.start, result.end);
   if (!result.items.length || result.items.every((i) => i.insert === typed)) { hideCompletion(); return; }
   state.completion = { role, result, selected: 0 };
+  list.dataset.start = String(result.start);  // the text the list would replace (for the browser tests)
+  list.dataset.end = String(result.end);
   list.replaceChildren();
   result.items.forEach((item, i) => {
     const li = el("li", { role: "option", "aria-selected": String(i === 0), "data-insert": item.insert }, [
