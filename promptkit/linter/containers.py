@@ -1,0 +1,231 @@
+"""Linting, fixing and formatting a text prompt by prompt, through its container (``promptkit.contain``).
+
+Each prompt, region or option is linted on its own, so a duplicate is a duplicate within a region, tokens are
+counted per prompt and a negative part is linted as a negative. Placeholders (``{prompt}``, ``{p}``,
+``__wildcard__``, ``{a|b}`` ...) are masked with spaces (same length, so positions stay valid), and any finding
+or fix that touches one is dropped: lint never reads template syntax as prompt text and a fix never rewrites it.
+Positions are mapped back to the file (through CSV and JSON quoting) before anyone sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterable, Sequence
+
+from ..contain import Document, Segment, split_document
+from ..contain.document import Placeholder
+from .diagnostics import Diagnostic, Edit, Fix, apply_edits
+from .engine import LintReport, _lint_one, _locate, _self_overlapping, _Taken, resolve_profile
+from .registry import select_rules
+
+_SEPARATORS = " \t\r\n,"
+
+
+def lint_segment(segment: Segment, profile=None, dialect: str | None = None, db=None,
+                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, backtrack: int = 20,
+                 embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None) -> LintReport:
+    """The findings on one segment, in positions of ``segment.text``; none touches a placeholder."""
+    report = _lint_one(segment.masked(), profile, segment.dialect or dialect, db, select, ignore,
+                       segment.negative, backtrack, embeddings, extend_select)
+    kept = []
+    for d in report.diagnostics:
+        if segment.placeholders and segment.touches_placeholder(d.start, d.end):
+            continue
+        if d.fix is not None and segment.placeholders and \
+                any(segment.touches_placeholder(e.start, e.end) for e in d.fix.edits):
+            d.fix = None
+        kept.append(d)
+    report.text = segment.text
+    report.diagnostics = kept
+    return report
+
+
+def to_file(segment: Segment, d: Diagnostic) -> Diagnostic:
+    """A copy of a segment's finding in file offsets; its fix is dropped when the file cannot hold it."""
+    fix = d.fix
+    if fix is not None:
+        edits = []
+        for e in fix.edits:
+            replacement = segment.encode(e.replacement)
+            if replacement is None:  # e.g. a comma into an unquoted CSV cell: no fix rather than a broken row
+                edits = None
+                break
+            edits.append(Edit(segment.to_file(e.start), segment.to_file(e.end), replacement))
+        fix = None if edits is None else Fix(fix.description, tuple(edits), fix.safe)
+    return replace(d, start=segment.to_file(d.start), end=segment.to_file(d.end), fix=fix,
+                   suggestions=list(d.suggestions))
+
+
+def lint_document(doc: Document, profile=None, dialect: str | None = None, db=None,
+                  select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, backtrack: int = 20,
+                  embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None
+                  ) -> list[tuple[Segment, LintReport]]:
+    """One report per prompt segment; each report's text is the whole file and its findings are in file
+    offsets, with the line and column of the file."""
+    prof = resolve_profile(profile)
+    if db is None and any(r.needs_db for r in select_rules(select, ignore, extend_select)):
+        from ..tags import TagDB
+
+        db = TagDB.for_profile(prof)
+    embeddings = tuple(embeddings)
+    out = []
+    for segment in doc.prompts:
+        local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
+        found = [to_file(segment, d) for d in local.diagnostics]
+        found.sort(key=lambda d: (d.start, d.code))
+        _locate(doc.text, found)
+        out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
+    return out
+
+
+def merged_report(doc: Document, reports: list[tuple[Segment, LintReport]], profile, dialect: str | None,
+                  negative: bool) -> LintReport:
+    """All segments' findings as one report on the whole text (what :func:`lint_prompt` returns)."""
+    found = [d for _, r in reports for d in r.diagnostics]
+    found.sort(key=lambda d: (d.start, d.code))
+    prof = resolve_profile(profile)
+    return LintReport(doc.text, prof.id, dialect or prof.dialect, found, negative)
+
+
+# -- fixes --------------------------------------------------------------------------------------------------------
+
+def _shifted(placeholders: list[Placeholder], edits: list[Edit]) -> list[Placeholder]:
+    """Placeholders moved by edits that never touch them."""
+    out = []
+    for p in placeholders:
+        delta = sum(len(e.replacement) - (e.end - e.start) for e in edits if e.end <= p.start)
+        out.append(Placeholder(p.start + delta, p.end + delta, p.kind, p.name))
+    return out
+
+
+def fix_segment(segment: Segment, profile=None, dialect: str | None = None, db=None,
+                select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, unsafe: bool = False,
+                max_passes: int = 5, embeddings: Iterable[str] = ()) -> tuple[str, list[Diagnostic]]:
+    """The segment's text with its fixes applied (as :func:`fix_text`), placeholders untouched."""
+    applied: list[Diagnostic] = []
+    embeddings = tuple(embeddings)
+    wanted = ("safe", "unsafe") if unsafe else ("safe",)
+    fixing = [r.code for r in select_rules(select, ignore) if r.fix_safety in wanted]
+    if not fixing:
+        return segment.text, applied
+    current = Segment(0, segment.text, segment.role, segment.container, placeholders=list(segment.placeholders),
+                      dialect=segment.dialect)
+    for _ in range(max_passes):
+        report = lint_segment(current, profile, dialect, db, fixing, None, embeddings=embeddings)
+        edits: list[Edit] = []
+        taken = _Taken(len(current.text))
+        for diag in report.diagnostics:
+            fix = diag.fix
+            if fix is None or not (fix.safe or unsafe):
+                continue
+            spans = [(e.start, e.end) for e in fix.edits]
+            if not all(taken.free(s, e) for s, e in spans) or _self_overlapping(spans):
+                continue
+            for s, e in spans:
+                taken.take(s, e)
+            edits.extend(fix.edits)
+            applied.append(diag)
+        if not edits:
+            break
+        current = Segment(0, apply_edits(current.text, edits), current.role, current.container,
+                          placeholders=_shifted(current.placeholders, edits), dialect=current.dialect)
+    return current.text, applied
+
+
+def _rewrite(doc: Document, segments: list[Segment], rewrite) -> tuple[str, int]:
+    """The file with each segment's text replaced by ``rewrite(segment)`` (None: leave it); and how many changed."""
+    edits = []
+    for segment in segments:
+        new = rewrite(segment)
+        if new is None or new == segment.text:
+            continue
+        encoded = segment.encode(new)
+        if encoded is not None:
+            edits.append(Edit(segment.start, segment.end, encoded))
+    return (apply_edits(doc.text, edits), len(edits)) if edits else (doc.text, 0)
+
+
+def _leaves(doc: Document) -> list[Segment]:
+    """Nested option segments that hold no other segment (their edits cannot overlap)."""
+    nested = [s for s in doc.prompts if s.nested]
+    return [s for s in nested if not any(o is not s and s.start <= o.start and o.end <= s.end for o in nested)]
+
+
+def fix_document(doc: Document, profile=None, dialect: str | None = None, db=None,
+                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, unsafe: bool = False,
+                 max_passes: int = 5, embeddings: Iterable[str] = ()) -> tuple[str, list[Diagnostic]]:
+    """The file with every prompt segment fixed; top-level segments first, then the innermost variant options."""
+    applied: list[Diagnostic] = []
+
+    def rewrite(segment: Segment) -> str:
+        new, done = fix_segment(segment, profile, dialect, db, select, ignore, unsafe, max_passes, embeddings)
+        if new != segment.text and segment.encode(new) is not None:
+            applied.extend(done)
+        return new
+
+    text, _ = _rewrite(doc, [s for s in doc.prompts if not s.nested], rewrite)
+    if any(s.nested for s in doc.prompts):
+        again = split_document(text, container=doc.container, path=doc.path,
+                               negative=all(s.negative for s in doc.prompts))
+        text, _ = _rewrite(again, _leaves(again), rewrite)
+    return text, applied
+
+
+# -- formatting ------------------------------------------------------------------------------------------------------
+
+def _balanced(text: str) -> bool:
+    depth = {"(": 0, "[": 0, "{": 0, "<": 0}
+    close = {")": "(", "]": "[", "}": "{", ">": "<"}
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in depth:
+            depth[c] += 1
+        elif c in close:
+            depth[close[c]] -= 1
+            if depth[close[c]] < 0:
+                return False
+        i += 1
+    return not any(depth.values())
+
+
+def format_segment(segment: Segment, profile=None, dialect: str | None = None, db=None) -> str:
+    """The segment formatted as ``fmt`` does, piece by piece between placeholders: a placeholder and the spaces
+    and commas around it stay byte for byte, nothing moves across it. A segment whose placeholder sits inside
+    brackets (a piece that does not balance on its own) is left as it is."""
+    from .formatter import format_prompt
+
+    dialect = segment.dialect or dialect
+    bounds = [0]
+    for p in segment.placeholders:
+        bounds += [p.start, p.end]
+    bounds.append(len(segment.text))
+    text = segment.text
+    out = []
+    for k in range(0, len(bounds), 2):
+        s, e = bounds[k], bounds[k + 1]
+        cs, ce = s, e
+        while cs < ce and text[cs] in _SEPARATORS:
+            cs += 1
+        while ce > cs and text[ce - 1] in _SEPARATORS:
+            ce -= 1
+        core = text[cs:ce]
+        if core and not _balanced(core):
+            return segment.text
+        formatted = format_prompt(core, profile, dialect, db, negative=segment.negative, container="prompt") \
+            if core else core
+        out.append(text[s:cs] + formatted + text[ce:e])
+        if k + 2 < len(bounds):
+            out.append(text[e:bounds[k + 2]])
+    return "".join(out)
+
+
+def format_document(doc: Document, profile=None, dialect: str | None = None, db=None) -> str:
+    """The file with every top-level prompt segment formatted; everything between segments (CSV cells, ``###``,
+    ``BREAK``, ``--n``, comments) and every variant (its options included) byte for byte."""
+    text, _ = _rewrite(doc, [s for s in doc.prompts if not s.nested],
+                       lambda s: format_segment(s, profile, dialect, db))
+    return text
