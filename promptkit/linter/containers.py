@@ -192,32 +192,77 @@ def _balanced(text: str) -> bool:
     return not any(depth.values())
 
 
+def _top_commas(text: str) -> list[int]:
+    """Positions of the commas and newlines of ``text`` outside brackets."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "([{<":
+            depth += 1
+        elif c in ")]}>":
+            depth = max(0, depth - 1)
+        elif c in ",\n" and depth == 0:
+            out.append(i)
+        i += 1
+    return out
+
+
+def _format_piece(piece: str, glued_left: bool, glued_right: bool, fmt) -> str | None:
+    """A piece between placeholders, formatted; the spaces and commas at its ends stay, and so does a tag glued
+    to a placeholder (``a photo of [name]``: the placeholder is part of that tag). None: leave the segment."""
+    cs, ce = 0, len(piece)
+    while cs < ce and piece[cs] in _SEPARATORS:
+        cs += 1
+    while ce > cs and piece[ce - 1] in _SEPARATORS:
+        ce -= 1
+    if cs == ce:
+        return piece
+    glued_left = glued_left and cs == 0 or glued_left and not any(c in ",\n" for c in piece[:cs])
+    glued_right = glued_right and not any(c in ",\n" for c in piece[ce:])
+    if glued_left or glued_right:
+        commas = _top_commas(piece[cs:ce])
+        if not commas:
+            return piece  # the whole piece is one tag with the placeholder in it
+        left = cs + commas[0] if glued_left else cs
+        right = cs + commas[-1] + 1 if glued_right else ce
+        if right <= left:
+            return piece
+        middle = _format_piece(piece[left:right], False, False, fmt)
+        return None if middle is None else piece[:left] + middle + piece[right:]
+    core = piece[cs:ce]
+    if not _balanced(core):
+        return None
+    return piece[:cs] + fmt(core) + piece[ce:]
+
+
 def format_segment(segment: Segment, profile=None, dialect: str | None = None, db=None) -> str:
-    """The segment formatted as ``fmt`` does, piece by piece between placeholders: a placeholder and the spaces
-    and commas around it stay byte for byte, nothing moves across it. A segment whose placeholder sits inside
-    brackets (a piece that does not balance on its own) is left as it is."""
+    """The segment formatted as ``fmt`` does, piece by piece between placeholders: a placeholder, the spaces and
+    commas around it and a tag it is part of stay byte for byte, and nothing moves across it. A segment whose
+    placeholder sits inside brackets (a piece that does not balance on its own) is left as it is."""
     from .formatter import format_prompt
 
     dialect = segment.dialect or dialect
+
+    def fmt(core: str) -> str:
+        return format_prompt(core, profile, dialect, db, negative=segment.negative, container="prompt")
+
+    if not segment.placeholders:
+        return fmt(segment.text)
+    text = segment.text
     bounds = [0]
     for p in segment.placeholders:
         bounds += [p.start, p.end]
-    bounds.append(len(segment.text))
-    text = segment.text
+    bounds.append(len(text))
     out = []
     for k in range(0, len(bounds), 2):
         s, e = bounds[k], bounds[k + 1]
-        cs, ce = s, e
-        while cs < ce and text[cs] in _SEPARATORS:
-            cs += 1
-        while ce > cs and text[ce - 1] in _SEPARATORS:
-            ce -= 1
-        core = text[cs:ce]
-        if core and not _balanced(core):
-            return segment.text
-        formatted = format_prompt(core, profile, dialect, db, negative=segment.negative, container="prompt") \
-            if core else core
-        out.append(text[s:cs] + formatted + text[ce:e])
+        piece = _format_piece(text[s:e], k > 0, k + 2 < len(bounds), fmt)
+        if piece is None:
+            return text
+        out.append(piece)
         if k + 2 < len(bounds):
             out.append(text[e:bounds[k + 2]])
     return "".join(out)
