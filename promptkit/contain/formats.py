@@ -73,16 +73,18 @@ class _Builder:
         if not seg.text.strip():
             return
         groups = [fixed_placeholders(seg.text, self.fixed, self.fixed_kind)] if self.fixed else []
-        options: list[tuple[int, int]] = []
-        if self.template:
-            found, options = template_syntax(seg.text)
+        options: list[tuple[int, int, int]] = []
+        t = seg.text
+        if self.template and ("{" in t or "__" in t or "<ppp:" in t):
+            found, options = template_syntax(t)
             groups.append(found)
-        seg.placeholders = merge(*groups)
+        seg.placeholders = merge(*groups) if any(groups) else []
         self.out.append(seg)
         if depth >= MAX_VARIANT_DEPTH:
             return
-        for s, e in options:
-            if any(p.kind == "variant" and p.start < s and e < p.end for p in seg.placeholders):
+        variants = {p.start for p in seg.placeholders if p.kind == "variant"}  # those no other placeholder hides
+        for s, e, variant in options:
+            if variant in variants:
                 self._option(seg, s, e, depth + 1)
 
     def _option(self, parent: Segment, s: int, e: int, depth: int) -> None:

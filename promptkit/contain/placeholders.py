@@ -30,51 +30,54 @@ def fixed_placeholders(text: str, names: tuple[str, ...], kind: str) -> list[Pla
     return out
 
 
+_BRACES = re.compile(r"\\.|[{}]", re.S)
+_NESTING = re.compile(r"\\.|[{}\[\]()|]", re.S)
+_INTERESTING = re.compile(r"\\.|\$\{|\{|__|<ppp:", re.S)
+
+
 def _brace_pairs(text: str, start: int, end: int) -> dict[int, int]:
     """Where each ``{`` of ``text[start:end]`` closes (nesting and ``\\`` escapes honoured), in one pass."""
     pairs: dict[int, int] = {}
     stack: list[int] = []
-    j = start
-    while j < end:
-        c = text[j]
-        if c == "\\":
-            j += 2
-            continue
+    for m in _BRACES.finditer(text, start, end):
+        c = m.group()
         if c == "{":
-            stack.append(j)
+            stack.append(m.start())
         elif c == "}" and stack:
-            pairs[stack.pop()] = j
-        j += 1
+            pairs[stack.pop()] = m.start()
     return pairs
 
 
 def _top_level_bars(text: str, start: int, end: int) -> list[int]:
-    bars, depth, j = [], 0, start
-    while j < end:
-        c = text[j]
-        if c == "\\":
-            j += 2
-            continue
+    bars, depth = [], 0
+    for m in _NESTING.finditer(text, start, end):
+        c = m.group()
         if c in "{[(":
             depth += 1
         elif c in "}])":
             depth = max(0, depth - 1)
         elif c == "|" and depth == 0:
-            bars.append(j)
-        j += 1
+            bars.append(m.start())
     return bars
 
 
-def template_syntax(text: str, start: int = 0, end: int | None = None
-                    ) -> tuple[list[Placeholder], list[tuple[int, int]]]:
-    """Placeholders of dynamic-prompts syntax in ``text[start:end]``, and the (start, end) spans of the options
-    of each top-level variant (trimmed of spaces and commas at both ends; empty options left out)."""
+def template_syntax(text: str, start: int = 0, end: int | None = None, first: bool = False
+                    ) -> tuple[list[Placeholder], list[tuple[int, int, int]]]:
+    """Placeholders of dynamic-prompts syntax in ``text[start:end]``, and the (start, end, variant start) of the
+    options of each top-level variant (trimmed of spaces and commas at both ends; empty options left out).
+    ``first``: stop at the first placeholder (is there any?)."""
     end = len(text) if end is None else end
     found: list[Placeholder] = []
-    options: list[tuple[int, int]] = []
+    options: list[tuple[int, int, int]] = []
     pairs = _brace_pairs(text, start, end) if "{" in text[start:end] else {}
     i = start
     while i < end:
+        if first and found:
+            break
+        m = _INTERESTING.search(text, i, end)
+        if m is None:
+            break
+        i = m.start()
         c = text[i]
         if c == "\\":
             i += 2
@@ -92,8 +95,8 @@ def template_syntax(text: str, start: int = 0, end: int | None = None
                 counted = _COUNT_PREFIX.match(text, i + 1, close)
                 if bars or counted:
                     found.append(Placeholder(i, close + 1, "variant"))
-                    first = counted.end() if counted else i + 1
-                    for s, e in zip([first] + [b + 1 for b in bars], bars + [close]):
+                    opening = counted.end() if counted else i + 1
+                    for s, e in zip([opening] + [b + 1 for b in bars], bars + [close]):
                         weight = _WEIGHT_PREFIX.match(text, s, e)
                         if weight:
                             s = weight.end()
@@ -102,7 +105,7 @@ def template_syntax(text: str, start: int = 0, end: int | None = None
                         while e > s and text[e - 1] in _EDGE:
                             e -= 1
                         if s < e:
-                            options.append((s, e))
+                            options.append((s, e, i))
                     i = close + 1
                     continue
         if c == "<" and text.startswith("<ppp:", i):  # sd-webui-prompt-postprocessor commands
@@ -125,7 +128,7 @@ def has_template_syntax(text: str) -> bool:
     """Whether the text holds dynamic-prompts syntax (a variant with ``|``, a wildcard or a variable)."""
     if "__" not in text and "{" not in text and "<ppp:" not in text:
         return False
-    found, _ = template_syntax(text)
+    found, _ = template_syntax(text, first=True)
     return bool(found)
 
 
