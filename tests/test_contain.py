@@ -322,3 +322,36 @@ def test_cli_container_option_and_file_positions(tmp_path, monkeypatch):
     (tmp_path / "broken.yaml").write_text("a: [b\n")
     run = CliRunner().invoke(cli, ["lint", "broken.yaml"])
     assert run.exit_code == 2 and run.output.count("\n") == 1 and "wildcard" in run.output
+
+
+def test_config_names_the_container(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "promptkit.toml").write_text('container = "horde-style"\nprofile = "illustrious-xl"\n')
+    (tmp_path / "style.txt").write_text("{p}, 1girl, smile###{np}, lowres, lowres")
+    run = CliRunner().invoke(cli, ["lint", "style.txt", "--format", "json"])
+    found = json.loads(run.output)[0]["diagnostics"]
+    assert [(d["code"], d["line"], d["column"]) for d in found] == [("PK204", 1, 35)]
+    (tmp_path / "promptkit.toml").write_text('container = "nope"\n')
+    run = CliRunner().invoke(cli, ["lint", "style.txt"])
+    assert run.exit_code == 2 and "unknown container" in run.output
+
+
+def test_editor_documents_go_through_the_container_stage():
+    from promptkit.editing import analysis
+
+    text = ('name,prompt,negative_prompt\n'
+            'Anime,"masterpiece, {prompt}, ""quoted"", 1girl,1girl","blurry"\n')
+    doc = analysis.resolve(text, "my_styles.csv")
+    assert doc.mode == "a1111-styles-csv"
+    findings = [f for f in analysis.lint(doc) if f["code"] == "PK204"]
+    assert [text[f["start"]:f["end"]] for f in findings] == ["1girl"] and findings[0]["start"] == text.rindex("1girl")
+    edits = analysis.format_document(doc)
+    new = analysis.apply_edits(text, edits)
+    assert new.count("{prompt}") == 1 and new.startswith('name,prompt,negative_prompt\nAnime,"masterpiece, {prompt},')
+    # a first-line directive names a container kind
+    text = "# promptkit: mode=kohya-sample profile=illustrious-xl\n1girl, 1girl --n lowres --w 768"
+    doc = analysis.resolve(text)
+    assert doc.mode == "kohya-sample"
+    assert [(s.role, s.text) for s in doc.segments] == [("positive", "1girl, 1girl"), ("negative", "lowres"),
+                                                        ("settings", "--w 768")]
+    assert [text[f["start"]:f["end"]] for f in analysis.lint(doc)] == ["1girl"]
