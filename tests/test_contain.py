@@ -355,3 +355,18 @@ def test_editor_documents_go_through_the_container_stage():
     assert [(s.role, s.text) for s in doc.segments] == [("positive", "1girl, 1girl"), ("negative", "lowres"),
                                                         ("settings", "--w 768")]
     assert [text[f["start"]:f["end"]] for f in analysis.lint(doc)] == ["1girl"]
+
+
+def test_fixes_inside_variant_options_and_json_strings():
+    from promptkit.linter import fix_text
+
+    text = "A {1girl, 1girl, smile|solo} dog, masterpiece"
+    fixed, _ = fix_text(text, PROFILE, unsafe=True)
+    assert fixed == "A {1girl, smile|solo} dog, masterpiece"  # the option fixed, the variant kept whole
+    wild = '{"hair": ["red hair, red hair", "a \\"quoted\\" tag, a \\"quoted\\" tag"]}'
+    doc = split_document(wild, path="wildcards/hair.json")
+    assert [s.text for s in doc.segments] == ["red hair, red hair", 'a "quoted" tag, a "quoted" tag']
+    found = lint_prompt(wild, PROFILE, path="wildcards/hair.json").diagnostics
+    assert [wild[d.start:d.end] for d in found if d.code == "PK204"] == ["red hair", 'a \\"quoted\\" tag']
+    fixed, _ = fix_text(wild, PROFILE, unsafe=True, path="wildcards/hair.json")
+    assert json.loads(fixed) == {"hair": ["red hair", 'a "quoted" tag']}
