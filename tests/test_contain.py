@@ -287,7 +287,8 @@ def test_wildcard_files_txt_and_yaml():
 def test_infotext_parts():
     text = ("1girl, smile, smile\nNegative prompt: lowres, bad hands\n"
             "Steps: 28, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 832x1216")
-    doc = split_document(text)
+    assert detect_container(text) == "prompt"  # pasted into a prompt, an infotext is a finding (PK110)
+    doc = split_document(text, container="infotext")
     assert [(s.role, s.text) for s in doc.segments] == [
         ("positive", "1girl, smile, smile"), ("negative", "lowres, bad hands"),
         ("settings", "Steps: 28, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 832x1216")]

@@ -98,10 +98,8 @@ def _from_path(text: str, path: str) -> str | None:
 
 
 def _from_markers(text: str) -> str:
-    from ..infotext import looks_like_infotext
-
-    if looks_like_infotext(text):
-        return "infotext"
+    # An infotext is never guessed: pasted into a prompt it is a mistake the linter reports (PK110); files of
+    # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
     if is_styles_table(text) and text.lstrip().lower().startswith("name"):
         return "a1111-styles-csv"
     if "{prompt}" in text:
