@@ -371,3 +371,16 @@ def test_fixes_inside_variant_options_and_json_strings():
     assert [wild[d.start:d.end] for d in found if d.code == "PK204"] == ["red hair", 'a \\"quoted\\" tag']
     fixed, _ = fix_text(wild, PROFILE, unsafe=True, path="wildcards/hair.json")
     assert json.loads(fixed) == {"hair": ["red hair", 'a "quoted" tag']}
+
+
+def test_no_fix_moves_text_across_a_placeholder():
+    from promptkit.contain.document import Placeholder
+    from promptkit.linter.containers import _crosses
+    from promptkit.linter.diagnostics import Edit
+
+    seg = split_document("b, {prompt}, a").segments[0]
+    assert seg.placeholders == [] or [(p.start, p.end) for p in seg.placeholders] == [(3, 11)]
+    assert _crosses(seg, [Edit(0, 1, "a"), Edit(13, 14, "b")])  # a swap written as two replacements
+    assert not _crosses(seg, [Edit(13, 14, "c")])
+    assert _crosses(seg, [Edit(2, 3, "")]) and _crosses(seg, [Edit(11, 11, " x")])  # touching its edges
+    assert isinstance(seg.placeholders[0], Placeholder)

@@ -122,13 +122,9 @@ class Segment:
         return "".join(parts)
 
     def touches_placeholder(self, start: int, end: int) -> bool:
-        """Whether ``text[start:end]`` overlaps or borders a placeholder (an insertion at its edge counts)."""
-        for p in self.placeholders:
-            if start < p.end and p.start < end or start == end and p.start <= start <= p.end:
-                return True
-            if start == p.end == end or start == p.start == end:
-                return True
-        return False
+        """Whether ``text[start:end]`` overlaps or borders a placeholder (an edit there would change its bytes
+        or the bytes beside it)."""
+        return any(start <= p.end and p.start <= end for p in self.placeholders)
 
 
 class Document:

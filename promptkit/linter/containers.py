@@ -9,6 +9,7 @@ Positions are mapped back to the file (through CSV and JSON quoting) before anyo
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from typing import Iterable, Sequence
 
@@ -31,13 +32,21 @@ def lint_segment(segment: Segment, profile=None, dialect: str | None = None, db=
     for d in report.diagnostics:
         if segment.placeholders and segment.touches_placeholder(d.start, d.end):
             continue
-        if d.fix is not None and segment.placeholders and \
-                any(segment.touches_placeholder(e.start, e.end) for e in d.fix.edits):
+        if d.fix is not None and segment.placeholders and _crosses(segment, d.fix.edits):
             d.fix = None
         kept.append(d)
     report.text = segment.text
     report.diagnostics = kept
     return report
+
+
+def _crosses(segment: Segment, edits) -> bool:
+    """Whether a fix touches a placeholder, or has edits on both sides of one (a reorder written as several
+    replacements would move text across it)."""
+    if any(segment.touches_placeholder(e.start, e.end) for e in edits):
+        return True
+    ends = [p.end for p in segment.placeholders]
+    return len({bisect.bisect_right(ends, e.start) for e in edits}) > 1
 
 
 def to_file(segment: Segment, d: Diagnostic) -> Diagnostic:
