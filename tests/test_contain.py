@@ -384,3 +384,29 @@ def test_no_fix_moves_text_across_a_placeholder():
     assert not _crosses(seg, [Edit(13, 14, "c")])
     assert _crosses(seg, [Edit(2, 3, "")]) and _crosses(seg, [Edit(11, 11, " x")])  # touching its edges
     assert isinstance(seg.placeholders[0], Placeholder)
+
+
+def test_formatting_and_fixing_the_horde_styles_file_keeps_it_valid():
+    from promptkit.linter import fix_text
+
+    text = HORDE.read_text(encoding="utf-8")
+    before = json.loads(text)
+    for new in (format_prompt(text, "sdxl-base", path="styles.json"),
+                fix_text(text, "sdxl-base", unsafe=True, path="styles.json")[0]):
+        after = json.loads(new)  # still JSON
+        assert after.keys() == before.keys()
+        changed = 0
+        for name, style in before.items():
+            if not isinstance(style, dict):
+                assert after[name] == style
+                continue
+            assert {k: v for k, v in after[name].items() if k != "prompt"} == \
+                {k: v for k, v in style.items() if k != "prompt"}
+            old, got = style.get("prompt", ""), after[name].get("prompt", "")
+            for mark in ("{p}", "{np}", "###"):
+                assert got.count(mark) == old.count(mark), (name, old, got)
+            assert got.split("###")[0].index("{p}") >= 0 if "{p}" in old.split("###")[0] else True
+            changed += got != old
+        assert changed > 0
+    assert format_prompt(format_prompt(text, "sdxl-base", path="styles.json"), "sdxl-base", path="styles.json") == \
+        format_prompt(text, "sdxl-base", path="styles.json")
