@@ -410,3 +410,13 @@ def test_formatting_and_fixing_the_horde_styles_file_keeps_it_valid():
         assert changed > 0
     assert format_prompt(format_prompt(text, "sdxl-base", path="styles.json"), "sdxl-base", path="styles.json") == \
         format_prompt(text, "sdxl-base", path="styles.json")
+
+
+def test_regional_prompter_common_prompt_is_part_of_every_region():
+    from promptkit.editing import analysis
+
+    text = "masterpiece, 1girl ADDCOMM 1girl, red hair BREAK blue eyes, smile"
+    found = [(d.code, text[d.start:d.end], d.start) for d in lint_prompt(text, PROFILE).diagnostics]
+    assert found == [("PK204", "1girl", text.index("1girl, red"))]
+    doc = analysis.resolve(text, None, analysis.Settings(profile=PROFILE))
+    assert [(f["code"], f["start"]) for f in analysis.lint(doc)] == [("PK204", text.index("1girl, red"))]

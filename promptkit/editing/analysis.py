@@ -166,7 +166,23 @@ def lint(doc: Resolved) -> list[dict]:
         return findings
     for segment in doc.prompts:
         findings.extend(_segment_findings(doc, segment))
+    common = [s for s in doc.prompts if s.role == "common"]
+    if common and doc.usable:  # Regional Prompter: the common prompt is part of every region
+        from ..linter.containers import _common_repeats
+        from ..linter.registry import select_rules
+
+        if "PK204" in {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)}:
+            for segment in doc.prompts:
+                if segment.role == "region":
+                    known = [_from_dict(f) for f in _segment_findings(doc, segment)]
+                    for d in _common_repeats(common[0], segment, doc.profile, doc.dialect, doc.db, []):
+                        if (d.code, segment.to_document(d.start), segment.to_document(d.end)) not in known:
+                            findings.append(_to_document(d.to_dict(), segment))
     return findings
+
+
+def _from_dict(f: dict) -> tuple:
+    return f["code"], f["start"], f["end"]
 
 
 def _segment_findings(doc: Resolved, segment: Segment) -> list[dict]:

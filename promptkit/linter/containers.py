@@ -77,13 +77,38 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
 
         db = TagDB.for_profile(prof)
     embeddings = tuple(embeddings)
+    rules = {r.code for r in select_rules(select, ignore, extend_select)}
+    common = [s for s in doc.prompts if s.role == "common"]
     out = []
     for segment in doc.prompts:
         local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
+        if common and segment.role == "region" and "PK204" in rules:
+            local.diagnostics.extend(_common_repeats(common[0], segment, prof, dialect, db, local.diagnostics))
         found = [to_file(segment, d) for d in local.diagnostics]
         found.sort(key=lambda d: (d.start, d.code))
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
+    return out
+
+
+def _common_repeats(common: Segment, region: Segment, profile, dialect, db, known: list[Diagnostic]
+                    ) -> list[Diagnostic]:
+    """Regional Prompter adds the common prompt (before ``ADDCOMM``) to every region: a region's tag that the
+    common prompt already has is a duplicate in that region's prompt. Found on the region's own text."""
+    sep = ", "
+    joined = Segment(0, common.text + sep + region.text, region.role, region.container, dialect=region.dialect,
+                     placeholders=list(common.placeholders) + [
+                         Placeholder(p.start + len(common.text) + len(sep), p.end + len(common.text) + len(sep),
+                                     p.kind, p.name) for p in region.placeholders])
+    shift = len(common.text) + len(sep)
+    seen = {(d.code, d.start, d.end) for d in known}
+    out = []
+    for d in lint_segment(joined, profile, dialect, db, ["PK204"]).diagnostics:
+        if d.start < shift or (d.code, d.start - shift, d.end - shift) in seen:
+            continue
+        # no fix: which of the two to drop (the common tag or the region's) is the writer's choice
+        out.append(replace(d, start=d.start - shift, end=d.end - shift, fix=None,
+                           message=d.message + " (the common prompt before ADDCOMM is part of every region)"))
     return out
 
 
