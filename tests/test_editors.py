@@ -57,7 +57,8 @@ def test_lsp_command_is_registered():
     assert "lsp" in result.output and "playground" in result.output
 
 
-@pytest.mark.parametrize("mode_path, mode", [("a/wildcards/hair.txt", "lines"), ("my_styles.csv", "styles"),
+@pytest.mark.parametrize("mode_path, mode", [("a/wildcards/hair.txt", "wildcard-file"),
+                                             ("my_styles.csv", "a1111-styles-csv"),
                                              ("x.prompt", "prompt"), ("caption.txt", "prompt")])
 def test_document_kinds(mode_path, mode):
     from promptkit.editing.documents import document_mode
@@ -70,7 +71,7 @@ def test_csv_cells_read_what_pythons_csv_writes():
     import io
     import random
 
-    from promptkit.editing.documents import _cell, csv_cells
+    from promptkit.contain.formats import csv_cell, csv_cells
 
     rng = random.Random(14)
     for _ in range(300):
@@ -79,7 +80,8 @@ def test_csv_cells_read_what_pythons_csv_writes():
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         text = buffer.getvalue()
-        read = [[_cell(text, s, e, quoted, False).text for s, e, quoted in row] for row in csv_cells(text)]
+        read = [[csv_cell(text, s, e, quoted, "positive", "a1111-styles-csv").text for s, e, quoted in row]
+                for row in csv_cells(text)]
         assert read[:len(rows)] == rows and all(r == [""] for r in read[len(rows):])
 
 

@@ -12,6 +12,19 @@ from .config import ConfigError, find_config
 from .inputs import CAPTION_SUFFIXES, Collected, InputError, collect
 
 DIALECT = click.Choice(["a1111", "forge", "comfy", "comfyui", "novelai", "nai", "compel"], case_sensitive=False)
+CONTAINER_HELP = ("What the inputs are: auto (default: known from the file name and unambiguous markers), prompt, "
+                  "a1111-styles-csv, horde-style, regional-prompter, forge-couple, kohya-sample, ti-template, "
+                  "dynamic-template, wildcard-file, infotext, lines. Each prompt or region inside is handled on its own.")
+
+
+def container_option(value: str | None, cfg: dict | None = None) -> str | None:
+    """The container kind from ``--container`` or the config's ``container`` (None: detect); exit 2 when unknown."""
+    from ..contain import ContainerError, canonical_container
+
+    try:
+        return canonical_container(value or (cfg or {}).get("container"))
+    except ContainerError as exc:
+        fail(str(exc))
 
 
 def fail(message: str) -> None:
@@ -142,12 +155,13 @@ def open_db(cfg: dict, profile=None):
 
 
 def read_inputs(prompts: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] | None = None,
-                negative: bool = False, lines: bool = False) -> Collected:
+                negative: bool = False, lines: bool = False, container: str | None = None) -> Collected:
     """Every input of a lint or fmt run (rules in :mod:`promptkit.cli.inputs`): a bad argument or ``-f`` file
     is the command's one-line error; a bad file inside a folder is a warning and is skipped, and the run
     fails only when nothing could be read."""
     try:
-        found = collect(prompts, files, CAPTION_SUFFIXES if suffixes is None else suffixes, negative, lines)
+        found = collect(prompts, files, CAPTION_SUFFIXES if suffixes is None else suffixes, negative, lines,
+                        container)
     except InputError as exc:
         fail(str(exc))
     for error in found.errors:

@@ -4,7 +4,8 @@ Looked up from the current folder upwards; command-line options win over the fil
 ``dialect``, ``select``, ``ignore``, ``fail-on``, ``backtrack``, ``tag-sources`` (a list of ``danbooru``,
 ``e621``, ``wd14`` or paths to CSV files, relative to the file; replaces the profile's own sources),
 ``embeddings`` (a folder of textual-inversion files whose names are not tags, relative to the file),
-``lora-dirs`` (folders searched for ``<lora:name>`` by ``generate``, relative to the file).
+``lora-dirs`` (folders searched for ``<lora:name>`` by ``generate``, relative to the file), ``container`` (what
+``lint`` and ``fmt`` read their inputs as, see :mod:`promptkit.contain`; ``--container`` wins).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings", "lora-dirs"}
+KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings", "lora-dirs",
+        "container"}
 BUILTIN_SOURCES = ("danbooru", "e621", "wd14")
 
 
@@ -49,6 +51,7 @@ class ProjectSettings(BaseModel):
     tag_sources: list[StrictStr] | None = Field(None, alias="tag-sources")
     embeddings: StrictStr | None = None
     lora_dirs: list[StrictStr] | None = Field(None, alias="lora-dirs")
+    container: StrictStr | None = None
     tool: _Tool | None = None
 
     @field_validator("dialect")

@@ -185,8 +185,11 @@ def info(image, profile, as_json) -> None:
     db = open_db(cfg, prof)
     reports = [(label, text, lint_prompt(text, prof, dialect, db, negative=neg)) for label, text, neg in prompts]
     if as_json:
+        from ..contain import detect_container
+
         click.echo(json.dumps({"parameters": params, "profile": prof.id, "profile_reason": reason, "prompts": [
-            {"label": label, "text": text, **report.to_dict()} for label, text, report in reports]},
+            {"label": label, "text": text, "container": detect_container(text), **report.to_dict()}
+            for label, text, report in reports]},
             ensure_ascii=False, indent=2))
         return
     for label, text, report in reports:

@@ -11,6 +11,9 @@ The rules (also in ``promptkit lint --help``):
   textbox" script reads it, and every finding names the line of the file it is on.
 - A file whose last line holds A1111 generation parameters is an infotext: its prompt and negative prompt
   are linted apart. PNGs are read for their A1111 or ComfyUI metadata.
+- A container file (a styles.csv, a wildcard file, kohya sample prompts, a template ...: see
+  :mod:`promptkit.contain`) is one input; ``--container`` names the kind, else it is known from the file's name
+  and markers that cannot mean anything else. The linter splits it into its prompts.
 - Text must be UTF-8; a byte-order mark is dropped; binary data (NUL bytes, invalid UTF-8) is refused.
 - ``--negative`` marks every prompt given (arguments, stdin, caption files, lines) as a negative prompt;
   the parts of an infotext or PNG keep the roles their metadata gives them.
@@ -55,6 +58,7 @@ class PromptInput:
     model: str | None = None  # the infotext's Model: and Model hash:, which say the profile
     model_hash: str | None = None
     profile_reason: str | None = None  # why lint chose the profile it did
+    container: str | None = None  # the container kind the text is read as (None: detect it)
 
     @property
     def fixable(self) -> bool:
@@ -96,16 +100,17 @@ def looks_like_path(arg: str) -> bool:
     return False
 
 
-def _lines(text: str, label: str, negative: bool) -> list[PromptInput]:
+def _lines(text: str, label: str, negative: bool, container: str | None = None) -> list[PromptInput]:
     out = []
     for number, line in enumerate(text.split("\n"), 1):
         line = line.rstrip("\r")
         if line.strip():
-            out.append(PromptInput(f"{label}", line, negative, first_line=number))
+            out.append(PromptInput(f"{label}", line, negative, first_line=number, container=container))
     return out
 
 
-def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[PromptInput]:
+def read_file(path: Path, negative: bool = False, lines: bool = False,
+              container: str | None = None) -> list[PromptInput]:
     """The prompts in one file (see the module docstring)."""
     if path.suffix.lower() == ".png":
         from ..infotext import read_png_prompts
@@ -133,10 +138,10 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
     if "\0" in text:
         raise InputError(f"{path}: binary data (NUL bytes), not a text prompt")
     if lines:
-        return _lines(text, str(path), negative)
+        return _lines(text, str(path), negative, container)
     from ..infotext import looks_like_infotext, parse_infotext
 
-    if looks_like_infotext(text):
+    if container in (None, "infotext") and looks_like_infotext(text):
         info = parse_infotext(text)
         model, model_hash = info.params.get("Model"), info.params.get("Model hash")
         out = [PromptInput(f"{path}[prompt]", info.prompt, model=model, model_hash=model_hash)]
@@ -144,10 +149,11 @@ def read_file(path: Path, negative: bool = False, lines: bool = False) -> list[P
             out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True, model=model,
                                    model_hash=model_hash))
         return out
-    return [PromptInput(str(path), source.body, negative, path=path, whole_file=True, file=source)]
+    return [PromptInput(str(path), source.body, negative, path=path, whole_file=True, file=source,
+                        container=container)]
 
 
-def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]:
+def read_stdin(negative: bool = False, lines: bool = False, container: str | None = None) -> list[PromptInput]:
     if hasattr(sys.stdin, "buffer"):
         data = sys.stdin.buffer.read(MAX_TEXT_FILE + 1)  # `lint - < /dev/zero` must end
     else:
@@ -156,8 +162,8 @@ def read_stdin(negative: bool = False, lines: bool = False) -> list[PromptInput]
         raise InputError(f"<stdin>: input too large (more than {MAX_TEXT_FILE >> 20} MiB)")
     text = decode(data, "<stdin>")
     if lines:
-        return _lines(text, "<stdin>", negative)
-    return [PromptInput("<stdin>", _strip_end(text), negative)]
+        return _lines(text, "<stdin>", negative, container)
+    return [PromptInput("<stdin>", _strip_end(text), negative, container=container)]
 
 
 def _kind(path: Path) -> str:
@@ -185,14 +191,14 @@ def _argument(arg: str, label: str) -> str:
 
 
 def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[str, ...] = CAPTION_SUFFIXES,
-            negative: bool = False, lines: bool = False) -> Collected:
+            negative: bool = False, lines: bool = False, container: str | None = None) -> Collected:
     """Read every input (see the module docstring). Raises :class:`InputError` for an argument or ``-f``
     file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped."""
     out = Collected()
     for i, arg in enumerate(args):
         label = f"<arg {i + 1}>" if len(args) > 1 else "<prompt>"
         if arg == "-":
-            out.items.extend(read_stdin(negative, lines))
+            out.items.extend(read_stdin(negative, lines, container))
             continue
         arg = _argument(arg, label)
         path = Path(arg).expanduser() if arg.startswith("~") else Path(arg)
@@ -202,20 +208,20 @@ def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[
                            (p.suffix.lower() in suffixes or p.suffix.lower() == ".png"))
             for p in found:
                 try:
-                    out.items.extend(read_file(p, negative, lines))
+                    out.items.extend(read_file(p, negative, lines, container))
                 except InputError as exc:
                     out.errors.append(str(exc))
             if not found:
                 out.errors.append(f"{arg}: no caption files ({', '.join(suffixes)}) or PNGs in this folder")
         elif kind == "file":
-            out.items.extend(read_file(path, negative, lines))
+            out.items.extend(read_file(path, negative, lines, container))
         elif looks_like_path(arg):
             raise InputError(f"{arg}: no such file or folder")
         else:
-            out.items.append(PromptInput(label, arg, negative))
+            out.items.append(PromptInput(label, arg, negative, container=container))
     for name in files:
         path = Path(name)
         if _kind(path) != "file":
             raise InputError(f"{name}: no such file")
-        out.items.extend(read_file(path, negative, lines))
+        out.items.extend(read_file(path, negative, lines, container))
     return out

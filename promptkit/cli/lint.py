@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import sys
@@ -9,7 +10,7 @@ import sys
 import click
 
 from .._files import FileRewriteError, rewrite
-from .common import DIALECT, fail, load_settings, open_db, read_inputs, warn
+from .common import CONTAINER_HELP, DIALECT, container_option, fail, load_settings, open_db, read_inputs, warn
 from .inputs import PromptInput
 from .progress import progress
 
@@ -22,8 +23,11 @@ Inputs: an argument that names an existing file or folder is read; `-` is stdin;
 prompt, however long. A missing path (no spaces or commas, ending in .txt/.caption/.png, starting with
 / ./ ../ ~, or inside an existing folder) is an error. A .txt/.caption file is one caption (its lines are
 tags); with --lines each line of a file or of stdin is its own prompt, as A1111's "Prompts from file"
-reads it. Infotext files and PNGs are split into prompt and negative prompt. BOMs are dropped; binary or
-non-UTF-8 input is refused. In folders, unreadable files are reported and skipped."""
+reads it. Infotext files and PNGs are split into prompt and negative prompt. Containers (styles.csv, AI Horde
+styles, Regional Prompter and Forge Couple regions, kohya sample prompts, textual-inversion and dynamic-prompts
+templates, wildcard files) are split into their prompts, each linted on its own; placeholders such as {prompt},
+{p}, [filewords] and __wildcards__ are not prompt text. BOMs are dropped; binary or non-UTF-8 input is refused.
+In folders, unreadable files are reported and skipped."""
 
 
 @click.command(epilog=INPUT_RULES)
@@ -36,6 +40,7 @@ non-UTF-8 input is refused. In folders, unreadable files are reported and skippe
                    "model an infotext names, else the config's, else the family whose special tags the prompt uses "
                    "(score_9: pony-v6), else illustrious-xl (Danbooru tags); the choice is printed.")
 @click.option("-d", "--dialect", type=DIALECT, help="Prompt syntax. Default: the profile's.")
+@click.option("--container", metavar="KIND", help=CONTAINER_HELP)
 @click.option("--select", multiple=True, metavar="CODES",
               help="Only these rule codes, prefixes or names (PK2, PK201, ALL); turns on rules that are off by default.")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rule codes or prefixes.")
@@ -54,26 +59,27 @@ non-UTF-8 input is refused. In folders, unreadable files are reported and skippe
               "of each rule and counts the rest (in every format; JSON lists the counts under 'omitted').")
 @click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
               help="Caption file extensions to read in folders.")
-def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fmt, fix, unsafe_fixes, diff,
-         negative, fail_on, write_read_only, no_cap, extensions) -> None:
+def lint(prompts, files, lines, profile, dialect, container, select, ignore, embeddings, fmt, fix, unsafe_fixes,
+         diff, negative, fail_on, write_read_only, no_cap, extensions) -> None:
     """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
 
     Findings show file, line:column, rule code, message, the source around the span with a caret under
     it, and suggestions. Exit code 0 when clean, 1 with findings at or above --fail-on, 2 on usage or
     input errors (in a folder run: only when no file could be read).
     """
-    from ..linter import Severity, fix_text, lint_prompt
+    from ..linter import Severity
     from . import output
 
     settings = load_settings(profile, dialect, select, ignore, tuple(embeddings))
     prof, dialect, select, ignore, cfg = settings
     fail_on = fail_on or cfg.get("fail-on", "warning")
+    container = container_option(container, cfg)
     if not prompts and not files:
         if sys.stdin.isatty():
             fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
         prompts = ("-",)
     found = read_inputs(tuple(prompts), tuple(files),
-                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines)
+                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines, container)
     chosen: dict[int, tuple] = {}  # per input: (profile, db)
     dbs: dict[str, object] = {}
     announced: dict[tuple[str, str], int] = {}
@@ -94,38 +100,19 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
     backtrack = int(cfg.get("backtrack", 20))
     names = settings.embeddings
     pairs = []
-    fixed_total = 0
-    changed = not_written = False
+    state = {"fixed": 0, "changed": False, "not_written": False}
+    from ..contain import ContainerError
+
     with progress(len(found.items), "linting", min_total=50) as advance:
         for item in found.items:
             prof, db = chosen[id(item)]
-            if fix or diff:
-                new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
-                                             negative=item.negative, embeddings=names)
-                if new_text != item.text:
-                    changed = True
-                    fixed_total += len(applied)
-                    if diff:
-                        click.echo("".join(difflib.unified_diff(
-                            (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
-                            fromfile=item.label, tofile=item.label)), nl=False)
-                    elif item.fixable:
-                        try:
-                            rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
-                        except (FileRewriteError, OSError) as exc:
-                            warn(str(exc))
-                            new_text, not_written = item.text, True  # findings are for the text left in the file
-                    elif item.path is None and item.label.startswith("<"):
-                        click.echo(new_text)
-                    else:
-                        warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
-                if fix:
-                    item = PromptInput(item.label, new_text, item.negative, item.path, item.whole_file, item.first_line,
-                                       item.file, item.model, item.model_hash, item.profile_reason)
-            report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack,
-                                 embeddings=names, max_per_rule=None if no_cap else FINDING_CAP)
-            pairs.append((item, report))
+            try:
+                pairs.append(_lint_item(item, prof, dialect, db, select, ignore, backtrack, names, fix, diff,
+                                        unsafe_fixes, write_read_only, None if no_cap else FINDING_CAP, state))
+            except ContainerError as exc:
+                fail(str(exc))
             advance()
+    fixed_total, changed, not_written = state["fixed"], state["changed"], state["not_written"]
     if fmt == "json":
         for chunk in output.json_chunks(pairs):
             click.echo(chunk, nl=False)
@@ -149,3 +136,36 @@ def lint(prompts, files, lines, profile, dialect, select, ignore, embeddings, fm
     if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics) or \
             any(Severity(sev).rank >= threshold for _, r in pairs for (_, sev) in r.omitted):
         sys.exit(1)
+
+
+def _lint_item(item: PromptInput, prof, dialect, db, select, ignore, backtrack, names, fix, diff, unsafe_fixes,
+               write_read_only, max_per_rule: int | None, state: dict):
+    """Fix (with --fix/--diff) and lint one input; a container file is handled prompt by prompt."""
+    from ..linter import fix_text, lint_prompt
+
+    path = str(item.path) if item.path is not None else None
+    if fix or diff:
+        new_text, applied = fix_text(item.text, prof, dialect, db, select, ignore, unsafe=unsafe_fixes,
+                                     negative=item.negative, embeddings=names, container=item.container, path=path)
+        if new_text != item.text:
+            state["changed"] = True
+            state["fixed"] += len(applied)
+            if diff:
+                click.echo("".join(difflib.unified_diff(
+                    (item.text + "\n").splitlines(True), (new_text + "\n").splitlines(True),
+                    fromfile=item.label, tofile=item.label)), nl=False)
+            elif item.fixable:
+                try:
+                    rewrite(item.file, item.file.with_body(new_text), allow_read_only=write_read_only)
+                except (FileRewriteError, OSError) as exc:
+                    warn(str(exc))
+                    new_text, state["not_written"] = item.text, True  # findings are for the text left in the file
+            elif item.path is None and item.label.startswith("<"):
+                click.echo(new_text)
+            else:
+                warn(f"{item.label}: metadata inside a file is not rewritten; fixed text:\n{new_text}")
+        if fix:
+            item = dataclasses.replace(item, text=new_text)
+    report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names,
+                         container=item.container, path=path, max_per_rule=max_per_rule)
+    return item, report

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from .documents import Problem, Segment, Settings, document_mode, parse_directive, split_document
+from .documents import (Problem, Segment, Settings, container_problem, document_mode, parse_directive,
+                        split_document)
 
 DIALECTS = ("a1111", "comfy", "novelai", "compel")
 NETWORK_SUFFIXES = (".safetensors", ".pt", ".ckpt", ".bin")
@@ -45,11 +46,19 @@ class Resolved:
     def usable(self) -> bool:
         return self.profile is not None and not any(p.code == "settings" for p in self.problems)
 
+    @property
+    def prompts(self) -> list[Segment]:
+        """The segments that are prompt text (not kohya options or infotext settings)."""
+        return [s for s in self.segments if s.is_prompt]
+
     def segment_at(self, offset: int) -> Segment | None:
-        for segment in self.segments:
-            if segment.start <= offset <= segment.end:
-                return segment
-        return None
+        """The innermost prompt segment holding the offset (a variant's option rather than its template)."""
+        found = None
+        for segment in self.prompts:
+            if segment.start <= offset <= segment.end and (found is None or segment.end - segment.start <
+                                                          found.end - found.start):
+                found = segment
+        return found
 
 
 def resolve(text: str, path: str | None = None, settings: Settings | None = None,
@@ -66,9 +75,12 @@ def resolve(text: str, path: str | None = None, settings: Settings | None = None
     problems = [Problem(p.start, p.end, p.message, "directive-key") for p in problems]
     where = (0, body - 1) if body else (0, 0)
     merged = directive.over(settings or Settings())
-    mode = document_mode(path, merged)
-    segments = split_document(text, mode, bool(merged.negative), body)
+    mode = document_mode(path, merged, text[body:])
+    segments = split_document(text, mode, bool(merged.negative), body, path)
     out = Resolved(text, segments, mode, merged, problems=problems)
+    unreadable = container_problem(text, mode, body, path) if not segments and text[body:].strip() else None
+    if unreadable is not None:
+        problems.append(unreadable)
     problems.extend(text_problems(text))
     if bundled_only:
         refused = None
@@ -234,14 +246,31 @@ def lint(doc: Resolved) -> list[dict]:
     findings = [_problem_finding(p, "error" if p.code == "settings" else "warning") for p in doc.problems]
     if not doc.usable:
         return findings
-    for segment in doc.segments:
+    for segment in doc.prompts:
         findings.extend(_segment_findings(doc, segment))
+    common = [s for s in doc.prompts if s.role == "common"]
+    if common and doc.usable:  # Regional Prompter: the common prompt is part of every region
+        from ..linter.containers import _common_repeats
+        from ..linter.registry import select_rules
+
+        if "PK204" in {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)}:
+            for segment in doc.prompts:
+                if segment.role == "region":
+                    known = [_from_dict(f) for f in _segment_findings(doc, segment)]
+                    for d in _common_repeats(common[0], segment, doc.profile, doc.dialect, doc.db, []):
+                        if (d.code, segment.to_document(d.start), segment.to_document(d.end)) not in known:
+                            findings.append(_to_document(d.to_dict(), segment))
     return findings
+
+
+def _from_dict(f: dict) -> tuple:
+    return f["code"], f["start"], f["end"]
 
 
 def _segment_findings(doc: Resolved, segment: Segment) -> list[dict]:
     settings = doc.settings
-    key = (segment.text, segment.negative, doc.profile.id, doc.dialect, tuple(settings.select or ()),
+    key = (segment.text, tuple((p.start, p.end) for p in segment.placeholders), segment.negative, segment.dialect,
+           doc.profile.id, doc.dialect, tuple(settings.select or ()),
            tuple(settings.ignore or ()), doc.embeddings, id(doc.db))
     local = _memo.get(key) if len(segment.text) <= MEMO_TEXT_LIMIT else None
     if local is None:
@@ -263,11 +292,11 @@ def failure_finding(exc: Exception, length: int) -> dict:
 
 
 def _lint_segment(doc: Resolved, segment: Segment) -> list[dict]:
-    from ..linter import lint_prompt
+    from ..linter.containers import lint_segment
 
     try:
-        report = lint_prompt(segment.text, doc.profile, doc.dialect, doc.db, doc.settings.select,
-                             doc.settings.ignore, negative=segment.negative, embeddings=doc.embeddings)
+        report = lint_segment(segment, doc.profile, doc.dialect, doc.db, doc.settings.select, doc.settings.ignore,
+                              embeddings=doc.embeddings)
     except MemoryError:
         raise
     except Exception as exc:  # a library bug on this prompt: said, never swallowed
@@ -298,11 +327,14 @@ def _to_document(local: dict, segment: Segment) -> dict:
 
 
 def _whole_segment_edits(doc: Resolved, rewrite) -> list[dict]:
-    """One edit per prompt that ``rewrite(segment)`` changes (None from ``rewrite``: leave it)."""
+    """One edit per prompt that ``rewrite(segment)`` changes (None from ``rewrite``: leave it). Options inside a
+    variant are left to the template that holds them (one edit per template keeps the edits apart)."""
     edits = []
     if not doc.usable:
         return edits
-    for segment in doc.segments:
+    for segment in doc.prompts:
+        if segment.nested:
+            continue
         new = rewrite(segment)
         if new is None or new == segment.text:
             continue
@@ -314,12 +346,11 @@ def _whole_segment_edits(doc: Resolved, rewrite) -> list[dict]:
 
 def fix_all(doc: Resolved, unsafe: bool = False) -> list[dict]:
     """Edits that apply every safe fix (and unsafe ones with ``unsafe``), prompt by prompt, as ``lint --fix``."""
-    from ..linter import fix_text
+    from ..linter.containers import fix_segment
 
     def rewrite(segment: Segment) -> str:
-        fixed, _ = fix_text(segment.text, doc.profile, doc.dialect, doc.db, doc.settings.select,
-                            doc.settings.ignore, unsafe=unsafe, negative=segment.negative,
-                            embeddings=doc.embeddings)
+        fixed, _ = fix_segment(segment, doc.profile, doc.dialect, doc.db, doc.settings.select,
+                               doc.settings.ignore, unsafe=unsafe, embeddings=doc.embeddings)
         return fixed
 
     return _whole_segment_edits(doc, rewrite)
@@ -327,10 +358,9 @@ def fix_all(doc: Resolved, unsafe: bool = False) -> list[dict]:
 
 def format_document(doc: Resolved) -> list[dict]:
     """Edits that format every prompt as ``promptkit fmt`` does."""
-    from ..linter import format_prompt
+    from ..linter.containers import format_segment
 
-    return _whole_segment_edits(doc, lambda s: format_prompt(s.text, doc.profile, doc.dialect, doc.db,
-                                                             negative=s.negative))
+    return _whole_segment_edits(doc, lambda s: format_segment(s, doc.profile, doc.dialect, doc.db))
 
 
 def apply_edits(text: str, edits: list[dict]) -> str:
@@ -469,7 +499,7 @@ def hover(doc: Resolved, offset: int) -> dict | None:
     from ..syntax import parse
     from ..syntax.ast import ExtraNetwork
 
-    prompt = parse(segment.text, doc.dialect, namespaces=_namespaces(doc.profile))
+    prompt = parse(segment.masked(), segment.dialect or doc.dialect, namespaces=_namespaces(doc.profile))
     tags = prompt.tags
     import bisect
 
@@ -532,7 +562,7 @@ def chunk_view(doc: Resolved, segment: Segment, limit: int = 200) -> dict:
     from ..tokens.clip import clip_bpe
 
     bpe = clip_bpe()
-    plan = plan_chunks(parse(segment.text, doc.dialect, namespaces=_namespaces(doc.profile)))
+    plan = plan_chunks(parse(segment.masked(), segment.dialect or doc.dialect, namespaces=_namespaces(doc.profile)))
     chunks = []
     for i, chunk in enumerate(plan.chunks[:limit]):
         last = i == len(plan.chunks) - 1
@@ -598,9 +628,13 @@ def syntax_spans(doc: Resolved) -> list[list]:
     out: list[list] = []
     if not doc.usable:
         return out
-    for segment in doc.segments:
+    for segment in doc.prompts:
+        if segment.nested:
+            continue
         local: list[list] = []
-        prompt = parse(segment.text, doc.dialect, namespaces=_namespaces(doc.profile))
+        for p in segment.placeholders:
+            local.append([p.start, p.end, "macro"])
+        prompt = parse(segment.masked(), segment.dialect or doc.dialect, namespaces=_namespaces(doc.profile))
         for node in prompt.walk():
             t = type(node)
             if t is Group:

@@ -1,13 +1,11 @@
 """Documents people write prompts in, cut into the prompts they hold, and the settings that apply to them.
 
-A document is one of:
-
-- ``prompt``: the whole file is one prompt (``.prompt`` files, caption ``.txt``/``.caption`` files, where
-  the lines of a caption are its tags, as ``promptkit lint`` reads a caption file);
-- ``lines``: every non-empty line is its own prompt (A1111's "Prompts from file", sd-dynamic-prompts wildcard
-  files under a ``wildcards/`` folder, whose ``#`` lines are comments);
-- ``styles``: an A1111 ``styles.csv``: the ``prompt`` cell of each row is a prompt, the ``negative_prompt``
-  cell a negative prompt (quoted cells unquoted, spans mapped back through the quotes).
+A document is split by :mod:`promptkit.contain`: a plain prompt (``.prompt`` files, caption ``.txt``/``.caption``
+files, where the lines of a caption are its tags, as ``promptkit lint`` reads a caption file), ``lines`` (every
+non-empty line is its own prompt, as A1111's "Prompts from file"), ``styles`` (an A1111 ``styles.csv``: the
+``prompt`` cell of each row is a prompt, the ``negative_prompt`` cell a negative prompt, quoted cells unquoted,
+spans mapped back through the quotes), or any container kind (wildcard files, templates, regions ...). ``auto``
+knows the kind from the file's name and unambiguous markers.
 
 Which profile and dialect apply, first found wins: a directive on the first line
 (``# promptkit: profile=kivotos-xl-2 dialect=a1111 negative lines``), the project's ``promptkit.toml`` /
@@ -18,12 +16,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Mode = Literal["auto", "prompt", "lines", "styles"]
+from ..contain import Segment  # noqa: F401  (the editing layer's segments are the container stage's)
+
+Mode = Literal["auto", "prompt", "lines", "styles", "a1111-styles-csv", "horde-style", "regional-prompter",
+               "forge-couple", "kohya-sample", "ti-template", "dynamic-template", "wildcard-file", "infotext"]
+MODES = ("auto", "prompt", "lines", "styles", "a1111-styles-csv", "horde-style", "regional-prompter", "forge-couple",
+         "kohya-sample", "ti-template", "dynamic-template", "wildcard-file", "infotext")
 
 DIRECTIVE = re.compile(r"^#\s*promptkit\s*:(?P<body>[^\n]*)")
 _DIRECTIVE_KEYS = ("profile", "dialect", "negative", "mode", "select", "ignore")
@@ -78,7 +80,7 @@ def parse_directive(text: str) -> tuple[Settings, list[Problem], int]:
         start = match.start("body") + word.start()
         key, _, value = word.group().partition("=")
         key = key.lower()
-        if key in ("negative", "lines", "styles", "prompt") and not value:
+        if (key == "negative" or key in MODES) and not value:
             if key == "negative":
                 found["negative"] = True
             else:
@@ -87,11 +89,11 @@ def parse_directive(text: str) -> tuple[Settings, list[Problem], int]:
         if key not in _DIRECTIVE_KEYS or not value:
             problems.append(Problem(start, start + len(word.group()),
                                     f"unknown directive {word.group()!r}; use "
-                                    "profile=ID dialect=NAME negative lines|styles|prompt select=CODES ignore=CODES"))
+                                    "profile=ID dialect=NAME negative lines|styles|prompt|CONTAINER select=CODES ignore=CODES"))
         elif key == "negative":
             found["negative"] = value.lower() in ("1", "true", "yes", "on")
         elif key == "mode":
-            if value not in ("prompt", "lines", "styles"):
+            if value not in MODES:
                 problems.append(Problem(start, start + len(word.group()), f"unknown mode {value!r}"))
             else:
                 found["mode"] = value
@@ -103,142 +105,48 @@ def parse_directive(text: str) -> tuple[Settings, list[Problem], int]:
     return Settings(**found), problems, body_start
 
 
-def document_mode(path: str | None, settings: Settings) -> str:
-    """``prompt``, ``lines`` or ``styles`` for a document (see the module docstring)."""
+def document_mode(path: str | None, settings: Settings, text: str = "") -> str:
+    """The container a document is read as: the settings' ``mode``, else what its path and unambiguous markers
+    say (:func:`promptkit.contain.detect_container`)."""
     if settings.mode != "auto":
-        return settings.mode
-    if path:
-        p = PurePath(path)
-        name = p.name.lower()
-        if name.endswith(".csv") and "style" in name:
-            return "styles"
-        if p.suffix.lower() == ".txt" and any(part.lower() == "wildcards" for part in p.parts[:-1]):
-            return "lines"
-    return "prompt"
+        return _KINDS.get(settings.mode, settings.mode)
+    from ..contain import detect_container
+
+    return detect_container(text, path)
 
 
-@dataclass
-class Segment:
-    """One prompt of a document: its text as the model reads it and where each character sits in the file.
+def split_document(text: str, mode: str, negative: bool = False, body_start: int = 0,
+                   path: str | None = None) -> list[Segment]:
+    """The prompts of a document from ``body_start`` on (after a directive line), through :mod:`promptkit.contain`
+    (``mode`` is ``auto``, ``prompt``, ``lines``, ``styles`` or a container kind). Segments are in offsets of
+    the whole document; a container the text cannot be read as gives no segments (see :func:`container_problem`)."""
+    from ..contain import ContainerError, split_document as split
 
-    ``offsets`` is None when the text is a plain slice of the file starting at ``start``; inside a quoted
-    CSV cell with ``""`` escapes it maps every text position (and the end) to a file offset.
-    """
-
-    start: int
-    text: str
-    negative: bool = False
-    offsets: list[int] | None = None
-    quoting: str = ""  # "" (plain), "csv" (a quoted CSV cell), "csv-bare" (an unquoted CSV cell)
-
-    @property
-    def end(self) -> int:
-        return self.to_document(len(self.text))
-
-    def to_document(self, position: int) -> int:
-        position = max(0, min(position, len(self.text)))
-        return self.start + position if self.offsets is None else self.offsets[position]
-
-    def from_document(self, offset: int) -> int | None:
-        """The text position of a file offset inside this segment, or None when it lies outside."""
-        if not self.start <= offset <= self.end:
-            return None
-        if self.offsets is None:
-            return offset - self.start
-        import bisect
-
-        return bisect.bisect_left(self.offsets, offset)
-
-    def encode(self, replacement: str) -> str | None:
-        """A replacement as it must be written in the file, or None when this segment cannot hold it."""
-        if self.quoting == "csv":
-            return replacement.replace('"', '""')
-        if self.quoting == "csv-bare" and any(c in replacement for c in ',"\n\r'):
-            return None
-        return replacement
+    kind = _KINDS.get(mode, mode)
+    body = text[body_start:]
+    try:
+        doc = split(body, container=None if kind == "auto" else kind, path=path, negative=negative)
+    except ContainerError:
+        return []
+    if body_start:
+        for seg in doc.segments:
+            seg.start += body_start
+            seg.end += body_start
+            if seg.offsets is not None:
+                seg.offsets = [o + body_start for o in seg.offsets]
+    return doc.segments
 
 
-def split_document(text: str, mode: str, negative: bool = False, body_start: int = 0) -> list[Segment]:
-    """The prompts of a document from ``body_start`` on (after a directive line)."""
-    if mode == "lines":
-        return list(_lines(text, body_start, negative))
-    if mode == "styles":
-        return list(_styles(text, body_start))
-    return [Segment(body_start, text[body_start:], negative)]
+def container_problem(text: str, mode: str, body_start: int = 0, path: str | None = None) -> Problem | None:
+    """Why the document cannot be read as its container (a YAML wildcard file that is not YAML ...), or None."""
+    from ..contain import ContainerError, split_document as split
+
+    kind = _KINDS.get(mode, mode)
+    try:
+        split(text[body_start:], container=None if kind == "auto" else kind, path=path)
+    except ContainerError as exc:
+        return Problem(0, 0, str(exc), "settings")
+    return None
 
 
-def _lines(text: str, start: int, negative: bool):
-    pos = start
-    for line in text[start:].split("\n"):
-        body = line[:-1] if line.endswith("\r") else line
-        if body.strip() and not body.lstrip().startswith("#"):
-            yield Segment(pos, body, negative)
-        pos += len(line) + 1
-
-
-def csv_cells(text: str, start: int = 0):
-    """Rows of a CSV document as lists of (start, end, quoted) spans of each cell's contents (RFC 4180)."""
-    row: list[tuple[int, int, bool]] = []
-    i, n = start, len(text)
-    while i <= n:
-        if i < n and text[i] == '"':
-            j = i + 1
-            while True:
-                q = text.find('"', j)
-                if q == -1:  # an unterminated quote runs to the end, as Python's csv reads it
-                    q = n
-                    break
-                if text[q + 1:q + 2] == '"':
-                    j = q + 2
-                    continue
-                break
-            row.append((i + 1, q, True))
-            i = q + 1
-            while i < n and text[i] not in ",\n":  # junk after the closing quote belongs to the cell's end
-                i += 1
-        else:
-            j = i
-            while j < n and text[j] not in ",\n":
-                j += 1
-            end = j - 1 if j > i and text[j - 1] == "\r" else j
-            row.append((i, end, False))
-            i = j
-        if i >= n or text[i] == "\n":
-            yield row
-            row = []
-            if i >= n:
-                return
-        i += 1
-
-
-def _styles(text: str, start: int):
-    rows = csv_cells(text, start)
-    header = next(rows, None)
-    if header is None:
-        return
-    names = [text[s:e].strip().lower() for s, e, _ in header]
-    prompt_col = names.index("prompt") if "prompt" in names else 1
-    negative_col = names.index("negative_prompt") if "negative_prompt" in names else 2
-    for row in rows:
-        for col, negative in ((prompt_col, False), (negative_col, True)):
-            if col < len(row):
-                s, e, quoted = row[col]
-                if s < e:
-                    yield _cell(text, s, e, quoted, negative)
-
-
-def _cell(text: str, s: int, e: int, quoted: bool, negative: bool) -> Segment:
-    raw = text[s:e]
-    if not quoted:
-        return Segment(s, raw, negative, quoting="csv-bare")
-    if '""' not in raw:
-        return Segment(s, raw, negative, quoting="csv")
-    chars: list[str] = []
-    offsets: list[int] = []
-    i = 0
-    while i < len(raw):
-        offsets.append(s + i)
-        chars.append(raw[i])
-        i += 2 if raw.startswith('""', i) else 1
-    offsets.append(e)
-    return Segment(s, "".join(chars), negative, offsets, "csv")
+_KINDS = {"styles": "a1111-styles-csv"}

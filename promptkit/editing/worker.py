@@ -245,7 +245,7 @@ def _handle(method: str, params: dict, doc, documents: _Documents) -> Any:
         raise ValueError(f"{method} needs a document")
     if method == "lint":
         return {"findings": analysis.lint(doc), "mode": doc.mode, "profile": doc.profile.id if doc.profile else None,
-                "dialect": doc.dialect, "segments": [[s.start, s.end, s.negative] for s in doc.segments]}
+                "dialect": doc.dialect, "segments": [[s.start, s.end, s.negative] for s in doc.prompts if not s.nested]}
     if method == "fix_all":
         return analysis.fix_all(doc, bool(params.get("unsafe")))
     if method == "format":
@@ -257,9 +257,9 @@ def _handle(method: str, params: dict, doc, documents: _Documents) -> Any:
     if method == "syntax":
         return analysis.syntax_spans(doc)
     if method in ("chunks", "conversions"):
-        if not doc.usable or not doc.segments:
+        if not doc.usable or not doc.prompts:
             return None
-        segment = doc.segments[0]
+        segment = doc.prompts[0]
         return analysis.chunk_view(doc, segment) if method == "chunks" else analysis.conversions(doc, segment)
     raise ValueError(f"unknown method {method!r}")
 

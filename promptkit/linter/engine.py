@@ -63,16 +63,38 @@ def resolve_profile(profile):
 def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
                 negative: bool = False, backtrack: int = 20, embeddings: Iterable[str] = (),
-                extend_select: Sequence[str] | None = None, max_per_rule: int | None = None) -> LintReport:
-    """Lint one prompt.
+                extend_select: Sequence[str] | None = None, container: str | None = None,
+                path: str | None = None, max_per_rule: int | None = None) -> LintReport:
+    """Lint a prompt, or every prompt of a container text.
 
     ``profile`` is an id, a path or a :class:`Profile`; ``db`` defaults to the profile's own tag sources
     (:meth:`TagDB.for_profile`). ``select``/``ignore`` take rule codes, prefixes or names (``ALL``);
     without ``select`` the default rule set runs. ``embeddings`` are extra textual-inversion names (the
-    widely used ones are known already). Raises :class:`~promptkit.linter.registry.UnknownRuleError` for an
-    unknown code. ``max_per_rule`` keeps the first findings of each rule and only counts the rest
-    (``LintReport.omitted``), as linters do for generated files.
+    widely used ones are known already). ``container`` names what the text is (``prompt``, ``a1111-styles-csv``,
+    ... see :mod:`promptkit.contain`); None detects it from ``path`` and markers that cannot mean anything else
+    (``{prompt}``, ``{p}``, ``--n``, ``ADDCOMM``, ``__wildcard__``, ``{a|b}``). A container's prompts are linted one
+    by one and their findings returned together, in positions of ``text``. Raises
+    :class:`~promptkit.linter.registry.UnknownRuleError` for an unknown code and
+    :class:`~promptkit.contain.ContainerError` for an unknown container. ``max_per_rule`` keeps the first findings
+    of each rule and only counts the rest (``LintReport.omitted``), as linters do for generated files.
     """
+    from ..contain import split_document
+
+    doc = split_document(text, container=container, path=path, negative=negative)
+    if doc.plain:
+        return _lint_one(text, profile, dialect, db, select, ignore, doc.segments[0].negative, backtrack,
+                         embeddings, extend_select, max_per_rule)
+    from .containers import lint_document, merged_report
+
+    reports = lint_document(doc, profile, dialect, db, select, ignore, backtrack, embeddings, extend_select)
+    return merged_report(doc, reports, profile, dialect, negative, max_per_rule)
+
+
+def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
+              select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
+              negative: bool = False, backtrack: int = 20, embeddings: Iterable[str] = (),
+              extend_select: Sequence[str] | None = None, max_per_rule: int | None = None) -> LintReport:
+    """Lint one prompt (no container)."""
     rules = select_rules(select, ignore, extend_select)
     prof = resolve_profile(profile)
     dialect = dialect or prof.dialect
@@ -147,11 +169,21 @@ class _Taken:
 
 def fix_text(text: str, profile=None, dialect: str | None = None, db=None, select: Sequence[str] | None = None,
              ignore: Sequence[str] | None = None, unsafe: bool = False, negative: bool = False,
-             max_passes: int = 5, embeddings: Iterable[str] = ()) -> tuple[str, list[Diagnostic]]:
+             max_passes: int = 5, embeddings: Iterable[str] = (), container: str | None = None,
+             path: str | None = None) -> tuple[str, list[Diagnostic]]:
     """Apply fixes (safe ones; unsafe too with ``unsafe=True``) until none applies; returns text and what was fixed.
 
     Overlapping fixes are applied one per pass, so each pass re-lints the text the previous one produced.
+    A container text (``container``, ``path``: as :func:`lint_prompt`) is fixed prompt by prompt; placeholders
+    and everything between the prompts stay byte for byte.
     """
+    from ..contain import split_document
+
+    doc = split_document(text, container=container, path=path, negative=negative)
+    if not doc.plain:
+        from .containers import fix_document
+
+        return fix_document(doc, profile, dialect, db, select, ignore, unsafe, max_passes, embeddings)
     applied: list[Diagnostic] = []
     embeddings = tuple(embeddings)
     wanted = ("safe", "unsafe") if unsafe else ("safe",)
@@ -159,7 +191,7 @@ def fix_text(text: str, profile=None, dialect: str | None = None, db=None, selec
     if not fixing:
         return text, applied
     for _ in range(max_passes):
-        report = lint_prompt(text, profile, dialect, db, fixing, None, negative, embeddings=embeddings)
+        report = _lint_one(text, profile, dialect, db, fixing, None, negative, embeddings=embeddings)
         edits: list[Edit] = []
         taken = _Taken(len(text))
         for diag in report.diagnostics:

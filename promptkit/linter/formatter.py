@@ -62,11 +62,23 @@ def reorder(text: str, profile, dialect: str, db, negative: bool) -> str:
 
 
 def format_prompt(text: str, profile=None, dialect: str | None = None, db=None,
-                  negative: bool = False) -> str:
-    """Format a prompt (see the module docstring). Idempotent."""
+                  negative: bool = False, container: str | None = None, path: str | None = None) -> str:
+    """Format a prompt (see the module docstring). Idempotent.
+
+    A container text (``container``, ``path``: as :func:`~promptkit.linter.lint_prompt`) is formatted prompt by
+    prompt: nothing moves across a prompt, region or placeholder, and they stay byte for byte.
+    """
+    from ..contain import split_document
     from .engine import fix_text, resolve_profile
 
     prof = resolve_profile(profile)
+    doc = split_document(text, container=container, path=path, negative=negative)
+    if not doc.plain:
+        from .containers import format_document
+
+        return format_document(doc, prof, dialect, db)
+    negative = doc.segments[0].negative
     dialect = dialect or prof.dialect
-    fixed, _ = fix_text(text, profile=prof, dialect=dialect, db=db, select=FORMAT_RULES, negative=negative)
+    fixed, _ = fix_text(text, profile=prof, dialect=dialect, db=db, select=FORMAT_RULES, negative=negative,
+                        container="prompt")
     return normalize_spacing(reorder(fixed, prof, dialect, db, negative), dialect)

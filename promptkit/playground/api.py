@@ -86,7 +86,7 @@ class Target(BaseModel):
         return self
 
     def settings(self, negative: bool) -> Settings:
-        return Settings(profile=self.profile, dialect=self.dialect, negative=negative, mode="prompt",
+        return Settings(profile=self.profile, dialect=self.dialect, negative=negative, mode="auto",
                         select=self.select, ignore=self.ignore)
 
 

@@ -1,0 +1,157 @@
+"""Which container a text is: from the caller (an option, the profile or config), the file, or markers that
+cannot mean anything else. Ambiguous text stays a plain prompt."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from .document import Document
+from .formats import (REGIONAL_KEYWORDS, is_styles_table, split_dynamic_template, split_forge_couple, split_horde,
+                      split_infotext, split_kohya, split_lines, split_prompt, split_regional, split_styles_csv,
+                      split_ti_template, split_wildcards)
+from .placeholders import has_template_syntax
+
+CONTAINERS = ("prompt", "a1111-styles-csv", "horde-style", "regional-prompter", "forge-couple", "kohya-sample",
+              "ti-template", "dynamic-template", "wildcard-file", "infotext", "lines")
+ALIASES = {"styles": "a1111-styles-csv", "styles-csv": "a1111-styles-csv", "style": "a1111-styles-csv",
+           "horde": "horde-style", "regional": "regional-prompter", "kohya": "kohya-sample",
+           "ti": "ti-template", "template": "dynamic-template", "dynamic": "dynamic-template",
+           "wildcards": "wildcard-file", "wildcard": "wildcard-file", "couple": "forge-couple", "auto": None}
+
+_KOHYA_OPTION = re.compile(r"(?m) --(?:n [^\n]|[whdsl] \d)")
+_HORDE = re.compile(r"\{n?p\}")
+_RP_ONLY = re.compile(r"\b(ADDCOMM|ADDBASE|ADDCOL|ADDROW)\b")
+_COUPLE_DEFINE = re.compile(r"\{([A-Za-z_][\w -]*):[^{}]+\}")
+_YAML_HEAD = re.compile(r"\ufeff?(?:#[^\n]*\n|\s*\n)*[^\s#:,][^:,\n]*:[ \t]*\r?\n[ \t]+\S")
+
+
+def _yaml_collection(text: str) -> bool:
+    """A YAML mapping whose leaves are all strings (a wildcard collection), as sd-dynamic-prompts reads one."""
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except Exception:  # not YAML, or PyYAML missing: not a collection
+        return False
+    stack, leaves = [data], 0
+    if not isinstance(data, dict):
+        return False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            leaves += 1
+        elif node is not None:
+            return False
+    return leaves > 0
+
+
+class ContainerError(ValueError):
+    """An unknown container kind, or a file that is not what its container says (one line, for people)."""
+
+
+def canonical_container(name: str | None) -> str | None:
+    """The container kind for a name or alias (None: detect); :class:`ContainerError` for an unknown name."""
+    if name is None:
+        return None
+    key = name.strip().lower()
+    if key in ALIASES:
+        return ALIASES[key]
+    if key in CONTAINERS:
+        return key
+    raise ContainerError(f"unknown container {name!r}; known: auto, {', '.join(CONTAINERS)}")
+
+
+def detect_container(text: str, path: str | None = None) -> str:
+    """The container kind of ``text`` (see ``CONTAINERS``), from the file's name first, then unambiguous markers."""
+    kind = _from_path(text, path) if path else None
+    return kind or _from_markers(text)
+
+
+def _from_path(text: str, path: str) -> str | None:
+    p = PurePath(path)
+    name = p.name.lower()
+    suffix = p.suffix.lower()
+    folders = {part.lower() for part in p.parts[:-1]}
+    if suffix == ".csv" and ("style" in name or is_styles_table(text)):
+        return "a1111-styles-csv"
+    if suffix in (".yaml", ".yml"):
+        return "wildcard-file"
+    if suffix == ".json":
+        if _HORDE.search(text) and '"prompt"' in text:
+            return "horde-style"
+        if folders & {"wildcards", "collections"}:
+            return "wildcard-file"
+        return None
+    if suffix == ".txt":
+        if folders & {"wildcards", "collections"}:
+            return "wildcard-file"
+        if "textual_inversion_templates" in folders:
+            return "ti-template"
+        if name.startswith(("sample_prompt", "sample-prompt")) and _KOHYA_OPTION.search(text):
+            return "kohya-sample"
+    return None
+
+
+def _from_markers(text: str) -> str:
+    # An infotext is never guessed: pasted into a prompt it is a mistake the linter reports (PK110); files of
+    # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
+    if is_styles_table(text) and text.lstrip().lower().startswith("name"):
+        return "a1111-styles-csv"
+    if "{prompt}" in text:
+        return "a1111-styles-csv"
+    if _HORDE.search(text):
+        return "horde-style"
+    if _RP_ONLY.search(text):
+        return "regional-prompter"
+    if _KOHYA_OPTION.search(text):
+        return "kohya-sample"
+    if "[filewords]" in text or "[name]" in text:
+        return "ti-template"
+    if has_template_syntax(text) or "<ppp:" in text:
+        return "dynamic-template"
+    if _YAML_HEAD.match(text) and _yaml_collection(text):
+        return "wildcard-file"
+    m = _COUPLE_DEFINE.search(text)
+    if m and "{" + m.group(1) + "}" in text:
+        return "forge-couple"
+    return "prompt"
+
+
+def split_document(text: str, *, container: str | None = None, path: str | None = None,
+                   negative: bool = False) -> Document:
+    """The prompts and regions ``text`` holds. ``container`` is a kind or alias (None or ``auto``: detect it from
+    ``path`` and the text); ``negative`` says the text is a negative prompt (its prompt segments are negative).
+    Raises :class:`ContainerError` for an unknown kind or a file its kind cannot read."""
+    kind = canonical_container(container) or detect_container(text, path)
+    if kind == "prompt":
+        segments = split_prompt(text, negative)
+    elif kind == "a1111-styles-csv":
+        segments = split_styles_csv(text, negative)
+    elif kind == "horde-style":
+        segments = split_horde(text, negative)
+    elif kind == "regional-prompter":
+        segments = split_regional(text, negative)
+    elif kind == "forge-couple":
+        segments = split_forge_couple(text, negative)
+    elif kind == "kohya-sample":
+        segments = split_kohya(text, negative)
+    elif kind == "ti-template":
+        segments = split_ti_template(text, negative)
+    elif kind == "dynamic-template":
+        segments = split_dynamic_template(text, negative)
+    elif kind == "wildcard-file":
+        segments = split_wildcards(text, negative, path)
+    elif kind == "infotext":
+        segments = split_infotext(text, negative)
+    else:  # "lines"
+        segments = split_lines(text, negative)
+    return Document(text, kind, segments, path)
+
+
+__all__ = ["CONTAINERS", "ContainerError", "canonical_container", "detect_container", "split_document",
+           "REGIONAL_KEYWORDS"]
