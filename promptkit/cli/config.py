@@ -122,7 +122,12 @@ def find_config(start: Path | None = None) -> tuple[Path | None, dict[str, Any]]
     for folder in (here, *here.parents):
         own = folder / "promptkit.toml"
         if own.is_file():
-            return own, validate_settings(own, _unwrap(_load(own)))
+            data = _unwrap(_load(own))
+            others = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+            if set(others) - {"promptkit"}:
+                raise ConfigError(f"{own}: unknown setting(s) {', '.join('tool.' + k for k in sorted(others))}; "
+                                  "promptkit.toml holds promptkit's settings only")
+            return own, validate_settings(own, data)
         project = folder / "pyproject.toml"
         if project.is_file():
             tool = _load(project).get("tool", {})
