@@ -31,6 +31,7 @@ from .wildcards import Item, Wildcards, WildcardsArg
 
 MAX_PROMPTS = 1_000_000  # enumerating more without a limit is refused (a typo away from billions)
 MODES = ("combinatorial", "random", "cyclical")
+LIST_LIMIT = 100_000  # a construct with more expansions is re-expanded per prompt instead of held in a list
 
 _WRAP_MARKER = re.compile("[\u1801\u2026\u22ee\u22ef\u22f0\u22f1\ufe19]+|\\.{3,}")
 
@@ -126,10 +127,12 @@ class Expander:
     def _parse(self, text: str, source: _Source) -> Template:
         tree = self._parsed.get(text)
         if tree is None:
-            try:
-                tree = parse_template(text)
+            try:  # pyparsing expands tabs before parsing (parse_string without parse_with_tabs): so do we
+                tree = parse_template(text.expandtabs() if "\t" in text else text)
             except PromptSyntaxError as exc:
-                raise ExpansionError(f"{exc.message}: {text!r}", f"{source.origin}") from None
+                where = source.origin if ":" in source.origin else f"{source.origin}:{exc.line}:{exc.column}"
+                raise ExpansionError(f"{exc.message}" + (f" ({exc.hint})" if exc.hint else "") +
+                                     f"\n{exc.excerpt}", where) from None
             self._parsed[text] = tree
         return tree
 
@@ -138,12 +141,13 @@ class Expander:
         """A prompt body (a sequence, or one construct on its own)."""
         if any(type(n) is Comment for n in body):
             body = [n for n in body if type(n) is not Comment]
+        if len(body) == 1 and type(body[0]) is VarAssign:
+            raise ExpansionError("a template that is only a variable assignment has no prompt",
+                                 ctx.source.where(body[0]))
         assigns = [n for n in body if type(n) is VarAssign]
         if assigns:
             ctx = self._assign(assigns, ctx)
             body = [n for n in body if type(n) is not VarAssign]
-            if not body:
-                return iter(("",))
         if len(body) == 1 and not assigns:
             return self.node(body[0], ctx)
         return self._sequence(body, ctx)
@@ -178,6 +182,8 @@ class Expander:
             if self._nonfinite(token, ctx):
                 lists.append(None)
                 continue
+            if id(token) not in ctx.cache and self._count(token, ctx) > LIST_LIMIT:
+                return self._lazy_sequence(tokens, ctx)  # too many to hold: re-expand per row
             before = self.draws
             lists.append(self._list(token, ctx))
             impure = impure or self.draws != before
@@ -335,6 +341,8 @@ class Expander:
             if node.default:
                 return (node.default, ctx.source)
             raise ExpansionError(f"variable {node.name!r} is not defined", ctx.source.where(node))
+        if isinstance(value, tuple) and not value[0]:  # ${x=} is no value (the reference: undefined)
+            raise ExpansionError(f"variable {node.name!r} is empty", ctx.source.where(node))
         return value
 
     def _access(self, node: VarAccess, ctx: _Ctx) -> Iterator[str]:
@@ -347,6 +355,8 @@ class Expander:
         return self.body(body, ctx.replace(sampling=ctx.sampling | {node.name}, source=source, cache={}))
 
     def _wrap(self, node: Wrap, ctx: _Ctx) -> Iterator[str]:
+        if not node.wrapper or not node.inner:  # an empty part expands to nothing in the reference
+            return
         for wrapper in self.body(node.wrapper, ctx):
             m = _WRAP_MARKER.search(wrapper)
             prefix, suffix = (wrapper, "") if m is None else (wrapper[:m.start()], wrapper[m.end():])
@@ -393,6 +403,8 @@ class Expander:
             body, source = value
             return self._count_body(body, ctx.replace(sampling=ctx.sampling | {node.name}, source=source))
         if t is Wrap:
+            if not node.wrapper or not node.inner:
+                return 0
             return self._count_body(node.wrapper, ctx) * self._count_body(node.inner, ctx)
         if t is Variants:
             return self._count_variants(node, ctx)
