@@ -243,3 +243,27 @@ def test_expander_reuses_parsed_wildcards():
     ex = Expander(WILDCARDS)
     first = ex.expand("__animal__ {a|b}")
     assert ex.expand("__animal__ {a|b}") == first == _reference("__animal__ {a|b}", WILDCARDS)
+
+
+def test_cli_expand():
+    from click.testing import CliRunner
+
+    from promptkit.cli.main import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["expand", *args], catch_exceptions=False)
+
+    template = "1girl, {red|blue} eyes, {2$$ and $$smile|blush}"
+    out = run(template)
+    assert out.exit_code == 0 and out.output.splitlines() == _reference(template, None)
+    out = run("__animal__ {x|y}", "--wildcards", str(WILDCARDS), "--json", "-n", "3")
+    assert json.loads(out.output) == _reference("__animal__ {x|y}", WILDCARDS, limit=3)
+    drawn = run("__animal__ {x|y}", "-w", str(WILDCARDS), "-m", "random", "-n", "5", "--seed", "4", "--json")
+    assert json.loads(drawn.output) == promptkit.expand("__animal__ {x|y}", wildcards=WILDCARDS, mode="random",
+                                                         limit=5, seed=4)
+    assert run("{a|b} {c|d|e}", "--count").output.strip() == "6"
+    for args in (["__animl__", "-w", str(WILDCARDS)], ["__animal__", "-w", "/nonexistent/folder"], ["{a|b"],
+                 ["{a|b|c|d|e|f|g|h|i|j}" * 7]):
+        out = run(*args)
+        assert out.exit_code == 2 and len(out.output.strip().splitlines()) == 1, (args, out.output)
+    assert "nearest: animal" in run("__animl__", "-w", str(WILDCARDS)).output
