@@ -205,6 +205,7 @@ _SEPARATOR = re.compile(r"([!-#%-z|~ ]+)\$\$")  # printable ASCII and space, wit
 _NAME = re.compile(r"[A-Za-z_-][A-Za-z0-9_-]*")
 _PARAMS = re.compile(r"[ \t\r\n]*\(([^)]+)\)")
 _SAMPLER = frozenset("~!@")
+_SPECIAL = re.compile(r"[#{$%]|__|//|/\*")
 
 TOP, VARIANT, PATH = 0, 1, 2
 _LITERALS = {TOP: _LIT_TOP, VARIANT: _LIT_VARIANT}
@@ -497,6 +498,8 @@ def parse_template(text: str) -> Template:
     Raises :class:`PromptSyntaxError` where the reference (``dynamicprompts``) refuses the text too: an
     unclosed ``{``, a stray ``$``, ``%`` or ``__``, a variant that is not ``{options}``.
     """
+    if not _SPECIAL.search(text):  # plain text (most wildcard lines): one literal
+        return Template(text, [Text(0, len(text), [text], text)] if text else [])
     parser = _Parser(text)
     body, pos = parser.body(0, TOP)
     if pos < len(text):

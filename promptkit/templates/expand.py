@@ -31,7 +31,6 @@ from .wildcards import Item, Wildcards, WildcardsArg
 
 MAX_PROMPTS = 1_000_000  # enumerating more without a limit is refused (a typo away from billions)
 MODES = ("combinatorial", "random", "cyclical")
-LIST_LIMIT = 100_000  # a construct with more expansions is re-expanded per prompt instead of held in a list
 
 _WRAP_MARKER = re.compile("[\u1801\u2026\u22ee\u22ef\u22f0\u22f1\ufe19]+|\\.{3,}")
 
@@ -55,7 +54,7 @@ class _Ctx:
         self.nonfinite = nonfinite  # "random"/"cyclical" inside a ~ / @ construct
         self.sampling = sampling  # variables being sampled (recursion guard)
         self.stack = stack  # wildcard names being expanded (cycle guard)
-        self.cache: dict[int, list[str]] = {}
+        self.cache: dict[int, _Memo] = {}
 
     def with_vars(self, new: dict) -> "_Ctx":
         return _Ctx(self.source, {**self.vars, **new}, self.nonfinite, self.sampling, self.stack)
@@ -173,56 +172,53 @@ class Expander:
         return sampler if sampler in ("random", "cyclical") else None
 
     def _sequence(self, tokens: list[Node], ctx: _Ctx) -> Iterator[str]:
-        lists: list[list[str] | None] = []
-        impure = False
+        """The product of the tokens' expansions, first token slowest. Each finite token's expansions are
+        produced on demand and kept (a limit of 1,000 reads only what 1,000 prompts need); a ~ / @ token
+        is drawn anew for every prompt."""
+        sources: list = []
         for token in tokens:
             if type(token) is Text:
-                lists.append([token.value])
-                continue
-            if self._nonfinite(token, ctx):
-                lists.append(None)
-                continue
-            if id(token) not in ctx.cache and self._count(token, ctx) > LIST_LIMIT:
-                return self._lazy_sequence(tokens, ctx)  # too many to hold: re-expand per row
-            before = self.draws
-            lists.append(self._list(token, ctx))
-            impure = impure or self.draws != before
-        if not impure and all(lst is not None for lst in lists):
-            return ("".join(parts) for parts in itertools.product(*lists))  # type: ignore[arg-type]
-        return self._lazy_sequence(tokens, ctx)
+                sources.append((token.value,))
+            elif self._nonfinite(token, ctx):
+                sources.append(token)
+            else:
+                memo = ctx.cache.get(id(token))
+                if memo is None:
+                    memo = ctx.cache[id(token)] = _Memo(self.node(token, ctx))
+                sources.append(memo)
+        if all(type(src) is tuple for src in sources):
+            return iter(("".join(src[0] for src in sources),))
+        return self._product(sources, 0, ctx)
+
+    def _product(self, sources: list, i: int, ctx: _Ctx) -> Iterator[str]:
+        if i == len(sources):
+            yield ""
+            return
+        src = sources[i]
+        if isinstance(src, Node):
+            mode = self._nonfinite(src, ctx)
+            for rest in self._product(sources, i + 1, ctx):
+                yield self.draw(src, ctx, mode) + rest  # type: ignore[arg-type]
+            return
+        if i == len(sources) - 1:
+            yield from src
+            return
+        for first in src:
+            for rest in self._product(sources, i + 1, ctx):
+                yield first + rest
 
     def _list(self, node: Node, ctx: _Ctx) -> list[str]:
-        """The node's expansions as a list, cached when nothing in it was drawn at random."""
-        key = id(node)
-        hit = ctx.cache.get(key)
-        if hit is not None:
-            return hit
-        before = self.draws
-        values = []
-        for value in self.node(node, ctx):
-            values.append(value)
-            if len(values) > MAX_PROMPTS:
+        """All of the node's expansions (cached in the context)."""
+        memo = ctx.cache.get(id(node))
+        if memo is None:
+            memo = ctx.cache[id(node)] = _Memo(self.node(node, ctx))
+        count = 0
+        for _ in memo:
+            count += 1
+            if count > MAX_PROMPTS:
                 raise ExpansionError(f"{render_short(node)} makes more than {MAX_PROMPTS:,} prompts",
                                      ctx.source.where(node))
-        if self.draws == before:
-            ctx.cache[key] = values
-        return values
-
-    def _lazy_sequence(self, tokens: list[Node], ctx: _Ctx) -> Iterator[str]:
-        def rows(i: int) -> Iterator[list[str]]:
-            if i == len(tokens):
-                yield []
-                return
-            token = tokens[i]
-            mode = self._nonfinite(token, ctx)
-            if mode:
-                for rest in rows(i + 1):
-                    yield [self.draw(token, ctx, mode)] + rest
-            else:
-                for first in self.node(token, ctx):
-                    for rest in rows(i + 1):
-                        yield [first] + rest
-        return ("".join(row) for row in rows(0))
+        return memo.values
 
     def node(self, node: Node, ctx: _Ctx) -> Iterator[str]:
         t = type(node)
@@ -492,6 +488,33 @@ class Expander:
         i = self._cycle.get(id(node), 0)
         self._cycle[id(node)] = i + 1
         return values[i % len(values)]
+
+
+class _Memo:
+    """An iterator's values, produced on first demand and replayed after (a restartable generator)."""
+
+    __slots__ = ("it", "values", "done")
+
+    def __init__(self, it: Iterator[str]) -> None:
+        self.it = it
+        self.values: list[str] = []
+        self.done = False
+
+    def __iter__(self) -> Iterator[str]:
+        values = self.values
+        i = 0
+        while True:
+            if i < len(values):
+                yield values[i]
+                i += 1
+            elif self.done:
+                return
+            else:
+                try:
+                    values.append(next(self.it))
+                except StopIteration:
+                    self.done = True
+                    return
 
 
 def _key(body: list[Node]) -> tuple:

@@ -45,10 +45,17 @@ class Item:
 class Wildcards:
     """Named option lists, looked up the way dynamic prompts does."""
 
-    def __init__(self, collections: dict[str, list[Item]], root: Path | None = None) -> None:
-        self.collections = collections
+    def __init__(self, collections: dict[str, list[Item]] | None, root: Path | None = None) -> None:
+        self._collections = collections
         self.root = root
         self._cache: dict[str, list[Item]] = {}
+
+    @property
+    def collections(self) -> dict[str, list[Item]]:
+        """Name -> options; a folder is read on first use (a template without wildcards never reads it)."""
+        if self._collections is None:
+            self._collections = _read_folder(self.root)  # type: ignore[arg-type]
+        return self._collections
 
     @classmethod
     def load(cls, source: WildcardsArg) -> "Wildcards":
@@ -66,18 +73,8 @@ class Wildcards:
     def from_folder(cls, root: Path) -> "Wildcards":
         if not root.is_dir():
             raise WildcardError(f"wildcard folder {str(root)!r} is not a directory")
-        found: dict[str, list[Item]] = {}
-        for dirname, dirnames, filenames in os.walk(root, followlinks=True):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for filename in sorted(filenames):
-                path = Path(dirname) / filename
-                if path.suffix == ".txt":
-                    found[_name(path, root)] = _read_text(path)
-                elif path.suffix in (".yaml", ".json"):
-                    prefix = _name(path.parent, root)
-                    for name, items in _read_structured(path):
-                        found[f"{prefix}/{name}" if prefix else name] = items
-        return cls(found, root)
+        return cls(None, root)
+
 
     def names(self) -> list[str]:
         return list(self.collections)
@@ -109,6 +106,21 @@ class Wildcards:
             if fnmatchcase(name, pattern):
                 out.extend(items)
         return out
+
+
+def _read_folder(root: Path) -> dict[str, list[Item]]:
+    found: dict[str, list[Item]] = {}
+    for dirname, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            path = Path(dirname) / filename
+            if path.suffix == ".txt":
+                found[_name(path, root)] = _read_text(path)
+            elif path.suffix in (".yaml", ".json"):
+                prefix = _name(path.parent, root)
+                for name, items in _read_structured(path):
+                    found[f"{prefix}/{name}" if prefix else name] = items
+    return found
 
 
 def _clean(name: str) -> str:
@@ -144,7 +156,7 @@ def _read_structured(path: Path) -> Iterable[tuple[str, list[Item]]]:
         if path.suffix == ".yaml":
             import yaml
 
-            data = yaml.safe_load(content)
+            data = yaml.load(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # same as safe_load
         else:
             data = json.loads(content)
     except Exception:  # the reference skips an unreadable structured file with a warning; so do we
