@@ -267,3 +267,61 @@ def test_cli_expand():
         out = run(*args)
         assert out.exit_code == 2 and len(out.output.strip().splitlines()) == 1, (args, out.output)
     assert "nearest: animal" in run("__animl__", "-w", str(WILDCARDS)).output
+
+
+# --- lint ----------------------------------------------------------------------------------------------------
+
+def _lint(text, **kw):
+    from promptkit.linter.templates import lint_template
+
+    return [(d.code, text[d.start:d.end]) for d in lint_template(text, **kw)]
+
+
+def test_lint_template_findings_at_their_spans(tmp_path):
+    from promptkit.linter.templates import lint_template
+
+    (tmp_path / "hair_colors.txt").write_text("red\nblue\n")
+    (tmp_path / "a.txt").write_text("red\n__b__ cat\n")
+    (tmp_path / "b.txt").write_text("# comment\n__a__\n")
+    text = "1girl, __hair_colours__ hair, {red|blue|red} eyes, {2$$smile||blush}, {|wink}, __a__"
+    found = lint_template(text, wildcards=tmp_path)
+    by_code = {d.code: d for d in found}
+    assert sorted(by_code) == ["PK401", "PK402", "PK403", "PK404"]
+    missing = by_code["PK401"]
+    assert text[missing.start:missing.end] == "__hair_colours__" and missing.suggestions[0] == "hair_colors"
+    assert (missing.line, missing.column) == (1, 8)
+    # the expansion agrees that it is missing / a cycle
+    with pytest.raises(promptkit.ExpansionError, match="no wildcard 'hair_colours'"):
+        promptkit.expand("__hair_colours__", wildcards=tmp_path)
+    assert "a -> b -> a" in by_code["PK403"].message and "b.txt:2" in by_code["PK403"].message
+    assert text[by_code["PK404"].start:by_code["PK404"].end] == "red"
+    assert by_code["PK404"].start == text.index("|red}") + 1
+    # the reference merges the repeat: the option adds nothing
+    assert promptkit.expand("{red|blue|red}") == promptkit.expand("{red|blue}") == _reference("{red|blue|red}", None)
+    assert text[by_code["PK402"].start:by_code["PK402"].end] == ""  # between the two bars
+    assert _lint("{|wink} {a|b}") == []  # one empty option: the 'sometimes nothing' idiom
+
+
+def test_lint_template_count_limit_and_syntax():
+    template = "{a|b|c|d|e|f|g|h|i|j} " * 3
+    assert _lint(template, limit=999) == [("PK405", template)]
+    assert _lint(template, limit=1000) == []
+    (code, _), = _lint("1girl, {red|blue eyes")
+    assert code == "PK400"
+    assert _reference("1girl, {red|blue eyes", None) == "ParseException"
+
+
+def test_option_text_is_linted_in_place():
+    """A typo inside an option is found by the regular linter at the option's own span."""
+    from promptkit.linter import lint_prompt
+    from promptkit.linter.templates import template_fragments
+
+    text = "1girl, {long hiar|short hair}, __hair__ eyes"
+    spans = list(template_fragments(text))
+    assert [text[s:e] for s, e in spans] == ["1girl, ", "long hiar", "short hair", ", ", " eyes"]
+    found = []
+    for start, end in spans:
+        for d in lint_prompt(text[start:end], "kivotos-xl-2").diagnostics:
+            found.append((d.code, start + d.start, start + d.end))
+    typo = [f for f in found if text[f[1]:f[2]] == "long hiar"]
+    assert typo, found
