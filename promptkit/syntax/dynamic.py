@@ -205,6 +205,7 @@ _SEPARATOR = re.compile(r"([!-#%-z|~ ]+)\$\$")  # printable ASCII and space, wit
 _NAME = re.compile(r"[A-Za-z_-][A-Za-z0-9_-]*")
 _PARAMS = re.compile(r"[ \t\r\n]*\(([^)]+)\)")
 _SAMPLER = frozenset("~!@")
+_COMMENT_START = frozenset(" \t\r\n#/")
 _SPECIAL = re.compile(r"[#{$%]|__|//|/\*")
 
 TOP, VARIANT, PATH = 0, 1, 2
@@ -225,6 +226,8 @@ class _Parser:
     # comments: skipped wherever a token starts, with the whitespace before them
     def comments(self, pos: int, out: list) -> int:
         text, match = self.text, _COMMENT.match
+        if pos >= len(text) or text[pos] not in _COMMENT_START:
+            return pos
         m = match(text, pos)
         while m and m.end() > pos:
             out.append(Comment(pos, m.end(), [m.group()]))
