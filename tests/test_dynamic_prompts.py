@@ -325,3 +325,17 @@ def test_option_text_is_linted_in_place():
             found.append((d.code, start + d.start, start + d.end))
     typo = [f for f in found if text[f[1]:f[2]] == "long hiar"]
     assert typo, found
+
+
+def test_readme_template_examples_are_true():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Dynamic-prompts templates", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("promptkit.") or line.startswith("# [")]
+    results = {"expand1": promptkit.expand("{red|blue} eyes, {2$$ and $$smile|blush}")}
+    assert f"# {results['expand1']!r}" in lines
+    assert results["expand1"] == _reference("{red|blue} eyes, {2$$ and $$smile|blush}", None)
+    hair = promptkit.expand("__hair__ hair", wildcards={"hair": ["black", "blonde"]})
+    assert f"# {hair!r}" in section.split('wildcards={"hair": ["black", "blonde"]})')[1].splitlines()[0]
+    assert promptkit.count_expansions("{a|b|c} " * 12) == 531441 and "# 531441" in section
+    drawn = promptkit.expand("{red|blue} eyes", mode="random", limit=3, seed=1)
+    assert len(drawn) == 3 and set(drawn) <= {"red eyes", "blue eyes"}
