@@ -24,7 +24,7 @@ import re
 from typing import Iterator
 
 from ..syntax.dynamic import (
-    Comment, Node, Template, Text, VarAccess, VarAssign, Variants, Wildcard, Wrap, parse_template,
+    Comment, Node, Template, Text, VarAccess, VarAssign, Variants, Wildcard, Wrap, parse_template, render,
 )
 from ..syntax.errors import PromptSyntaxError, line_col
 from .wildcards import Item, Wildcards, WildcardsArg
@@ -86,10 +86,9 @@ class _Source:
 class Expander:
     """Expansion of templates against one wildcard collection (parsed wildcard options are cached)."""
 
-    def __init__(self, wildcards: WildcardsArg = None, seed: int | None = None, limit: int | None = None) -> None:
+    def __init__(self, wildcards: WildcardsArg = None, seed: int | None = None) -> None:
         self.wildcards = Wildcards.load(wildcards)
         self.rng = random.Random(seed if seed is not None else 0)
-        self.limit = limit
         self._parsed: dict[str, Template] = {}
         self._cycle: dict[int, int] = {}
         self.draws = 0
@@ -276,9 +275,13 @@ class Expander:
                         yield value
             return
         keys = [o[0] for o in options]
+        lists: dict[int, list[str]] = {}  # each option's expansions, made once per variant
         for k in range(lo, hi + 1):
             for combo in _permutations(list(range(len(options))), keys, k):
-                for parts in itertools.product(*[self._option_list(options[i]) for i in combo]):
+                for i in combo:
+                    if i not in lists:
+                        lists[i] = self._option_list(options[i])
+                for parts in itertools.product(*[lists[i] for i in combo]):
                     unique = tuple(dict.fromkeys(parts))
                     if len(unique) == k and unique not in seen:
                         seen.add(unique)
@@ -523,16 +526,12 @@ def _key(body: list[Node]) -> tuple:
 
 
 def _render_key(node: Node) -> tuple:
-    from ..syntax.dynamic import render
-
     if type(node) is Text:
         return ("T", node.value)
     return (type(node).__name__, render(node))
 
 
 def render_short(node: Node) -> str:
-    from ..syntax.dynamic import render
-
     text = render(node)
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
