@@ -339,3 +339,18 @@ def test_readme_template_examples_are_true():
     assert promptkit.count_expansions("{a|b|c} " * 12) == 531441 and "# 531441" in section
     drawn = promptkit.expand("{red|blue} eyes", mode="random", limit=3, seed=1)
     assert len(drawn) == 3 and set(drawn) <= {"red eyes", "blue eyes"}
+
+
+def test_lint_template_conflicts_only_in_some_expansions():
+    from promptkit.linter import lint_prompt
+    from promptkit.linter.templates import lint_template
+
+    text = "solo, {1girl|2girls}, smile, {day|night}"
+    found = lint_template(text)
+    assert [(d.code, text[d.start:d.end]) for d in found] == [("PK406", "2girls")]
+    assert "'solo' contradicts '2girls'" in found[0].message
+    # the judgement is the regular rule's on the expansion that has the option, and on no other
+    expansions = promptkit.expand(text)
+    flagged = [e for e in expansions if any(d.code == "PK205" for d in lint_prompt(e, select=["PK205"]).diagnostics)]
+    assert flagged and all("2girls" in e for e in flagged) and len(flagged) == len(expansions) // 2
+    assert lint_template("1girl, {smile|frown}, {solo|}") == []

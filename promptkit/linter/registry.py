@@ -52,6 +52,7 @@ RULES: tuple[type[Rule], ...] = (
     templates.WildcardCycle,        # PK403
     templates.RepeatedOption,       # PK404
     templates.TooManyPrompts,       # PK405
+    templates.ConflictInExpansion,  # PK406
 )
 
 _BY_CODE = {r.code: r for r in RULES}

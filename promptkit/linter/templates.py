@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..syntax.dynamic import Template, Text, Variants, Wildcard, parse_template, render
+from ..syntax.dynamic import Comment, Template, Text, Variants, Wildcard, parse_template, render
 from ..syntax.errors import PromptSyntaxError
 from ..templates.expand import ExpansionError, Expander, _key, _nearest
 from ..templates.wildcards import Wildcards, WildcardsArg
 from .diagnostics import Diagnostic
 from .rules.templates import (
-    EmptyOption, MissingWildcard, RepeatedOption, TemplateSyntax, TooManyPrompts, WildcardCycle,
+    ConflictInExpansion, EmptyOption, MissingWildcard, RepeatedOption, TemplateSyntax, TooManyPrompts, WildcardCycle,
 )
 
 DEFAULT_LIMIT = 100_000
 
 
-def lint_template(text: str, *, wildcards: WildcardsArg = None, limit: int = DEFAULT_LIMIT) -> list[Diagnostic]:
+def lint_template(text: str, *, wildcards: WildcardsArg = None, limit: int = DEFAULT_LIMIT,
+                  profile: str | None = None) -> list[Diagnostic]:
     """Template-level findings for ``text`` against ``wildcards`` (a folder, a mapping or None), located.
 
     Wildcards are judged only when a collection is given (without one every wildcard would be missing).
@@ -35,6 +36,7 @@ def lint_template(text: str, *, wildcards: WildcardsArg = None, limit: int = DEF
         return [d.locate(text)]
     found: list[Diagnostic] = []
     found.extend(_options(tree))
+    found.extend(_conflicts(tree, profile))
     broken = False
     if wildcards is not None:
         source = Wildcards.load(wildcards)
@@ -89,6 +91,42 @@ def _options(tree: Template) -> Iterator[Diagnostic]:
                     "one option; write a weight such as 2:: instead)", option.body_start, option.body_end)
             else:
                 seen[key] = node.options.index(option) + 1
+
+
+def _conflicts(tree: Template, profile: str | None) -> Iterator[Diagnostic]:
+    """PK406: each top-level variant's plain-text options against the template's own top-level text (other
+    constructs left out, a comma in their place): a count conflict (PK205) that appears only with the option."""
+    from .engine import lint_prompt
+
+    top = tree.body
+    variants = [n for n in top if type(n) is Variants]
+    if not variants:
+        return
+
+    def prompt_with(chosen: Variants | None, option_text: str) -> str:
+        parts = []
+        for n in top:
+            if type(n) is Text:
+                parts.append(n.value)
+            elif n is chosen:
+                parts.append(option_text)
+            elif type(n) is not Comment:
+                parts.append(", ")
+        return "".join(parts)
+
+    def conflicts(text: str) -> set[str]:
+        return {d.message for d in lint_prompt(text, profile=profile, select=["PK205"]).diagnostics}
+
+    base = conflicts(prompt_with(None, ""))
+    rule = ConflictInExpansion()
+    for node in variants:
+        for option in node.options:
+            if not option.body or any(type(n) is not Text for n in option.body):
+                continue
+            text = "".join(n.value for n in option.body)
+            new = conflicts(prompt_with(node, text)) - base
+            for message in sorted(new):
+                yield rule.diagnostic(f"with this option: {message}", option.body_start, option.body_end)
 
 
 class _WildcardWalker:

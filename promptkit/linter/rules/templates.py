@@ -104,3 +104,17 @@ class TooManyPrompts(TemplateRule):
 
     code = "PK405"
     name = "too-many-prompts"
+
+
+class ConflictInExpansion(TemplateRule):
+    """A variant option whose tags contradict the rest of the template (``solo, {1girl|2girls}``).
+
+    Why: the conflict is in only some of the prompts the template makes, so linting the template as text
+    does not show it; every prompt made with that option asks the model for both (``solo`` and ``2girls``:
+    extra limbs and faces). Reported at the option, with the tag it contradicts.
+
+    Example: ``solo, {1girl|2girls}, smile`` -> ``{solo, 1girl|2girls}, smile``.
+    """
+
+    code = "PK406"
+    name = "conflict-in-expansion"
