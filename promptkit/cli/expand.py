@@ -37,7 +37,13 @@ def expand_command(template, wildcards, mode, count, seed, count_only, as_json) 
     try:
         expander = Expander(wildcards, seed=seed)
         if count_only:
-            click.echo(expander.count(template))
+            total = expander.count(template)
+            try:
+                click.echo(str(total))
+            except ValueError:  # more digits than Python prints (4,300)
+                from ..templates.expand import big_number
+
+                click.echo(big_number(total))
             return
         prompts = expander.expand(template, mode=mode, limit=count)
     except (ExpansionError, WildcardError) as exc:

@@ -8,11 +8,12 @@ piece of literal text with its span, so a typo in ``{long hiar|short hair}`` is 
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
-from ..syntax.dynamic import Comment, Template, Text, Variants, Wildcard, parse_template, render
+from ..syntax.dynamic import Template, Text, Variants, Wildcard, parse_template, render
 from ..syntax.errors import PromptSyntaxError
-from ..templates.expand import ExpansionError, Expander, _key, _nearest
+from ..templates.expand import ExpansionError, Expander, _key, _nearest, big_number
 from ..templates.wildcards import Wildcards, WildcardsArg
 from .diagnostics import Diagnostic
 from .rules.templates import (
@@ -57,7 +58,7 @@ def lint_template(text: str, *, wildcards: WildcardsArg = None, limit: int = DEF
             total = None
         if total is not None and total > limit:
             found.append(TooManyPrompts().diagnostic(
-                f"the template makes {total:,} prompts (limit {limit:,})", 0, len(text)))
+                f"the template makes {big_number(total)} prompts (limit {limit:,})", 0, len(text)))
     for d in found:
         d.locate(text)
     found.sort(key=lambda d: (d.start, d.code))
@@ -71,15 +72,15 @@ def _options(tree: Template) -> Iterator[Diagnostic]:
             continue
         seen: dict = {}
         empties = 0
-        for option in node.options:
+        for number, option in enumerate(node.options, 1):
             body = option.body
             blank = not body or all(type(n) is Text and not n.value.strip() for n in body)
             if blank:
                 empties += 1
-                if empties > 1:
+                if empties == 2:  # once per variant, however many more there are
                     yield empty.diagnostic("a second empty option: options written the same are one",
                                            option.start, option.end)
-                elif node.bounded and node.hi > 1:
+                elif empties == 1 and node.bounded and node.hi > 1:
                     yield empty.diagnostic("an empty option in a {n$$...} variant makes prompts with a "
                                            "dangling separator", option.start, option.end)
                 continue
@@ -90,42 +91,50 @@ def _options(tree: Template) -> Iterator[Diagnostic]:
                     f"option {render(option).strip()!r} repeats option {first} (options written the same are "
                     "one option; write a weight such as 2:: instead)", option.body_start, option.body_end)
             else:
-                seen[key] = node.options.index(option) + 1
+                seen[key] = number
+
+
+_COUNTISH = re.compile(r"solo|no[ _]humans|\d|multiple", re.IGNORECASE)  # text that may hold a count tag
 
 
 def _conflicts(tree: Template, profile: str | None) -> Iterator[Diagnostic]:
-    """PK406: each top-level variant's plain-text options against the template's own top-level text (other
-    constructs left out, a comma in their place): a count conflict (PK205) that appears only with the option."""
+    """PK406: each top-level variant's plain-text options against the count tags of the template's own
+    top-level text: a count conflict (PK205) that appears with the option and not without it. Only options
+    that may hold a count tag are linted, each with the (few) count tags of the template: linear in the
+    template."""
+    from ..syntax import parse
+    from ..tags.counts import people_in
     from .engine import lint_prompt
 
-    top = tree.body
-    variants = [n for n in top if type(n) is Variants]
+    variants = [n for n in tree.body if type(n) is Variants]
     if not variants:
         return
-
-    def prompt_with(chosen: Variants | None, option_text: str) -> str:
-        parts = []
-        for n in top:
-            if type(n) is Text:
-                parts.append(n.value)
-            elif n is chosen:
-                parts.append(option_text)
-            elif type(n) is not Comment:
-                parts.append(", ")
-        return "".join(parts)
+    base_text = ", ".join(n.value for n in tree.body if type(n) is Text)
+    counted: dict[str, str] = {}  # each count tag once: the base stays a few tags long
+    if _COUNTISH.search(base_text):
+        for t in parse(base_text).tags:
+            if (people_in(t.name) or t.name in ("solo", "no_humans")) and t.name not in counted:
+                counted[t.name] = t.text
+    base = ", ".join(counted.values())
+    verdicts: dict[str, set[str]] = {}  # option text -> its new conflicts (options repeat across variants)
 
     def conflicts(text: str) -> set[str]:
         return {d.message for d in lint_prompt(text, profile=profile, select=["PK205"]).diagnostics}
 
-    base = conflicts(prompt_with(None, ""))
+    before = conflicts(base) if base else set()
     rule = ConflictInExpansion()
     for node in variants:
         for option in node.options:
             if not option.body or any(type(n) is not Text for n in option.body):
                 continue
             text = "".join(n.value for n in option.body)
-            new = conflicts(prompt_with(node, text)) - base
-            for message in sorted(new):
+            if not _COUNTISH.search(text):
+                continue
+            if not base:
+                continue  # a conflict inside the option alone is the regular linter's (PK205 on the fragment)
+            if text not in verdicts:
+                verdicts[text] = conflicts(f"{base}, {text}") - before - conflicts(text)
+            for message in sorted(verdicts[text]):
                 yield rule.diagnostic(f"with this option: {message}", option.body_start, option.body_end)
 
 

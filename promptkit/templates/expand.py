@@ -104,7 +104,7 @@ class Expander:
             if limit is None:
                 total = self.count_tree(tree, ctx)
                 if total > MAX_PROMPTS:
-                    raise ExpansionError(f"the template makes {total:,} prompts (more than {MAX_PROMPTS:,}); "
+                    raise ExpansionError(f"the template makes {big_number(total)} prompts (more than {MAX_PROMPTS:,}); "
                                          "pass a limit (-n) or use random mode", "template")
                 return list(self.body(tree.body, ctx))
             return list(itertools.islice(self.body(tree.body, ctx), limit))
@@ -529,6 +529,16 @@ def _render_key(node: Node) -> tuple:
     if type(node) is Text:
         return ("T", node.value)
     return (type(node).__name__, render(node))
+
+
+def big_number(n: int) -> str:
+    """``1,234,567``, or ``about 10^4300`` for a count too long to print (Python refuses > 4300 digits)."""
+    if n < 10 ** 30:
+        return f"{n:,}"
+    import math
+
+    digits = int(math.log10(n >> max(0, n.bit_length() - 64)) + max(0, n.bit_length() - 64) * math.log10(2))
+    return f"about 10^{digits}"
 
 
 def render_short(node: Node) -> str:
