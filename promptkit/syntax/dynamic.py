@@ -503,8 +503,12 @@ def parse_template(text: str) -> Template:
     """
     if not _SPECIAL.search(text):  # plain text (most wildcard lines): one literal
         return Template(text, [Text(0, len(text), [text], text)] if text else [])
+    from .parser import paused_gc  # the same pause as the prompt parser: a big tree is many small objects
+
     parser = _Parser(text)
-    body, pos = parser.body(0, TOP)
+    with paused_gc(len(text)):
+        body, pos = parser.body(0, TOP)
+    parser.memo.clear()
     if pos < len(text):
         where = max(pos, min(parser.furthest, len(text) - 1)) if text[pos] in "{$%_" else pos
         ch = text[pos]
