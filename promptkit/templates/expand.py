@@ -31,6 +31,7 @@ from .wildcards import Item, Wildcards, WildcardsArg
 
 MAX_PROMPTS = 1_000_000  # enumerating more without a limit is refused (a typo away from billions)
 MODES = ("combinatorial", "random", "cyclical")
+SMALL = 10_000  # a variant with at most this many expansions is listed whole before a product runs
 
 _WRAP_MARKER = re.compile("[\u1801\u2026\u22ee\u22ef\u22f0\u22f1\ufe19]+|\\.{3,}")
 
@@ -184,26 +185,30 @@ class Expander:
                 memo = ctx.cache.get(id(token))
                 if memo is None:
                     memo = ctx.cache[id(token)] = _Memo(self.node(token, ctx))
+                    if type(token) is Variants and self._count(token, ctx) <= SMALL:
+                        memo.fill()  # a small variant: listed at once, so the product can run in C
                 sources.append(memo)
         if all(type(src) is tuple for src in sources):
             return iter(("".join(src[0] for src in sources),))
-        return self._product(sources, 0, ctx)
+        tail = len(sources)
+        while tail > 0 and (type(sources[tail - 1]) is tuple or
+                            type(sources[tail - 1]) is _Memo and sources[tail - 1].done):
+            tail -= 1
+        return self._product(sources, 0, ctx, tail)
 
-    def _product(self, sources: list, i: int, ctx: _Ctx) -> Iterator[str]:
-        if i == len(sources):
-            yield ""
+    def _product(self, sources: list, i: int, ctx: _Ctx, tail: int) -> Iterator[str]:
+        if i == tail:  # the rest are complete lists
+            rest = [src if type(src) is tuple else src.values for src in sources[i:]]
+            yield from map("".join, itertools.product(*rest))
             return
         src = sources[i]
         if isinstance(src, Node):
             mode = self._nonfinite(src, ctx)
-            for rest in self._product(sources, i + 1, ctx):
+            for rest in self._product(sources, i + 1, ctx, tail):
                 yield self.draw(src, ctx, mode) + rest  # type: ignore[arg-type]
             return
-        if i == len(sources) - 1:
-            yield from src
-            return
         for first in src:
-            for rest in self._product(sources, i + 1, ctx):
+            for rest in self._product(sources, i + 1, ctx, tail):
                 yield first + rest
 
     def _list(self, node: Node, ctx: _Ctx) -> list[str]:
@@ -502,6 +507,10 @@ class _Memo:
         self.it = it
         self.values: list[str] = []
         self.done = False
+
+    def fill(self) -> None:
+        for _ in self:
+            pass
 
     def __iter__(self) -> Iterator[str]:
         values = self.values
