@@ -185,7 +185,7 @@ class Expander:
                 memo = ctx.cache.get(id(token))
                 if memo is None:
                     memo = ctx.cache[id(token)] = _Memo(self.node(token, ctx))
-                    if type(token) is Variants and self._count(token, ctx) <= SMALL:
+                    if not _uses_wildcards(token) and self._count(token, ctx) <= SMALL:
                         memo.fill()  # a small variant: listed at once, so the product can run in C
                 sources.append(memo)
         if all(type(src) is tuple for src in sources):
@@ -527,6 +527,17 @@ class _Memo:
                 except StopIteration:
                     self.done = True
                     return
+
+
+def _uses_wildcards(node: Node) -> bool:
+    """Whether a wildcard is written inside ``node`` (counting it would read every option of the file)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if type(n) is Wildcard:
+            return True
+        stack.extend(p for p in n.pieces if isinstance(p, Node))
+    return False
 
 
 def _key(body: list[Node]) -> tuple:
