@@ -12,12 +12,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "parse", "convert", "schedules", "lint", "format", "Prompt", "Tag", "TagList", "SubPrompt",
-    "PromptSyntaxError", "ConversionError", "__version__",
+    "PromptSyntaxError", "ConversionError", "expand", "count_expansions", "ExpansionError", "__version__",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .linter import LintReport
     from .syntax import ConversionError, Prompt, PromptSyntaxError, SubPrompt, Tag, TagList, parse
+    from .templates import ExpansionError, count_expansions, expand
 
 _FROM_SYNTAX = frozenset({"parse", "Prompt", "Tag", "TagList", "SubPrompt", "PromptSyntaxError", "ConversionError"})
 
@@ -28,6 +29,12 @@ def __getattr__(name: str) -> Any:
         from . import syntax
 
         value = getattr(syntax, name)
+        globals()[name] = value
+        return value
+    if name in ("expand", "count_expansions", "ExpansionError"):
+        from . import templates
+
+        value = getattr(templates, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fuzz_targets as targets
+from dynamic_strategies import templates as dynamic_templates
 
 TAGS = ["1girl", "solo", "long hair", "long_hair", "kazusa (blue archive)", "kazusa \\(blue archive\\)", "score_9",
         "masterpiece", "hires", "blurry", "smile", "frown", ":d", "^_^", "İstanbul", "日本", "café", "1.2",
@@ -118,3 +119,22 @@ _chunks = st.lists(st.tuples(st.sampled_from([b"tEXt", b"zTXt", b"iTXt", b"IDAT"
 def test_png_readers_never_crash(chunks, cut):
     data = b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + _chunk(b"IEND", b"")
     targets.check_png(data[:len(data) - cut])
+
+
+@settings(max_examples=120, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.one_of(dynamic_templates(), prompts))
+def test_dynamic_template_tree_round_trips(text):
+    """A template's tree renders back byte for byte; text the reference refuses is a PromptSyntaxError."""
+    from promptkit.syntax.dynamic import parse_template
+    from promptkit.syntax.errors import PromptSyntaxError
+
+    try:
+        tree = parse_template(text)
+    except PromptSyntaxError as exc:
+        assert 0 <= exc.offset <= len(text)
+        return
+    assert tree.render() == text
+    starts, ends = [node.start for node in tree.body], [node.end for node in tree.body]
+    assert starts == [0, *ends[:-1]] if text else not starts  # the top-level nodes tile the text
+    assert not ends or ends[-1] == len(text)

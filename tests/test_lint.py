@@ -77,7 +77,7 @@ def test_every_rule_is_documented():
     for rule in rules:
         doc = rule.docs()
         assert rule.summary() and "Why:" in doc and "Example" in doc, rule.code
-        assert rule.category in ("syntax", "tags", "model")
+        assert rule.category in ("syntax", "tags", "model", "template")
         if rule.fix_safety:
             assert "Fix" in doc, rule.code
 

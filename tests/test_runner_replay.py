@@ -276,3 +276,33 @@ def test_cli_generate_then_replay_is_quiet_and_identical(pipeline_folder, tmp_pa
     both = CliRunner().invoke(cli, ["generate", "a cat", "--infotext", str(text), "-p", "sygil-diffusion", "-c",
                                     str(pipeline_folder)])
     assert both.exit_code == 2 and "PROMPT" in both.output
+
+
+def test_cli_generate_a_template_records_it_and_each_image_replays(pipeline_folder, tmp_path):
+    """Each image of a batch gets its own expansion (random by its seed); the infotext keeps the expansion as the
+    prompt and the template as ``Template:``, as sd-dynamic-prompts writes it; replaying an image replays it."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    import promptkit
+    from promptkit.cli.main import cli
+    from promptkit.templates import Expander
+
+    template = "a {cat|dog|fox|owl|bird}, (smile:1.2)"
+    out = tmp_path / "t.png"
+    result = CliRunner().invoke(cli, ["generate", template, "-n", "{bad|ugly} hands", "-p", "sygil-diffusion",
+                                      "-c", str(pipeline_folder), "--steps", "2", "--size", "32x32", "--seed", "5",
+                                      "--batch", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    second = tmp_path / "t-1.png"
+    infos = [parse_infotext(Image.open(p).info["parameters"]) for p in (out, second)]
+    for i, info in enumerate(infos):
+        expected = Expander(seed=5 + i).expand(template, mode="random")[0]
+        assert info.prompt == expected and expected in promptkit.expand(template)
+        assert info.params["Template"] == template and info.params["Negative Template"] == "{bad|ugly} hands"
+        assert info.negative_prompt in ("bad hands", "ugly hands") and info.params["Seed"] == str(5 + i)
+    again = tmp_path / "again.png"
+    replay = CliRunner().invoke(cli, ["generate", "--infotext", str(second), "-p", "sygil-diffusion", "-c",
+                                      str(pipeline_folder), "-o", str(again)])
+    assert replay.exit_code == 0, replay.output
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(second)))

@@ -67,12 +67,21 @@ _INFOTEXT_SETS = ("negative", "seed", "steps", "cfg", "size", "sampler", "schedu
 @click.option("--fp16", is_flag=True, help="Run the model in float16 (GPU).")
 @click.option("--force", is_flag=True, help="Run settings the profile calls fried (e.g. CFG far too high).")
 @click.option("-o", "--output", default="out.png", show_default=True, help="PNG to write (A1111 metadata inside).")
+@click.option("-w", "--wildcards", type=click.Path(file_okay=False, exists=True),
+              help="Wildcard folder for a dynamic-prompts template (__name__).")
+@click.option("--combinatorial", is_flag=True,
+              help="A template's prompts in combinatorial order across the batch (default: each image draws its "
+                   "own expansion, random by its seed).")
 def generate(prompt, profile, checkpoint, decoder, lora_dirs, config_dir, allow_pickle, infotext, allow_unsupported, ignore_model_hash,
              negative, seed, steps, cfg, size, sampler, schedule_type, rng, subseed, subseed_strength,
-             seed_resize_from, ensd, eta, batch, device, fp16, force, output) -> None:
+             seed_resize_from, ensd, eta, batch, device, fp16, force, output, wildcards, combinatorial) -> None:
     """Generate images from a local checkpoint as A1111 would; PNGs carry A1111 metadata.
 
     With --infotext, reproduce an A1111 image from its infotext (prompt, sampler, seeds, RNG, ENSD ...).
+
+    PROMPT (and --negative) may be a dynamic-prompts template (`{red|blue} eyes`, `__hair__`): each image gets its
+    own expansion, and its infotext records `Template:` / `Negative Template:` as sd-dynamic-prompts does (the
+    Prompt line holds the expansion, so replaying the image replays it).
     """
     given = {k: v for k, v in locals().items() if k in _INFOTEXT_SETS and v is not None}
     if infotext and (prompt or given):
@@ -82,6 +91,9 @@ def generate(prompt, profile, checkpoint, decoder, lora_dirs, config_dir, allow_
         fail("give a PROMPT, or --infotext IMAGE.png to reproduce an A1111 image")
     if not checkpoint:
         fail("give a checkpoint: --checkpoint model.safetensors (or a local diffusers folder)")
+    per_image = None
+    if prompt and not infotext:
+        per_image = _template_prompts(prompt, negative, wildcards, combinatorial, seed, batch)
     _quiet_libraries()
     try:
         import torch
@@ -115,10 +127,13 @@ def generate(prompt, profile, checkpoint, decoder, lora_dirs, config_dir, allow_
                                                     check_model_hash=not ignore_model_hash, batch=batch)
             else:
                 resize = _size(seed_resize_from) if seed_resize_from else None
-                gen = runner.generate(prompt, negative, seed=0 if seed is None else seed, steps=steps, cfg=cfg,
-                                      size=_size(size), sampler=sampler, schedule_type=schedule_type, batch=batch,
-                                      force=force, rng=rng, subseed=subseed, subseed_strength=subseed_strength or 0.0,
-                                      seed_resize_from=resize, ensd=ensd or 0, eta=eta)
+                settings = dict(steps=steps, cfg=cfg, size=_size(size), sampler=sampler, schedule_type=schedule_type,
+                                force=force, rng=rng, subseed=subseed, subseed_strength=subseed_strength or 0.0,
+                                seed_resize_from=resize, ensd=ensd or 0, eta=eta)
+                if per_image is None:
+                    gen = runner.generate(prompt, negative, seed=0 if seed is None else seed, batch=batch, **settings)
+                else:
+                    gen = _generate_templates(runner, per_image, prompt, negative, **settings)
         except (GenerationError, ReplayError, ValueError, OSError) as exc:
             fail(str(exc))
     for w in caught:  # promptkit's own notes only; third-party notices stay quiet
@@ -126,6 +141,62 @@ def generate(prompt, profile, checkpoint, decoder, lora_dirs, config_dir, allow_
             click.echo(f"promptkit: warning: {w.message}", err=True)
     for saved in gen.save(output):
         click.echo(f"wrote {saved}")
+
+
+def _template_prompts(prompt: str, negative: str | None, wildcards: str | None, combinatorial: bool,
+                      seed: int | None, batch: int) -> list[tuple[int, str, str | None]] | None:
+    """(seed, prompt, negative) per image when PROMPT or --negative is a template, else None. Image i has seed
+    ``seed + i`` (A1111's batch) and, in random mode, the expansion drawn with that seed."""
+    from ..syntax.dynamic import reads_as_template
+    from ..templates import ExpansionError, Expander
+
+    is_template = [wildcards is not None or reads_as_template(prompt),
+                   negative is not None and reads_as_template(negative)]
+    if not any(is_template):
+        return None
+    if seed is None:
+        seed = 0
+    if seed == -1:
+        import random
+
+        seed = random.randrange(2 ** 32)
+    out = []
+    try:
+        if combinatorial:
+            prompts = Expander(wildcards).expand(prompt, limit=batch) if is_template[0] else [prompt]
+            negatives = Expander(wildcards).expand(negative, limit=batch) if is_template[1] else [negative]
+            for i in range(batch):
+                out.append((seed + i, prompts[i % len(prompts)] if prompts else "",
+                            negatives[i % len(negatives)] if negatives else ""))
+        else:
+            for i in range(batch):
+                p = Expander(wildcards, seed=seed + i).expand(prompt, mode="random")[0] if is_template[0] else prompt
+                n = Expander(wildcards, seed=seed + i).expand(negative, mode="random")[0] if is_template[1] \
+                    else negative
+                out.append((seed + i, p, n))
+    except ExpansionError as exc:
+        fail(" ".join(str(exc).split("\n", 1)[0].split()))
+    return out
+
+
+def _generate_templates(runner, per_image, template: str, negative_template: str | None, **settings):
+    """One run per image (each has its own prompt), gathered into one Generation with the Template params."""
+    from ..runners.loras import add_params
+    from ..syntax.dynamic import reads_as_template
+
+    extra = {"Template": template}
+    if negative_template is not None and reads_as_template(negative_template):
+        extra["Negative Template"] = negative_template
+    gen = None
+    for image_seed, prompt, negative in per_image:
+        one = runner.generate(prompt, negative, seed=image_seed, batch=1, **settings)
+        add_params(one, extra)
+        if gen is None:
+            gen = one
+        else:
+            gen.images.extend(one.images)
+            gen.infotexts.extend(one.infotexts)
+    return gen
 
 
 def _model_settings(profile: str | None, lora_dirs: tuple[str, ...]) -> tuple[str | None, list[Path]]:

@@ -15,6 +15,7 @@ import click
 from .. import __version__
 from .catalog import profiles, rules
 from .dataset import dataset
+from .expand import expand_command
 from .fmt import fmt_command
 from .generate import generate, info
 from .lint import lint
@@ -51,7 +52,8 @@ def cli() -> None:
     """
 
 
-for command in (lint, fmt_command, convert, parse_command, tokens, tags, profiles, rules, generate, info, dataset):
+for command in (lint, fmt_command, convert, parse_command, tokens, tags, profiles, rules, generate, info, dataset,
+                expand_command):
     cli.add_command(command)
 cli.add_command(lsp_command)
 cli.add_command(playground_command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .rule import Rule
-from .rules import model, spelling, syntax, tags
+from .rules import model, spelling, syntax, tags, templates
 
 RULES: tuple[type[Rule], ...] = (
     syntax.UnbalancedBracket,       # PK101
@@ -51,6 +51,13 @@ RULES: tuple[type[Rule], ...] = (
     model.TagCutByChunk,            # PK306
     model.NegativePreset,           # PK307 (opt-in)
     model.LadderTypo,               # PK308
+    templates.TemplateSyntax,       # PK400 (templates: checked by linter.templates.lint_template)
+    templates.MissingWildcard,      # PK401
+    templates.EmptyOption,          # PK402
+    templates.WildcardCycle,        # PK403
+    templates.RepeatedOption,       # PK404
+    templates.TooManyPrompts,       # PK405
+    templates.ConflictInExpansion,  # PK406
 )
 
 _BY_CODE = {r.code: r for r in RULES}
