@@ -125,10 +125,24 @@ def _open_text(path: Path) -> io.TextIOBase:
     try:
         raw = os.fdopen(open_regular(path), "rb")  # a FIFO or device named as a source would never end
         if path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding="utf-8-sig", newline="")
+            return io.TextIOWrapper(_OwningGzipFile(raw), encoding="utf-8-sig", newline="")
         return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise TagDataError(path, 0, f"cannot read: {exc.strerror or exc}") from None
+
+
+class _OwningGzipFile(gzip.GzipFile):
+    """A gzip reader that closes the file it was given (GzipFile leaves a passed-in file open)."""
+
+    def __init__(self, raw) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
