@@ -148,7 +148,6 @@ def test_syntax_of_another_front_end():
     (33, "prompt", "PK215", "japonese", "japanese"),
     (149, "negative_prompt", "PK102", "fused fingers:1.61051", "(fused fingers:1.61051)"),  # a styles.csv row
     (127, "prompt", "PK114", "\\\\(", "\\("),                     # a wildcard file copied with doubled escapes
-    (46, "negative_prompt", "PK308", "score_6", "score_6_up"),     # a Pony styles row: bare score tags
 ])
 def test_recall_on_the_modern_corpus(line, field, code, span, after_span):
     rec = corpus_record(line)
@@ -199,3 +198,12 @@ def test_novelai_negative_emphasis_is_a_feature_not_a_broken_weight():
     text = "1girl, solo, -0.8::feet::, very aesthetic, masterpiece, no text"
     assert "PK103" not in [d.code for d in lint_prompt(text, "illustrious-xl", dialect="novelai").diagnostics]
     assert "PK103" in [d.code for d in lint_prompt("1girl, (feet:-0.8)", "illustrious-xl").diagnostics]
+
+
+def test_ladder_typo_leaves_other_scores_and_pony_negatives_alone():
+    """Judged wrong on fresh prompts: PK308 turned a negative's score_1..3 into score_9 and its bare score_6 into
+    score_6_up, which work against what the author wants."""
+    negative = "score_6, score_5, score_4, score_3, score_2, score_1, worst quality, low quality"
+    assert "PK308" not in [d.code for d in lint_prompt(negative, "pony-v6", negative=True).diagnostics]
+    found = [(d.code, d.suggestions) for d in lint_prompt("score_9, score_8up, 1girl", "pony-v6").diagnostics]
+    assert ("PK308", ["score_8_up"]) in found

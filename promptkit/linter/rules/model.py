@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Iterable
 
 from bisect import bisect_right
@@ -66,6 +67,9 @@ class ForeignLadderTag(Rule):
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
 
 
+_DIGITS = re.compile(r"\d")
+
+
 class LadderTypo(Rule):
     """A misspelled quality, score, source, rating, year or aesthetic tag of the profile's own family.
 
@@ -73,7 +77,8 @@ class LadderTypo(Rule):
     ``score_6`` on Pony V6 (whose tags are ``score_6_up`` ...; only ``score_9`` also works bare, as its card
     says) are other words to the text encoder. Reported when the tag is not in the profile's ladders or tag
     sources and is one edit from one of its ladder tags (two for long ones), or is a bare ``score_N`` whose
-    ``score_N_up`` is in the ladder.
+    ``score_N_up`` is in the ladder (not in a negative prompt, where ``score_6, score_5, score_4`` is the common
+    Pony negative). A tag that differs from a ladder tag only in its digits (``score_1``) is another tag.
 
     Example (Pony V6): ``score_9, score_8up, score_6`` -> ``score_9, score_8_up, score_6_up``.
     Fix (unsafe: the text changes to what was meant).
@@ -105,10 +110,12 @@ class LadderTypo(Rule):
                 continue
             if ctx.info(tag) is not None or all_words(raw):
                 continue
-            target = keys.get(low + "_up")
+            # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
+            target = None if ctx.negative else keys.get(low + "_up")
             if target is None:
                 close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
-                close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)]
+                close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)
+                         and _DIGITS.sub("", k) != _DIGITS.sub("", low)]  # score_1 is another score, not score_9
                 if not close or (len(close) > 1 and close[1][0] == close[0][0]):
                     continue  # nothing close, or two ladder tags as close: no certain correction
                 target = keys[close[0][1]]
