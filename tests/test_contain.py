@@ -422,3 +422,31 @@ def test_regional_prompter_common_prompt_is_part_of_every_region():
     assert found == [("PK204", "1girl", text.index("1girl, red"))]
     doc = analysis.resolve(text, None, analysis.Settings(profile=PROFILE))
     assert [(f["code"], f["start"]) for f in analysis.lint(doc)] == [("PK204", text.index("1girl, red"))]
+
+
+def test_a_comfyui_workflow_is_its_text_encoders_prompts():
+    """A workflow file (API or UI format) holds prompts only in its text-encode nodes: keys, numbers and the
+    sampler's settings are not prompt text (an independent judge found PK204 on repeated JSON keys and PK215
+    'denoise' -> 'denise' when a workflow was read as one prompt). The sampler's negative input says which
+    encoder is the negative."""
+    api = {"3": {"class_type": "KSampler", "inputs": {"denoise": 1.0, "sampler_name": "euler",
+                                                      "positive": ["6", 0], "negative": ["7", 0]}},
+           "6": {"class_type": "CLIPTextEncode", "inputs": {"text": 'masterpiece, 1girl, long hiar, "smile"',
+                                                            "clip": ["4", 1]}},
+           "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "lowres, worst quality, lowres", "clip": ["4", 1]}},
+           "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "model.safetensors"}}}
+    text = json.dumps(api, indent=2)
+    doc = split_document(text, path="workflow.json")
+    assert doc.container == "comfy-graph" == detect_container(text)
+    assert [(s.role, s.text) for s in doc.segments] == [
+        ("positive", 'masterpiece, 1girl, long hiar, "smile"'), ("negative", "lowres, worst quality, lowres")]
+    report = lint_prompt(text, PROFILE, path="workflow.json")
+    found = {(d.code, text[d.start:d.end]) for d in report.diagnostics}
+    assert found == {("PK201", "long hiar"), ("PK204", "lowres")}
+    (typo,) = [d for d in report.diagnostics if d.code == "PK201"]
+    assert text.splitlines()[typo.line - 1][typo.column - 1:].startswith("long hiar")
+    ui = {"nodes": [{"id": 6, "type": "CLIPTextEncode", "title": "Positive", "widgets_values": ["1girl, smiel"]},
+                    {"id": 7, "type": "CLIPTextEncode", "title": "Negative Prompt", "widgets_values": ["lowres"]},
+                    {"id": 3, "type": "KSampler", "widgets_values": [1, "fixed", 20, 7, "euler", "normal", 1]}]}
+    doc = split_document(json.dumps(ui))
+    assert [(s.role, s.text) for s in doc.segments] == [("positive", "1girl, smiel"), ("negative", "lowres")]

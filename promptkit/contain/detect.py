@@ -8,16 +8,19 @@ from pathlib import PurePath
 
 from .document import Document
 from .formats import (REGIONAL_KEYWORDS, is_styles_table, split_dynamic_template, split_forge_couple, split_horde,
-                      split_infotext, split_kohya, split_lines, split_prompt, split_regional, split_styles_csv,
+                      split_comfy_graph, split_infotext, split_kohya, split_lines, split_prompt, split_regional,
+                      split_styles_csv,
                       split_ti_template, split_wildcards)
 from .placeholders import has_template_syntax
 
 CONTAINERS = ("prompt", "a1111-styles-csv", "horde-style", "regional-prompter", "forge-couple", "kohya-sample",
-              "ti-template", "dynamic-template", "wildcard-file", "infotext", "lines")
+              "ti-template", "dynamic-template", "wildcard-file", "comfy-graph", "infotext", "lines")
 ALIASES = {"styles": "a1111-styles-csv", "styles-csv": "a1111-styles-csv", "style": "a1111-styles-csv",
            "horde": "horde-style", "regional": "regional-prompter", "kohya": "kohya-sample",
            "ti": "ti-template", "template": "dynamic-template", "dynamic": "dynamic-template",
-           "wildcards": "wildcard-file", "wildcard": "wildcard-file", "couple": "forge-couple", "auto": None}
+           "wildcards": "wildcard-file", "wildcard": "wildcard-file", "couple": "forge-couple", "comfy": "comfy-graph",
+           "comfyui": "comfy-graph", "workflow": "comfy-graph", "auto": None}
+_COMFY = re.compile(r'"(?:class_type|type)"\s*:\s*"[^"]*TextEncode')
 
 _KOHYA_OPTION = re.compile(r"(?m) --(?:n [^\n]|[whdsl] \d)")
 _HORDE = re.compile(r"\{n?p\}")
@@ -82,6 +85,8 @@ def _from_path(text: str, path: str) -> str | None:
     if suffix in (".yaml", ".yml"):
         return "wildcard-file"
     if suffix == ".json":
+        if _COMFY.search(text):
+            return "comfy-graph"
         if _HORDE.search(text) and '"prompt"' in text:
             return "horde-style"
         if folders & {"wildcards", "collections"}:
@@ -100,6 +105,8 @@ def _from_path(text: str, path: str) -> str | None:
 def _from_markers(text: str) -> str:
     # An infotext is never guessed: pasted into a prompt it is a mistake the linter reports (PK110); files of
     # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
+    if text.lstrip().startswith("{") and _COMFY.search(text):
+        return "comfy-graph"
     if is_styles_table(text) and text.lstrip().lower().startswith("name"):
         return "a1111-styles-csv"
     if "{prompt}" in text:
@@ -146,6 +153,8 @@ def split_document(text: str, *, container: str | None = None, path: str | None 
         segments = split_dynamic_template(text, negative)
     elif kind == "wildcard-file":
         segments = split_wildcards(text, negative, path)
+    elif kind == "comfy-graph":
+        segments = split_comfy_graph(text, negative)
     elif kind == "infotext":
         segments = split_infotext(text, negative)
     else:  # "lines"

@@ -241,6 +241,59 @@ def split_horde(text: str, negative: bool = False) -> list[Segment]:
     return b.out
 
 
+# -- ComfyUI workflows -----------------------------------------------------------------------------------------
+
+def comfy_graph_prompts(graph) -> dict[tuple, str] | None:
+    """Key paths of the prompt texts of a ComfyUI workflow -> role, or None when ``graph`` is not one.
+
+    API format (node id -> ``{"class_type", "inputs"}``): the ``text``/``text_g``/``text_l`` inputs of text-encode
+    nodes; a node wired into a sampler's ``negative`` input is a negative. UI format (``{"nodes": [...]}``): the
+    string widget values of text-encode nodes; a node titled ``negative`` is a negative (its links are not read)."""
+    found: dict[tuple, str] = {}
+    if isinstance(graph, dict) and isinstance(graph.get("nodes"), list):
+        for i, node in enumerate(graph["nodes"]):
+            if isinstance(node, dict) and "TextEncode" in str(node.get("type", "")):
+                role = NEGATIVE if "neg" in str(node.get("title", "")).lower() else POSITIVE
+                for j, value in enumerate(node.get("widgets_values") or ()):
+                    if isinstance(value, str):
+                        found[("nodes", i, "widgets_values", j)] = role
+        return found
+    if not isinstance(graph, dict) or not graph or not all(
+            isinstance(n, dict) and "class_type" in n for n in graph.values()):
+        return None
+    negatives = {str(n["inputs"]["negative"][0]) for n in graph.values() if isinstance(n.get("inputs"), dict)
+                 and isinstance(n["inputs"].get("negative"), list) and n["inputs"]["negative"]}
+    for node_id, node in graph.items():
+        inputs = node.get("inputs")
+        if "TextEncode" in str(node.get("class_type")) and isinstance(inputs, dict):
+            for key in ("text", "text_g", "text_l"):
+                if isinstance(inputs.get(key), str):
+                    found[(node_id, "inputs", key)] = NEGATIVE if str(node_id) in negatives else POSITIVE
+    return found
+
+
+def split_comfy_graph(text: str, negative: bool = False) -> list[Segment]:
+    """A ComfyUI workflow file: each text-encode node's text is a prompt, linted in place in the JSON."""
+    import json
+
+    from .detect import ContainerError
+
+    try:
+        wanted = comfy_graph_prompts(json.loads(text))
+    except (ValueError, RecursionError):
+        wanted = None
+    strings = json_strings(text) if wanted is not None else None
+    if strings is None:
+        raise ContainerError("not a ComfyUI workflow (JSON of nodes) that can be read")
+    b = _Builder(text, "comfy-graph")
+    for keys, s, e, value, offsets in strings:
+        role = wanted.get(keys)
+        if role is not None:
+            b.add(Segment(s, value, NEGATIVE if negative else role, "comfy-graph", offsets=offsets, quoting="json",
+                          dialect="comfy", label=".".join(str(k) for k in keys)))
+    return b.out
+
+
 # -- regions --------------------------------------------------------------------------------------------------
 
 REGIONAL_KEYWORDS = re.compile(r"\b(BREAK|ADDCOMM|ADDBASE|ADDCOL|ADDROW)\b")

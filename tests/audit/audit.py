@@ -87,7 +87,7 @@ def findings(record: dict, select=None) -> list[dict]:
 
     text = record["text"]
     report = lint_prompt(text, record["profile"], dialect=record["dialect"], negative=record["negative"],
-                         select=select)
+                         select=select, path=record.get("path"))
     rows = []
     for d in report.diagnostics:
         fix = d.fix.to_dict() if d.fix else None

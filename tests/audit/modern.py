@@ -40,6 +40,18 @@ def split_of(record: dict) -> str:
     return "heldout" if zlib.crc32(repo_of(record).encode()) % 5 == 0 else "dev"
 
 
+WHOLE_FILES = ("wildcard-file", "kohya-sample", "ti-template")
+"""Containers the corpus stores as whole files (its README): linted under their file's name, as `promptkit lint
+FILE` reads them. Other records are excerpts (a styles row, a code block) and have no file of their own."""
+
+
+def file_path(record: dict) -> str | None:
+    """The path in its repository of a record that is a whole file (a ComfyUI workflow too), else None."""
+    whole = record["container"] in WHOLE_FILES or (record["container"] == "comfy-graph"
+                                                   and record["prompt"].lstrip().startswith("{"))
+    return record["source"].split(":", 1)[1].rsplit("@", 1)[0] if whole and ":" in record["source"] else None
+
+
 def load_records() -> list[dict]:
     lines = corpus_path().read_text(encoding="utf-8").splitlines()
     out = []
@@ -68,5 +80,6 @@ def load_prompts(split: str | None = None) -> list[dict]:
                 continue
             rows.append({"id": f"m{rec['line']}:{field}", "text": text, "profile": profile, "dialect": dialect,
                          "negative": field == "negative_prompt", "split": sp, "source": rec["source"],
-                         "model_hint": rec["model_hint"], "container": rec["container"]})
+                         "model_hint": rec["model_hint"], "container": rec["container"],
+                         "path": file_path(rec) if field == "prompt" else None})
     return rows
