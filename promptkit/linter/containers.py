@@ -71,10 +71,11 @@ def to_file(segment: Segment, d: Diagnostic) -> Diagnostic:
 
 def lint_document(doc: Document, profile=None, dialect: str | None = None, db=None,
                   select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, backtrack: int = 20,
-                  embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None
-                  ) -> list[tuple[Segment, LintReport]]:
+                  embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None, *,
+                  wildcards=None) -> list[tuple[Segment, LintReport]]:
     """One report per prompt segment; each report's text is the whole file and its findings are in file
-    offsets, with the line and column of the file."""
+    offsets, with the line and column of the file. A template or wildcard file's top-level segments also get
+    the template rules (PK4xx, :func:`~promptkit.linter.templates.lint_template`) against ``wildcards``."""
     prof = resolve_profile(profile)
     if db is None and any(r.needs_db for r in select_rules(select, ignore, extend_select)):
         from ..tags import TagDB
@@ -83,16 +84,49 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
     embeddings = tuple(embeddings)
     rules = {r.code for r in select_rules(select, ignore, extend_select)}
     common = [s for s in doc.prompts if s.role == "common"]
+    if wildcards is not None and rules & _TEMPLATE_CODES:
+        from ..templates.wildcards import Wildcards
+
+        wildcards = Wildcards.load(wildcards)  # read once for every segment
     out = []
     for segment in doc.prompts:
         local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
         if common and segment.role == "region" and "PK204" in rules:
             local.diagnostics.extend(_common_repeats(common[0], segment, prof, dialect, db, local.diagnostics))
         found = [to_file(segment, d) for d in local.diagnostics]
+        if not segment.nested and _template_level(doc, segment, prof, dialect):
+            found.extend(to_file(segment, d) for d in _template_findings(segment, prof, rules, wildcards))
         found.sort(key=lambda d: (d.start, d.code))
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
     return out
+
+
+_TEMPLATE_KINDS = frozenset({"dynamic-template", "wildcard-file"})
+
+
+def _template_level(doc: Document, segment: Segment, profile, dialect: str | None) -> bool:
+    """Whether a top-level segment is a dynamic-prompts template: every prompt of a template or wildcard file
+    (but NovelAI's ``{}`` is emphasis), and a lone prompt that reads as one."""
+    from ..syntax.dynamic import reads_as_template
+
+    dialect = segment.dialect or dialect or profile.dialect
+    if doc.container in _TEMPLATE_KINDS:
+        return dialect.lower() not in ("novelai", "nai")
+    return doc.container == "prompt" and reads_as_template(segment.text, dialect)
+
+
+def _template_findings(segment: Segment, profile, rules: set[str], wildcards) -> list[Diagnostic]:
+    """The selected template rules' findings on a segment, in its own positions (the options' tags are linted
+    by their own segments, so nothing here repeats them)."""
+    from .templates import lint_template
+
+    if not rules & _TEMPLATE_CODES:
+        return []
+    return [d for d in lint_template(segment.text, wildcards=wildcards, profile=profile) if d.code in rules]
+
+
+_TEMPLATE_CODES = frozenset({"PK400", "PK401", "PK402", "PK403", "PK404", "PK405", "PK406"})
 
 
 def _common_repeats(common: Segment, region: Segment, profile, dialect, db, known: list[Diagnostic]
