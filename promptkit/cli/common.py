@@ -166,7 +166,7 @@ def open_db(cfg: dict, profile=None):
 
 def read_inputs(prompts: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] | None = None,
                 negative: bool = False, lines: bool = False, container: str | None = None,
-                wildcard_dirs: tuple = ()) -> Collected:
+                wildcard_dirs: tuple | None = None) -> Collected:
     """Every input of a lint or fmt run (rules in :mod:`promptkit.cli.inputs`): a bad argument or ``-f`` file
     is the command's one-line error; a bad file inside a folder is a warning and is skipped, and the run
     fails only when nothing could be read."""

@@ -209,14 +209,15 @@ def is_wildcard_file(path: Path, wildcard_dirs: tuple[Path, ...] = ()) -> bool:
 
 def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[str, ...] = CAPTION_SUFFIXES,
             negative: bool = False, lines: bool = False, container: str | None = None,
-            wildcard_dirs: tuple[Path, ...] = ()) -> Collected:
+            wildcard_dirs: tuple[Path, ...] | None = None) -> Collected:
     """Read every input (see the module docstring). Raises :class:`InputError` for an argument or ``-f``
-    file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped."""
+    file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped. With
+    ``wildcard_dirs`` (``lint``; maybe empty) wildcard files are found and read as such."""
     out = Collected()
-    wildcard_dirs = tuple(Path(d).resolve() for d in wildcard_dirs)
+    dirs = None if wildcard_dirs is None else tuple(Path(d).resolve() for d in wildcard_dirs)
 
     def kind_of(p: Path) -> str | None:
-        if container is None and not lines and is_wildcard_file(p, wildcard_dirs):
+        if container is None and not lines and dirs is not None and is_wildcard_file(p, dirs):
             return "wildcard-file"
         return container
 
