@@ -393,7 +393,10 @@ async def test_wildcard_names_complete_after_underscores_and_hover_counts_option
     text2 = "1girl, __hair_styles_tied__, __hair_colors__"
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         types.VersionedTextDocumentIdentifier(uri=uri, version=2), [types.TextDocumentContentChangeWholeDocument(text2)]))
-    await diagnostics_for(client, uri, 2)
+    diagnostics = await diagnostics_for(client, uri, 2)
+    # the template rules run in the editor as in `promptkit lint`, against the project's wildcard folder
+    assert [(d.code, offsets(text2, d.range)) for d in diagnostics if d.code.startswith("PK4")] == \
+        [("PK401", (text2.index("__hair_colors__"), len(text2)))]
     hover = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri), types.Position(0, text2.index("styles"))))
     assert hover.contents.value == f"**wildcard** `hair_styles_tied` · {options:,} options"

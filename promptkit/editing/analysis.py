@@ -250,6 +250,7 @@ def lint(doc: Resolved) -> list[dict]:
         return findings
     for segment in doc.prompts:
         findings.extend(_segment_findings(doc, segment))
+    findings.extend(_template_rule_findings(doc))
     common = [s for s in doc.prompts if s.role == "common"]
     if common and doc.usable:  # Regional Prompter: the common prompt is part of every region
         from ..linter.containers import _common_repeats
@@ -263,6 +264,32 @@ def lint(doc: Resolved) -> list[dict]:
                         if (d.code, segment.to_document(d.start), segment.to_document(d.end)) not in known:
                             findings.append(_to_document(d.to_dict(), segment))
     return findings
+
+
+def _template_rule_findings(doc: Resolved) -> list[dict]:
+    """The template rules (PK4xx) on each template or wildcard-file prompt, as ``promptkit lint`` adds them,
+    against the configured wildcard folders (none: no wildcard is judged missing)."""
+    from ..linter.containers import _TEMPLATE_CODES, template_findings, template_level
+    from ..linter.registry import select_rules
+
+    rules = {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)} & _TEMPLATE_CODES
+    tops = [s for s in doc.prompts if not s.nested]
+    if not rules or not tops:
+        return []
+    wildcards = _wildcards_of(doc)
+    out = []
+    for segment in tops:
+        if not template_level(segment.container, segment, doc.profile, doc.dialect):
+            continue
+        key = ("templates", segment.text, doc.profile.id, tuple(sorted(rules)), id(wildcards))
+        local = _memo.get(key)
+        if local is None:
+            local = [d.to_dict() for d in template_findings(segment, doc.profile, rules, wildcards)]
+            _memo[key] = local
+            if len(_memo) > MEMO_LIMIT:
+                _memo.popitem(last=False)
+        out.extend(_to_document(d, segment) for d in local)
+    return out
 
 
 def _from_dict(f: dict) -> tuple:

@@ -94,8 +94,8 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
         if common and segment.role == "region" and "PK204" in rules:
             local.diagnostics.extend(_common_repeats(common[0], segment, prof, dialect, db, local.diagnostics))
         found = [to_file(segment, d) for d in local.diagnostics]
-        if not segment.nested and _template_level(doc, segment, prof, dialect):
-            found.extend(to_file(segment, d) for d in _template_findings(segment, prof, rules, wildcards))
+        if not segment.nested and template_level(doc.container, segment, prof, dialect):
+            found.extend(to_file(segment, d) for d in template_findings(segment, prof, rules, wildcards))
         found.sort(key=lambda d: (d.start, d.code))
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
@@ -105,18 +105,18 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
 _TEMPLATE_KINDS = frozenset({"dynamic-template", "wildcard-file"})
 
 
-def _template_level(doc: Document, segment: Segment, profile, dialect: str | None) -> bool:
-    """Whether a top-level segment is a dynamic-prompts template: every prompt of a template or wildcard file
-    (but NovelAI's ``{}`` is emphasis), and a lone prompt that reads as one."""
+def template_level(kind: str, segment: Segment, profile, dialect: str | None) -> bool:
+    """Whether a top-level segment of a ``kind`` container is a dynamic-prompts template: every prompt of a
+    template or wildcard file (but NovelAI's ``{}`` is emphasis), and a lone prompt that reads as one."""
     from ..syntax.dynamic import reads_as_template
 
     dialect = segment.dialect or dialect or profile.dialect
-    if doc.container in _TEMPLATE_KINDS:
+    if kind in _TEMPLATE_KINDS:
         return dialect.lower() not in ("novelai", "nai")
-    return doc.container == "prompt" and reads_as_template(segment.text, dialect)
+    return kind == "prompt" and reads_as_template(segment.text, dialect)
 
 
-def _template_findings(segment: Segment, profile, rules: set[str], wildcards) -> list[Diagnostic]:
+def template_findings(segment: Segment, profile, rules: set[str], wildcards) -> list[Diagnostic]:
     """The selected template rules' findings on a segment, in its own positions (the options' tags are linted
     by their own segments, so nothing here repeats them)."""
     from .templates import lint_template
