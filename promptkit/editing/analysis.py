@@ -269,10 +269,10 @@ def lint(doc: Resolved) -> list[dict]:
 def _template_rule_findings(doc: Resolved) -> list[dict]:
     """The template rules (PK4xx) on each template or wildcard-file prompt, as ``promptkit lint`` adds them,
     against the configured wildcard folders (none: no wildcard is judged missing)."""
-    from ..linter.containers import _TEMPLATE_CODES, template_findings, template_level
+    from ..linter.containers import TEMPLATE_CODES, template_findings, template_level
     from ..linter.registry import select_rules
 
-    rules = {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)} & _TEMPLATE_CODES
+    rules = {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)} & TEMPLATE_CODES
     tops = [s for s in doc.prompts if not s.nested]
     if not rules or not tops:
         return []

@@ -17,7 +17,7 @@ from ..contain import Document, Segment, split_document
 from ..contain.document import Placeholder
 from .diagnostics import Diagnostic, Edit, Fix, apply_edits
 from .engine import LintReport, _lint_one, _locate, _self_overlapping, _Taken, resolve_profile
-from .registry import select_rules
+from .registry import RULES, select_rules
 
 _SEPARATORS = " \t\r\n,"
 _MOVES_TEXT = frozenset({"PK303"})
@@ -84,7 +84,7 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
     embeddings = tuple(embeddings)
     rules = {r.code for r in select_rules(select, ignore, extend_select)}
     common = [s for s in doc.prompts if s.role == "common"]
-    if wildcards is not None and rules & _TEMPLATE_CODES:
+    if wildcards is not None and rules & TEMPLATE_CODES:
         from ..templates.wildcards import Wildcards
 
         wildcards = Wildcards.load(wildcards)  # read once for every segment
@@ -103,6 +103,8 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
 
 
 _TEMPLATE_KINDS = frozenset({"dynamic-template", "wildcard-file"})
+TEMPLATE_CODES = frozenset(r.code for r in RULES if r.category == "template")
+"""The template rules (PK4xx): checked on a whole template, not by the per-prompt engine."""
 
 
 def template_level(kind: str, segment: Segment, profile, dialect: str | None) -> bool:
@@ -121,12 +123,9 @@ def template_findings(segment: Segment, profile, rules: set[str], wildcards) -> 
     by their own segments, so nothing here repeats them)."""
     from .templates import lint_template
 
-    if not rules & _TEMPLATE_CODES:
+    if not rules & TEMPLATE_CODES:
         return []
     return [d for d in lint_template(segment.text, wildcards=wildcards, profile=profile) if d.code in rules]
-
-
-_TEMPLATE_CODES = frozenset({"PK400", "PK401", "PK402", "PK403", "PK404", "PK405", "PK406"})
 
 
 def _common_repeats(common: Segment, region: Segment, profile, dialect, db, known: list[Diagnostic]
