@@ -23,6 +23,7 @@ CASES = [  # (the TOML, the key the error names, words of the type it expects)
     ("fail-on = 3", "fail-on", 'one of "info", "warning", "error"'),
     ('fail-on = "never"', "fail-on", 'one of "info", "warning", "error"'),
     ("lora-dirs = [[1]]", "lora-dirs", "a list of folders"),
+    ('wildcard-dirs = "wildcards"', "wildcard-dirs", "a list of folders"),
     ("profile = 1.5", "profile", "a profile id or path"),
     ("[tool]\npromptkit = 5", "tool.promptkit", "a table ([tool.promptkit])"),
     ("tool = 5", "tool", "a table ([tool])"),
@@ -68,11 +69,13 @@ def test_pyproject_tool_promptkit_must_be_a_table(tmp_path, monkeypatch):
 def test_right_types_still_work_and_paths_resolve(tmp_path, monkeypatch):
     (tmp_path / "promptkit.toml").write_text(
         'profile = "pony-v6"\ndialect = "Forge"\nselect = ["PK201"]\nignore = []\nfail-on = "info"\nbacktrack = 0\n'
-        'tag-sources = ["danbooru", "mine.csv"]\nembeddings = "emb"\nlora-dirs = ["loras"]\n', encoding="utf-8")
+        'tag-sources = ["danbooru", "mine.csv"]\nembeddings = "emb"\nlora-dirs = ["loras"]\n'
+        'wildcard-dirs = ["wildcards", "../shared/wc"]\n', encoding="utf-8")
     settings = validate_settings(tmp_path / "promptkit.toml", tomllib.loads((tmp_path / "promptkit.toml").read_text()))
     assert settings == {"profile": "pony-v6", "dialect": "a1111", "select": ["PK201"], "ignore": [],
                         "fail-on": "info", "backtrack": 0, "tag-sources": ["danbooru", str(tmp_path / "mine.csv")],
-                        "embeddings": str(tmp_path / "emb"), "lora-dirs": [str(tmp_path / "loras")]}
+                        "embeddings": str(tmp_path / "emb"), "lora-dirs": [str(tmp_path / "loras")],
+                        "wildcard-dirs": [str(tmp_path / "wildcards"), str((tmp_path.parent / "shared" / "wc").resolve())]}
 
 
 def test_a_tool_table_holding_a_promptkit_table_is_not_refused(tmp_path):

@@ -147,7 +147,9 @@ def test_no_finding_lands_on_a_placeholder_in_the_corpus():
             return any(d.start < e and s < d.end or d.start == d.end and s <= d.start <= e for s, e in spans)
 
         before += sum(map(hits, lint_prompt(text, PROFILE, negative=negative, container="prompt").diagnostics))
-        after += sum(map(hits, lint_prompt(text, PROFILE, negative=negative, path=r["path"]).diagnostics))
+        # the template rules (PK4xx) judge the template syntax itself: their findings are on it by design
+        after += sum(hits(d) for d in lint_prompt(text, PROFILE, negative=negative, path=r["path"]).diagnostics
+                     if not d.code.startswith("PK4"))
     print(f"findings on placeholders: {before} read as one prompt, {after} through the container")
     assert before > 20 and after == 0
 

@@ -371,3 +371,36 @@ async def test_project_config_folders_complete_loras_and_embeddings(client: Lang
     await diagnostics_for(client, uri, 2)
     result = await complete(len(text2))
     assert "MyNegativeXL" in [i.text_edit.new_text for i in result.items]
+
+
+async def test_wildcard_names_complete_after_underscores_and_hover_counts_options(client: LanguageClient,
+                                                                                 tmp_path: Path):
+    from test_template_lint import wildcard_texts
+
+    (tmp_path / "wc").mkdir()
+    tied = wildcard_texts()["hair_styles_tied.txt"]
+    (tmp_path / "wc" / "hair_styles_tied.txt").write_bytes(tied.encode("utf-8"))
+    (tmp_path / "promptkit.toml").write_text('wildcard-dirs = ["wc"]\n')
+    uri = (tmp_path / "x.prompt").as_uri()
+    text = "1girl, __hair_st"
+    await open_doc(client, text, uri)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        types.TextDocumentIdentifier(uri), types.Position(0, len(text))))
+    assert [i.text_edit.new_text for i in result.items] == ["hair_styles_tied__"]
+    assert offsets(text, result.items[0].text_edit.range) == (text.index("hair_st"), len(text))
+    options = len({line.strip() for line in tied.splitlines() if line.strip() and not line.startswith("#")})
+    assert result.items[0].detail == f"wildcard · {options:,} options"
+    text2 = "1girl, __hair_styles_tied__, __hair_colors__"
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        types.VersionedTextDocumentIdentifier(uri=uri, version=2), [types.TextDocumentContentChangeWholeDocument(text2)]))
+    diagnostics = await diagnostics_for(client, uri, 2)
+    # the template rules run in the editor as in `promptkit lint`, against the project's wildcard folder
+    assert [(d.code, offsets(text2, d.range)) for d in diagnostics if d.code.startswith("PK4")] == \
+        [("PK401", (text2.index("__hair_colors__"), len(text2)))]
+    hover = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(0, text2.index("styles"))))
+    assert hover.contents.value == f"**wildcard** `hair_styles_tied` · {options:,} options"
+    assert offsets(text2, hover.range) == (7, 27)
+    hover = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri), types.Position(0, text2.index("colors"))))
+    assert "not in your wildcard folders" in hover.contents.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -139,6 +140,15 @@ def load_settings(profile, dialect, select, ignore, embeddings: tuple[str, ...] 
     return Settings(prof, dialect, select, ignore, cfg, names, given, cfg_path)
 
 
+def wildcard_folders(given: tuple[str, ...], cfg: dict) -> list[Path]:
+    """The wildcard folders: ``--wildcards`` if given, else the config's ``wildcard-dirs``; each must exist."""
+    folders = [Path(d) for d in given] or [Path(d) for d in cfg.get("wildcard-dirs") or []]
+    for folder in folders:
+        if not folder.is_dir():
+            fail(f"{folder}: wildcard folder not found")
+    return folders
+
+
 def open_db(cfg: dict, profile=None):
     """The tag database stack: the config's ``tag-sources`` if set, else the profile's own sources
     (Danbooru + e621 without a profile)."""
@@ -155,13 +165,14 @@ def open_db(cfg: dict, profile=None):
 
 
 def read_inputs(prompts: tuple[str, ...], files: tuple[str, ...], suffixes: tuple[str, ...] | None = None,
-                negative: bool = False, lines: bool = False, container: str | None = None) -> Collected:
+                negative: bool = False, lines: bool = False, container: str | None = None,
+                wildcard_dirs: tuple | None = None) -> Collected:
     """Every input of a lint or fmt run (rules in :mod:`promptkit.cli.inputs`): a bad argument or ``-f`` file
     is the command's one-line error; a bad file inside a folder is a warning and is skipped, and the run
     fails only when nothing could be read."""
     try:
         found = collect(prompts, files, CAPTION_SUFFIXES if suffixes is None else suffixes, negative, lines,
-                        container)
+                        container, wildcard_dirs)
     except InputError as exc:
         fail(str(exc))
     for error in found.errors:

@@ -4,7 +4,9 @@ Looked up from the current folder upwards; command-line options win over the fil
 ``dialect``, ``select``, ``ignore``, ``fail-on``, ``backtrack``, ``tag-sources`` (a list of ``danbooru``,
 ``e621``, ``wd14`` or paths to CSV files, relative to the file; replaces the profile's own sources),
 ``embeddings`` (a folder of textual-inversion files whose names are not tags, relative to the file),
-``lora-dirs`` (folders searched for ``<lora:name>`` by ``generate``, relative to the file), ``container`` (what
+``lora-dirs`` (folders searched for ``<lora:name>`` by ``generate``, relative to the file), ``wildcard-dirs``
+(dynamic-prompts wildcard folders, relative to the file: ``__name__`` in templates is looked up there, and files
+under them are wildcard files), ``container`` (what
 ``lint`` and ``fmt`` read their inputs as, see :mod:`promptkit.contain`; ``--container`` wins).
 """
 
@@ -22,7 +24,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KEYS = {"profile", "dialect", "select", "ignore", "fail-on", "backtrack", "tag-sources", "embeddings", "lora-dirs",
-        "container"}
+        "wildcard-dirs", "container"}
 BUILTIN_SOURCES = ("danbooru", "e621", "wd14")
 
 
@@ -51,6 +53,7 @@ class ProjectSettings(BaseModel):
     tag_sources: list[StrictStr] | None = Field(None, alias="tag-sources")
     embeddings: StrictStr | None = None
     lora_dirs: list[StrictStr] | None = Field(None, alias="lora-dirs")
+    wildcard_dirs: list[StrictStr] | None = Field(None, alias="wildcard-dirs")
     container: StrictStr | None = None
     tool: _Tool | None = None
 
@@ -73,6 +76,7 @@ EXPECTED = {
     "tag-sources": 'a list of strings (danbooru, e621, wd14 or paths to CSV files), e.g. ["danbooru"]',
     "embeddings": 'a folder (a string), e.g. "embeddings"',
     "lora-dirs": 'a list of folders, e.g. ["models/Lora"]',
+    "wildcard-dirs": 'a list of folders, e.g. ["wildcards"]',
     "tool": "a table ([tool])",
     "tool.promptkit": "a table ([tool.promptkit])",
 }
@@ -114,6 +118,8 @@ def validate_settings(path: Path, data: Any) -> dict[str, Any]:
         out["embeddings"] = str((path.parent / out["embeddings"]).resolve())
     if "lora-dirs" in out:
         out["lora-dirs"] = [str((path.parent / d).resolve()) for d in out["lora-dirs"]]
+    if "wildcard-dirs" in out:
+        out["wildcard-dirs"] = [str((path.parent / d).resolve()) for d in out["wildcard-dirs"]]
     return out
 
 

@@ -14,6 +14,9 @@ The rules (also in ``promptkit lint --help``):
 - A container file (a styles.csv, a wildcard file, kohya sample prompts, a template ...: see
   :mod:`promptkit.contain`) is one input; ``--container`` names the kind, else it is known from the file's name
   and markers that cannot mean anything else. The linter splits it into its prompts.
+- A wildcard file (``.txt``, ``.yaml``, ``.yml`` or ``.json`` under a folder named ``wildcards`` or a configured
+  ``wildcard-dirs`` folder, also when found in a folder) is read as a ``wildcard-file``: each line or YAML/JSON
+  option is the prompt fragment it is, never a caption.
 - Text must be UTF-8; a byte-order mark is dropped; binary data (NUL bytes, invalid UTF-8) is refused.
 - ``--negative`` marks every prompt given (arguments, stdin, caption files, lines) as a negative prompt;
   the parts of an infotext or PNG keep the roles their metadata gives them.
@@ -33,6 +36,7 @@ from pathlib import Path
 from .._files import MAX_TEXT_FILE, TextFile, read_text_file
 
 CAPTION_SUFFIXES = (".txt", ".caption")
+WILDCARD_SUFFIXES = (".txt", ".yaml", ".yml", ".json")
 PATH_LIKE_SUFFIXES = CAPTION_SUFFIXES + (".png", ".json", ".csv", ".md", ".prompt")
 BOM = "\ufeff"
 
@@ -190,11 +194,33 @@ def _argument(arg: str, label: str) -> str:
     return arg[1:] if arg.startswith(BOM) else arg
 
 
+def is_wildcard_file(path: Path, wildcard_dirs: tuple[Path, ...] = ()) -> bool:
+    """A ``.txt``/``.yaml``/``.yml``/``.json`` under a folder named ``wildcards`` or one of ``wildcard_dirs``."""
+    if path.suffix.lower() not in WILDCARD_SUFFIXES:
+        return False
+    try:
+        where = path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    if any(part.lower() == "wildcards" for part in where.parts[:-1]):
+        return True
+    return any(where.is_relative_to(d) for d in wildcard_dirs)
+
+
 def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[str, ...] = CAPTION_SUFFIXES,
-            negative: bool = False, lines: bool = False, container: str | None = None) -> Collected:
+            negative: bool = False, lines: bool = False, container: str | None = None,
+            wildcard_dirs: tuple[Path, ...] | None = None) -> Collected:
     """Read every input (see the module docstring). Raises :class:`InputError` for an argument or ``-f``
-    file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped."""
+    file that cannot be read; a bad file inside a folder is recorded in ``errors`` and skipped. With
+    ``wildcard_dirs`` (``lint``; maybe empty) wildcard files are found and read as such."""
     out = Collected()
+    dirs = None if wildcard_dirs is None else tuple(Path(d).resolve() for d in wildcard_dirs)
+
+    def kind_of(p: Path) -> str | None:
+        if container is None and not lines and dirs is not None and is_wildcard_file(p, dirs):
+            return "wildcard-file"
+        return container
+
     for i, arg in enumerate(args):
         label = f"<arg {i + 1}>" if len(args) > 1 else "<prompt>"
         if arg == "-":
@@ -205,16 +231,17 @@ def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[
         kind = _kind(path) if arg else ""
         if kind == "dir":
             found = sorted(p for p in path.rglob("*") if not p.is_dir() and not p.name.startswith(".") and
-                           (p.suffix.lower() in suffixes or p.suffix.lower() == ".png"))
+                           (p.suffix.lower() in suffixes or p.suffix.lower() == ".png" or
+                            kind_of(p) == "wildcard-file"))
             for p in found:
                 try:
-                    out.items.extend(read_file(p, negative, lines, container))
+                    out.items.extend(read_file(p, negative, lines, kind_of(p)))
                 except InputError as exc:
                     out.errors.append(str(exc))
             if not found:
                 out.errors.append(f"{arg}: no caption files ({', '.join(suffixes)}) or PNGs in this folder")
         elif kind == "file":
-            out.items.extend(read_file(path, negative, lines, container))
+            out.items.extend(read_file(path, negative, lines, kind_of(path)))
         elif looks_like_path(arg):
             raise InputError(f"{arg}: no such file or folder")
         else:
@@ -223,5 +250,5 @@ def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[
         path = Path(name)
         if _kind(path) != "file":
             raise InputError(f"{name}: no such file")
-        out.items.extend(read_file(path, negative, lines, container))
+        out.items.extend(read_file(path, negative, lines, kind_of(path)))
     return out

@@ -10,7 +10,9 @@ import sys
 import click
 
 from .._files import FileRewriteError, rewrite
-from .common import CONTAINER_HELP, DIALECT, container_option, fail, load_settings, open_db, read_inputs, warn
+from .common import (
+    CONTAINER_HELP, DIALECT, container_option, fail, load_settings, open_db, read_inputs, warn, wildcard_folders,
+)
 from .inputs import PromptInput
 from .progress import progress
 
@@ -57,10 +59,14 @@ In folders, unreadable files are reported and skipped."""
 @click.option("--write-read-only", is_flag=True, help="With --fix, also rewrite read-only files (they stay read-only).")
 @click.option("--no-cap", is_flag=True, help=f"Show every finding: by default a prompt shows the first {FINDING_CAP} "
               "of each rule and counts the rest (in every format; JSON lists the counts under 'omitted').")
+@click.option("--wildcards", "wildcard_dirs", multiple=True, metavar="DIR",
+              help="Dynamic-prompts wildcard folder: `__name__` in templates is looked up there (PK401, PK403; "
+                   "without one no wildcard is judged) and its files are wildcard files. Default: the config's "
+                   "`wildcard-dirs`.")
 @click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
               help="Caption file extensions to read in folders.")
 def lint(prompts, files, lines, profile, dialect, container, select, ignore, embeddings, fmt, fix, unsafe_fixes,
-         diff, negative, fail_on, write_read_only, no_cap, extensions) -> None:
+         diff, negative, fail_on, write_read_only, no_cap, wildcard_dirs, extensions) -> None:
     """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
 
     Findings show file, line:column, rule code, message, the source around the span with a caret under
@@ -78,8 +84,15 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
         if sys.stdin.isatty():
             fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
         prompts = ("-",)
+    folders = wildcard_folders(tuple(wildcard_dirs), cfg)
     found = read_inputs(tuple(prompts), tuple(files),
-                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines, container)
+                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines, container,
+                        tuple(folders))
+    wildcards = None
+    if folders:
+        from ..templates.wildcards import Wildcards
+
+        wildcards = Wildcards.from_folders(folders)  # read once, on first use
     chosen: dict[int, tuple] = {}  # per input: (profile, db)
     dbs: dict[str, object] = {}
     announced: dict[tuple[str, str], int] = {}
@@ -102,14 +115,16 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
     pairs = []
     state = {"fixed": 0, "changed": False, "not_written": False}
     from ..contain import ContainerError
+    from ..templates.wildcards import WildcardError
 
     with progress(len(found.items), "linting", min_total=50) as advance:
         for item in found.items:
             prof, db = chosen[id(item)]
             try:
                 pairs.append(_lint_item(item, prof, dialect, db, select, ignore, backtrack, names, fix, diff,
-                                        unsafe_fixes, write_read_only, None if no_cap else FINDING_CAP, state))
-            except ContainerError as exc:
+                                        unsafe_fixes, write_read_only, None if no_cap else FINDING_CAP, state,
+                                        wildcards))
+            except (ContainerError, WildcardError) as exc:
                 fail(str(exc))
             advance()
     fixed_total, changed, not_written = state["fixed"], state["changed"], state["not_written"]
@@ -139,7 +154,7 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
 
 
 def _lint_item(item: PromptInput, prof, dialect, db, select, ignore, backtrack, names, fix, diff, unsafe_fixes,
-               write_read_only, max_per_rule: int | None, state: dict):
+               write_read_only, max_per_rule: int | None, state: dict, wildcards=None):
     """Fix (with --fix/--diff) and lint one input; a container file is handled prompt by prompt."""
     from ..linter import fix_text, lint_prompt
 
@@ -167,5 +182,5 @@ def _lint_item(item: PromptInput, prof, dialect, db, select, ignore, backtrack, 
         if fix:
             item = dataclasses.replace(item, text=new_text)
     report = lint_prompt(item.text, prof, dialect, db, select, ignore, item.negative, backtrack, embeddings=names,
-                         container=item.container, path=path, max_per_rule=max_per_rule)
+                         container=item.container, path=path, max_per_rule=max_per_rule, wildcards=wildcards)
     return item, report

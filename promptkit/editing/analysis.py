@@ -13,6 +13,7 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,6 +23,7 @@ from .documents import (Problem, Segment, Settings, container_problem, document_
 DIALECTS = ("a1111", "comfy", "novelai", "compel")
 NETWORK_SUFFIXES = (".safetensors", ".pt", ".ckpt", ".bin")
 _NETWORK_PREFIX = re.compile(r"<(lora|lyco|lycoris|hypernet):([^:<>]*)$", re.I)
+_WILDCARD_PREFIX = re.compile(r"(?:^|[^_\w])__([\w\-/.*]*)$")  # an open `__name` being typed
 _NUMBER = re.compile(r"^[\d.\s+-]*$")
 _BOUNDARY = set(",\n()[]{}|<>:")
 MEMO_LIMIT = 4096  # lint results kept, per prompt text
@@ -86,7 +88,7 @@ def resolve(text: str, path: str | None = None, settings: Settings | None = None
         refused = None
         if (merged.profile or "sdxl-base") not in bundled_ids():
             refused = f"unknown profile {merged.profile[:60]!r}; bundled profiles: {', '.join(bundled_ids())}"
-        elif path or merged.tag_sources or merged.embeddings or merged.loras:
+        elif path or merged.tag_sources or merged.embeddings or merged.loras or merged.wildcards:
             refused = "only bundled profiles and tag databases are used here (no paths, folders or tag sources)"
         if refused:
             problems.append(Problem(*where, refused, "settings"))
@@ -248,6 +250,7 @@ def lint(doc: Resolved) -> list[dict]:
         return findings
     for segment in doc.prompts:
         findings.extend(_segment_findings(doc, segment))
+    findings.extend(_template_rule_findings(doc))
     common = [s for s in doc.prompts if s.role == "common"]
     if common and doc.usable:  # Regional Prompter: the common prompt is part of every region
         from ..linter.containers import _common_repeats
@@ -261,6 +264,32 @@ def lint(doc: Resolved) -> list[dict]:
                         if (d.code, segment.to_document(d.start), segment.to_document(d.end)) not in known:
                             findings.append(_to_document(d.to_dict(), segment))
     return findings
+
+
+def _template_rule_findings(doc: Resolved) -> list[dict]:
+    """The template rules (PK4xx) on each template or wildcard-file prompt, as ``promptkit lint`` adds them,
+    against the configured wildcard folders (none: no wildcard is judged missing)."""
+    from ..linter.containers import TEMPLATE_CODES, template_findings, template_level
+    from ..linter.registry import select_rules
+
+    rules = {r.code for r in select_rules(doc.settings.select, doc.settings.ignore)} & TEMPLATE_CODES
+    tops = [s for s in doc.prompts if not s.nested]
+    if not rules or not tops:
+        return []
+    wildcards = _wildcards_of(doc)
+    out = []
+    for segment in tops:
+        if not template_level(segment.container, segment, doc.profile, doc.dialect):
+            continue
+        key = ("templates", segment.text, doc.profile.id, tuple(sorted(rules)), id(wildcards))
+        local = _memo.get(key)
+        if local is None:
+            local = [d.to_dict() for d in template_findings(segment, doc.profile, rules, wildcards)]
+            _memo[key] = local
+            if len(_memo) > MEMO_LIMIT:
+                _memo.popitem(last=False)
+        out.extend(_to_document(d, segment) for d in local)
+    return out
 
 
 def _from_dict(f: dict) -> tuple:
@@ -405,6 +434,12 @@ def complete(doc: Resolved, offset: int, limit: int = 20) -> dict:
     if position is None:
         return empty
     window = segment.text[max(0, position - 300):position]  # a tag is short: never scan a long line
+    wildcard = _WILDCARD_PREFIX.search(window) if doc.settings.wildcards else None
+    if wildcard:
+        typed = wildcard.group(1)
+        closed = segment.text.startswith("__", position)
+        items = _wildcard_items(doc, typed, limit, closed)
+        return {"start": segment.to_document(position - len(typed)), "end": offset, "items": items}
     network = _NETWORK_PREFIX.search(window)
     if network:
         typed = network.group(2)
@@ -473,6 +508,48 @@ def _embedding_files(doc: Resolved) -> list[str]:
     return names
 
 
+_wildcard_sets: OrderedDict = OrderedDict()
+
+
+def wildcard_set(folders: tuple[str, ...]):
+    """The wildcards of the configured folders (``wildcard-dirs``), read again when a folder changes."""
+    from ..templates.wildcards import Wildcards
+
+    indexes = tuple(folder_index(f, (".txt", ".yaml", ".json")) for f in folders)  # FileNotFoundError: no folder
+    found = _wildcard_sets.get(folders)
+    if found is None or found[0] != tuple(map(id, indexes)):
+        found = (tuple(map(id, indexes)), indexes, Wildcards.from_folders([Path(f) for f in folders]))
+        _wildcard_sets[folders] = found
+        while len(_wildcard_sets) > 8:
+            _wildcard_sets.popitem(last=False)
+    _wildcard_sets.move_to_end(folders)
+    return found[2]
+
+
+def _wildcards_of(doc: Resolved):
+    try:
+        return wildcard_set(tuple(doc.settings.wildcards)) if doc.settings.wildcards else None
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _wildcard_items(doc: Resolved, typed: str, limit: int, closed: bool) -> list[dict]:
+    """Wildcard names of the configured folders after ``__`` (and the closing ``__`` unless it is there)."""
+    source = _wildcards_of(doc)
+    if source is None:
+        return []
+    lowered = typed.lower()
+    items = []
+    for name in sorted(source.names(), key=lambda n: (n.lower(), n)):
+        if name.lower().startswith(lowered):
+            count = len(source.values(name))  # as the expansion reads it: duplicates are one option
+            items.append({"label": name, "insert": name if closed else name + "__", "kind": "wildcard",
+                          "name": name, "filter": name, "detail": f"wildcard · {count:,} options"})
+            if len(items) >= limit:
+                break
+    return items
+
+
 def _network_items(doc: Resolved, typed: str, limit: int) -> list[dict]:
     items: list[dict] = []
     for folder in doc.settings.loras:
@@ -495,6 +572,9 @@ def hover(doc: Resolved, offset: int) -> dict | None:
     if segment is None:
         return None
     position = segment.from_document(offset)
+    for p in segment.placeholders:
+        if p.kind == "wildcard" and p.start <= position <= p.end:
+            return _wildcard_hover(doc, segment, p)
     from ..linter.engine import _namespaces
     from ..syntax import parse
     from ..syntax.ast import ExtraNetwork
@@ -537,6 +617,29 @@ def hover(doc: Resolved, offset: int) -> dict | None:
     else:
         out.update(known=False, category="unknown", aliases=[], implies=[],
                    suggestions=[s.name for s in doc.db.suggest(tag.text, 3)] if len(tag.text) <= 100 else [])
+    return out
+
+
+def _wildcard_hover(doc: Resolved, segment: Segment, p) -> dict:
+    """A ``__name__``: how many options the configured folders give it, and how many prompts it makes."""
+    from ..templates import ExpansionError, count_expansions
+
+    out = {"kind": "wildcard", "name": p.name, "start": segment.to_document(p.start),
+           "end": segment.to_document(p.end), "folders": list(doc.settings.wildcards), "options": None,
+           "prompts": None}
+    source = _wildcards_of(doc)
+    if source is None:
+        return out
+    try:
+        options = source.values(p.name)
+    except ValueError:
+        return out
+    if options:
+        out["options"] = len(options)
+        try:
+            out["prompts"] = count_expansions(segment.text[p.start:p.end], wildcards=source)
+        except ExpansionError:
+            pass
     return out
 
 

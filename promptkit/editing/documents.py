@@ -44,6 +44,7 @@ class Settings(BaseModel):
     ignore: list[str] | None = None
     embeddings: list[str] = Field(default_factory=list, description="folders of textual-inversion files")
     loras: list[str] = Field(default_factory=list, description="folders of LoRA / LyCORIS files")
+    wildcards: list[str] = Field(default_factory=list, description="dynamic-prompts wildcard folders")
     tag_sources: list[str] | None = Field(None, description="replaces the profile's own tag sources")
     debounce_ms: int = Field(150, ge=0, le=5000, description="quiet time before diagnostics after an edit")
 
@@ -51,7 +52,7 @@ class Settings(BaseModel):
         """These settings where set, ``base`` elsewhere (lists of folders add up)."""
         merged = base.model_dump()
         for key, value in self.model_dump(exclude_unset=True).items():
-            if key in ("embeddings", "loras"):
+            if key in ("embeddings", "loras", "wildcards"):
                 merged[key] = list(dict.fromkeys(list(value) + list(merged[key])))
             elif value is not None and not (key == "mode" and value == "auto"):
                 merged[key] = value

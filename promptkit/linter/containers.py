@@ -17,7 +17,7 @@ from ..contain import Document, Segment, split_document
 from ..contain.document import Placeholder
 from .diagnostics import Diagnostic, Edit, Fix, apply_edits
 from .engine import LintReport, _lint_one, _locate, _self_overlapping, _Taken, resolve_profile
-from .registry import select_rules
+from .registry import RULES, select_rules
 
 _SEPARATORS = " \t\r\n,"
 _MOVES_TEXT = frozenset({"PK303"})
@@ -71,10 +71,11 @@ def to_file(segment: Segment, d: Diagnostic) -> Diagnostic:
 
 def lint_document(doc: Document, profile=None, dialect: str | None = None, db=None,
                   select: Sequence[str] | None = None, ignore: Sequence[str] | None = None, backtrack: int = 20,
-                  embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None
-                  ) -> list[tuple[Segment, LintReport]]:
+                  embeddings: Iterable[str] = (), extend_select: Sequence[str] | None = None, *,
+                  wildcards=None) -> list[tuple[Segment, LintReport]]:
     """One report per prompt segment; each report's text is the whole file and its findings are in file
-    offsets, with the line and column of the file."""
+    offsets, with the line and column of the file. A template or wildcard file's top-level segments also get
+    the template rules (PK4xx, :func:`~promptkit.linter.templates.lint_template`) against ``wildcards``."""
     prof = resolve_profile(profile)
     if db is None and any(r.needs_db for r in select_rules(select, ignore, extend_select)):
         from ..tags import TagDB
@@ -83,16 +84,48 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
     embeddings = tuple(embeddings)
     rules = {r.code for r in select_rules(select, ignore, extend_select)}
     common = [s for s in doc.prompts if s.role == "common"]
+    if wildcards is not None and rules & TEMPLATE_CODES:
+        from ..templates.wildcards import Wildcards
+
+        wildcards = Wildcards.load(wildcards)  # read once for every segment
     out = []
     for segment in doc.prompts:
         local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
         if common and segment.role == "region" and "PK204" in rules:
             local.diagnostics.extend(_common_repeats(common[0], segment, prof, dialect, db, local.diagnostics))
         found = [to_file(segment, d) for d in local.diagnostics]
+        if not segment.nested and template_level(doc.container, segment, prof, dialect):
+            found.extend(to_file(segment, d) for d in template_findings(segment, prof, rules, wildcards))
         found.sort(key=lambda d: (d.start, d.code))
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
     return out
+
+
+_TEMPLATE_KINDS = frozenset({"dynamic-template", "wildcard-file"})
+TEMPLATE_CODES = frozenset(r.code for r in RULES if r.category == "template")
+"""The template rules (PK4xx): checked on a whole template, not by the per-prompt engine."""
+
+
+def template_level(kind: str, segment: Segment, profile, dialect: str | None) -> bool:
+    """Whether a top-level segment of a ``kind`` container is a dynamic-prompts template: every prompt of a
+    template or wildcard file (but NovelAI's ``{}`` is emphasis), and a lone prompt that reads as one."""
+    from ..syntax.dynamic import reads_as_template
+
+    dialect = segment.dialect or dialect or profile.dialect
+    if kind in _TEMPLATE_KINDS:
+        return dialect.lower() not in ("novelai", "nai")
+    return kind == "prompt" and reads_as_template(segment.text, dialect)
+
+
+def template_findings(segment: Segment, profile, rules: set[str], wildcards) -> list[Diagnostic]:
+    """The selected template rules' findings on a segment, in its own positions (the options' tags are linted
+    by their own segments, so nothing here repeats them)."""
+    from .templates import lint_template
+
+    if not rules & TEMPLATE_CODES:
+        return []
+    return [d for d in lint_template(segment.text, wildcards=wildcards, profile=profile) if d.code in rules]
 
 
 def _common_repeats(common: Segment, region: Segment, profile, dialect, db, known: list[Diagnostic]

@@ -64,7 +64,7 @@ def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
                 select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
                 negative: bool = False, backtrack: int = 20, embeddings: Iterable[str] = (),
                 extend_select: Sequence[str] | None = None, container: str | None = None,
-                path: str | None = None, max_per_rule: int | None = None) -> LintReport:
+                path: str | None = None, max_per_rule: int | None = None, wildcards=None) -> LintReport:
     """Lint a prompt, or every prompt of a container text.
 
     ``profile`` is an id, a path or a :class:`Profile`; ``db`` defaults to the profile's own tag sources
@@ -77,17 +77,29 @@ def lint_prompt(text: str, profile=None, dialect: str | None = None, db=None,
     :class:`~promptkit.linter.registry.UnknownRuleError` for an unknown code and
     :class:`~promptkit.contain.ContainerError` for an unknown container. ``max_per_rule`` keeps the first findings
     of each rule and only counts the rest (``LintReport.omitted``), as linters do for generated files.
+    A dynamic-prompts template or wildcard file also gets the template rules (PK4xx) against ``wildcards``
+    (a folder, a mapping, a :class:`~promptkit.templates.Wildcards` or None: then no wildcard is judged
+    missing or cyclic, as nobody knows the folder).
     """
     from ..contain import split_document
 
     doc = split_document(text, container=container, path=path, negative=negative)
-    if doc.plain:
+    if doc.plain and not (container is None and _reads_as_template(text, profile, dialect)):
         return _lint_one(text, profile, dialect, db, select, ignore, doc.segments[0].negative, backtrack,
                          embeddings, extend_select, max_per_rule)
     from .containers import lint_document, merged_report
 
-    reports = lint_document(doc, profile, dialect, db, select, ignore, backtrack, embeddings, extend_select)
+    reports = lint_document(doc, profile, dialect, db, select, ignore, backtrack, embeddings, extend_select,
+                            wildcards=wildcards)
     return merged_report(doc, reports, profile, dialect, negative, max_per_rule)
+
+
+def _reads_as_template(text: str, profile, dialect: str | None) -> bool:
+    if "{" not in text and "__" not in text and "${" not in text:
+        return False
+    from ..syntax.dynamic import reads_as_template
+
+    return reads_as_template(text, dialect or resolve_profile(profile).dialect)
 
 
 def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,

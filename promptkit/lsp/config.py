@@ -115,6 +115,8 @@ def _project_settings(start: Path) -> Settings:
         values["embeddings"] = list(folders) if isinstance(folders, (list, tuple)) else [folders]
     if cfg.get("lora-dirs"):
         values["loras"] = list(cfg["lora-dirs"])
+    if cfg.get("wildcard-dirs"):
+        values["wildcards"] = list(cfg["wildcard-dirs"])
     try:
         return Settings(**values)
     except ValidationError as exc:

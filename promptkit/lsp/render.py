@@ -15,7 +15,7 @@ from ..editing.positions import LineIndex, units
 TOKEN_TYPES = ("keyword", "number", "operator", "macro", "function")
 _KINDS = {"tag": types.CompletionItemKind.Value, "alias": types.CompletionItemKind.Reference,
           "profile": types.CompletionItemKind.Constant, "embedding": types.CompletionItemKind.Variable,
-          "lora": types.CompletionItemKind.Module}
+          "lora": types.CompletionItemKind.Module, "wildcard": types.CompletionItemKind.File}
 SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning,
             "info": types.DiagnosticSeverity.Information}
 
@@ -66,6 +66,13 @@ def completion_list(result: dict, index: LineIndex) -> types.CompletionList:
 
 
 def hover_markdown(info: dict) -> str:
+    if info["kind"] == "wildcard":
+        if info["options"] is None:
+            where = ("not in your wildcard folders" if info["folders"] else
+                     "no wildcard folder configured (`wildcard-dirs` in promptkit.toml)")
+            return f"**wildcard** `{info['name']}` · {where}"
+        made = f" · makes {info['prompts']:,} prompts" if info.get("prompts") not in (None, info["options"]) else ""
+        return f"**wildcard** `{info['name']}` · {info['options']:,} options{made}"
     if info["kind"] == "network":
         where = ", ".join(f"`{f}`" for f in info["files"]) or "not found in your LoRA folders"
         return f"**{info['network']}** `{info['name']}` · strength {info['strength']:g}\n\n{where}"

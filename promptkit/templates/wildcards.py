@@ -45,16 +45,21 @@ class Item:
 class Wildcards:
     """Named option lists, looked up the way dynamic prompts does."""
 
-    def __init__(self, collections: dict[str, list[Item]] | None, root: Path | None = None) -> None:
+    def __init__(self, collections: dict[str, list[Item]] | None, root: Path | None = None,
+                 more: Sequence[Path] = ()) -> None:
         self._collections = collections
         self.root = root
+        self._more = tuple(more)  # further folders read with root (``wildcard-dirs`` in config)
         self._cache: dict[str, list[Item]] = {}
 
     @property
     def collections(self) -> dict[str, list[Item]]:
         """Name -> options; a folder is read on first use (a template without wildcards never reads it)."""
         if self._collections is None:
-            self._collections = _read_folder(self.root)  # type: ignore[arg-type]
+            merged: dict[str, list[Item]] = {}
+            for root in reversed((self.root, *self._more)):  # the first folder wins a name they share
+                merged.update(_read_folder(root))  # type: ignore[arg-type]
+            self._collections = merged
         return self._collections
 
     @classmethod
@@ -74,6 +79,14 @@ class Wildcards:
         if not root.is_dir():
             raise WildcardError(f"wildcard folder {str(root)!r} is not a directory")
         return cls(None, root)
+
+    @classmethod
+    def from_folders(cls, roots: Sequence[Path]) -> "Wildcards":
+        """Several folders read as one collection (read on first use); the first wins a name they share."""
+        for root in roots:
+            if not Path(root).is_dir():
+                raise WildcardError(f"wildcard folder {str(root)!r} is not a directory")
+        return cls(None, Path(roots[0]), [Path(r) for r in roots[1:]])
 
 
     def names(self) -> list[str]:
