@@ -133,3 +133,12 @@ def test_wildcard_dirs_config_key(folder, monkeypatch):
     assert "hair_styles_tied" in result.output
     result = CliRunner().invoke(cli, ["lint", "1girl, __hair_styles_tied__"])
     assert "PK401" not in result.output
+
+
+def test_a_missing_wildcard_offers_only_names_that_are_close():
+    from promptkit.linter.templates import lint_template
+
+    folder = {"hair_colors": ["red", "blue"], "face_emotions": ["smile", "frown"], "hair_styles_tied": ["bun"]}
+    found = {d.message.split("'")[1]: d.suggestions for d in
+             lint_template("1girl, __hair_colours__, __plant__", wildcards=folder) if d.code == "PK401"}
+    assert found == {"hair_colours": ["hair_colors"], "plant": []}

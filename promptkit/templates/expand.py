@@ -592,5 +592,7 @@ def _joined(parts: tuple, sep: str) -> str:
 def _nearest(name: str, names: list[str], n: int = 3) -> list[str]:
     from rapidfuzz import fuzz, process, utils
 
-    found = process.extract(name, names, scorer=fuzz.WRatio, processor=utils.default_process, limit=n)
+    # only names that are close: an unrelated name offered as "nearest" is noise (plant -> hair_styles_tied)
+    found = process.extract(name, names, scorer=fuzz.WRatio, processor=utils.default_process, limit=n,
+                            score_cutoff=75)
     return [m[0] for m in found]

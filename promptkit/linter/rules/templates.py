@@ -29,11 +29,15 @@ class TemplateSyntax(TemplateRule):
     template through as the prompt, braces and all).
 
     Example: ``1girl, {red|blue eyes`` -> ``1girl, {red|blue} eyes``.
+
+    Off by default: every PK400 on the modern corpus was another extension's syntax (prompt-postprocessor's
+    ``<ppp:...>`` and ``${x[]=...}``), which is right for that extension.
     """
 
     code = "PK400"
     name = "template-syntax"
     severity = Severity.ERROR
+    default = False
 
 
 class MissingWildcard(TemplateRule):
