@@ -142,3 +142,20 @@ def test_a_missing_wildcard_offers_only_names_that_are_close():
     found = {d.message.split("'")[1]: d.suggestions for d in
              lint_template("1girl, __hair_colours__, __plant__", wildcards=folder) if d.code == "PK401"}
     assert found == {"hair_colours": ["hair_colors"], "plant": []}
+
+
+def test_a_broken_wildcard_file_is_skipped_and_the_folder_goes_on(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from promptkit.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wildcards").mkdir()
+    (tmp_path / "wildcards" / "hair.txt").write_text("red hair\nlong hiar\n", encoding="utf-8")
+    (tmp_path / "wildcards" / "broken.json").write_text('{"a": [', encoding="utf-8")
+    run = CliRunner().invoke(cli, ["lint", "-p", "illustrious-xl", "wildcards"])
+    assert run.exit_code == 1, run.output
+    assert "wildcards/hair.txt:2:1: PK201" in run.output
+    assert "skipped wildcards/broken.json: " in run.output and "Traceback" not in run.output
+    alone = CliRunner().invoke(cli, ["lint", "-p", "illustrious-xl", "wildcards/broken.json"])
+    assert alone.exit_code == 2 and alone.output.count("wildcards/broken.json") == 1

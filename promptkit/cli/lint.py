@@ -124,8 +124,13 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
                 pairs.append(_lint_item(item, prof, dialect, db, select, ignore, backtrack, names, fix, diff,
                                         unsafe_fixes, write_read_only, None if no_cap else FINDING_CAP, state,
                                         wildcards))
-            except (ContainerError, WildcardError) as exc:
+            except WildcardError as exc:  # the wildcard folder itself: nothing can be judged against it
                 fail(str(exc))
+            except ContainerError as exc:  # a file that is not what its container says: skipped like unreadable ones
+                said = str(exc) if item.label in str(exc) else f"{item.label}: {exc}"
+                if len(found.items) == 1:
+                    fail(said)
+                warn(f"skipped {said}")
             advance()
     fixed_total, changed, not_written = state["fixed"], state["changed"], state["not_written"]
     if fmt == "json":
