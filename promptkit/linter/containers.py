@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from ..contain import Document, Segment, split_document
 from ..contain.document import Placeholder
 from .diagnostics import Diagnostic, Edit, Fix, apply_edits
-from .engine import LintReport, _lint_one, _locate, _self_overlapping, _Taken, resolve_profile
+from .engine import LintReport, _lint_one, _locate, pick_edits, resolve_profile
 from .registry import RULES, select_rules
 
 _SEPARATORS = " \t\r\n,"
@@ -194,19 +194,7 @@ def fix_segment(segment: Segment, profile=None, dialect: str | None = None, db=N
                       dialect=segment.dialect)
     for _ in range(max_passes):
         report = lint_segment(current, profile, dialect, db, fixing, None, embeddings=embeddings)
-        edits: list[Edit] = []
-        taken = _Taken(len(current.text))
-        for diag in report.diagnostics:
-            fix = diag.fix
-            if fix is None or not (fix.safe or unsafe):
-                continue
-            spans = [(e.start, e.end) for e in fix.edits]
-            if not all(taken.free(s, e) for s, e in spans) or _self_overlapping(spans):
-                continue
-            for s, e in spans:
-                taken.take(s, e)
-            edits.extend(fix.edits)
-            applied.append(diag)
+        edits = pick_edits(report.diagnostics, len(current.text), unsafe, applied)
         if not edits:
             break
         current = Segment(0, apply_edits(current.text, edits), current.role, current.container,

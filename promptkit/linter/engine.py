@@ -160,6 +160,25 @@ def _namespaces(profile) -> frozenset[str] | None:
     return known_namespaces() | frozenset(profile.namespaces)
 
 
+def pick_edits(diagnostics: Iterable[Diagnostic], length: int, unsafe: bool, applied: list[Diagnostic]) -> list[Edit]:
+    """The edits of one fix pass over a text of ``length``: each wanted fix whose spans no earlier fix of the pass
+    claimed (the rest wait for the next pass, on the text this one makes); the fixes taken go into ``applied``."""
+    edits: list[Edit] = []
+    taken = _Taken(length)
+    for diag in diagnostics:
+        fix = diag.fix
+        if fix is None or not (fix.safe or unsafe):
+            continue
+        spans = [(e.start, e.end) for e in fix.edits]
+        if not all(taken.free(s, e) for s, e in spans) or _self_overlapping(spans):
+            continue
+        for s, e in spans:
+            taken.take(s, e)
+        edits.extend(fix.edits)
+        applied.append(diag)
+    return edits
+
+
 class _Taken:
     """Source spans already claimed by a fix of this pass. Checks cost the length of the span (C speed),
     so a pass is linear in the text however many fixes it holds."""
@@ -204,19 +223,7 @@ def fix_text(text: str, profile=None, dialect: str | None = None, db=None, selec
         return text, applied
     for _ in range(max_passes):
         report = _lint_one(text, profile, dialect, db, fixing, None, negative, embeddings=embeddings)
-        edits: list[Edit] = []
-        taken = _Taken(len(text))
-        for diag in report.diagnostics:
-            fix = diag.fix
-            if fix is None or not (fix.safe or unsafe):
-                continue
-            spans = [(e.start, e.end) for e in fix.edits]
-            if not all(taken.free(s, e) for s, e in spans) or _self_overlapping(spans):
-                continue
-            for s, e in spans:
-                taken.take(s, e)
-            edits.extend(fix.edits)
-            applied.append(diag)
+        edits = pick_edits(report.diagnostics, len(text), unsafe, applied)
         if not edits:
             break
         text = apply_edits(text, edits)
