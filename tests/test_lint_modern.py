@@ -207,3 +207,13 @@ def test_ladder_typo_leaves_other_scores_and_pony_negatives_alone():
     assert "PK308" not in [d.code for d in lint_prompt(negative, "pony-v6", negative=True).diagnostics]
     found = [(d.code, d.suggestions) for d in lint_prompt("score_9, score_8up, 1girl", "pony-v6").diagnostics]
     assert ("PK308", ["score_8_up"]) in found
+
+
+@pytest.mark.parametrize("profile", ["noobai-xl-vpred", "animagine-xl-3.1", "illustrious-xl"])
+def test_pony_source_and_rating_tags_are_foreign_elsewhere(profile):
+    """'source_anime' is made of English words but is Pony's pseudo-tag (an independent judge listed it as a
+    miss on NoobAI and Animagine prompts); plain-English quality words stay unreported."""
+    text = "source_anime, rating_safe, 1girl, very aesthetic, bad quality"
+    found = [text[d.start:d.end] for d in lint_prompt(text, profile).diagnostics if d.code == "PK301"]
+    assert found == ["source_anime", "rating_safe"]
+    assert "PK301" not in [d.code for d in lint_prompt(text, "pony-v6").diagnostics]

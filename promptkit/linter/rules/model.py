@@ -30,6 +30,16 @@ def ladder_owners() -> dict[str, list[tuple[str, str]]]:
     return owners
 
 
+@functools.lru_cache(maxsize=1)
+def underscored_pseudo_tags() -> frozenset[str]:
+    """Ladder tags a family writes with underscores (``source_anime``, ``rating_safe``): pseudo-tags, however
+    English their words are."""
+    from ...profiles import all_profiles
+    from ...syntax.normalize import lookup_key
+
+    return frozenset(lookup_key(t) for p in all_profiles() for t in p.keep_underscores)
+
+
 class ForeignLadderTag(Rule):
     """A quality, aesthetic, rating or year tag from another model family's ladder.
 
@@ -56,8 +66,8 @@ class ForeignLadderTag(Rule):
         for tag in ctx.tags:
             if tag.name in profile.vocabulary or tag.name not in owners:
                 continue
-            if all_words(tag.name):
-                continue  # "bad quality", "very aesthetic": plain words every text encoder reads
+            if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
+                continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
             if ctx.db is not None and ctx.info(tag) is not None:
                 continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]
