@@ -217,3 +217,10 @@ def test_pony_source_and_rating_tags_are_foreign_elsewhere(profile):
     found = [text[d.start:d.end] for d in lint_prompt(text, profile).diagnostics if d.code == "PK301"]
     assert found == ["source_anime", "rating_safe"]
     assert "PK301" not in [d.code for d in lint_prompt(text, "pony-v6").diagnostics]
+
+
+def test_a_comma_inside_a_tag_is_found():
+    """'jpeg,artifacts' (an independent judge's miss on a fresh prompt): neither half is a tag, the whole is."""
+    text = "lowres, jpeg,artifacts, blurry, 1girl,smile"
+    (d,) = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK217"]
+    assert text[d.start:d.end] == "jpeg,artifacts" and _after(text, d) == "lowres, jpeg artifacts, blurry, 1girl,smile"

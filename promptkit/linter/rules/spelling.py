@@ -156,6 +156,22 @@ class WordBoundary(Rule):
             after = tag.raw[:s] + replacement + tag.raw[e:]
             yield self.diagnostic(f"{quote(tag.raw)}: {what}; did you mean {after!r}?", tag.start, tag.end,
                                   suggestions=[after], fix=self.fix(f"write {after!r}", Edit(start, end, replacement)))
+        yield from self._split_by_comma(ctx, pieces, inside)
+
+    def _split_by_comma(self, ctx: LintContext, pieces, inside) -> Iterable[Diagnostic]:
+        """``jpeg,artifacts``: a bare comma inside one tag, where neither half is a tag and the whole is."""
+        tags = ctx.tags
+        for left, right in zip(tags, tags[1:]):
+            if ctx.text[left.end:right.start] != "," or left.index in pieces or right.index in pieces:
+                continue
+            if left.namespace or right.namespace or ctx.known(left) or ctx.known(right):
+                continue
+            if inside(left.start, right.end) or not _known(ctx, f"{left.raw} {right.raw}", min_posts=1000):
+                continue
+            whole = f"{left.raw} {right.raw}"
+            yield self.diagnostic(f"{quote(ctx.text[left.start:right.end])}: a comma splits the tag {whole!r}",
+                                  left.start, right.end, suggestions=[whole],
+                                  fix=self.fix(f"write {whole!r}", Edit(left.end, right.start, " ")))
 
     def _repair(self, ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
         for m in _STRAY_SPACE.finditer(raw):
