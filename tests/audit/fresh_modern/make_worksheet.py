@@ -1,10 +1,16 @@
-"""Worksheet for the fresh set: the modern audit path, pointed at /work/audit-work/fresh_modern.jsonl, every record held out."""
+"""Worksheet for the fresh set: the modern audit path pointed at records.jsonl, every record held out.
+
+Run from the repository root: python tests/audit/fresh_modern/make_worksheet.py OUT_PREFIX
+"""
 import sys
 from pathlib import Path
-sys.path.insert(0, "tests/audit")
-import modern
-modern.CORPUS = Path("/work/audit-work/fresh_modern.jsonl")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+import modern  # noqa: E402
+
+modern.CORPUS = HERE / "records.jsonl"
 modern.split_of = lambda record: "heldout"
-import audit
-sys.argv = ["audit.py", "worksheet", "--corpus", "modern", "--split", "heldout", "--all-prompts", "--out", "/work/audit-work/fresh"]
-audit.main()
+import audit  # noqa: E402
+
+audit.main(["worksheet", "--corpus", "modern", "--split", "heldout", "--all-prompts", "--out", sys.argv[1]])
