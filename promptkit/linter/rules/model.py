@@ -73,7 +73,8 @@ class ForeignLadderTag(Rule):
             family, ladder = owners[tag.name][0]
             ours = profile.ladders.get(ladder)
             hint = [", ".join(ours[:3])] if ours else []
-            yield self.diagnostic(f"{quote(tag.text)} is a {ladder} tag of the {family} family; {profile.title} was "
+            kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
+            yield self.diagnostic(f"{quote(tag.text)} is a {kind} tag of the {family} family; {profile.title} was "
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
 
 
