@@ -268,14 +268,9 @@ def comfy_prompts(graph_json: str) -> list[tuple[str, str]]:
 PROMPT_CHUNKS = frozenset({"parameters", "prompt"})  # A1111's infotext, ComfyUI's prompt graph
 
 
-def read_png_model(path: str | Path) -> tuple[str | None, str | None]:
-    """(checkpoint name, A1111 short hash) of the model a PNG was made with: A1111's ``Model``/``Model hash``,
-    or the one ``ckpt_name`` of a ComfyUI graph (None where there are none or several). Unreadable metadata
-    gives (None, None): the prompts' own reader reports it."""
-    try:
-        chunks = png_text_chunks(path, keys=PROMPT_CHUNKS)
-    except (OSError, ValueError):
-        return None, None
+def model_in_chunks(chunks: dict[str, str]) -> tuple[str | None, str | None]:
+    """(checkpoint name, A1111 short hash) of the model a PNG's chunks say it was made with: A1111's
+    ``Model``/``Model hash``, or the one ``ckpt_name`` of a ComfyUI graph (None where there are none or several)."""
     if "parameters" in chunks:
         params = parse_infotext(chunks["parameters"]).params
         return params.get("Model"), params.get("Model hash")

@@ -234,7 +234,7 @@ def _quiet_libraries() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output: prompts, parameters and findings.")
 def info(image, profile, as_json) -> None:
     """Show a generated image's prompt and settings (A1111 or ComfyUI metadata), and lint its prompts."""
-    from ..infotext import PROMPT_CHUNKS, parse_infotext, png_text_chunks, prompts_in_chunks
+    from ..infotext import PROMPT_CHUNKS, model_in_chunks, parse_infotext, png_text_chunks, prompts_in_chunks
     from ..linter import lint_prompt
 
     try:  # one pass over the file, reading only the chunks shown (each bounded: promptkit.infotext)
@@ -249,9 +249,7 @@ def info(image, profile, as_json) -> None:
         fail(f"{image}: no A1111 or ComfyUI prompt metadata")
     settings = load_settings(profile, None, (), ())
     positive = next((text for _, text, neg in prompts if not neg), "")
-    from ..infotext import read_png_model
-
-    prof, reason = settings.choose(positive, *read_png_model(image))
+    prof, reason = settings.choose(positive, *model_in_chunks(chunks))
     dialect, cfg = settings.dialect, settings.config
     db = open_db(cfg, prof)
     reports = [(label, text, lint_prompt(text, prof, dialect, db, negative=neg)) for label, text, neg in prompts]

@@ -117,19 +117,18 @@ def read_file(path: Path, negative: bool = False, lines: bool = False,
               container: str | None = None) -> list[PromptInput]:
     """The prompts in one file (see the module docstring)."""
     if path.suffix.lower() == ".png":
-        from ..infotext import read_png_prompts
+        from ..infotext import PROMPT_CHUNKS, model_in_chunks, png_text_chunks, prompts_in_chunks
 
-        try:
-            found = read_png_prompts(path)
+        try:  # one pass over the file: the prompts and the model that says the profile
+            chunks = png_text_chunks(path, keys=PROMPT_CHUNKS)
+            found = prompts_in_chunks(path, chunks)
         except OSError as exc:
             raise InputError(f"{path}: {exc.strerror or exc}") from None
         except ValueError as exc:  # names the file itself
             raise InputError(str(exc)) from None
         if not found:  # nothing to lint is an input error, as `promptkit info` says for the same file
             raise InputError(f"{path}: no A1111 or ComfyUI prompt metadata")
-        from ..infotext import read_png_model
-
-        model, model_hash = read_png_model(path)
+        model, model_hash = model_in_chunks(chunks)
         return [PromptInput(f"{path}[{label}]", text, neg, model=model, model_hash=model_hash)
                 for label, text, neg in found]
     try:
