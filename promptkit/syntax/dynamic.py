@@ -331,17 +331,20 @@ class _Parser:
         pieces.append(token)
         return pos + len(token)
 
+    def sampler(self, p: int, pieces: list) -> tuple[str | None, int]:
+        """The sampler prefix (``~``, ``@``) of a variant or wildcard at ``p``, if any."""
+        if p < len(self.text) and self.text[p] in _SAMPLER:
+            pieces.append(self.text[p])
+            return SAMPLERS[self.text[p]], p + 1
+        return None, p
+
     def variants(self, pos: int) -> tuple[Node, int]:
         text = self.text
         pieces: list = ["{"]
         p = self.comments(pos + 1, pieces)
         p = self.ws(p, pieces)
         p = self.comments(p, pieces)
-        sampler = None
-        if p < len(text) and text[p] in _SAMPLER:
-            sampler = SAMPLERS[text[p]]
-            pieces.append(text[p])
-            p += 1
+        sampler, p = self.sampler(p, pieces)
         bound = None
         separator = ","
         m = _BOUND.match(text, p)
@@ -402,11 +405,7 @@ class _Parser:
         pieces: list = ["__"]
         p = pos + 2
         p = self.comments(p, pieces)
-        sampler = None
-        if p < len(text) and text[p] in _SAMPLER:
-            sampler = SAMPLERS[text[p]]
-            pieces.append(text[p])
-            p += 1
+        sampler, p = self.sampler(p, pieces)
         path, p = self.body(p, PATH)
         if not any(type(n) is not Comment for n in path):
             raise _Fail
