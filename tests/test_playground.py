@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playground_server import running_playground
 
 from promptkit.linter import fix_text, lint_prompt
 from promptkit.playground.server import MAX_BODY, PlaygroundServer
@@ -30,17 +31,8 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 
 @pytest.fixture(scope="module")
 def server():
-    old = os.environ.get("PROMPTKIT_EDITOR_MEMORY_MB")
-    os.environ["PROMPTKIT_EDITOR_MEMORY_MB"] = "1200"
-    playground = PlaygroundServer().start()
-    try:
+    with running_playground() as playground:
         yield playground
-    finally:
-        playground.stop()
-        if old is None:
-            os.environ.pop("PROMPTKIT_EDITOR_MEMORY_MB", None)
-        else:
-            os.environ["PROMPTKIT_EDITOR_MEMORY_MB"] = old
 
 
 def call(server, path: str, body=None, *, raw: bytes | None = None, content_type: str = "application/json",

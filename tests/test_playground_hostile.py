@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import threading
 from pathlib import Path
 
 import pytest
+from playground_server import running_playground
 
 from promptkit.editing.analysis import resolve
 from promptkit.editing.documents import Settings
 from promptkit.playground.api import HEAVY_TEXT
-from promptkit.playground.server import MAX_BODY, PlaygroundServer, parse_length
+from promptkit.playground.server import MAX_BODY, parse_length
 from promptkit.tags.store import cache_dir
 
 SOCKET_TIMEOUT = 1.5  # the fixture's: a client that stops sending is dropped after this many quiet seconds
@@ -24,17 +24,8 @@ SOCKET_TIMEOUT = 1.5  # the fixture's: a client that stops sending is dropped af
 
 @pytest.fixture(scope="module")
 def server():
-    old = os.environ.get("PROMPTKIT_EDITOR_MEMORY_MB")
-    os.environ["PROMPTKIT_EDITOR_MEMORY_MB"] = "1200"
-    playground = PlaygroundServer(socket_timeout=SOCKET_TIMEOUT).start()
-    try:
+    with running_playground(socket_timeout=SOCKET_TIMEOUT) as playground:
         yield playground
-    finally:
-        playground.stop()
-        if old is None:
-            os.environ.pop("PROMPTKIT_EDITOR_MEMORY_MB", None)
-        else:
-            os.environ["PROMPTKIT_EDITOR_MEMORY_MB"] = old
 
 
 def port(server) -> int:
