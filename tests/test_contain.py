@@ -105,6 +105,25 @@ def test_unambiguous_markers_alone_are_enough_and_ambiguous_text_stays_a_prompt(
     assert detect_container("{masterpiece}, 1girl") == "prompt"  # NovelAI emphasis, not a variant
 
 
+FRESH = Path(__file__).parent / "audit" / "fresh_modern" / "records.jsonl"
+
+
+def test_a_preset_file_of_whole_prompts_is_read_one_line_at_a_time():
+    """A wildcards/preset.txt of the fresh set (Mylakovich/SD-wildcards), linted without its path: every line
+    repeats the same head, so the lines are alternatives and the head is no duplicate (25 findings before)."""
+    preset = next(json.loads(line) for line in FRESH.read_text(encoding="utf-8").splitlines()
+                  if "wildcards/preset.txt" in line)["prompt"]
+    assert detect_container(preset) == "wildcard-file"
+    assert "PK204" not in lint_prompt(preset, profile=PROFILE).codes()
+    # one prompt over several lines (each line continued by a comma, or no shared head) is still one prompt
+    assert detect_container("masterpiece, best quality, 1girl,\nsolo, smile,\nsolo, smile") == "prompt"
+    several = "masterpiece, best quality, 1girl, solo\nred hair, blue eyes, smile\nmasterpiece, outdoors, sky, day"
+    assert detect_container(several) == "prompt"
+    repeated = "masterpiece, best quality, 1girl, solo\nmasterpiece, best quality, 1girl, smile\nforest"
+    assert detect_container(repeated) == "wildcard-file"
+    assert "PK204" in lint_prompt(repeated.replace("\n", ", "), profile=PROFILE).codes()
+
+
 def test_every_segment_is_the_exact_characters_of_the_file():
     segments = 0
     for r, text, negative in _texts(_records()):

@@ -102,6 +102,29 @@ def _from_path(text: str, path: str) -> str | None:
     return None
 
 
+_LINE_BREAKERS = re.compile(r"\b(?:BREAK|AND)\b")
+
+
+def reads_as_alternatives(text: str) -> bool:
+    """A list of whole prompts, one a line, as a wildcard or preset file holds them: three lines or more, none
+    continued by a trailing comma, and two of them starting with the same three tags. One prompt written over
+    several lines does not repeat its own tags; a file of alternatives repeats its shared head on every line."""
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if len(lines) < 3 or any(line.endswith(",") for line in lines) or _LINE_BREAKERS.search(text):
+        return False
+    heads: set[tuple[str, ...]] = set()
+    for line in lines:
+        pieces = tuple(piece.strip().lower() for piece in line.split(",")[:4])
+        if len(pieces) < 4:
+            continue
+        head = pieces[:3]
+        if head in heads:
+            return True
+        heads.add(head)
+    return False
+
+
 def _from_markers(text: str) -> str:
     # An infotext is never guessed: pasted into a prompt it is a mistake the linter reports (PK110); files of
     # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
@@ -119,10 +142,12 @@ def _from_markers(text: str) -> str:
         return "kohya-sample"
     if "[filewords]" in text or "[name]" in text:
         return "ti-template"
-    if has_template_syntax(text) or "<ppp:" in text:
-        return "dynamic-template"
     if _YAML_HEAD.match(text) and _yaml_collection(text):
         return "wildcard-file"
+    if reads_as_alternatives(text):
+        return "wildcard-file"
+    if has_template_syntax(text) or "<ppp:" in text:
+        return "dynamic-template"
     m = _COUPLE_DEFINE.search(text)
     if m and "{" + m.group(1) + "}" in text:
         return "forge-couple"
