@@ -224,3 +224,37 @@ def test_a_comma_inside_a_tag_is_found():
     text = "lowres, jpeg,artifacts, blurry, 1girl,smile"
     (d,) = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK217"]
     assert text[d.start:d.end] == "jpeg,artifacts" and _after(text, d) == "lowres, jpeg artifacts, blurry, 1girl,smile"
+
+
+# --- characters written by bare name (PK213 on every Danbooru-caption profile) ------------------------------------
+
+def _fresh_record(path_part: str) -> dict:
+    fresh = Path(__file__).parent / "audit" / "fresh_modern" / "records.jsonl"
+    return next(json.loads(line) for line in fresh.read_text(encoding="utf-8").splitlines() if path_part in line)
+
+
+def test_a_bare_character_name_gets_its_danbooru_tag():
+    # the fresh set's wildcards/anime_girl.txt (Mylakovich/SD-wildcards): its judge listed both as missed
+    text = _fresh_record("wildcards/anime_girl.txt")["prompt"]
+    report = lint_prompt(text, "illustrious-xl", path="wildcards/anime_girl.txt")
+    named = {text[d.start:d.end]: d.suggestions[0] for d in report.diagnostics if d.code == "PK213"}
+    assert named == {"ishtar": "ishtar \\(fate\\)", "ereshkigal": "ereshkigal \\(fate\\)"}
+    # real_prompts.jsonl line 19, a Genshin fan prompt: 'Noelle'
+    rec = json.loads((CORPUS.parent / "real_prompts.jsonl").read_text(encoding="utf-8").splitlines()[18])
+    assert "PK213" in lint_prompt(rec["prompt"], "illustrious-xl").codes()
+
+
+@pytest.mark.parametrize("profile, text", [
+    ("illustrious-xl", "white\nblack\nmagenta\ncyan\nyellow"),          # a colour list: cyan (show by rock!!) has 606
+    ("illustrious-xl", "night sky, (((hanabi))), backlight"),            # Japanese for fireworks: 112 posts
+    ("illustrious-xl", "hephaestus, blacksmith, leather apron"),         # a god: hephaestus (housamo) has 294
+    ("illustrious-xl", "1girl, asuna, sword"),                           # Blue Archive's and SAO's: no one character
+    ("noobai-xl-eps", "1girl, makima, chainsaw man, suit"),              # the series beside it: the card convention
+    ("pony-v6", "1girl, makima"),                                        # not a Danbooru-caption model
+])
+def test_bare_names_that_are_no_one_character_stay_quiet(profile, text):
+    assert "PK213" not in lint_prompt(text, profile).codes()
+
+
+def test_no_character_is_named_in_a_negative():
+    assert "PK213" not in lint_prompt("text, ui, error, cropped", "kivotos-xl-2", negative=True).codes()

@@ -1015,13 +1015,39 @@ def _starts_many(ctx: LintContext, key: str) -> bool:
 
 
 def qualified_character(ctx: LintContext, tag) -> str | None:
-    """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series."""
-    if not ctx.profile.series or ctx.db is None or "(" in tag.name or tag.namespace:
+    """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series;
+    ``makima`` on any Danbooru-tag model: the one character tag ``makima_(chainsaw_man)`` the name stands for."""
+    if ctx.db is None or "(" in tag.name or tag.namespace:
+        return None
+    if not ctx.profile.series and not danbooru_captions(ctx.profile):
         return None
     cache = ctx.__dict__.setdefault("_qualified", {})
     if tag.name not in cache:
-        cache[tag.name] = _qualified(ctx, tag)
+        cache[tag.name] = _qualified(ctx, tag) if ctx.profile.series else _only_character(ctx, tag)
     return cache[tag.name]
+
+
+def danbooru_captions(profile) -> bool:
+    """The model was trained on Danbooru tag captions (Animagine, Illustrious, NoobAI, NovelAI-derived SD 1.5)."""
+    return profile.tag_sources[0] == "danbooru" and not profile.natural_language
+
+
+def _only_character(ctx: LintContext, tag) -> str | None:
+    """The character tag a bare name stands for: a name no source knows, not English, that begins exactly one
+    well-known ``name_(series)`` character tag (at least 1,000 posts, four times any other of that name)."""
+    name = tag.name
+    if len(name) < 3 or ctx.info(tag) is not None or ctx.not_a_tag(tag):
+        return None
+    words = english_words()
+    if all(word in words for word in name.split("_")):
+        return None
+    prefix = name + "_("
+    found = sorted((t for t in ctx.db.complete(prefix, limit=10)
+                    if t.name.startswith(prefix) and t.listed and t.category is TagCategory.CHARACTER),
+                   key=lambda t: -t.post_count)
+    if not found or found[0].post_count < 1000 or (len(found) > 1 and found[0].post_count < 4 * found[1].post_count):
+        return None
+    return found[0].name
 
 
 def _qualified(ctx: LintContext, tag) -> str | None:
@@ -1039,15 +1065,20 @@ def _qualified(ctx: LintContext, tag) -> str | None:
 
 
 class UnqualifiedCharacter(Rule):
-    """A character of the profile's series written without the series qualifier.
+    """A character written without the series qualifier its Danbooru tag carries.
 
-    Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``); a model trained on
-    those captions (Kivotos XL for Blue Archive) knows the qualified tag, not the bare name.
+    Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``, ``makima_(chainsaw_man)``);
+    a model trained on those captions (Illustrious, NoobAI, Animagine, Kivotos XL) knows the qualified tag, not
+    the bare name. On a profile with series of its own (Kivotos XL: Blue Archive) a name of that series is
+    reported; on any Danbooru-caption profile, a name no tag source knows that begins exactly one well-known
+    character tag (at least 1,000 posts, four times any other character of that name). Never in a negative
+    prompt (``text, ui, error`` names no character).
 
-    The card's own convention, the bare name with its series beside it (``1girl, kazusa, blue archive``), is
+    Animagine's card convention, the bare name with its series beside it (``1girl, kazusa, blue archive``), is
     a character too and is not reported.
 
-    Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``. Fix (unsafe).
+    Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``; (NoobAI) ``makima`` ->
+    ``makima \\(chainsaw man\\)``. Fix (unsafe).
     """
 
     code = "PK213"
@@ -1058,7 +1089,7 @@ class UnqualifiedCharacter(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if not ctx.profile.series:
+        if ctx.negative or (not ctx.profile.series and not danbooru_captions(ctx.profile)):
             return
         pieces = construct_tags(ctx)
         for tag in ctx.tags:
@@ -1068,7 +1099,7 @@ class UnqualifiedCharacter(Rule):
             if name is None or ctx.bare_character(tag) is not None:
                 continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
             fixed = spelled(ctx, name, tag.raw)
-            yield self.diagnostic(f"{quote(tag.text)} is the character {name!r} in {ctx.profile.title}'s captions",
+            yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
 
