@@ -378,7 +378,8 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
     role = NEGATIVE if negative else OPTION
     suffix = (path or "").lower().rsplit(".", 1)[-1] if path and "." in path else ""
     stripped = text.lstrip()
-    if suffix in ("yaml", "yml", "json") or (not suffix and stripped[:1] in "{[" and _structured(text)):
+    if suffix in ("yaml", "yml", "json") or (not suffix and stripped[:1] in "{[" and _structured(text)) or \
+            (suffix != "txt" and _yaml_text(text)):
         leaves = json_strings(text) if stripped[:1] in "{[" else None
         if leaves is None:
             leaves = yaml_strings(text)
@@ -398,6 +399,13 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
         if line.strip() and not line.lstrip().startswith("#"):
             b.span(s, e, role, f"line {number}")
     return b.out
+
+
+def _yaml_text(text: str) -> bool:
+    """A YAML wildcard collection given without its file name (markers decided it, ``detect``)."""
+    from .detect import _YAML_HEAD, _yaml_collection
+
+    return bool(_YAML_HEAD.match(text)) and _yaml_collection(text)
 
 
 def _structured(text: str) -> bool:

@@ -88,6 +88,7 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
         from ..templates.wildcards import Wildcards
 
         wildcards = Wildcards.load(wildcards)  # read once for every segment
+    repeats = _repeated_lines(doc) if doc.container == "wildcard-file" and "PK404" in rules else {}
     out = []
     for segment in doc.prompts:
         local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
@@ -96,9 +97,28 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
         found = [to_file(segment, d) for d in local.diagnostics]
         if not segment.nested and template_level(doc.container, segment, prof, dialect):
             found.extend(to_file(segment, d) for d in template_findings(segment, prof, rules, wildcards))
+        found.extend(repeats.get(id(segment), ()))
         found.sort(key=lambda d: (d.start, d.code))
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
+    return out
+
+
+def _repeated_lines(doc: Document) -> dict[int, list[Diagnostic]]:
+    """PK404 on a wildcard text file: a line written again (the same after stripping), at the repeat."""
+    from .rules.templates import RepeatedOption
+
+    rule, first, out = RepeatedOption(), {}, {}
+    for segment in doc.prompts:
+        if segment.nested or not segment.label.startswith("line "):
+            continue
+        key = segment.text.strip()
+        if key in first:
+            out.setdefault(id(segment), []).append(rule.diagnostic(
+                f"{first[key]} says the same: sd-dynamic-prompts reads the line once, A1111's wildcards extension "
+                "picks it twice as often", segment.start, segment.end))
+        else:
+            first[key] = segment.label
     return out
 
 

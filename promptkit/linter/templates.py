@@ -88,8 +88,9 @@ def _options(tree: Template) -> Iterator[Diagnostic]:
             if key in seen:
                 first = seen[key]
                 yield repeated.diagnostic(
-                    f"option {render(option).strip()!r} repeats option {first} (options written the same are "
-                    "one option; write a weight such as 2:: instead)", option.body_start, option.body_end)
+                    f"option {render(option).strip()!r} repeats option {first}: random mode picks it twice as often, "
+                    "combinatorial mode makes it once; to weight it write a weight such as 2::",
+                    option.body_start, option.body_end)
             else:
                 seen[key] = number
 

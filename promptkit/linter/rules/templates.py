@@ -83,11 +83,12 @@ class WildcardCycle(TemplateRule):
 
 
 class RepeatedOption(TemplateRule):
-    """An option written twice in one variant (``{red|blue|red}``).
+    """An option written twice in one variant (``{red|blue|red}``), or a line written twice in a wildcard file.
 
-    Why: dynamic prompts treats options written the same as one option: the repeat does not make ``red``
-    twice as likely in random mode and adds nothing to the combinations. To weight an option write its
-    weight (``{2::red|blue}``).
+    Why: the repeat means different things to different readers. In a variant, sd-dynamic-prompts' random
+    mode picks ``red`` twice as often while its combinatorial mode makes it once; in a wildcard file it
+    reads the line once, while A1111's own wildcards extension picks it twice as often. Whatever was meant,
+    a weight says it for all of them (``{2::red|blue}``); a long list's forgotten repeat is a slip.
 
     Example: ``{red|blue|red}`` -> ``{2::red|blue}`` (or ``{red|blue}``).
     """
