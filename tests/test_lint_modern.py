@@ -258,3 +258,26 @@ def test_bare_names_that_are_no_one_character_stay_quiet(profile, text):
 
 def test_no_character_is_named_in_a_negative():
     assert "PK213" not in lint_prompt("text, ui, error, cropped", "kivotos-xl-2", negative=True).codes()
+
+
+# --- backslashes that escape nothing (PK115) ----------------------------------------------------------------------
+
+def test_wrapping_backslashes_of_a_real_wildcard_file_are_found_and_removed():
+    # the fresh set's wildcards/anime_girl.txt wraps lines in backslashes: '\medusa (rider) (fate)\'
+    text = _fresh_record("wildcards/anime_girl.txt")["prompt"]
+    report = lint_prompt(text, "illustrious-xl", path="wildcards/anime_girl.txt")
+    lines = {d.line for d in report.diagnostics if d.code == "PK115"}
+    wrapped = {n for n, line in enumerate(text.splitlines(), 1) if line.startswith("\\") and line.endswith("\\")}
+    assert wrapped and lines == wrapped
+    fixed, _ = fix_text("\\medusa (rider) (fate)\\", "illustrious-xl", select=["PK115"], unsafe=True)
+    assert fixed == "medusa (rider) (fate)"
+
+
+@pytest.mark.parametrize("text", [
+    "kazusa \\(blue archive\\), 1girl",          # escapes
+    "1girl, <lora:C:\\loras\\detail:0.8>",       # a path inside a LoRA tag
+    "¯\\_(ツ)_/¯, 1girl",                         # a kaomoji
+    "kazusa \\\\(blue archive\\\\)",             # a doubled escape is PK114's
+])
+def test_backslashes_that_are_escapes_or_text_on_purpose_stay_quiet(text):
+    assert "PK115" not in lint_prompt(text, "illustrious-xl").codes()

@@ -27,6 +27,7 @@ RULES: tuple[type[Rule], ...] = (
     syntax.FullWidthSyntax,         # PK112
     syntax.ExtraNetworkSyntax,      # PK113
     syntax.DoubledEscape,           # PK114
+    syntax.StrayBackslash,          # PK115
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)

@@ -433,6 +433,63 @@ class DoubledEscape(Rule):
                               fix=self.fix("write single escapes", *edits))
 
 
+_ANGLE_TAG = re.compile(r"<[^<>\n]*>")
+_TAG_EDGE = frozenset(" \t\r\n,")
+
+
+def stray_backslashes(text: str) -> list[int]:
+    """Positions of backslashes that escape nothing, at a tag's edge: before its first letter (``\\medusa``) or
+    after its last character (``(fate)\\``). ``\\(`` and ``\\\\`` are escapes; backslashes in ``<lora:...>``
+    paths and kaomoji (``¯\\_(ツ)_/¯``) are left alone."""
+    out: list[int] = []
+    networks = [m.span() for m in _ANGLE_TAG.finditer(text)] if "<" in text else []
+    i, n = 0, len(text)
+    while i < n:
+        i = text.find("\\", i)
+        if i == -1:
+            break
+        nxt = text[i + 1:i + 2]
+        if nxt and nxt in "()[]\\":
+            i += 2
+            continue
+        if not any(s <= i < e for s, e in networks):
+            before = text[i - 1:i]
+            leading = (not before or before in _TAG_EDGE) and nxt.isalnum()
+            trailing = (before.isalnum() or before in ")]") and (not nxt or nxt in _TAG_EDGE)
+            if leading or trailing:
+                out.append(i)
+        i += 1
+    return out
+
+
+class StrayBackslash(Rule):
+    """A backslash that escapes nothing, at the edge of a tag: ``\\medusa (rider) (fate)\\``.
+
+    Why: A1111 (and ComfyUI) read a backslash as an escape only before a bracket or a backslash; anywhere
+    else it is text the model sees, a token of its own. Usually a wrong try at escaping a tag's brackets
+    (the brackets are then still emphasis: PK206). One finding per prompt for all of them.
+
+    Example: ``\\medusa (rider) (fate)\\`` -> ``medusa (rider) (fate)``. Fix (unsafe: the text changes).
+    """
+
+    code = "PK115"
+    name = "stray-backslash"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.dialect not in ("a1111", "comfy") or "\\" not in ctx.text:
+            return
+        found = stray_backslashes(ctx.text)
+        if not found:
+            return
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        yield self.diagnostic(f"a backslash that escapes nothing: the model sees it as text; to escape a bracket "
+                              f"write '\\(' right before it{more}", found[0], found[0] + 1,
+                              fix=self.fix("remove the stray backslashes", *(Edit(i, i + 1, "") for i in found)))
+
+
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
 _FULL_WIDTH_PAIR = {"）": "（", "］": "［"}
 _FULL_WIDTH_WEIGHT = re.compile(r"：\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$")
