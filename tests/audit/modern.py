@@ -28,6 +28,21 @@ PROFILE_OF_HINT = {
 DIALECT_OF_HINT = {"a1111": "a1111", "comfy": "comfy", "novelai": "novelai", "compel": "compel"}
 
 
+UNKNOWN = "sdxl-base"
+"""The profile of a record whose model is not known: the SDXL base, or ``"auto"``: the one ``promptkit lint``
+picks without ``--profile`` (the tags' family, else the Danbooru-tag default), as a user running it would get."""
+
+
+def unknown_profile(record: dict) -> str:
+    if UNKNOWN != "auto":
+        return UNKNOWN
+    from promptkit.cli.common import tag_words
+    from promptkit.profiles.detect import FALLBACK, profile_for_tags
+
+    found = profile_for_tags(tag_words(record["prompt"]))
+    return found[0] if found else FALLBACK
+
+
 def corpus_path() -> Path:
     return CORPUS.resolve()
 
@@ -72,7 +87,7 @@ def load_prompts(split: str | None = None) -> list[dict]:
         sp = split_of(rec)
         if split not in (None, "all") and sp != split:
             continue
-        profile = PROFILE_OF_HINT.get(rec["model_hint"], "sdxl-base")
+        profile = PROFILE_OF_HINT.get(rec["model_hint"]) or unknown_profile(rec)
         dialect = DIALECT_OF_HINT.get(rec["syntax_hint"]) or load_profile(profile).dialect
         for field in ("prompt", "negative_prompt"):
             text = rec.get(field)
