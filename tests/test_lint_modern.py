@@ -281,3 +281,17 @@ def test_wrapping_backslashes_of_a_real_wildcard_file_are_found_and_removed():
 ])
 def test_backslashes_that_are_escapes_or_text_on_purpose_stay_quiet(text):
     assert "PK115" not in lint_prompt(text, "illustrious-xl").codes()
+
+
+def _unseen_record(path_part: str) -> dict:
+    unseen = Path(__file__).parent / "audit" / "unseen_dec" / "records.jsonl"
+    return next(json.loads(line) for line in unseen.read_text(encoding="utf-8").splitlines() if path_part in line)
+
+
+def test_format_fields_are_no_novelai_braces():
+    # Siberpone/lazy-pony-prompter's README template (unseen set, dev half): its judge called PK106 there wrong
+    text = _unseen_record("Siberpone/lazy-pony-prompter:README.md")["prompt"]
+    assert "{character}" in text and "PK106" not in lint_prompt(text, "pony-v6").codes()
+    # one tag in braces, or braces round tags among other braces, are still NovelAI emphasis
+    assert "PK106" in lint_prompt("{masterpiece}, 1girl", "pony-v6").codes()
+    assert "PK106" in lint_prompt("{{worst quality}}, {bad}, {widescreen}", "illustrious-xl", negative=True).codes()

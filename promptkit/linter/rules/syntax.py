@@ -266,6 +266,19 @@ _PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np)\s*$", re.I)
 _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
 
 
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _format_field(ctx: LintContext, body: str) -> bool:
+    """``{character}`` in single braces may be a template's field (Python's str.format, a front end's
+    variables): a lower-case identifier that is no well-used tag under its own name. A prompt whose braces
+    are all such fields, two or more, is a template; one alone (``{masterpiece}``) is NovelAI emphasis."""
+    if not _IDENTIFIER.fullmatch(body) or body in ctx.vocabulary or ctx.db is None:
+        return False
+    info = ctx.db.lookup(body)
+    return info is None or info.matched != "exact" or info.post_count < 1000
+
+
 class DialectMismatch(Rule):
     """Syntax from another front end than the one the prompt is for.
 
@@ -337,6 +350,9 @@ class DialectMismatch(Rule):
             if s > 0 and text[s - 1] == "\\":
                 continue
             runs.append((s, e, depth, m.group(1)))
+        fields = {body for _, _, depth, body in runs if depth == 1 and _format_field(ctx, body)}
+        if len(fields) >= 2 and all(run[2] == 1 and run[3] in fields for run in runs):
+            return  # {character} ... {species}: a str.format template's fields, not emphasis
         if not runs:
             return
         s, e, depth, body = runs[0]
