@@ -295,3 +295,25 @@ def test_format_fields_are_no_novelai_braces():
     # one tag in braces, or braces round tags among other braces, are still NovelAI emphasis
     assert "PK106" in lint_prompt("{masterpiece}, 1girl", "pony-v6").codes()
     assert "PK106" in lint_prompt("{{worst quality}}, {bad}, {widescreen}", "illustrious-xl", negative=True).codes()
+
+
+@pytest.mark.parametrize("span, fixed", [
+    ("(expressive brush strokes):1.2", "(expressive brush strokes:1.2)"),   # the weight after the bracket
+    ("(solo;1.8)", "(solo:1.8)"),                                           # a semicolon for the colon
+])
+def test_weights_a1111_does_not_read_in_unseen_prompts(span, fixed):
+    """Both listed missed by the unseen set's dev judge; A1111's attention parser reads ':<number>)' only, so
+    the group gets 1.1 and the number is text (tests/a1111_reference.py is the oracle)."""
+    from a1111_reference import parse_prompt_attention
+
+    text = _unseen_record(span)["prompt"]
+    hits = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK102"
+            and text.find(span) <= d.start < text.find(span) + len(span)]
+    assert len(hits) == 1
+    after = fix_text(span, "illustrious-xl", select=["PK102"], unsafe=True)[0]
+    assert after == fixed
+    weight = float(fixed.rsplit(":", 1)[1][:-1])
+    before = parse_prompt_attention(span)
+    assert before[0][1] == 1.1 and str(weight) in "".join(t for t, _ in before)   # the number is text
+    assert parse_prompt_attention(after) == [(fixed[1:].rsplit(":", 1)[0], weight)]
+    assert "PK102" not in lint_prompt("a cat AND (dog):1.2", "illustrious-xl").codes()   # an AND weight

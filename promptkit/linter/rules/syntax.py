@@ -75,7 +75,7 @@ class AmbiguousColon(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.prompt.dialect not in ("a1111", "comfy") or ":" not in ctx.text:
+        if ctx.prompt.dialect not in ("a1111", "comfy") or (":" not in ctx.text and ";" not in ctx.text):
             return
         text = ctx.text
         for node in ctx.prompt.walk():
@@ -84,6 +84,7 @@ class AmbiguousColon(Rule):
             children = node.children
             colons = [i for i, c in enumerate(children) if type(c) is Text and c.kind == Text.COLON]
             if not colons:
+                yield from self._misplaced(ctx, node)
                 continue
             last = colons[-1]
             tail = text[children[last].end:node.end - len(node.close)]
@@ -110,6 +111,33 @@ class AmbiguousColon(Rule):
             yield self.diagnostic(f"{quote(tag.raw)}: A1111 reads a weight only as (tag:weight); {where} "
                                   f"':{m.group(2)}' is text the model sees", tag.start, tag.end,
                                   suggestions=[fixed], fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
+
+
+    def _misplaced(self, ctx: LintContext, node: Group) -> Iterable[Diagnostic]:
+        """A group with no weight of its own and one written beside it: ``(x;1.8)`` (a semicolon) and
+        ``(x):1.2`` (after the bracket; but ``a AND (x):1.2`` is the weight of an AND sub-prompt, which A1111
+        reads). A1111 gives the group 1.1 and the model sees the number as text."""
+        text = ctx.text
+        close = node.end - len(node.close)
+        m = _SEMICOLON_WEIGHT.search(text, node.start + len(node.open), close)
+        if m is not None and m.end() == close:
+            fixed = f"{text[node.start:m.start()]}:{m.group(1)})"
+            yield self.diagnostic(f"';{m.group(1)}' is no weight to A1111 (a semicolon, not a colon): the group "
+                                  f"gets 1.1 and ';{m.group(1)}' is text", m.start(), m.end(), suggestions=[fixed],
+                                  fix=self.fix(f"write {fixed!r}", Edit(m.start(), m.start() + 1, ":")))
+            return
+        m = _WEIGHT_OUTSIDE.match(text, node.end)
+        if m is not None and not _has_and(ctx):
+            fixed = f"{text[node.start:close]}:{m.group(1)})"
+            yield self.diagnostic(f"the weight ':{m.group(1)}' stands outside the brackets: A1111 gives the group "
+                                  f"1.1 and the model sees ':{m.group(1)}' as text", close, m.end(),
+                                  suggestions=[fixed],
+                                  fix=self.fix(f"write {fixed!r}", Edit(close, m.end(), f":{m.group(1)})")))
+
+
+# ``(x;1.8)``: a weight written with a semicolon; ``(x):1.2``: a weight after the closing bracket
+_SEMICOLON_WEIGHT = re.compile(r";\s*(\d*\.\d+|\d+(?:\.\d*)?)\s*")
+_WEIGHT_OUTSIDE = re.compile(r":\s*(\d*\.\d+|\d+(?:\.\d*)?)(?=\s*(?:,|\n|$|BREAK\b))")
 
 
 def _has_and(ctx: LintContext) -> bool:
