@@ -317,3 +317,15 @@ def test_weights_a1111_does_not_read_in_unseen_prompts(span, fixed):
     assert before[0][1] == 1.1 and str(weight) in "".join(t for t, _ in before)   # the number is text
     assert parse_prompt_attention(after) == [(fixed[1:].rsplit(":", 1)[0], weight)]
     assert "PK102" not in lint_prompt("a cat AND (dog):1.2", "illustrious-xl").codes()   # an AND weight
+
+
+@pytest.mark.parametrize("path_part, span", [
+    ("wildcards/hairstyle.txt", "beachy"),       # 'beachy waves': a word made from 'beach', not a typo of it
+    ("wildcards/face.txt", "Plump lips"),        # an adjective and what it describes, not two tags
+])
+def test_words_the_unseen_dev_judge_called_wrong_findings_stay_quiet(path_part, span):
+    rec = _unseen_record(path_part)
+    text = rec["prompt"]
+    path = rec["source"].split(":", 1)[1].rsplit("@", 1)[0]
+    at = text.index(span)
+    assert not [d for d in lint_prompt(text, "illustrious-xl", path=path).diagnostics if d.start <= at < d.end]

@@ -79,7 +79,8 @@ def word_typo(word: str) -> str | None:
 
     Near-certain: ``word`` (lower case letters, five or more) is not a word; exactly one word one edit away is
     common and at least :data:`MARGIN` times as common as every other (a rival that changes the first letter
-    weighs :data:`FIRST_LETTER`); and the change is not only a plural ``s``.
+    weighs :data:`FIRST_LETTER`); and the change is not only a plural ``s`` or an ending that makes a word
+    (``beachy``).
     """
     if len(word) < 4 or not word.isascii() or not word.isalpha() or not word.islower():
         return None
@@ -107,10 +108,15 @@ def word_typo(word: str) -> str | None:
         return None
     if best in (word + "s", word + "es") or word in (best + "s", best + "es"):
         return None
+    if word.startswith(best) and word[len(best):] in DERIVING_SUFFIXES:
+        return None  # ``beachy``, ``greenish``: a word made from ``beach`` the list lacks, not a typo of it
     if _far_rival(word, best):
         return None
     return best
 
+
+#: endings that make a word from another (``beach`` -> ``beachy``): a word the list lacks, not a typo
+DERIVING_SUFFIXES = frozenset({"y", "ish", "ly", "er", "ed", "ie", "ey"})
 
 #: a four-letter typo is only two swapped letters of one of the most common words (``wiht``, ``taht``)
 SHORT_COMMON = 100_000_000

@@ -186,6 +186,10 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     found = _found_correction(ctx, name, natural)
     if found is None or known_anywhere(name):
         return None  # "glans" is e621's tag, not a typo of "glass"
+    from ..words import DERIVING_SUFFIXES
+
+    if name.startswith(found) and name[len(found):] in DERIVING_SUFFIXES:
+        return None  # "beachy" (waves): a word made from the tag "beach", not a typo of it
     return found
 
 
@@ -968,6 +972,8 @@ class MissingComma(Rule):
 
 
 def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
+    from ..words import is_word
+
     raw = tag.raw
     spaces = [i for i, ch in enumerate(raw) if ch == " "]
     if not spaces or len(spaces) > 4 or "\\" in raw or "(" in raw:
@@ -987,8 +993,9 @@ def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
     left, right = lookup_key(found[0]), lookup_key(found[1])
     if "_" in left and "_" not in right:
         return None  # "no human thigh": a phrase and the word it describes
-    if "_" not in left and (_is_english(left) or left.endswith(_ADJECTIVE_ENDINGS) or _starts_many(ctx, left)):
-        return None  # "liquid tongue", "deformed legs", "holding bag": a word and what it describes
+    if "_" not in left and (_is_english(left) or is_word(left) or left.endswith(_ADJECTIVE_ENDINGS) or
+                            _starts_many(ctx, left)):
+        return None  # "liquid tongue", "deformed legs", "plump lips", "holding bag": a word and what it describes
     return found
 
 
