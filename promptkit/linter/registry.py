@@ -44,6 +44,7 @@ RULES: tuple[type[Rule], ...] = (
     tags.MisspelledWord,            # PK215
     spelling.MisspelledName,        # PK216
     spelling.WordBoundary,          # PK217
+    tags.CharacterNameOrder,        # PK218
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303 (opt-in)

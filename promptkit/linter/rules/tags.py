@@ -1111,6 +1111,57 @@ class UnqualifiedCharacter(Rule):
                                   fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
 
 
+class CharacterNameOrder(Rule):
+    """A character's name in given-name-first order where its Danbooru tag writes the family name first.
+
+    Why: Danbooru writes Japanese characters family name first (``ayanami_rei``, ``hyuuga_hinata``); a model
+    trained on those captions learned that order, and ``rei ayanami`` is a phrase it never saw. Reported on
+    Danbooru-caption profiles for a name of two or three words that no source knows, when one other order of
+    its words is a well-known character tag (at least 1,000 posts) and no other order is a tag. Not in
+    negative prompts.
+
+    Example: ``1girl, rei ayanami`` -> ``1girl, ayanami rei``. Fix (unsafe: the text changes to the tag).
+    """
+
+    code = "PK218"
+    name = "character-name-order"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative or not danbooru_captions(ctx.profile):
+            return
+        for tag in unknown_tags(ctx):
+            name = _reordered_character(ctx, tag.name)
+            if name is None:
+                continue
+            fixed = spelled(ctx, name, tag.raw)
+            yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r}: Danbooru writes the family name "
+                                  "first", tag.start, tag.end, suggestions=[fixed],
+                                  fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
+def _reordered_character(ctx: LintContext, name: str) -> str | None:
+    from itertools import permutations
+
+    words = name.split("_")
+    if not 2 <= len(words) <= 3 or not all(w.isalpha() for w in words):
+        return None
+    found = set()
+    for order in permutations(words):
+        if list(order) == words:
+            continue
+        info = ctx.db.lookup("_".join(order))
+        if info is None:
+            continue
+        if info.category is not TagCategory.CHARACTER or info.post_count < 1000:
+            return None  # another order is some other tag: not near-certain
+        found.add(info.name)
+    return found.pop() if len(found) == 1 else None
+
+
 _LOWER_WORD = re.compile(r"(?<![\w'])[a-z]+(?![\w'])")
 
 
