@@ -1116,9 +1116,9 @@ class CharacterNameOrder(Rule):
 
     Why: Danbooru writes Japanese characters family name first (``ayanami_rei``, ``hyuuga_hinata``); a model
     trained on those captions learned that order, and ``rei ayanami`` is a phrase it never saw. Reported on
-    Danbooru-caption profiles for a name of two or three words that no source knows, when one other order of
-    its words is a well-known character tag (at least 1,000 posts) and no other order is a tag. Not in
-    negative prompts.
+    Danbooru-caption profiles for a name of two or three words that no source knows (a whole tag, or
+    capitalised words inside a phrase: ``Rei Ayanami in her plugsuit``), when one other order of its words is
+    a well-known character tag (at least 1,000 posts) and no other order is a tag. Not in negative prompts.
 
     Example: ``1girl, rei ayanami`` -> ``1girl, ayanami rei``. Fix (unsafe: the text changes to the tag).
     """
@@ -1134,13 +1134,34 @@ class CharacterNameOrder(Rule):
         if ctx.negative or not danbooru_captions(ctx.profile):
             return
         for tag in unknown_tags(ctx):
-            name = _reordered_character(ctx, tag.name)
-            if name is None:
-                continue
-            fixed = spelled(ctx, name, tag.raw)
-            yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r}: Danbooru writes the family name "
-                                  "first", tag.start, tag.end, suggestions=[fixed],
-                                  fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+            for s, e, name in _names_in(ctx, tag):
+                written = tag.raw[s:e]
+                fixed = spelled(ctx, name, written)
+                yield self.diagnostic(f"{written!r} is the character {fixed!r}: Danbooru writes the family name "
+                                      "first", tag.start + s, tag.start + e, suggestions=[fixed],
+                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start + s, tag.start + e, fixed)))
+
+
+_CAPITALISED_RUN = re.compile(r"(?<![\w'])[A-Z][a-z]+(?:[ _][A-Z][a-z]+)+(?![\w'])")
+
+
+def _names_in(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
+    """The reordered character names in a tag: the whole tag, or a run of capitalised words inside a phrase
+    (``Rei Ayanami in her white plugsuit``), as (start, end, character) in the tag's raw text."""
+    name = _reordered_character(ctx, tag.name)
+    if name is not None:
+        return [(0, len(tag.raw), name)]
+    out = []
+    for run in _CAPITALISED_RUN.finditer(tag.raw):
+        words = list(re.finditer(r"[A-Za-z]+", run.group()))
+        for size in (3, 2):
+            hit = next(((words[i].start(), words[i + size - 1].end(), found) for i in range(len(words) - size + 1)
+                        if (found := _reordered_character(
+                            ctx, "_".join(w.group().lower() for w in words[i:i + size]))) is not None), None)
+            if hit is not None:
+                out.append((run.start() + hit[0], run.start() + hit[1], hit[2]))
+                break
+    return out
 
 
 def _reordered_character(ctx: LintContext, name: str) -> str | None:
