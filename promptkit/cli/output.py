@@ -139,6 +139,30 @@ def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
     return json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(out)
 
 
+class JsonArrayWriter:
+    """Writes a JSON array to stdout one element at a time, byte for byte as ``json.dumps(items,
+    ensure_ascii=False, indent=2)`` and a newline would: a run over a million files keeps none of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, value) -> None:
+        self.add_encoded(element_json(value))
+
+    def add_encoded(self, text: str) -> None:
+        """An element already encoded by :func:`element_json` (e.g. in a worker process)."""
+        click.echo(("[\n" if not self.count else ",\n") + text, nl=False)
+        self.count += 1
+
+    def close(self) -> None:
+        click.echo("\n]" if self.count else "[]")
+
+
+def element_json(value) -> str:
+    """One element of an indented JSON array, as it stands inside the array (indented one level)."""
+    return json.dumps([value], ensure_ascii=False, indent=2)[2:-2]
+
+
 def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:
     out = []
     level = {"error": "error", "warning": "warning", "info": "notice"}
