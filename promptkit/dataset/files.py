@@ -64,10 +64,14 @@ def iter_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
         if root.exists() or root.is_symlink():
             yield str(root)
         return
-    yield from _walk(str(root), exts)
+    yield from walk_sorted(str(root), lambda name, path: PurePath(name).suffix.lower() in exts
+                           and not name.startswith(TEMP_PREFIX))
 
 
-def _walk(folder: str, exts: tuple[str, ...]) -> Iterator[str]:
+def walk_sorted(folder: str, keep: Callable[[str, str], bool]) -> Iterator[str]:
+    """Paths under ``folder`` whose ``keep(name, path)`` is true, in ``sorted(Path(folder).rglob("*"))`` order,
+    lazily (one folder's entries in memory at a time). Entries that are not folders are offered to ``keep``
+    (named pipes and broken symlinks too); symlinked folders are not followed and unreadable ones skipped."""
     prefix = "" if folder == "." else os.path.join(folder, "")  # spelled as pathlib spells its children
     try:
         with os.scandir(folder or ".") as it:
@@ -79,11 +83,12 @@ def _walk(folder: str, exts: tuple[str, ...]) -> Iterator[str]:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
+        path = prefix + entry.name
         if is_dir:
             if not entry.is_symlink():
-                yield from _walk(prefix + entry.name, exts)
-        elif PurePath(entry.name).suffix.lower() in exts and not entry.name.startswith(TEMP_PREFIX):
-            yield prefix + entry.name
+                yield from walk_sorted(path, keep)
+        elif keep(entry.name, path):
+            yield path
 
 
 def count_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIONS) -> int:
