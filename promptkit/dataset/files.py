@@ -223,7 +223,7 @@ def _batches(paths: Iterable[str | Path], size: int) -> Iterator[list[str]]:
 
 
 def map_files(paths: Iterable[str | Path], factory: Callable[[], Callable[[Path], Any]], workers: int | None = None,
-              batch_size: int = 512) -> Iterator[Any]:
+              batch_size: int = 64) -> Iterator[Any]:
     """Apply the per-file function that ``factory()`` builds (once per process) to every path, on all cores;
     results come back in path order, exactly as a single-process run gives them.
 
@@ -258,7 +258,7 @@ def map_files(paths: Iterable[str | Path], factory: Callable[[], Callable[[Path]
 
 def process_files(paths: Iterable[str | Path], factory: Callable[[], Callable[[str], str]], write: bool = False,
                   backup: bool = False, fsync: bool = False, workers: int | None = None,
-                  batch_size: int = 512, read_only: bool = False) -> Iterator[FileResult]:
+                  batch_size: int = 64, read_only: bool = False) -> Iterator[FileResult]:
     """Apply the caption transform built by ``factory`` to every file; yields results in file order.
 
     A file that cannot be rewritten (read-only, changed since it was read, in a folder that cannot be
