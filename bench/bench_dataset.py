@@ -9,8 +9,9 @@ subprocess timed from start to exit (start-up, walk, lint, output to /dev/null):
 - the same files through Ray Data (``promptkit.dataset.distributed.lint_files_with_ray``) on a local Ray
   instance with each number of workers in ``--ray`` (needs ``promptkit[ray]``).
 It prints captions/s, the finding count (the same for every run) and peak memory: the largest single
-process (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, reaped children only) and the sampled total RSS of the
-whole process tree (psutil if installed, else /proc), which is what the machine pays.
+process (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, reaped children only) and the whole process tree's
+total, sampled every 0.1 s (psutil if installed, else /proc): PSS, what the machine pays (pages that forked
+workers share with their parent counted once), and RSS, which counts them in every process.
 Goal (issue 24): 1,000,000 captions in under 5 minutes and 500 MB with ``-j 2`` on a 2-core machine.
 
 ``--folder DIR`` generates into DIR (kept) or reuses it when it already holds ``--count`` captions of this
@@ -81,51 +82,59 @@ def prepared(folder: Path, count: int, seed: int) -> bool:
     return marker.exists() and marker.read_text() == f"{GENERATOR} count={count} seed={seed}\n"
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes, summed over a process and all its descendants. RSS counts pages that forked
+    workers share with their parent once per process; PSS splits them, so its sum is what the machine pays."""
     try:
         import psutil
     except ImportError:
-        return _proc_tree_rss(pid)
+        return _proc_tree_memory(pid)
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    rss = pss = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            info = p.memory_full_info()
         except psutil.Error:
-            pass
-    return total
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss, pss
 
 
-def _proc_tree_rss(pid: int) -> int:
+def _proc_tree_memory(pid: int) -> tuple[int, int]:
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
+                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: the parent's pid
-        rss[int(entry)] = int(fields[21]) * page  # resident pages
-    total, todo = 0, [pid]
+        children.setdefault(parent, []).append(int(entry))
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith(("Rss:", "Pss:")):
+                        kib = int(line.split()[1]) * 1024
+                        rss, pss = (rss + kib, pss) if line.startswith("Rss:") else (rss, pss + kib)
+        except OSError:
+            pass
         todo.extend(children.get(p, ()))
-    return total
+    return rss, pss
 
 
-def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, str]:
-    """(seconds, peak total RSS of the process tree, stdout) of one command, sampled every 50 ms."""
-    peak = 0
+def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, tuple[int, int], str]:
+    """(seconds, peak (RSS, PSS) of the process tree, stderr) of one command, sampled every 0.1 s."""
+    peak_rss = peak_pss = 0
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"})
@@ -133,13 +142,18 @@ def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, int, str]
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
     reader.start()
     while proc.poll() is None:
-        peak = max(peak, tree_rss(proc.pid))
-        time.sleep(0.05)
+        rss, pss = tree_memory(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        time.sleep(0.1)
     elapsed = time.perf_counter() - t0
     reader.join()
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(command)} failed ({proc.returncode}):\n{errors[0][-2000:]}")
-    return elapsed, peak, errors[0]
+    return elapsed, (peak_rss, peak_pss), errors[0]
+
+
+def _mib(peak: tuple[int, int]) -> str:
+    return f"{peak[1] / 2**20:,.0f} MiB PSS ({peak[0] / 2**20:,.0f} MiB RSS)"
 
 
 RAY_SCRIPT = """
@@ -188,14 +202,13 @@ def main() -> None:
                 summary = out.read().rstrip("\n").rsplit("\n", 1)[-1]
             largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
             print(f"dataset lint -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, "
-                  f"peak RSS of the process tree {peak / 2**20:,.0f} MiB (largest process so far "
-                  f"{largest:,.0f} MiB); {summary}")
+                  f"process tree peak {_mib(peak)} (largest process so far {largest:,.0f} MiB RSS); {summary}")
         for jobs in [int(j) for j in args.jobs.split(",") if j and args.normalize]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "normalize", str(folder), "--dry-run",
                        "--underscores-to-spaces", "--resolve-aliases", "--remove-duplicates", "-j", str(jobs)]
             seconds, peak, said = run(command)
             print(f"dataset normalize --dry-run -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, "
-                  f"peak RSS of the process tree {peak / 2**20:,.0f} MiB; {said.strip().splitlines()[-1]}")
+                  f"process tree peak {_mib(peak)}; {said.strip().splitlines()[-1]}")
         for workers in [int(w) for w in args.ray.split(",") if w]:
             command = [sys.executable, "-c", RAY_SCRIPT, str(folder), args.profile, str(workers)]
             with tempfile.TemporaryFile("w+") as out:
@@ -203,7 +216,7 @@ def main() -> None:
                 out.seek(0)
                 files, findings = out.read().split()
             print(f"ray, {workers} local worker(s): {seconds:.1f} s (Ray start-up included), "
-                  f"{args.count / seconds:,.0f} captions/s, peak RSS of the process tree {peak / 2**20:,.0f} MiB; "
+                  f"{args.count / seconds:,.0f} captions/s, process tree peak {_mib(peak)}; "
                   f"{findings} finding(s) in {files} caption file(s)")
         print("goal for 1,000,000 captions with -j 2: under 300 s and 500 MB")
     finally:

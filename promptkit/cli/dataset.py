@@ -65,7 +65,9 @@ def _check_profile(profile: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--no-suggest", is_flag=True, help="Skip the spelling rules PK201 and PK215 (faster).")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, jobs) -> None:
     """Lint every caption file with the same rules, profile and tag sources as `promptkit lint FILE`.
 
@@ -95,7 +97,7 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
     files = found = errors = 0
     array = JsonArrayWriter() if fmt == "json" else None
     with progress(count, "linting") as advance:
-        for path, error, findings in map_files(paths, job, _jobs(jobs)):
+        for path, error, findings in map_files(paths, job, jobs):
             files += 1
             found += len(findings)
             errors += error is not None
@@ -104,10 +106,8 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
             else:
                 if error:
                     warn(f"skipped {path}: {error}")
-                for f in findings:
-                    shown = f.suggestion and repr(f.suggestion) not in f.message
-                    hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
-                    click.echo(f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}")
+                if findings:  # one write per file: a million files' findings pass through this loop
+                    click.echo("\n".join(_finding_line(path, f) for f in findings))
             advance()
     if array is not None:
         array.close()
@@ -120,10 +120,10 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
     sys.exit(1 if found else 0)
 
 
-def _jobs(jobs: int | None) -> int | None:
-    if jobs is not None and jobs < 1:
-        fail(f"-j/--jobs takes a number of processes of at least 1, not {jobs}")
-    return jobs
+def _finding_line(path: str, f) -> str:
+    shown = f.suggestion and repr(f.suggestion) not in f.message
+    hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
+    return f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}"
 
 
 @dataset.command("normalize")
@@ -149,7 +149,9 @@ def _jobs(jobs: int | None) -> int | None:
 @click.option("--backup", is_flag=True, help="Keep each original as NAME.orig (once).")
 @click.option("--fsync", is_flag=True, help="fsync every write (slower; survives power loss too).")
 @click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_normalize(root, extensions, underscores_to_spaces, escape_parentheses, resolve_aliases,
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
                       undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
@@ -183,7 +185,7 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
         open_db(cfg)  # a bad tag source is one line here, not a traceback from every worker
     factory = NormalizerFactory(options, cfg.get("tag-sources"))
     files = changed = errors = 0
-    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=_jobs(jobs),
+    results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
                             read_only=write_read_only)
     with progress(count, "normalizing") as advance:
         for result in results:
@@ -214,7 +216,9 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=25, show_default=True, help="Rows in the terminal tables.")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> None:
     """Tag frequency by category, unknown tags with suggestions, tags per caption."""
     from ..dataset import CaptionAnalyzer, DatasetStats
@@ -227,7 +231,7 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     sources = cfg.get("tag-sources")
     analyzer = CaptionAnalyzer(open_db(cfg, load_profile_or_fail(profile) if profile else None), profile)
     stats = DatasetStats()
-    results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), _jobs(jobs))
+    results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
     with progress(count, "reading") as advance:
         for path, error, tags in results:
             advance()
