@@ -132,6 +132,12 @@ def _proc_tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def cpu_seconds() -> float:
+    """User and system time of the reaped descendants so far (a pool's workers count once their parent ends)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, tuple[int, int], str]:
     """(seconds, peak (RSS, PSS) of the process tree, stderr) of one command, sampled every 0.1 s."""
     peak_rss = peak_pss = 0
@@ -192,16 +198,19 @@ def main() -> None:
             generate(folder, args.count, args.seed)
             (folder / ".pk-bench").write_text(f"{GENERATOR} count={args.count} seed={args.seed}\n")
             print(f"generated {args.count:,} caption files in {folder} in {time.perf_counter() - t0:.1f} s")
-        print(f"cpu cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"cpu cores: {os.cpu_count()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (on a "
+              f"loaded machine compare CPU s: wall time only shows a -j speed-up on free cores)")
         for jobs in [int(j) for j in args.jobs.split(",") if j]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "lint", str(folder), "-p",
                        args.profile, "-j", str(jobs)]
+            cpu = cpu_seconds()
             with tempfile.TemporaryFile("w+") as out:
                 seconds, peak, _ = run(command, out)
                 out.seek(0)
                 summary = out.read().rstrip("\n").rsplit("\n", 1)[-1]
+            cpu = cpu_seconds() - cpu
             largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
-            print(f"dataset lint -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, "
+            print(f"dataset lint -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, {cpu:.1f} CPU s, "
                   f"process tree peak {_mib(peak)} (largest process so far {largest:,.0f} MiB RSS); {summary}")
         for jobs in [int(j) for j in args.jobs.split(",") if j and args.normalize]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "normalize", str(folder), "--dry-run",
@@ -211,11 +220,14 @@ def main() -> None:
                   f"process tree peak {_mib(peak)}; {said.strip().splitlines()[-1]}")
         for workers in [int(w) for w in args.ray.split(",") if w]:
             command = [sys.executable, "-c", RAY_SCRIPT, str(folder), args.profile, str(workers)]
+            cpu = cpu_seconds()
             with tempfile.TemporaryFile("w+") as out:
                 seconds, peak, _ = run(command, out)
                 out.seek(0)
                 files, findings = out.read().split()
-            print(f"ray, {workers} local worker(s): {seconds:.1f} s (Ray start-up included), "
+            cpu = cpu_seconds() - cpu
+            print(f"ray, {workers} local worker(s): {seconds:.1f} s (Ray start-up included), {cpu:.1f} CPU s (reaped "
+                  f"processes only), "
                   f"{args.count / seconds:,.0f} captions/s, process tree peak {_mib(peak)}; "
                   f"{findings} finding(s) in {files} caption file(s)")
         print("goal for 1,000,000 captions with -j 2: under 300 s and 500 MB")
