@@ -8,8 +8,9 @@ subprocess timed from start to exit (start-up, walk, lint, output to /dev/null):
 - ``promptkit dataset lint DIR -j N`` for each N of ``--jobs``;
 - the same files through Ray Data (``promptkit.dataset.distributed.lint_files_with_ray``) on a local Ray
   instance with each number of workers in ``--ray`` (needs ``promptkit[ray]``).
-It prints captions/s, the finding count (the same for every run) and peak memory: the largest single
-process (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, reaped children only) and the whole process tree's
+It prints captions/s, the CPU seconds of the whole process tree (on a loaded machine the CPU time shows what
+-j costs when wall time cannot), the finding count (the same for every run) and peak memory: the largest
+single process (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, reaped children only) and the whole process tree's
 total, sampled every 0.1 s (psutil if installed, else /proc): PSS, what the machine pays (pages that forked
 workers share with their parent counted once), and RSS, which counts them in every process.
 Goal (issue 24): 1,000,000 captions in under 5 minutes and 500 MB with ``-j 2`` on a 2-core machine.
@@ -82,65 +83,71 @@ def prepared(folder: Path, count: int, seed: int) -> bool:
     return marker.exists() and marker.read_text() == f"{GENERATOR} count={count} seed={seed}\n"
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes, summed over a process and all its descendants. RSS counts pages that forked
-    workers share with their parent once per process; PSS splits them, so its sum is what the machine pays."""
+def tree_sample(pid: int) -> tuple[int, int, dict[int, float]]:
+    """(RSS, PSS, CPU seconds per process) of a process and all its descendants. RSS counts pages that
+    forked workers share with their parent once per process; PSS splits them, so its sum is what the machine
+    pays."""
     try:
         import psutil
     except ImportError:
-        return _proc_tree_memory(pid)
+        return _proc_tree_sample(pid)
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
     except psutil.Error:
-        return 0, 0
+        return 0, 0, {}
     rss = pss = 0
+    cpu = {}
     for p in procs:
         try:
             info = p.memory_full_info()
+            times = p.cpu_times()
         except psutil.Error:
             continue
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
-    return rss, pss
+        cpu[p.pid] = times.user + times.system
+    return rss, pss, cpu
 
 
-def _proc_tree_memory(pid: int) -> tuple[int, int]:
+def _proc_tree_sample(pid: int) -> tuple[int, int, dict[int, float]]:
     children: dict[int, list[int]] = {}
+    seconds: dict[int, float] = {}
+    hz = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
-                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-        children.setdefault(parent, []).append(int(entry))
+        children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: the parent's pid
+        seconds[int(entry)] = (int(fields[11]) + int(fields[12])) / hz  # utime + stime
     rss = pss = 0
+    cpu = {}
     todo = [pid]
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith(("Rss:", "Pss:")):
-                        kib = int(line.split()[1]) * 1024
-                        rss, pss = (rss + kib, pss) if line.startswith("Rss:") else (rss, pss + kib)
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
         except OSError:
             pass
+        cpu[p] = seconds.get(p, 0.0)
         todo.extend(children.get(p, ()))
-    return rss, pss
+    return rss, pss, cpu
 
 
-def cpu_seconds() -> float:
-    """User and system time of the reaped descendants so far (a pool's workers count once their parent ends)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, tuple[int, int], str]:
-    """(seconds, peak (RSS, PSS) of the process tree, stderr) of one command, sampled every 0.1 s."""
+def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, tuple[int, int], float, str]:
+    """(seconds, peak (RSS, PSS) of the process tree, its CPU seconds, stderr) of one command, sampled every
+    0.1 s (CPU: each process's last sample, so a process's final 0.1 s may be missed)."""
     peak_rss = peak_pss = 0
+    cpu: dict[int, float] = {}
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"})
@@ -148,14 +155,15 @@ def run(command: list[str], stdout=subprocess.DEVNULL) -> tuple[float, tuple[int
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
     reader.start()
     while proc.poll() is None:
-        rss, pss = tree_memory(proc.pid)
+        rss, pss, times = tree_sample(proc.pid)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        cpu.update(times)
         time.sleep(0.1)
     elapsed = time.perf_counter() - t0
     reader.join()
     if proc.returncode not in (0, 1):
         sys.exit(f"{' '.join(command)} failed ({proc.returncode}):\n{errors[0][-2000:]}")
-    return elapsed, (peak_rss, peak_pss), errors[0]
+    return elapsed, (peak_rss, peak_pss), sum(cpu.values()), errors[0]
 
 
 def _mib(peak: tuple[int, int]) -> str:
@@ -203,31 +211,27 @@ def main() -> None:
         for jobs in [int(j) for j in args.jobs.split(",") if j]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "lint", str(folder), "-p",
                        args.profile, "-j", str(jobs)]
-            cpu = cpu_seconds()
             with tempfile.TemporaryFile("w+") as out:
-                seconds, peak, _ = run(command, out)
+                seconds, peak, cpu, _ = run(command, out)
                 out.seek(0)
                 summary = out.read().rstrip("\n").rsplit("\n", 1)[-1]
-            cpu = cpu_seconds() - cpu
             largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
             print(f"dataset lint -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, {cpu:.1f} CPU s, "
                   f"process tree peak {_mib(peak)} (largest process so far {largest:,.0f} MiB RSS); {summary}")
         for jobs in [int(j) for j in args.jobs.split(",") if j and args.normalize]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "normalize", str(folder), "--dry-run",
                        "--underscores-to-spaces", "--resolve-aliases", "--remove-duplicates", "-j", str(jobs)]
-            seconds, peak, said = run(command)
+            seconds, peak, cpu, said = run(command)
             print(f"dataset normalize --dry-run -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, "
+                  f"{cpu:.1f} CPU s, "
                   f"process tree peak {_mib(peak)}; {said.strip().splitlines()[-1]}")
         for workers in [int(w) for w in args.ray.split(",") if w]:
             command = [sys.executable, "-c", RAY_SCRIPT, str(folder), args.profile, str(workers)]
-            cpu = cpu_seconds()
             with tempfile.TemporaryFile("w+") as out:
-                seconds, peak, _ = run(command, out)
+                seconds, peak, cpu, _ = run(command, out)
                 out.seek(0)
                 files, findings = out.read().split()
-            cpu = cpu_seconds() - cpu
-            print(f"ray, {workers} local worker(s): {seconds:.1f} s (Ray start-up included), {cpu:.1f} CPU s (reaped "
-                  f"processes only), "
+            print(f"ray, {workers} local worker(s): {seconds:.1f} s (Ray start-up included), {cpu:.1f} CPU s, "
                   f"{args.count / seconds:,.0f} captions/s, process tree peak {_mib(peak)}; "
                   f"{findings} finding(s) in {files} caption file(s)")
         print("goal for 1,000,000 captions with -j 2: under 300 s and 500 MB")
