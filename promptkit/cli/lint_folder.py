@@ -13,7 +13,6 @@ where it stands instead of before all findings.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Callable, Iterator
@@ -23,9 +22,10 @@ import click
 from .common import Settings, fail, warn
 from .output import Tally
 
+
 @dataclass
 class Done:
-    """One file's (or one argument's) result, small enough to send back from a worker."""
+    """One file's result, small enough to send back from a worker."""
 
     warnings: list[str] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)  # text chunks, JSON array elements or GitHub lines
@@ -36,7 +36,7 @@ class Done:
 
 @dataclass
 class LintJob:
-    """Builds, once per process, the function that lints one input (a path, or inputs already read)."""
+    """Builds, once per process, the function that lints one file of a folder (picklable)."""
 
     settings: Settings
     fmt: str
@@ -47,7 +47,7 @@ class LintJob:
     wildcard_dirs: tuple
     max_per_rule: int | None
 
-    def __call__(self) -> Callable[[Any], Done]:
+    def __call__(self) -> Callable[[Path], Done]:
         from ..contain import ContainerError
         from ..templates.wildcards import WildcardError
         from . import output
@@ -70,16 +70,13 @@ class LintJob:
                 return "wildcard-file"
             return self.container
 
-        def one(source) -> Done:
+        def one(path: Path) -> Done:
             done = Done()
-            if isinstance(source, Path):
-                try:
-                    items = read_file(source, self.negative, self.lines, kind_of(source))
-                except InputError as exc:
-                    done.warnings.append(f"skipped {exc}")
-                    return done
-            else:
-                items = source
+            try:
+                items = read_file(path, self.negative, self.lines, kind_of(path))
+            except InputError as exc:
+                done.warnings.append(f"skipped {exc}")
+                return done
             for item in items:
                 prof, reason = settings.choose(item.text if not item.negative else "", item.model, item.model_hash)
                 item.profile_reason = reason
