@@ -171,3 +171,76 @@ def test_rewrites_keep_file_permissions(tmp_path):
     CliRunner().invoke(cli, ["dataset", "normalize", str(tmp_path), "--underscores-to-spaces"])
     assert caption.read_text() == "long hair\n"
     assert caption.stat().st_mode & 0o777 == 0o664
+
+
+def corpus_folder(root: Path, texts: list[str], n: int = 80) -> Path:
+    """A folder of real prompts as caption files (two levels, as kohya datasets are laid out)."""
+    for i, text in enumerate(texts[:n]):
+        folder = root / ("set_b" if i % 4 == 0 else "set_a")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:04d}.txt").write_text(text + "\n", encoding="utf-8")
+    return root
+
+
+def run_cli(*args: str):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_every_folder_command_gives_the_same_bytes_on_two_processes_as_on_one(tmp_path, texts):
+    """-j 2 splits the folder into batches over a process pool (80 files: batches of 64 and 16); the output,
+    streamed as results arrive, must be exactly the in-process run's, file by file in sorted order."""
+    root = corpus_folder(tmp_path / "captions", texts)
+    runs = [("lint", str(root)), ("lint", str(root), "--format", "json"),
+            ("lint", str(root), "--profile", "illustrious-xl", "--format", "github"),
+            ("dataset", "lint", str(root)), ("dataset", "lint", str(root), "--format", "json"),
+            ("dataset", "normalize", str(root), "--diff", "--underscores-to-spaces", "--resolve-aliases",
+             "--remove-duplicates"),
+            ("dataset", "stats", str(root), "-p", "illustrious-xl", "--json")]
+    for args in runs:
+        single = run_cli(*args, "-j", "1")
+        assert run_cli(*args, "-j", "2") == single, args
+        assert single[0] in (0, 1) and single[1], args  # findings / changes / counts, not an error
+    import json
+
+    linted = json.loads(run_cli("lint", str(root), "--format", "json", "-j", "2")[1])
+    assert [r["source"] for r in linted] == [str(p) for p in sorted(root.rglob("*.txt"))]
+    assert sum(len(r["diagnostics"]) for r in linted) > 100  # real prompts: real findings, in file order
+
+
+def test_an_unreadable_file_is_reported_and_the_others_are_still_linted(tmp_path, texts):
+    root = corpus_folder(tmp_path / "captions", texts)
+    bad = root / "set_a" / "0050.txt"
+    original = bad.read_bytes()
+    bad.write_bytes(b"1girl, \xff\xfe smile\n")  # not UTF-8, in the middle of the run
+    with_bad = {args: run_cli(*args, "-j", "2") for args in
+                [("lint", str(root), "-p", "illustrious-xl"), ("dataset", "lint", str(root), "--format", "json")]}
+    code, out, err = with_bad[("lint", str(root), "-p", "illustrious-xl")]
+    assert code == 1 and f"skipped {bad}: not UTF-8 text (byte 0xff at offset 7)" in err
+    bad.unlink()
+    assert run_cli("lint", str(root), "-p", "illustrious-xl", "-j", "2")[1] == out  # every other file's findings
+    import json
+
+    rows = json.loads(with_bad[("dataset", "lint", str(root), "--format", "json")][1])
+    [row] = [r for r in rows if r["path"] == str(bad)]
+    assert row["error"].startswith("not UTF-8") and row["findings"] == []
+    bad.write_bytes(original)
+    rest = json.loads(run_cli("dataset", "lint", str(root), "--format", "json", "-j", "1")[1])
+    assert [r for r in rows if r["path"] != str(bad)] == [r for r in rest if r["path"] != str(bad)]
+
+
+def test_folders_are_walked_in_sorted_order_lazily(tmp_path):
+    from promptkit.dataset.files import iter_captions
+
+    for name in ["b/2.txt", "b/10.txt", "a-b.txt", "a/z.caption", "A.TXT", "c/.pk-tmp.txt", "c/d/e.txt", "x.md"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("smile\n", encoding="utf-8")
+    (tmp_path / "link").symlink_to(tmp_path / "c", target_is_directory=True)  # not followed, as rglob
+    walked = iter_captions(tmp_path)
+    assert not isinstance(walked, list)
+    expected = sorted(p for p in tmp_path.rglob("*") if p.suffix.lower() in (".txt", ".caption")
+                      and not p.name.startswith(".pk-") and not p.is_dir())
+    assert [Path(p) for p in walked] == expected == find_captions(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in expected] == \
+        ["A.TXT", "a/z.caption", "a-b.txt", "b/10.txt", "b/2.txt", "c/d/e.txt"]

@@ -53,3 +53,17 @@ def test_file_normalization_equals_single_process(local_ray, tmp_path):
         assert (tmp_path / f"{i:03d}.txt").read_text(encoding="utf-8") == normalizer(caption) + "\n"
     again = normalize_files_with_ray(tmp_path, OPTIONS, workers=2, batch_size=8)
     assert not any(r["written"] for r in again)  # normalizing twice changes nothing
+
+
+def test_folder_lint_on_ray_equals_the_local_run(local_ray, tmp_path):
+    """Ray actors run the local pool's per-shard code: the same (path, error, findings), in file order."""
+    from promptkit.dataset.analyze import AnalyzeJob
+    from promptkit.dataset.distributed import lint_files_with_ray
+    from promptkit.dataset.files import iter_captions, map_files
+
+    for i, caption in enumerate(CAPTIONS[:12]):
+        (tmp_path / f"{i:03d}.txt").write_text(caption + "\n", encoding="utf-8")
+    (tmp_path / "005.txt").write_bytes(b"1girl, \xff smile\n")  # reported for that file, the others go on
+    local = list(map_files(iter_captions(tmp_path), AnalyzeJob("lint", "illustrious-xl"), workers=1))
+    assert list(lint_files_with_ray(tmp_path, "illustrious-xl", workers=2, batch_size=4)) == local
+    assert local[5][1].startswith("not UTF-8") and sum(bool(findings) for _, _, findings in local) >= 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 from .common import check_codes, fail, load_profile_or_fail, open_db, split_codes, warn
+from .output import JsonArrayWriter
 from .progress import progress
 from .config import ConfigError, find_config
 
@@ -20,15 +22,18 @@ def dataset() -> None:
 
 
 def _dataset_paths(root: str, extensions: tuple[str, ...]):
-    from ..dataset import find_captions
+    """(paths, count): the caption files under ``root`` as a lazy iterator in sorted order, and a function that
+    counts them (called only for a progress bar). No caption file at all is a usage error."""
+    from ..dataset.files import count_captions, iter_captions
 
     exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
     if Path(root).is_file() and Path(root).suffix.lower() not in exts:
         fail(f"{root}: not a caption file ({', '.join(exts)}); give a caption file or a folder of them")
-    paths = find_captions(root, extensions)
-    if not paths:
+    paths = iter_captions(root, extensions)
+    first = next(paths, None)
+    if first is None:
         fail(f"{root}: no caption files ({', '.join(extensions)})")
-    return paths
+    return itertools.chain([first], paths), lambda: count_captions(root, extensions)
 
 
 _EXT = click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
@@ -60,7 +65,9 @@ def _check_profile(profile: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--no-suggest", is_flag=True, help="Skip the spelling rules PK201 and PK215 (faster).")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, jobs) -> None:
     """Lint every caption file with the same rules, profile and tag sources as `promptkit lint FILE`.
 
@@ -83,34 +90,40 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
     select = split_codes(select) or cfg.get("select") or None
     ignore = split_codes(ignore) or cfg.get("ignore") or None
     check_codes(select, ignore)
-    paths = _dataset_paths(root, extensions)
+    paths, count = _dataset_paths(root, extensions)
     job = AnalyzeJob("lint", chosen or FALLBACK, suggest=not no_suggest, sources=cfg.get("tag-sources"),
                      select=select, ignore=ignore)
-    results = []
-    found = errors = 0
-    with progress(len(paths), "linting") as advance:
+    # streamed: each file's findings are written as its result arrives (in file order), none are kept
+    files = found = errors = 0
+    array = JsonArrayWriter() if fmt == "json" else None
+    with progress(count, "linting") as advance:
         for path, error, findings in map_files(paths, job, jobs):
+            files += 1
             found += len(findings)
             errors += error is not None
-            results.append((path, error, findings))
+            if array is not None:
+                array.add({"path": path, "error": error, "findings": [f.__dict__ for f in findings]})
+            else:
+                if error:
+                    warn(f"skipped {path}: {error}")
+                if findings:  # one write per file: a million files' findings pass through this loop
+                    click.echo("\n".join(_finding_line(path, f) for f in findings))
             advance()
-    if fmt == "json":
-        click.echo(json.dumps([{"path": p, "error": e, "findings": [f.__dict__ for f in fs]} for p, e, fs in results],
-                              ensure_ascii=False, indent=2))
+    if array is not None:
+        array.close()
     else:
-        for path, error, findings in results:
-            if error:
-                warn(f"skipped {path}: {error}")
-            for f in findings:
-                shown = f.suggestion and repr(f.suggestion) not in f.message
-                hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
-                click.echo(f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}")
-        read = len(paths) - errors
+        read = files - errors
         click.echo(f"{found} finding(s) in {read} caption file(s)" + (f"; {errors} unreadable, skipped." if errors
                                                                        else "."))
-    if errors == len(paths):
+    if errors == files:
         sys.exit(2)
     sys.exit(1 if found else 0)
+
+
+def _finding_line(path: str, f) -> str:
+    shown = f.suggestion and repr(f.suggestion) not in f.message
+    hint = f" (did you mean {f.suggestion!r}?)" if shown else ""
+    return f"{path}:{f.line}:{f.column}: {f.code} {f.severity} {f.message}{hint}"
 
 
 @dataset.command("normalize")
@@ -136,7 +149,9 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
 @click.option("--backup", is_flag=True, help="Keep each original as NAME.orig (once).")
 @click.option("--fsync", is_flag=True, help="fsync every write (slower; survives power loss too).")
 @click.option("--write-read-only", is_flag=True, help="Also rewrite read-only files (they stay read-only).")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_normalize(root, extensions, underscores_to_spaces, escape_parentheses, resolve_aliases,
                       remove_duplicates, remove_implied, character_first, split_series, rating, always_first,
                       undesired, replacements, separator, order_profile, dry_run, diff, backup, fsync, write_read_only,
@@ -163,17 +178,18 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
         always_first=tags_of(always_first), undesired=tags_of(undesired), replacements=tuple(pairs),
         separator=separator, profile=order_profile)
     _check_profile(order_profile)
-    paths = _dataset_paths(root, extensions)
+    paths, count = _dataset_paths(root, extensions)
     write = not (dry_run or diff)
     cfg = _config()
     if options.needs_db:
         open_db(cfg)  # a bad tag source is one line here, not a traceback from every worker
     factory = NormalizerFactory(options, cfg.get("tag-sources"))
-    changed = errors = 0
+    files = changed = errors = 0
     results = process_files(paths, factory, write=write, backup=backup, fsync=fsync, workers=jobs,
                             read_only=write_read_only)
-    with progress(len(paths), "normalizing") as advance:
+    with progress(count, "normalizing") as advance:
         for result in results:
+            files += 1
             advance()
             if result.error:
                 errors += 1
@@ -186,7 +202,7 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
                 elif dry_run:
                     click.echo(f"would change {result.path}")
     verb = "would change" if not write else "changed"
-    click.echo(f"{verb} {changed} of {len(paths)} caption file(s); {errors} skipped (left untouched).", err=True)
+    click.echo(f"{verb} {changed} of {files} caption file(s); {errors} skipped (left untouched).", err=True)
     # as `ruff format`: 0 when every file was written (or needed no change); a file that could not be read
     # or written is reported, the others are still done, and the exit code is 2 (1 means findings elsewhere)
     if errors:
@@ -200,7 +216,9 @@ def dataset_normalize(root, extensions, underscores_to_spaces, escape_parenthese
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a self-contained HTML report.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", default=25, show_default=True, help="Rows in the terminal tables.")
-@click.option("-j", "--jobs", type=int, default=None, help="Worker processes. Default: all cores.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes, each loading the tag database once. Default: all cores; 1 runs in this "
+                   "process. Results are in file order, the same for any number.")
 def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> None:
     """Tag frequency by category, unknown tags with suggestions, tags per caption."""
     from ..dataset import CaptionAnalyzer, DatasetStats
@@ -208,13 +226,13 @@ def dataset_stats(root, extensions, profile, html_path, as_json, top, jobs) -> N
     from ..dataset.files import map_files
 
     _check_profile(profile)
-    paths = _dataset_paths(root, extensions)
+    paths, count = _dataset_paths(root, extensions)
     cfg = _config()
     sources = cfg.get("tag-sources")
     analyzer = CaptionAnalyzer(open_db(cfg, load_profile_or_fail(profile) if profile else None), profile)
     stats = DatasetStats()
     results = map_files(paths, AnalyzeJob("stats", profile, suggest=False, sources=sources), jobs)
-    with progress(len(paths), "reading") as advance:
+    with progress(count, "reading") as advance:
         for path, error, tags in results:
             advance()
             if error is not None:

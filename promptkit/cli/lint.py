@@ -65,8 +65,11 @@ In folders, unreadable files are reported and skipped."""
                    "`wildcard-dirs`.")
 @click.option("--ext", "extensions", multiple=True, default=(".txt", ".caption"), show_default=True,
               help="Caption file extensions to read in folders.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for folders (text, JSON and GitHub output without --fix/--diff). "
+                   "Default: all cores; 1 runs in this process. The output is the same for any number.")
 def lint(prompts, files, lines, profile, dialect, container, select, ignore, embeddings, fmt, fix, unsafe_fixes,
-         diff, negative, fail_on, write_read_only, no_cap, wildcard_dirs, extensions) -> None:
+         diff, negative, fail_on, write_read_only, no_cap, wildcard_dirs, extensions, jobs) -> None:
     """Lint prompts: arguments, `-` for stdin, caption files, folders, infotext files and PNGs.
 
     Findings show file, line:column, rule code, message, the source around the span with a caret under
@@ -85,9 +88,15 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
             fail("give prompts, files or folders to lint (or `-` to read stdin); see `promptkit lint --help`")
         prompts = ("-",)
     folders = wildcard_folders(tuple(wildcard_dirs), cfg)
-    found = read_inputs(tuple(prompts), tuple(files),
-                        tuple(e if e.startswith(".") else f".{e}" for e in extensions), negative, lines, container,
-                        tuple(folders))
+    suffixes = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
+    from .lint_folder import LintJob, all_folders, lint_streamed
+
+    if all_folders(tuple(prompts)) and not files and not (fix or diff) and fmt != "sarif":
+        color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        job = LintJob(settings, fmt, bool(color), negative, lines, container, tuple(folders),
+                      None if no_cap else FINDING_CAP)
+        lint_streamed(tuple(prompts), suffixes, job, jobs, fail_on)  # folders on every core, streamed
+    found = read_inputs(tuple(prompts), tuple(files), suffixes, negative, lines, container, tuple(folders))
     wildcards = None
     if folders:
         from ..templates.wildcards import Wildcards

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 import click
@@ -59,27 +60,62 @@ def text_report(pairs: Sequence[tuple["PromptInput", "LintReport"]], color: bool
     return "\n".join(text_report_lines(pairs, color))
 
 
-def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0) -> str:
-    counts = {"error": 0, "warning": 0, "info": 0}
-    safe = unsafe = 0
-    shown = 0
-    for _, report in pairs:
+_SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Tally:
+    """What the summary line and the exit code need, added up over prompts (no report is kept)."""
+
+    prompts: int = 0
+    counts: dict = field(default_factory=lambda: dict.fromkeys(_SEVERITIES, 0))
+    safe: int = 0
+    unsafe: int = 0
+    shown: int = 0
+    worst: int = -1  # the highest severity rank found, shown or omitted
+
+    def add(self, report: "LintReport") -> None:
+        from ..linter import Severity
+
+        self.prompts += 1
         for d in report.diagnostics:
-            counts[d.severity.value] += 1
+            self.counts[d.severity.value] += 1
+            self.worst = max(self.worst, d.severity.rank)
             if d.fix is not None:
-                safe += d.fix.safe
-                unsafe += not d.fix.safe
+                self.safe += d.fix.safe
+                self.unsafe += not d.fix.safe
         for (_, severity), count in report.omitted.items():
-            counts[severity] += count
-        shown += len(report.diagnostics)
+            self.counts[severity] += count
+            self.worst = max(self.worst, Severity(severity).rank)
+        self.shown += len(report.diagnostics)
+
+    def merge(self, other: "Tally") -> None:
+        self.prompts += other.prompts
+        for k in _SEVERITIES:
+            self.counts[k] += other.counts[k]
+        self.safe += other.safe
+        self.unsafe += other.unsafe
+        self.shown += other.shown
+        self.worst = max(self.worst, other.worst)
+
+
+def summary(pairs: Sequence[tuple["PromptInput", "LintReport"]], fixed: int = 0) -> str:
+    tally = Tally()
+    for _, report in pairs:
+        tally.add(report)
+    return summary_of(tally, fixed)
+
+
+def summary_of(tally: Tally, fixed: int = 0) -> str:
+    counts, safe, unsafe = tally.counts, tally.safe, tally.unsafe
     total = sum(counts.values())
     if not total:
-        text = f"All clean: {len(pairs)} prompt(s) checked."
+        text = f"All clean: {tally.prompts} prompt(s) checked."
     else:
-        text = (f"Found {total} finding(s) in {len(pairs)} prompt(s): {counts['error']} error(s), "
+        text = (f"Found {total} finding(s) in {tally.prompts} prompt(s): {counts['error']} error(s), "
                 f"{counts['warning']} warning(s), {counts['info']} info.")
-        if shown < total:
-            text += f" {shown} shown (--no-cap shows all)."
+        if tally.shown < total:
+            text += f" {tally.shown} shown (--no-cap shows all)."
         if safe:
             text += f" {safe} fixable with --fix."
         if unsafe:
@@ -137,6 +173,30 @@ def json_chunks(pairs: Sequence[tuple["PromptInput", "LintReport"]]):
         data["omitted"] = omitted_rows(report.omitted)  # counted above the per-rule cap (--no-cap: none)
         out.append(data)
     return json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(out)
+
+
+class JsonArrayWriter:
+    """Writes a JSON array to stdout one element at a time, byte for byte as ``json.dumps(items,
+    ensure_ascii=False, indent=2)`` and a newline would: a run over a million files keeps none of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, value) -> None:
+        self.add_encoded(element_json(value))
+
+    def add_encoded(self, text: str) -> None:
+        """An element already encoded by :func:`element_json` (e.g. in a worker process)."""
+        click.echo(("[\n" if not self.count else ",\n") + text, nl=False)
+        self.count += 1
+
+    def close(self) -> None:
+        click.echo("\n]" if self.count else "[]")
+
+
+def element_json(value) -> str:
+    """One element of an indented JSON array, as it stands inside the array (indented one level)."""
+    return json.dumps([value], ensure_ascii=False, indent=2)[2:-2]
 
 
 def github_report(pairs: Sequence[tuple["PromptInput", "LintReport"]]) -> str:

@@ -10,14 +10,19 @@ Two inputs:
 Point it at a cluster with ``address="ray://head:10001"`` (or ``RAY_ADDRESS``); with no address a local Ray
 instance is started on this machine. Each worker builds its own normalizer (tag databases are opened per
 process), so results are identical to a single-process run.
+
+Folders go through :func:`map_files_with_ray`, which runs the local pool's per-shard code
+(:func:`.files.run_shard`) inside Ray Data actors: ``lint_files_with_ray`` and ``normalize_files_with_ray`` give
+what ``promptkit dataset lint`` and ``normalize`` give, in the same order.
 """
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
-from .files import find_captions, process_files
+from .files import CAPTION_EXTENSIONS, _RewriteJob, iter_captions, run_shard
 from .normalize import NormalizeOptions
 
 
@@ -41,27 +46,24 @@ class _NormalizeColumn:
         return out
 
 
-class _NormalizeFiles:
-    """Ray Data callable class: rewrites the caption files named in each batch."""
+class _Shard:
+    """Ray Data callable class: the local path's per-shard code (:func:`.files.run_shard`) with the per-file
+    function that ``job()`` builds once per actor (tag databases are opened per process, as in a local pool).
+    Results travel pickled, so the driver gets exactly what :func:`.files.map_files` yields."""
 
-    def __init__(self, options: NormalizeOptions, write: bool, backup: bool, sources: list[str] | None) -> None:
-        from . import NormalizerFactory
-
-        self.factory = NormalizerFactory(options, sources)
-        self.normalizer = self.factory()
-        self.write = write
-        self.backup = backup
+    def __init__(self, job: Callable[[], Callable[[Path], Any]]) -> None:
+        self.function = job()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        paths = [Path(str(p)) for p in batch["path"]]
-        results = list(process_files(paths, lambda: self.normalizer, write=self.write, backup=self.backup, workers=1))
-        return {"path": [r.path for r in results], "changed": [r.changed for r in results],
-                "written": [r.written for r in results], "error": [r.error or "" for r in results]}
+        return {"result": [pickle.dumps(r) for r in run_shard(self.function, [str(p) for p in batch["path"]])]}
 
 
 def _ensure_ray(address: str | None, num_cpus: int | None):
+    import os
+
     import ray
 
+    address = address or os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
         if address:
             ray.init(address=address)
@@ -71,19 +73,41 @@ def _ensure_ray(address: str | None, num_cpus: int | None):
     return ray
 
 
+def map_files_with_ray(paths: Iterable[str | Path], job: Callable[[], Callable[[Path], Any]],
+                       address: str | None = None, workers: int = 2, batch_size: int = 256) -> Iterator[Any]:
+    """:func:`.files.map_files` on Ray workers: the same results, in path order, streamed to the caller.
+
+    ``workers`` actors each build ``job()`` once and run the shards Ray Data hands them."""
+    ray = _ensure_ray(address, None)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True  # results in file order
+    ds = ray.data.from_items([{"path": str(p)} for p in paths])
+    ds = ds.map_batches(_Shard, fn_constructor_args=(job,), batch_size=batch_size, concurrency=workers,
+                        num_cpus=ACTOR_CPUS)
+    for batch in ds.iter_batches(batch_size=batch_size, batch_format="numpy"):
+        for data in batch["result"]:
+            yield pickle.loads(data)
+
+
+def lint_files_with_ray(root: str | Path, profile: str | None = None, address: str | None = None,
+                        workers: int = 2, batch_size: int = 256, extensions: tuple[str, ...] = CAPTION_EXTENSIONS,
+                        suggest: bool = True, sources: list[str] | None = None) -> Iterator[tuple]:
+    """``promptkit dataset lint`` on Ray workers: (path, error, findings) per caption file, in file order."""
+    from .analyze import AnalyzeJob, _default_profile
+
+    job = AnalyzeJob("lint", profile or _default_profile(), suggest=suggest, sources=sources)
+    return map_files_with_ray(iter_captions(root, extensions), job, address, workers, batch_size)
+
+
 def normalize_files_with_ray(root: str | Path, options: NormalizeOptions, write: bool = True, backup: bool = False,
                              address: str | None = None, workers: int = 2, batch_size: int = 256,
-                             extensions: tuple[str, ...] = (".txt", ".caption"),
+                             extensions: tuple[str, ...] = CAPTION_EXTENSIONS,
                              sources: list[str] | None = None) -> list[dict[str, Any]]:
     """Normalize a folder of caption files on Ray workers; returns one record per file, in file order."""
-    ray = _ensure_ray(address, None)
-    paths = [str(p) for p in find_captions(root, extensions)]
-    ds = ray.data.from_items([{"path": p} for p in paths])
-    ds = ds.map_batches(_NormalizeFiles, fn_constructor_args=(options, write, backup, sources),
-                        batch_size=batch_size, concurrency=workers, num_cpus=ACTOR_CPUS)
-    rows = ds.take_all()
-    order = {p: i for i, p in enumerate(paths)}
-    return sorted(rows, key=lambda r: order[r["path"]])
+    from . import NormalizerFactory
+
+    job = _RewriteJob(NormalizerFactory(options, sources), write, backup, fsync=False)
+    return [{"path": r.path, "changed": r.changed, "written": r.written, "error": r.error or ""}
+            for r in map_files_with_ray(iter_captions(root, extensions), job, address, workers, batch_size)]
 
 
 def normalize_table_with_ray(source: str | Path | list[str], output: str | Path, options: NormalizeOptions,

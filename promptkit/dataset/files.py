@@ -9,19 +9,23 @@
   are already normalized (normalizing is idempotent), so it resumes where it stopped.
 - ``backup=True`` keeps the original as ``name.txt.orig`` (once: the first original is never overwritten).
 - Work is split over a process pool; results come back in file order, identical to a single-process run.
+- Memory stays bounded on any number of files: paths are walked lazily (folder by folder, in sorted order),
+  sent to the workers in batches with only a few batches in flight, and results are yielded as they come.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
 import stat
 import sys
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable, Iterable, Iterator
 
 from .._files import TEMP_PREFIX, FileRewriteError, TextFile, read_text_file, rewrite, write_atomic
@@ -47,12 +51,49 @@ def find_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
 
     Entries with a caption extension that are not regular files (named pipes, devices, broken symlinks) are
     listed too: reading them fails with a line saying what they are, so they are reported, not lost."""
+    return [Path(p) for p in iter_captions(root, extensions)]
+
+
+def iter_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIONS) -> Iterator[str]:
+    """The paths :func:`find_captions` lists, in the same order, one at a time: a depth-first walk that sorts
+    each folder's entries by name (the order of ``sorted(root.rglob("*"))``), so that a million captions are
+    never all in memory. Symlinked folders are not followed and unreadable folders are skipped, as ``rglob``."""
     root = Path(root)
-    exts = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
+    exts = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
     if not root.is_dir():
-        return [root] if root.exists() or root.is_symlink() else []
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and not p.is_dir()
-                  and not p.name.startswith(TEMP_PREFIX))
+        if root.exists() or root.is_symlink():
+            yield str(root)
+        return
+    yield from walk_sorted(str(root), lambda name, path: PurePath(name).suffix.lower() in exts
+                           and not name.startswith(TEMP_PREFIX))
+
+
+def walk_sorted(folder: str, keep: Callable[[str, str], bool]) -> Iterator[str]:
+    """Paths under ``folder`` whose ``keep(name, path)`` is true, in ``sorted(Path(folder).rglob("*"))`` order,
+    lazily (one folder's entries in memory at a time). Entries that are not folders are offered to ``keep``
+    (named pipes and broken symlinks too); symlinked folders are not followed and unreadable ones skipped."""
+    prefix = "" if folder == "." else os.path.join(folder, "")  # spelled as pathlib spells its children
+    try:
+        with os.scandir(folder or ".") as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        path = prefix + entry.name
+        if is_dir:
+            if not entry.is_symlink():
+                yield from walk_sorted(path, keep)
+        elif keep(entry.name, path):
+            yield path
+
+
+def count_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIONS) -> int:
+    """How many paths :func:`iter_captions` yields (for a progress bar's total), holding none of them."""
+    return sum(1 for _ in iter_captions(root, extensions))
 
 
 def read_caption(path: Path) -> tuple[str | None, str | None]:
@@ -160,33 +201,54 @@ def _writing() -> Iterator[None]:
             os._exit(1)
 
 
-def _worker(batch: list[str]) -> list[Any]:
-    assert _WORKER_FUNCTION is not None
+def run_shard(function: Callable[[Path], Any], paths: Iterable[str | Path]) -> list[Any]:
+    """The per-shard work of every path (one batch of files): the per-file function applied to each path,
+    in order. The process pool's workers and the Ray Data actors (:mod:`.distributed`) both call this."""
     out = []
-    for p in batch:
+    for p in paths:
         _check_parent()
-        out.append(_WORKER_FUNCTION(Path(p)))
+        out.append(function(Path(p)))
     return out
 
 
-def map_files(paths: list[Path], factory: Callable[[], Callable[[Path], Any]], workers: int | None = None,
-              batch_size: int = 512) -> Iterator[Any]:
+def _worker(batch: list[str]) -> list[Any]:
+    assert _WORKER_FUNCTION is not None
+    return run_shard(_WORKER_FUNCTION, batch)
+
+
+def _batches(paths: Iterable[str | Path], size: int) -> Iterator[list[str]]:
+    it = iter(paths)
+    while batch := [str(p) for p in itertools.islice(it, size)]:
+        yield batch
+
+
+def map_files(paths: Iterable[str | Path], factory: Callable[[], Callable[[Path], Any]], workers: int | None = None,
+              batch_size: int = 64) -> Iterator[Any]:
     """Apply the per-file function that ``factory()`` builds (once per process) to every path, on all cores;
-    results come back in path order, exactly as a single-process run gives them."""
+    results come back in path order, exactly as a single-process run gives them.
+
+    ``paths`` may be a lazy iterator: it is read batch by batch, with at most ``2 * workers`` batches in flight,
+    so memory does not grow with the number of files. Fewer than two batches of files are done in-process."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(paths) < 2 * batch_size:
+    batches = _batches(paths, batch_size)
+    first = list(itertools.islice(batches, 2))
+    if workers <= 1 or len(first) < 2:
         function = factory()
-        for path in paths:
-            yield function(path)
+        for batch in itertools.chain(first, batches):
+            yield from run_shard(function, batch)
         return
-    batches = [[str(p) for p in paths[i:i + batch_size]] for i in range(0, len(paths), batch_size)]
     context = multiprocessing.get_context()
     stop = context.Event()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                initargs=(factory, stop))
+    pending: deque = deque()
     try:
-        for results in pool.map(_worker, batches):
-            yield from results
+        for batch in itertools.chain(first, batches):
+            pending.append(pool.submit(_worker, batch))
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
     except BaseException:  # Ctrl-C, a closed pipe, an error: workers stop after the file they are writing
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -194,9 +256,9 @@ def map_files(paths: list[Path], factory: Callable[[], Callable[[Path], Any]], w
     pool.shutdown(wait=True)
 
 
-def process_files(paths: list[Path], factory: Callable[[], Callable[[str], str]], write: bool = False,
+def process_files(paths: Iterable[str | Path], factory: Callable[[], Callable[[str], str]], write: bool = False,
                   backup: bool = False, fsync: bool = False, workers: int | None = None,
-                  batch_size: int = 512, read_only: bool = False) -> Iterator[FileResult]:
+                  batch_size: int = 64, read_only: bool = False) -> Iterator[FileResult]:
     """Apply the caption transform built by ``factory`` to every file; yields results in file order.
 
     A file that cannot be rewritten (read-only, changed since it was read, in a folder that cannot be
