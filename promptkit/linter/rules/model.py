@@ -103,8 +103,6 @@ class LadderTypo(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from rapidfuzz.distance import OSA
-
         from ..words import all_words
         from .tags import typo_spans
 
@@ -124,6 +122,8 @@ class LadderTypo(Rule):
             # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
             target = None if ctx.negative else keys.get(low + "_up")
             if target is None:
+                from rapidfuzz.distance import OSA  # only for a tag nothing knows: known tags never load it
+
                 close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
                 close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)
                          and _DIGITS.sub("", k) != _DIGITS.sub("", low)]  # score_1 is another score, not score_9
