@@ -45,8 +45,8 @@ def known_in(db: TagDB, name: str) -> bool:
 def known_anywhere(name: str) -> bool:
     """:func:`known_in` the whole bundled stack (Danbooru, e621, WD), opening only the Danbooru store.
 
-    A spelling that still holds a backslash once unescaped (``\\\\``) has two database keys; the whole stack
-    decides those, as it always did (the linter does not ask about such spellings).
+    A spelling that still holds a backslash once unescaped (a tag written with ``\\\\``) has two database keys;
+    the whole stack decides those, as it always did: the one rare case that still opens e621's store.
     """
     keys = [k for k in query_keys(name) if k and storable(k)]
     if not keys:
