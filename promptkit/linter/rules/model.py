@@ -62,14 +62,18 @@ class ForeignLadderTag(Rule):
             return
         from ..words import all_words
 
-        owners = ladder_owners()
+        owners = None  # every bundled profile's ladders: loaded only once a tag is neither ours nor a known tag
         for tag in ctx.tags:
-            if tag.name in profile.vocabulary or tag.name not in owners:
+            if tag.name in profile.vocabulary:
+                continue
+            if ctx.db is not None and ctx.info(tag) is not None:
+                continue  # also an ordinary tag (e.g. "general")
+            if owners is None:
+                owners = ladder_owners()
+            if tag.name not in owners:
                 continue
             if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
                 continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
-            if ctx.db is not None and ctx.info(tag) is not None:
-                continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]
             ours = profile.ladders.get(ladder)
             hint = [", ".join(ours[:3])] if ours else []

@@ -380,12 +380,14 @@ def unknown_tags(ctx: LintContext) -> list:
     if cached is not None:
         return cached
     pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
-    foreign = ladder_owners()  # reported by PK301 instead
+    foreign = None  # other families' ladder tags, reported by PK301 instead: loaded once a tag is not known
     out = []
     for tag in ctx.tags:
-        if tag.namespace or tag.index in pieces or tag.name in foreign or tag.name in KAOMOJI:
+        if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
             continue
-        if ctx.known(tag) or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
+        if foreign is None:
+            foreign = ladder_owners()
+        if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
             continue
         out.append(tag)
     ctx.__dict__["_unknown"] = out
