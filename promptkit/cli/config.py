@@ -12,11 +12,10 @@ under them are wildcard files), ``container`` (what
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,37 +31,44 @@ class ConfigError(Exception):
     pass
 
 
-class _Tool(BaseModel):
-    """A ``[tool]`` table in promptkit.toml: other tools' tables are left alone; ``[tool.promptkit]`` (the
-    pyproject.toml spelling pasted in) must be a table; what it holds is read by whoever merges it."""
+@functools.cache
+def settings_model() -> type:
+    """The pydantic model of the settings, defined on first use: a run without a config file never pays for
+    building its validator."""
+    from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-    model_config = ConfigDict(extra="allow")
-    promptkit: dict[str, Any] | None = None
+    class _Tool(BaseModel):
+        """A ``[tool]`` table in promptkit.toml: other tools' tables are left alone; ``[tool.promptkit]`` (the
+        pyproject.toml spelling pasted in) must be a table; what it holds is read by whoever merges it."""
 
+        model_config = ConfigDict(extra="allow")
+        promptkit: dict[str, Any] | None = None
 
-class ProjectSettings(BaseModel):
-    """The settings of promptkit.toml / ``[tool.promptkit]``, typed as the commands use them."""
+    class ProjectSettings(BaseModel):
+        """The settings of promptkit.toml / ``[tool.promptkit]``, typed as the commands use them."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    profile: StrictStr | None = None
-    dialect: StrictStr | None = None
-    select: list[StrictStr] | None = None
-    ignore: list[StrictStr] | None = None
-    fail_on: Literal["info", "warning", "error"] | None = Field(None, alias="fail-on")
-    backtrack: StrictInt | None = Field(None, ge=0)
-    tag_sources: list[StrictStr] | None = Field(None, alias="tag-sources")
-    embeddings: StrictStr | None = None
-    lora_dirs: list[StrictStr] | None = Field(None, alias="lora-dirs")
-    wildcard_dirs: list[StrictStr] | None = Field(None, alias="wildcard-dirs")
-    container: StrictStr | None = None
-    tool: _Tool | None = None
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+        profile: StrictStr | None = None
+        dialect: StrictStr | None = None
+        select: list[StrictStr] | None = None
+        ignore: list[StrictStr] | None = None
+        fail_on: Literal["info", "warning", "error"] | None = Field(None, alias="fail-on")
+        backtrack: StrictInt | None = Field(None, ge=0)
+        tag_sources: list[StrictStr] | None = Field(None, alias="tag-sources")
+        embeddings: StrictStr | None = None
+        lora_dirs: list[StrictStr] | None = Field(None, alias="lora-dirs")
+        wildcard_dirs: list[StrictStr] | None = Field(None, alias="wildcard-dirs")
+        container: StrictStr | None = None
+        tool: _Tool | None = None
 
-    @field_validator("dialect")
-    @classmethod
-    def _dialect(cls, value: str | None) -> str | None:
-        from ..syntax.dialects import canonical_dialect
+        @field_validator("dialect")
+        @classmethod
+        def _dialect(cls, value: str | None) -> str | None:
+            from ..syntax.dialects import canonical_dialect
 
-        return None if value is None else canonical_dialect(value)
+            return None if value is None else canonical_dialect(value)
+
+    return ProjectSettings
 
 
 # What each key holds, for the one-line error (the key is named as the file spells it).
@@ -96,8 +102,10 @@ def validate_settings(path: Path, data: Any) -> dict[str, Any]:
     unknown = set(data) - KEYS - {"tool"}
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}")
+    from pydantic import ValidationError
+
     try:
-        ProjectSettings.model_validate(data)
+        settings_model().model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(part) for part in error["loc"] if not isinstance(part, int)]

@@ -124,7 +124,6 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
     pairs = []
     state = {"fixed": 0, "changed": False, "not_written": False}
     from ..contain import ContainerError
-    from ..templates.wildcards import WildcardError
 
     with progress(len(found.items), "linting", min_total=50) as advance:
         for item in found.items:
@@ -133,7 +132,7 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
                 pairs.append(_lint_item(item, prof, dialect, db, select, ignore, backtrack, names, fix, diff,
                                         unsafe_fixes, write_read_only, None if no_cap else FINDING_CAP, state,
                                         wildcards))
-            except WildcardError as exc:  # the wildcard folder itself: nothing can be judged against it
+            except _wildcard_error() as exc:  # the wildcard folder itself: nothing can be judged against it
                 fail(str(exc))
             except ContainerError as exc:  # a file that is not what its container says: skipped like unreadable ones
                 said = str(exc) if item.label in str(exc) else f"{item.label}: {exc}"
@@ -165,6 +164,14 @@ def lint(prompts, files, lines, profile, dialect, container, select, ignore, emb
     if any(d.severity.rank >= threshold for _, r in pairs for d in r.diagnostics) or \
             any(Severity(sev).rank >= threshold for _, r in pairs for (_, sev) in r.omitted):
         sys.exit(1)
+
+
+def _wildcard_error() -> type[Exception]:
+    """WildcardError, imported only when an exception is being matched (an ``except`` clause's type is evaluated
+    then): `promptkit.templates` loads the dynamic-prompts expander, which a plain prompt never needs."""
+    from ..templates.wildcards import WildcardError
+
+    return WildcardError
 
 
 def _lint_item(item: PromptInput, prof, dialect, db, select, ignore, backtrack, names, fix, diff, unsafe_fixes,

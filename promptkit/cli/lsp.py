@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from .common import fail
-
 
 @click.command("lsp")
 @click.option("--stdio", is_flag=True, help="Talk over stdin/stdout (the default; accepted for editors that pass it).")
@@ -16,5 +14,7 @@ def lsp_command(stdio: bool) -> None:
     try:
         from ..lsp.server import run_stdio
     except ImportError as exc:
+        from .common import fail
+
         fail(f"the language server needs the lsp extra: pip install 'promptkit[lsp]' ({exc})")
     run_stdio()

@@ -8,27 +8,47 @@ nothing imports torch.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from .. import __version__
-from .catalog import profiles, rules
-from .dataset import dataset
-from .expand import expand_command
-from .fmt import fmt_command
-from .generate import generate, info
-from .lint import lint
-from .lsp import lsp_command
-from .playground import playground_command
-from .syntax import convert, parse_command, tokens
-from .tags import tags
+
+COMMANDS = {  # name -> (module, attribute): a command's module is imported only when it runs (or for --help)
+    "convert": ("syntax", "convert"),
+    "dataset": ("dataset", "dataset"),
+    "expand": ("expand", "expand_command"),
+    "fmt": ("fmt", "fmt_command"),
+    "generate": ("generate", "generate"),
+    "info": ("generate", "info"),
+    "lint": ("lint", "lint"),
+    "lsp": ("lsp", "lsp_command"),
+    "parse": ("syntax", "parse_command"),
+    "playground": ("playground", "playground_command"),
+    "profiles": ("catalog", "profiles"),
+    "rules": ("catalog", "rules"),
+    "tags": ("tags", "tags"),
+    "tokens": ("syntax", "tokens"),
+}
 
 
 class _Group(click.Group):
     """Ctrl-C ends a command with exit code 130 (128 + SIGINT, what shells report), not click's "Aborted!"
     and 1, the code for "findings". The command's own cleanup has run by then: rewrites are atomic and
-    worker pools are stopped as the KeyboardInterrupt passes through them."""
+    worker pools are stopped as the KeyboardInterrupt passes through them.
+
+    Commands load lazily (:data:`COMMANDS`): `promptkit lint` does not pay for importing `dataset`,
+    `generate` or the language server's modules."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attribute), cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -50,13 +70,6 @@ def cli() -> None:
       promptkit convert "(best quality:1.2), [blurry]" --write compel
       promptkit tags suggest "long hiar"
     """
-
-
-for command in (lint, fmt_command, convert, parse_command, tokens, tags, profiles, rules, generate, info, dataset,
-                expand_command):
-    cli.add_command(command)
-cli.add_command(lsp_command)
-cli.add_command(playground_command)
 
 
 def main() -> None:

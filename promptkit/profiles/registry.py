@@ -65,19 +65,26 @@ def bundled_ids() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in DATA_DIR.glob("*.toml")))
 
 
+@functools.cache
+def _bundled(ref: str) -> dict[str, Any]:
+    """A bundled profile file's own table, read once per process: the profiles that extend it and every
+    profile that `all_profiles` loads share one parse (callers copy what they change)."""
+    return _read(DATA_DIR / f"{ref}.toml")
+
+
 def _raw(ref: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     path = Path(ref)
     if path.suffix in (".toml", ".yaml", ".yml") and path.exists():
         data = _read(path)
-    elif (DATA_DIR / f"{ref}.toml").exists():
-        data = _read(DATA_DIR / f"{ref}.toml")
+    elif ref in bundled_ids():
+        data = dict(_bundled(ref))
     else:
         raise ProfileError(f"unknown profile {ref!r}; bundled profiles: {', '.join(bundled_ids())}")
     parent = data.get("extends")
     if parent:
         if parent in seen:
             raise ProfileError(f"profile {ref!r} extends itself through {' -> '.join(seen)}")
-        base = _raw(parent, seen + (ref,))
+        base = dict(_raw(parent, seen + (ref,)))
         for key in ("description", "checkpoints", "model_hashes"):  # facts about one model, not its family
             base.pop(key, None)
         data = _merge(base, data)

@@ -9,8 +9,6 @@ from typing import Iterator
 from .._resources import known_namespaces
 from .dialects import DIALECTS, canonical_dialect
 from .dialects.brackets import A1111, NOVELAI, parse_brackets
-from .dialects.comfy import parse_comfy
-from .dialects.compel import parse_compel
 from .ast import Node
 from .prompt import Prompt, tags_from_columns
 from .tag_list import split_caption
@@ -21,8 +19,12 @@ _BRACKET_DIALECTS = {"a1111": A1111, "novelai": NOVELAI}
 def parse_tree(text: str, dialect: str) -> list[Node]:
     """Only the tree of ``text`` in a canonical dialect (what strict mode checks)."""
     if dialect == "compel":
+        from .dialects.compel import parse_compel  # each dialect's scanner loads when a prompt is in it
+
         return parse_compel(text)
     if dialect == "comfy":
+        from .dialects.comfy import parse_comfy
+
         return parse_comfy(text)
     return parse_brackets(text, _BRACKET_DIALECTS[dialect]).children
 
@@ -96,10 +98,8 @@ def parse(text: str, dialect: str = "a1111", strict: bool = False,
 
 
 def _parse_syntax(text: str, dialect: str, namespaces: frozenset[str] | None, known: frozenset[str]) -> Prompt:
-    if dialect == "compel":
-        return Prompt(text, dialect, parse_compel(text), None, namespaces)
-    if dialect == "comfy":
-        return Prompt(text, dialect, parse_comfy(text), None, namespaces)
+    if dialect == "compel" or dialect == "comfy":
+        return Prompt(text, dialect, parse_tree(text, dialect), None, namespaces)
     result = parse_brackets(text, _BRACKET_DIALECTS[dialect])
     tags = None if result.tag_columns is None else tags_from_columns(result.tag_columns, known, dialect)
     return Prompt(text, dialect, result.children, tags, namespaces)

@@ -195,7 +195,14 @@ def build(source: TagSource, target: Path) -> None:
         raise
 
 
+MMAP_BYTES = 1 << 28
+"""Stores are read through a memory map (SQLite maps at most the file: a few MB): look-ups read pages from the
+OS page cache, shared by every process, instead of copying them through read() calls. Safe because a store is
+never written in place: a rebuild writes a new file and renames it over the old one."""
+
+
 def open_readonly(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     conn.execute("PRAGMA query_only=ON")
+    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     return conn

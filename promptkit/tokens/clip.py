@@ -11,21 +11,25 @@ from __future__ import annotations
 import functools
 import gzip
 import heapq
-import html
 from pathlib import Path
-
-import regex
 
 VOCAB_FILE = Path(__file__).resolve().parent / "data" / "bpe_simple_vocab_16e6.txt.gz"
 BOS = 49406
 EOS = 49407
 VOCAB_SIZE = 49408
 
-_WORD = regex.compile(
-    r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
-    regex.IGNORECASE,
-)
-_WHITESPACE = regex.compile(r"\s+")
+
+@functools.cache
+def _patterns():
+    """CLIP's word pattern and its whitespace pattern, compiled on first use: importing this module (the
+    linter does, for chunk planning) does not load the ``regex`` package before a prompt needs tokens."""
+    import regex
+
+    word = regex.compile(
+        r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+        regex.IGNORECASE,
+    )
+    return word, regex.compile(r"\s+")
 
 
 def _utf8(word: str) -> bytes:
@@ -85,8 +89,10 @@ class ClipBPE:
     @staticmethod
     def clean(text: str) -> str:
         """CLIP's cleaning: HTML entities decoded, whitespace collapsed, lower case (ftfy is not applied)."""
+        import html
+
         text = html.unescape(html.unescape(text)).strip()
-        return _WHITESPACE.sub(" ", text).strip().lower()
+        return _patterns()[1].sub(" ", text).strip().lower()
 
     def _bpe_word_uncached(self, word: str) -> tuple[int, ...]:
         """CLIP's merge loop (apply the lowest-ranked adjacent pair everywhere, repeat), in O(n log n).
@@ -133,11 +139,11 @@ class ClipBPE:
 
     def iter_words(self, text: str):
         """:meth:`words` as regex matches, one at a time (a big caption need not hold them all)."""
-        return _WORD.finditer(text)
+        return _patterns()[0].finditer(text)
 
     def words(self, text: str) -> list[tuple[str, int, int]]:
         """CLIP's pre-tokenized words of already-cleaned text with their (start, end) offsets."""
-        return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        return [(m.group(), m.start(), m.end()) for m in _patterns()[0].finditer(text)]
 
     def encode_word(self, word: str) -> tuple[int, ...]:
         return self._cached_word(word)
@@ -145,7 +151,7 @@ class ClipBPE:
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` (cleaned and lower-cased first), without BOS/EOS."""
         ids: list[int] = []
-        for m in _WORD.finditer(self.clean(text)):
+        for m in _patterns()[0].finditer(self.clean(text)):
             word = m.group()
             if word in ("<|startoftext|>", "<|endoftext|>"):
                 ids.append(self.encoder[word])

@@ -62,14 +62,18 @@ class ForeignLadderTag(Rule):
             return
         from ..words import all_words
 
-        owners = ladder_owners()
+        owners = None  # every bundled profile's ladders: loaded only once a tag is neither ours nor a known tag
         for tag in ctx.tags:
-            if tag.name in profile.vocabulary or tag.name not in owners:
+            if tag.name in profile.vocabulary:
+                continue
+            if ctx.db is not None and ctx.info(tag) is not None:
+                continue  # also an ordinary tag (e.g. "general")
+            if owners is None:
+                owners = ladder_owners()
+            if tag.name not in owners:
                 continue
             if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
                 continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
-            if ctx.db is not None and ctx.info(tag) is not None:
-                continue  # also an ordinary tag (e.g. "general")
             family, ladder = owners[tag.name][0]
             ours = profile.ladders.get(ladder)
             hint = [", ".join(ours[:3])] if ours else []
@@ -103,8 +107,6 @@ class LadderTypo(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from rapidfuzz.distance import OSA
-
         from ..words import all_words
         from .tags import typo_spans
 
@@ -124,6 +126,8 @@ class LadderTypo(Rule):
             # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
             target = None if ctx.negative else keys.get(low + "_up")
             if target is None:
+                from rapidfuzz.distance import OSA  # only for a tag nothing knows: known tags never load it
+
                 close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
                 close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)
                          and _DIGITS.sub("", k) != _DIGITS.sub("", low)]  # score_1 is another score, not score_9

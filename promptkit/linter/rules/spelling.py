@@ -72,10 +72,6 @@ class MisspelledName(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from rapidfuzz.distance import OSA
-
-        from ..words import is_word
-
         names = famous_names()
         inside = _covered(ctx)
         for tag in ctx.tags:
@@ -84,6 +80,10 @@ class MisspelledName(Rule):
             raw = tag.raw.lower()
             if raw.strip() in famous_words() or ctx.info(tag) is not None:
                 continue
+            from rapidfuzz.distance import OSA  # only for tags nothing knows: a prompt of known tags never loads it
+
+            from ..words import is_word
+
             words = list(_WORD.finditer(raw))
             for k, m in enumerate(words):
                 for name in names.get(m.group()[0], ()):

@@ -13,6 +13,8 @@ from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
 from ...tags.counts import people_in
 from ...tags.sources import TagCategory
 from ..diagnostics import Diagnostic, Edit, Severity
+from ..known import known_anywhere  # some bundled source knows a spelling (e621 not opened for it)
+from ..known import name_words as _name_words
 from ..rule import LintContext, Rule, quote
 
 
@@ -98,28 +100,6 @@ def _spend(ctx: LintContext) -> bool:
 def _search(ctx: LintContext, name: str, min_posts: int):
     """``TagDB.correction`` within the prompt's budget (:func:`_spend`)."""
     return ctx.db.correction(name, ctx.vocabulary, min_posts=min_posts) if _spend(ctx) else None
-
-
-@functools.cache
-def _bundled_db():
-    from ...tags.db import stacked_db
-
-    return stacked_db(("danbooru", "e621", "wd14"))
-
-
-def known_anywhere(name: str) -> bool:
-    """Some bundled tag source knows ``name``: an artist, character, series... tag at any count, any other tag
-    with 100 posts or more, or an alias that leads to another word (``gleaming`` -> ``glistening``). A site's
-    alias that only respells a tag (a known misspelling) does not count: that is a typo."""
-    db = _bundled_db()
-    info = db.lookup(name)
-    if info is None or not info.listed:
-        return False
-    if info.matched == "alias" and db.rename(name) is not None:
-        return False
-    if info.category not in (TagCategory.GENERAL, TagCategory.META, TagCategory.UNKNOWN):
-        return True
-    return info.post_count >= 100
 
 
 def _vocabulary_typo(ctx: LintContext, name: str) -> str | None:
@@ -404,12 +384,14 @@ def unknown_tags(ctx: LintContext) -> list:
     if cached is not None:
         return cached
     pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
-    foreign = ladder_owners()  # reported by PK301 instead
+    foreign = None  # other families' ladder tags, reported by PK301 instead: loaded once a tag is not known
     out = []
     for tag in ctx.tags:
-        if tag.namespace or tag.index in pieces or tag.name in foreign or tag.name in KAOMOJI:
+        if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
             continue
-        if ctx.known(tag) or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
+        if foreign is None:
+            foreign = ladder_owners()
+        if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
             continue
         out.append(tag)
     ctx.__dict__["_unknown"] = out
@@ -1309,17 +1291,3 @@ def _word_typo(ctx: LintContext, word: str) -> str | None:
     if any(name != fixed and posts >= 500 for name, posts in ctx.db.close_names(word).items()):
         return None  # also one edit from a popular tag: "boken" may be "bokeh"
     return fixed
-
-
-@functools.cache
-def _name_words() -> frozenset[str]:
-    """Every word of the bundled sources' artist, character, series... names (not of general tags, which
-    include misspelled ones)."""
-    db = _bundled_db()
-    words: set[str] = set()
-    for conn, scheme in zip(db._conns, db._schemes):
-        general = [str(k) for k, v in scheme.items() if v in (TagCategory.GENERAL, TagCategory.META)]
-        query = f"SELECT name FROM tags WHERE category NOT IN ({','.join(general) or '-1'})"
-        for (name,) in conn.execute(query):
-            words.update(name.split("_"))
-    return frozenset(words)
