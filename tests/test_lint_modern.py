@@ -351,3 +351,14 @@ def test_western_name_order_in_unseen_prompts():
 def test_name_order_quiet(profile, text):
     negative = "lowres" in text
     assert "PK218" not in lint_prompt(text, profile, negative=negative).codes()
+
+
+def test_a1111_square_brackets_in_a_comfyui_negative():
+    """The unseen set's dev half: Animagine's card negative ('..., [abstract]') in a ComfyUI workflow, where the
+    brackets are text; its judge listed it as missed. The fix writes the weight A1111 gave it."""
+    rec = _unseen_record("[abstract]")
+    text = rec["negative_prompt"]
+    d, = [d for d in lint_prompt(text, "animagine-xl-3.1", dialect="comfy", negative=True).diagnostics
+          if d.code == "PK106"]
+    assert text[d.start:d.end] == "[abstract]" and d.fix.edits[0].replacement == "(abstract:0.909091)"
+    assert "PK106" not in lint_prompt(text, "animagine-xl-3.1", negative=True).codes()   # A1111 reads them

@@ -286,6 +286,7 @@ class WeightSpacing(Rule):
 
 
 _NAI_BRACES = re.compile(r"\{([^{}|$]+)\}")
+_SQUARE_GROUP = re.compile(r"(?<!\\)(\[+)([^\[\]:|]+)(\]+)")  # "[abstract]", "[[x]]"; not "[a:b:0.5]"
 _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
@@ -360,9 +361,17 @@ class DialectMismatch(Rule):
                                       fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
         if dialect == "comfy" and "STYLE(A1111)" not in text:  # comfyui-prompt-control's A1111 mode reads them
             for node in ctx.prompt.walk():
-                if type(node) is Text and node.value in ("[",):
-                    yield self.diagnostic("square brackets are plain text in ComfyUI; de-emphasize with (x:0.9)",
-                                          node.start, node.end)
+                if type(node) is not Text or "[" not in node.value:
+                    continue
+                for m in _SQUARE_GROUP.finditer(node.value):
+                    if len(m.group(1)) != len(m.group(3)):
+                        continue
+                    body = m.group(2).strip()
+                    fixed = f"({body}:{format_weight(1 / 1.1 ** len(m.group(1)))})"  # what A1111 read
+                    start = node.start + m.start()
+                    yield self.diagnostic(f"square brackets are plain text in ComfyUI; de-emphasize with {fixed}",
+                                          start, start + len(m.group()), suggestions=[fixed],
+                                          fix=self.fix(f"write {fixed!r}", Edit(start, start + len(m.group()), fixed)))
 
     def _braces(self, ctx: LintContext, text: str, dialect: str) -> Iterable[Diagnostic]:
         """One finding for all the NovelAI braces of a prompt (one cause), its fix rewriting each run."""
