@@ -1,0 +1,168 @@
+"""Lint throughput against parse throughput, per profile family, on the shared corpora (issue 24).
+
+    python bench/bench_lint_throughput.py [--quick] [--profiles illustrious-xl,pony-v6] [--passes 3]
+
+Every prompt and negative of ../shared/corpus/real_prompts.jsonl and modern_prompts.jsonl is linted with the
+default rules (``promptkit.lint``, as the lint snapshot test does) and parsed (``promptkit.parse`` with the
+profile's dialect), in the same process, one child process per profile. Three lint figures per profile:
+
+- ``first``: the first pass in a fresh process: every lazy load (tag stores, word lists, fuzzy index, CLIP
+  vocabulary) and every per-tag answer is paid for inside it; what one ``promptkit lint FILE`` sees.
+- ``cold``: the data loaded, every per-tag cache emptied (the linter's run memos, the tag database's
+  look-up and correction memos, the tokenizer's word cache): a dataset run's first thousand captions.
+- ``warm``: the same prompts again, caches full, best of ``--passes``: what a long dataset run sees once its
+  captions' few thousand tags have all been met. The same prompts twice is the best case of that.
+
+Parse is always timed warm (its caches are the grammar's). The issue's goal (lint costs at most 4x parse, at
+least 5,000 prompts/s on a quiet core) is for a dataset run, so it is judged on the ``warm`` figure; ``cold`` says
+what a run pays before its caches fill. Numbers on a shared machine are noisy: run it on a quiet one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT))  # measure this checkout, not an installed copy
+WHOLE_FILES = ("wildcard-file", "kohya-sample", "ti-template")
+FAMILIES = {  # family -> the profiles measured for it
+    "danbooru": ("illustrious-xl", "animagine-xl-3.1"),
+    "pony (e621+danbooru)": ("pony-v6",),
+    "noobai v-pred": ("noobai-xl-vpred",),
+    "sd15 (natural language)": ("sd15",),
+}
+
+
+def corpus(limit: int | None = None) -> list[tuple[str, bool, str | None]]:
+    """(text, negative, path) of every prompt and negative of both corpora, as tests/lint_snapshot.py reads them."""
+    out = []
+    for name in ("real_prompts.jsonl", "modern_prompts.jsonl"):
+        for line in (CORPORA / name).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            path = None
+            source = rec.get("source") or ""
+            container = rec.get("container")
+            if (container in WHOLE_FILES or (container == "comfy-graph" and rec["prompt"].lstrip().startswith("{"))) \
+                    and ":" in source:
+                path = source.split(":", 1)[1].rsplit("@", 1)[0]
+            for field in ("prompt", "negative_prompt"):
+                if rec.get(field):
+                    out.append((rec[field], field == "negative_prompt", path))
+    if limit:  # an even spread over both corpora, not the first file only
+        step = max(1, len(out) // limit)
+        out = out[::step][:limit]
+    return out
+
+
+def clear_caches() -> None:
+    """Empty every per-tag cache, keep the loaded data (open stores, word lists, fuzzy index)."""
+    from promptkit.tags.db import stacked_db
+    from promptkit.tokens.clip import clip_bpe
+
+    try:
+        from promptkit.linter.memo import clear_memos
+    except ImportError:  # the code before the run memos
+        pass
+    else:
+        clear_memos()
+    for db in _open_dbs(stacked_db):
+        db._cache.clear()
+        db._implied_cache.clear()
+        if db._fuzzy is not None:
+            db._fuzzy._corrections.clear()
+    clip_bpe()._bpe_word.cache_clear()
+
+
+def _open_dbs(stacked_db) -> list:
+    """The process's stacked databases (``stacked_db`` is an lru_cache: its entries are the open stacks)."""
+    from promptkit.tags.db import default_db
+
+    seen = [default_db()]
+    for names in (("danbooru",), ("danbooru", "e621"), ("e621", "danbooru"), ("danbooru", "e621", "wd14")):
+        try:
+            seen.append(stacked_db(names))
+        except Exception:  # a stack this checkout does not have
+            continue
+    return seen
+
+
+def measure(profile: str, limit: int | None, passes: int) -> dict:
+    """Run in a child process: first, cold and warm lint rates and the parse rate for one profile."""
+    t_import = time.perf_counter()
+    from promptkit import lint, parse
+    from promptkit.profiles import load_profile
+
+    items = corpus(limit)
+    dialect = load_profile(profile).dialect
+    t0 = time.perf_counter()
+    for text, negative, path in items:
+        lint(text, profile=profile, negative=negative, path=path)
+    first = time.perf_counter() - t0
+    clear_caches()
+    t0 = time.perf_counter()
+    for text, negative, path in items:
+        lint(text, profile=profile, negative=negative, path=path)
+    cold = time.perf_counter() - t0
+    warm = parse_t = float("inf")
+    for _ in range(passes):  # interleaved, so a machine that slows down mid-way slows both alike
+        t0 = time.perf_counter()
+        for text, negative, path in items:
+            lint(text, profile=profile, negative=negative, path=path)
+        warm = min(warm, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for text, _, _ in items:
+            parse(text, dialect)
+        parse_t = min(parse_t, time.perf_counter() - t0)
+    n = len(items)
+    return {"profile": profile, "prompts": n, "first": n / first, "cold": n / cold, "warm": n / warm,
+            "parse": n / parse_t, "seconds": time.perf_counter() - t_import}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="300 prompts, 2 warm passes, one profile per family")
+    ap.add_argument("--profiles", help="comma-separated profile ids (default: the families' profiles)")
+    ap.add_argument("--passes", type=int, default=3, help="warm passes (best is shown)")
+    ap.add_argument("--limit", type=int, help="prompts per profile (default: all; --quick: 300)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    limit = args.limit or (300 if args.quick else None)
+    passes = 2 if args.quick and args.passes == 3 else args.passes
+    if args.child:
+        print(json.dumps(measure(args.child, limit, passes)))
+        return 0
+    if args.profiles:
+        chosen = [(p, p) for p in args.profiles.split(",")]
+    else:
+        chosen = [(fam, p) for fam, ps in FAMILIES.items() for p in (ps[:1] if args.quick else ps)]
+    print(f"lint (default rules) vs parse, prompts/s, {limit or 'all'} corpus texts per profile; "
+          "one fresh process per profile")
+    print(f"{'family':24} {'profile':18} {'parse':>8} {'first':>8} {'cold':>8} {'warm':>8} {'warm/parse':>11}")
+    worst = 0.0
+    for family, profile in chosen:
+        cmd = [sys.executable, __file__, "--child", profile, "--passes", str(passes)]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            print(f"{family:24} {profile:18} failed:\n{done.stderr}")
+            return 1
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        ratio = r["parse"] / r["warm"]
+        worst = max(worst, ratio)
+        print(f"{family:24} {profile:18} {r['parse']:8.0f} {r['first']:8.0f} {r['cold']:8.0f} {r['warm']:8.0f}"
+              f" {ratio:10.1f}x   (cold {r['parse'] / r['cold']:.1f}x parse)")
+    print(f"goal (warm): lint at most 4x parse and >= 5,000 prompts/s on a quiet core; worst here {worst:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
