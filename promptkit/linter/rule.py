@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 from ..syntax.prompt import Prompt, Tag
 from .diagnostics import Diagnostic, Edit, Fix, Severity
 from .edits import Parents, removal_edit
+from .memo import RunMemo, run_memo
 from .vocabulary import is_not_a_tag
 
 if TYPE_CHECKING:
@@ -25,10 +26,13 @@ _SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
 
 
 class LintContext:
-    """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None)."""
+    """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None).
+
+    ``memo`` keeps per-tag answers across prompts (:mod:`promptkit.linter.memo`); by default the one shared by
+    every prompt linted with the same profile, database and embeddings."""
 
     def __init__(self, prompt: Prompt, profile: "Profile", db: "TagDB | None", negative: bool = False,
-                 backtrack: int = 20, embeddings: frozenset[str] = frozenset()) -> None:
+                 backtrack: int = 20, embeddings: frozenset[str] = frozenset(), memo: RunMemo | None = None) -> None:
         self.prompt = prompt
         self.text = prompt.source
         self.profile = profile
@@ -40,7 +44,9 @@ class LintContext:
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
-        self._not_tags: dict[str, bool] = {}
+        self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
+        self._not_tags: dict[str, bool] = self.memo.table("not_a_tag")  # depends on the text and the embeddings
+        self._prose: dict[str, bool] | None = None
 
     @property
     def tags(self) -> list[Tag]:
@@ -117,10 +123,18 @@ class LintContext:
 
     def is_prose(self, tag: Tag) -> bool:
         """A sentence or a long phrase, not a tag: natural language, which the tag database cannot judge."""
-        words = len(_WORDS.findall(tag.text))
-        if words > (3 if self.profile.natural_language else 6):
-            return True
-        return words > 1 and _SENTENCE.search(tag.text) is not None
+        prose = self._prose
+        if prose is None:
+            prose = self._prose = self.memo.table("prose")  # depends on the text and the profile
+        found = prose.get(tag.text)
+        if found is None:
+            words = len(_WORDS.findall(tag.text))
+            if words > (3 if self.profile.natural_language else 6):
+                found = True
+            else:
+                found = words > 1 and _SENTENCE.search(tag.text) is not None
+            prose[tag.text] = found
+        return found
 
     def kind(self, tag: Tag) -> str:
         """What a tag is for ordering: a ladder (quality, rating...), ``count``, a DB category, or ``rest``."""
