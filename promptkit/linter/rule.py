@@ -44,7 +44,11 @@ class LintContext:
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
+        # names the profile knows without the database (ladders, presets, count and special tags); read per tag
+        # by most rules, so an attribute rather than a property
+        self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
+        self._known: list | None = None  # per tag index: known() once asked
         self._not_tags: dict[str, bool] = self.memo.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
 
@@ -75,11 +79,6 @@ class LintContext:
         return removal_edit(self.text, self.parents, tag)
 
     @property
-    def vocabulary(self) -> frozenset[str]:
-        """Names the profile knows without the database (ladders, presets, count and special tags)."""
-        return self.profile.vocabulary
-
-    @property
     def tag_profile(self) -> bool:
         """True for models prompted with tag lists; False where natural language comes first (SD 1.5, SDXL)."""
         return not self.profile.natural_language
@@ -103,7 +102,13 @@ class LintContext:
     def known(self, tag: Tag) -> bool:
         """The tag is in the profile's vocabulary or its tag sources, or is not a tag at all (an embedding,
         a wildcard, a placeholder, a kaomoji...)."""
-        return tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+        known = self._known
+        if known is None:
+            known = self._known = [None] * len(self.prompt.tags)
+        found = known[tag.index]
+        if found is None:
+            found = known[tag.index] = tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+        return found
 
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
