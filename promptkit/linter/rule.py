@@ -44,6 +44,7 @@ class LintContext:
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
+        self._nodes: list | None = None
         # names the profile knows without the database (ladders, presets, count and special tags); read per tag
         # by most rules, so an attribute rather than a property
         self.vocabulary: frozenset[str] = profile.vocabulary
@@ -66,6 +67,13 @@ class LintContext:
                                   tag.branch, tag.start, tag.end, tag.index)
             self._tags = tags
         return self._tags
+
+    @property
+    def nodes(self) -> list:
+        """Every node of the prompt's tree in source order (``prompt.walk()``), walked once for all the rules."""
+        if self._nodes is None:
+            self._nodes = list(self.prompt.walk())
+        return self._nodes
 
     @property
     def parents(self) -> Parents:

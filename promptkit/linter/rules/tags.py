@@ -771,7 +771,7 @@ def _tag_in_group(ctx: LintContext, prev: Node, group: Group) -> tuple[str, int,
 
 def _sibling_lists(ctx: LintContext):
     yield ctx.prompt.children
-    for node in ctx.prompt.walk():
+    for node in ctx.nodes:
         if type(node) is Group:
             yield node.children
 
