@@ -1010,7 +1010,18 @@ class MissingComma(Rule):
 
 
 def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
+    """(left, right, where the comma goes) when ``tag`` is two popular tags without their comma, or None."""
+    memo = ctx.memo.table("two_tags")  # depends on the spelling, the profile and the database: kept for the run
     raw = tag.raw
+    if raw in memo:
+        split = memo[raw]
+    else:
+        split = memo[raw] = _split_in_two(ctx, raw)
+    return None if split is None else (split[0], split[1], tag.start + split[2])
+
+
+def _split_in_two(ctx: LintContext, raw: str) -> tuple[str, str, int] | None:
+    """:func:`_two_tags` of one spelling, the comma's place relative to it."""
     spaces = [i for i, ch in enumerate(raw) if ch == " "]
     if not spaces or len(spaces) > 4 or "\\" in raw or "(" in raw:
         return None
@@ -1023,7 +1034,7 @@ def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
         if a and b:
             if found is not None:
                 return None  # two ways to split: not near-certain
-            found = (left, right, tag.start + i)
+            found = (left, right, i)
     if found is None:
         return None
     left, right = lookup_key(found[0]), lookup_key(found[1])
@@ -1060,7 +1071,7 @@ def qualified_character(ctx: LintContext, tag) -> str | None:
     """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series."""
     if not ctx.profile.series or ctx.db is None or "(" in tag.name or tag.namespace:
         return None
-    cache = ctx.__dict__.setdefault("_qualified", {})
+    cache = ctx.memo.table("qualified")  # depends on the name, the profile's series and the database
     if tag.name not in cache:
         cache[tag.name] = _qualified(ctx, tag)
     return cache[tag.name]
