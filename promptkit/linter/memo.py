@@ -16,15 +16,18 @@ Memory stays bounded on any number of captions: a table that reaches :data:`TABL
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..profiles import Profile
     from ..tags import TagDB
 
-TABLE_LIMIT = 50_000
-"""Entries per table before it is emptied: a hostile caption can hold millions of distinct spellings."""
-MEMO_LIMIT = 8
+TABLE_LIMIT = 20_000
+"""Entries per table before it is emptied: a hostile caption can hold millions of distinct spellings. Both corpora
+under one profile fill a table to 4,000-8,000 entries at about 90 bytes each (keys shared with the prompts), so a
+memo stays within a few tens of MB."""
+MEMO_LIMIT = 4
 """Contexts (profile, database, embeddings) kept at once; the oldest goes first."""
 
 
@@ -49,6 +52,7 @@ class RunMemo:
 
 
 _MEMOS: dict[tuple, RunMemo] = {}
+_LOCK = threading.Lock()  # lint can be called from several threads at once: one of them evicts at a time
 
 
 def run_memo(profile: "Profile", db: "TagDB | None", embeddings: frozenset[str]) -> RunMemo:
@@ -57,12 +61,14 @@ def run_memo(profile: "Profile", db: "TagDB | None", embeddings: frozenset[str])
     key = (id(profile), id(db), embeddings)
     memo = _MEMOS.get(key)
     if memo is None or memo.profile is not profile or memo.db is not db:
-        if len(_MEMOS) >= MEMO_LIMIT:
-            _MEMOS.pop(next(iter(_MEMOS)))
-        memo = _MEMOS[key] = RunMemo(profile, db, embeddings)
+        with _LOCK:
+            while len(_MEMOS) >= MEMO_LIMIT:
+                _MEMOS.pop(next(iter(_MEMOS)))
+            memo = _MEMOS[key] = RunMemo(profile, db, embeddings)
     return memo
 
 
 def clear_memos() -> None:
     """Forget every per-tag answer (a benchmark's cold start; a test that changes a profile in place)."""
-    _MEMOS.clear()
+    with _LOCK:
+        _MEMOS.clear()
