@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpus"
 sys.path.insert(0, str(ROOT))  # measure this checkout, not an installed copy
-WHOLE_FILES = ("wildcard-file", "kohya-sample", "ti-template")
+sys.path.insert(1, str(ROOT / "tests"))  # lint_snapshot: the corpus texts the snapshot test lints
 FAMILIES = {  # family -> the profiles measured for it
     "danbooru": ("illustrious-xl", "animagine-xl-3.1"),
     "pony (e621+danbooru)": ("pony-v6",),
@@ -42,22 +41,10 @@ FAMILIES = {  # family -> the profiles measured for it
 
 
 def corpus(limit: int | None = None) -> list[tuple[str, bool, str | None]]:
-    """(text, negative, path) of every prompt and negative of both corpora, as tests/lint_snapshot.py reads them."""
-    out = []
-    for name in ("real_prompts.jsonl", "modern_prompts.jsonl"):
-        for line in (CORPORA / name).read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            rec = json.loads(line)
-            path = None
-            source = rec.get("source") or ""
-            container = rec.get("container")
-            if (container in WHOLE_FILES or (container == "comfy-graph" and rec["prompt"].lstrip().startswith("{"))) \
-                    and ":" in source:
-                path = source.split(":", 1)[1].rsplit("@", 1)[0]
-            for field in ("prompt", "negative_prompt"):
-                if rec.get(field):
-                    out.append((rec[field], field == "negative_prompt", path))
+    """(text, negative, path) of every prompt and negative of both corpora, as the lint snapshot test reads them."""
+    from lint_snapshot import corpus_texts
+
+    out = [(text, negative, path) for _, text, negative, path in corpus_texts()]
     if limit:  # an even spread over both corpora, not the first file only
         step = max(1, len(out) // limit)
         out = out[::step][:limit]
