@@ -49,8 +49,9 @@ class LintContext:
         # by most rules, so an attribute rather than a property
         self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
+        self._tables: dict[str, dict] = {}
         self._known: list | None = None  # per tag index: known() once asked
-        self._not_tags: dict[str, bool] = self.memo.table("not_a_tag")  # depends on the text and the embeddings
+        self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
 
     @property
@@ -67,6 +68,13 @@ class LintContext:
                                   tag.branch, tag.start, tag.end, tag.index)
             self._tags = tags
         return self._tags
+
+    def table(self, name: str) -> dict:
+        """The run memo's table ``name``, fetched once per prompt (see :mod:`promptkit.linter.memo`)."""
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.memo.table(name)
+        return table
 
     @property
     def nodes(self) -> list:
@@ -138,7 +146,7 @@ class LintContext:
         """A sentence or a long phrase, not a tag: natural language, which the tag database cannot judge."""
         prose = self._prose
         if prose is None:
-            prose = self._prose = self.memo.table("prose")  # depends on the text and the profile
+            prose = self._prose = self.table("prose")  # depends on the text and the profile
         found = prose.get(tag.text)
         if found is None:
             words = len(_WORDS.findall(tag.text))

@@ -64,7 +64,7 @@ class ForeignLadderTag(Rule):
 
         owners = ladder_owners()
         for tag in ctx.tags:
-            if tag.name in profile.vocabulary or tag.name not in owners:
+            if tag.name in ctx.vocabulary or tag.name not in owners:
                 continue
             if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
                 continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
@@ -111,11 +111,11 @@ class LadderTypo(Rule):
         if not keys:
             return
         typos = {(s, e) for s, e, _ in typo_spans(ctx)}
-        memo = ctx.memo.table("ladder_typos")
+        memo = ctx.table("ladder_typos")
         for tag in ctx.tags:
             raw = tag.raw.strip()
             low = raw.lower().replace(" ", "_")
-            if not raw or low in keys or tag.name in profile.vocabulary or (tag.start, tag.end) in typos:
+            if not raw or low in keys or tag.name in ctx.vocabulary or (tag.start, tag.end) in typos:
                 continue
             if ctx.info(tag) is not None:
                 continue
@@ -134,7 +134,7 @@ class LadderTypo(Rule):
 
 def _ladder_keys(ctx: LintContext) -> dict[str, str]:
     """The profile's ladder tags with an underscore or a digit (the pseudo-tags), by lower-case underscored key."""
-    profile_memo = ctx.memo.table("profile")
+    profile_memo = ctx.table("profile")
     keys = profile_memo.get("ladder_keys")
     if keys is None:
         ladder = [t for tags in ctx.profile.ladders.values() for t in tags if "_" in t or any(c.isdigit() for c in t)]

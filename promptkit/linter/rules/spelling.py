@@ -72,7 +72,7 @@ class MisspelledName(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        memo = ctx.memo.table("famous_typos")
+        memo = ctx.table("famous_typos")
         inside = _covered(ctx)
         for tag in ctx.tags:
             if tag.namespace and tag.namespace not in ("artist", "by"):

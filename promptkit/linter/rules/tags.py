@@ -104,7 +104,7 @@ def budgeted(ctx: LintContext, table: str, key: str, compute):
     kept answer and pays for them, exactly as if it had searched; one that has fewer computes it (its budget
     may run out inside, and change the answer). An answer cut short by the budget is not kept.
     """
-    memo = ctx.memo.table(table)
+    memo = ctx.table(table)
     hit = memo.get(key)
     state = ctx.__dict__
     spent = state.get("_searches", 0)
@@ -287,7 +287,7 @@ def _run_windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
     is what :func:`corrected` answers (within the prompt's budget): the memo keeps those calls, and a prompt
     gets the kept windows when the same calls give it the same answers (then :func:`_windows` would take the
     same path), else computes them."""
-    memo = ctx.memo.table("windows")
+    memo = ctx.table("windows")
     hit = memo.get(raw)
     if hit is not None:
         found, calls = hit
@@ -923,7 +923,7 @@ class TagStyle(Rule):
                 continue
             if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
                     not any(k in raw for k in KAOMOJI) and not ctx.not_a_tag(tag):
-                if tag.name in profile.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+                if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
                     restyled.append((tag, raw.replace("_", " ")))
             elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
                 restyled.append((tag, raw.replace(" ", "_")))
@@ -1011,7 +1011,7 @@ class MissingComma(Rule):
 
 def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
     """(left, right, where the comma goes) when ``tag`` is two popular tags without their comma, or None."""
-    memo = ctx.memo.table("two_tags")  # depends on the spelling, the profile and the database: kept for the run
+    memo = ctx.table("two_tags")  # depends on the spelling, the profile and the database: kept for the run
     raw = tag.raw
     if raw in memo:
         split = memo[raw]
@@ -1071,7 +1071,7 @@ def qualified_character(ctx: LintContext, tag) -> str | None:
     """``kazusa`` on a Blue Archive model: the character tag ``kazusa_(blue_archive)`` of the profile's series."""
     if not ctx.profile.series or ctx.db is None or "(" in tag.name or tag.namespace:
         return None
-    cache = ctx.memo.table("qualified")  # depends on the name, the profile's series and the database
+    cache = ctx.table("qualified")  # depends on the name, the profile's series and the database
     if tag.name not in cache:
         cache[tag.name] = _qualified(ctx, tag)
     return cache[tag.name]
@@ -1241,7 +1241,7 @@ def _among_names(ctx: LintContext, words: list, k: int) -> bool:
 def _word_typo(ctx: LintContext, word: str) -> str | None:
     """The common word ``word`` is a near-certain typo of, kept for the run (it depends on the word, the
     profile's vocabulary, the database and the embedding names: the memo's key)."""
-    memo = ctx.memo.table("word_typos")
+    memo = ctx.table("word_typos")
     if word in memo:
         return memo[word]
     memo[word] = found = _find_word_typo(ctx, word)
