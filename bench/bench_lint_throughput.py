@@ -51,9 +51,11 @@ def corpus(limit: int | None = None) -> list[tuple[str, bool, str | None]]:
     return out
 
 
-def clear_caches() -> None:
-    """Empty every per-tag cache, keep the loaded data (open stores, word lists, fuzzy index)."""
-    from promptkit.tags.db import stacked_db
+def clear_caches(profile: str) -> None:
+    """Empty every per-tag cache, keep the loaded data (open stores, word lists, fuzzy index): the databases a
+    lint under ``profile`` reads (its own stack, and the bundled stack the typo rules ask whether anyone knows
+    a spelling), the run memos, the tokenizer's word cache."""
+    from promptkit.tags.db import TagDB, stacked_db
     from promptkit.tokens.clip import clip_bpe
 
     try:
@@ -62,25 +64,12 @@ def clear_caches() -> None:
         pass
     else:
         clear_memos()
-    for db in _open_dbs(stacked_db):
+    for db in (TagDB.for_profile(profile), stacked_db(("danbooru", "e621", "wd14"))):
         db._cache.clear()
         db._implied_cache.clear()
         if db._fuzzy is not None:
             db._fuzzy._corrections.clear()
     clip_bpe()._bpe_word.cache_clear()
-
-
-def _open_dbs(stacked_db) -> list:
-    """The process's stacked databases (``stacked_db`` is an lru_cache: its entries are the open stacks)."""
-    from promptkit.tags.db import default_db
-
-    seen = [default_db()]
-    for names in (("danbooru",), ("danbooru", "e621"), ("e621", "danbooru"), ("danbooru", "e621", "wd14")):
-        try:
-            seen.append(stacked_db(names))
-        except Exception:  # a stack this checkout does not have
-            continue
-    return seen
 
 
 def measure(profile: str, limit: int | None, passes: int, cpu: bool = False) -> dict:
@@ -96,7 +85,7 @@ def measure(profile: str, limit: int | None, passes: int, cpu: bool = False) -> 
     for text, negative, path in items:
         lint(text, profile=profile, negative=negative, path=path)
     first = clock() - t0
-    clear_caches()
+    clear_caches(profile)
     t0 = clock()
     for text, negative, path in items:
         lint(text, profile=profile, negative=negative, path=path)
