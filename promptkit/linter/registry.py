@@ -67,6 +67,9 @@ if len(_BY_CODE) != len(RULES):  # pragma: no cover - a programming error caught
     raise RuntimeError("duplicate rule codes in the registry")
 
 
+_DEFAULT = tuple(sorted((r for r in RULES if r.default), key=lambda r: r.code))
+
+
 class UnknownRuleError(ValueError):
     """A rule code, prefix or name that matches no rule."""
 
@@ -103,6 +106,8 @@ def select_rules(select: Iterable[str] | None = None, ignore: Iterable[str] | No
 
     Raises :class:`UnknownRuleError` for a code, prefix or name that matches no rule.
     """
+    if not select and not extend_select and not ignore:
+        return list(_DEFAULT)  # what every plain lint asks for: once per prompt of a run
     chosen: dict[str, type[Rule]] = {}
     if select:
         for pattern in select:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 from ..syntax.prompt import Prompt, Tag
 from .diagnostics import Diagnostic, Edit, Fix, Severity
 from .edits import Parents, removal_edit
+from .memo import RunMemo, run_memo
 from .vocabulary import is_not_a_tag
 
 if TYPE_CHECKING:
@@ -25,10 +26,13 @@ _SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
 
 
 class LintContext:
-    """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None)."""
+    """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None).
+
+    ``memo`` keeps per-tag answers across prompts (:mod:`promptkit.linter.memo`); by default the one shared by
+    every prompt linted with the same profile, database and embeddings."""
 
     def __init__(self, prompt: Prompt, profile: "Profile", db: "TagDB | None", negative: bool = False,
-                 backtrack: int = 20, embeddings: frozenset[str] = frozenset()) -> None:
+                 backtrack: int = 20, embeddings: frozenset[str] = frozenset(), memo: RunMemo | None = None) -> None:
         self.prompt = prompt
         self.text = prompt.source
         self.profile = profile
@@ -40,7 +44,15 @@ class LintContext:
         self._plan: ChunkPlan | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
-        self._not_tags: dict[str, bool] = {}
+        self._nodes: list | None = None
+        # names the profile knows without the database (ladders, presets, count and special tags); read per tag
+        # by most rules, so an attribute rather than a property
+        self.vocabulary: frozenset[str] = profile.vocabulary
+        self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
+        self._tables: dict[str, dict] = {}
+        self._known: list | None = None  # per tag index: known() once asked
+        self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
+        self._prose: dict[str, bool] | None = None
 
     @property
     def tags(self) -> list[Tag]:
@@ -57,6 +69,20 @@ class LintContext:
             self._tags = tags
         return self._tags
 
+    def table(self, name: str) -> dict:
+        """The run memo's table ``name``, fetched once per prompt (see :mod:`promptkit.linter.memo`)."""
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self.memo.table(name)
+        return table
+
+    @property
+    def nodes(self) -> list:
+        """Every node of the prompt's tree in source order (``prompt.walk()``), walked once for all the rules."""
+        if self._nodes is None:
+            self._nodes = list(self.prompt.walk())
+        return self._nodes
+
     @property
     def parents(self) -> Parents:
         """Which group encloses each tag (for removals that keep the syntax valid, one finding per group)."""
@@ -67,11 +93,6 @@ class LintContext:
     def removal(self, tag: Tag) -> Edit | None:
         """An edit that removes ``tag`` and any group it alone fills; None inside prompt editing."""
         return removal_edit(self.text, self.parents, tag)
-
-    @property
-    def vocabulary(self) -> frozenset[str]:
-        """Names the profile knows without the database (ladders, presets, count and special tags)."""
-        return self.profile.vocabulary
 
     @property
     def tag_profile(self) -> bool:
@@ -97,7 +118,13 @@ class LintContext:
     def known(self, tag: Tag) -> bool:
         """The tag is in the profile's vocabulary or its tag sources, or is not a tag at all (an embedding,
         a wildcard, a placeholder, a kaomoji...)."""
-        return tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+        known = self._known
+        if known is None:
+            known = self._known = [None] * len(self.prompt.tags)
+        found = known[tag.index]
+        if found is None:
+            found = known[tag.index] = tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+        return found
 
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
@@ -117,10 +144,18 @@ class LintContext:
 
     def is_prose(self, tag: Tag) -> bool:
         """A sentence or a long phrase, not a tag: natural language, which the tag database cannot judge."""
-        words = len(_WORDS.findall(tag.text))
-        if words > (3 if self.profile.natural_language else 6):
-            return True
-        return words > 1 and _SENTENCE.search(tag.text) is not None
+        prose = self._prose
+        if prose is None:
+            prose = self._prose = self.table("prose")  # depends on the text and the profile
+        found = prose.get(tag.text)
+        if found is None:
+            words = len(_WORDS.findall(tag.text))
+            if words > (3 if self.profile.natural_language else 6):
+                found = True
+            else:
+                found = words > 1 and _SENTENCE.search(tag.text) is not None
+            prose[tag.text] = found
+        return found
 
     def kind(self, tag: Tag) -> str:
         """What a tag is for ordering: a ladder (quality, rating...), ``count``, a DB category, or ``rest``."""

@@ -231,11 +231,18 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
             lowered, offsets = _lower_with_offsets(text, offsets)
         # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text)
         ids, starts, ends = array("i"), array("q"), array("q")
+        encode_word, add_id, add_start, add_end = bpe.encode_word, ids.append, starts.append, ends.append
         for m in bpe.iter_words(lowered):
-            word_ids = bpe.encode_word(m.group())
+            word_ids = encode_word(m.group())
+            start, end = m.span()
+            if len(word_ids) == 1:  # most words: one token, no lists to build
+                add_id(word_ids[0])
+                add_start(offsets[start])
+                add_end(offsets[end - 1] + 1)
+                continue
             ids.extend(word_ids)
-            starts.extend([offsets[m.start()]] * len(word_ids))
-            ends.extend([offsets[m.end() - 1] + 1] * len(word_ids))
+            starts.extend([offsets[start]] * len(word_ids))
+            ends.extend([offsets[end - 1] + 1] * len(word_ids))
         del lowered, offsets
         position = 0
         while position < len(ids):

@@ -64,7 +64,7 @@ class ForeignLadderTag(Rule):
 
         owners = None  # every bundled profile's ladders: loaded only once a tag is neither ours nor a known tag
         for tag in ctx.tags:
-            if tag.name in profile.vocabulary:
+            if tag.name in ctx.vocabulary:
                 continue
             if ctx.db is not None and ctx.info(tag) is not None:
                 continue  # also an ordinary tag (e.g. "general")
@@ -111,33 +111,55 @@ class LadderTypo(Rule):
         from .tags import typo_spans
 
         profile = ctx.profile
-        ladder = [t for tags in profile.ladders.values() for t in tags if "_" in t or any(c.isdigit() for c in t)]
-        if not ladder:
+        keys = _ladder_keys(ctx)
+        if not keys:
             return
-        keys = {t.lower().replace(" ", "_"): t for t in ladder}
         typos = {(s, e) for s, e, _ in typo_spans(ctx)}
+        memo = ctx.table("ladder_typos")
         for tag in ctx.tags:
             raw = tag.raw.strip()
             low = raw.lower().replace(" ", "_")
-            if not raw or low in keys or tag.name in profile.vocabulary or (tag.start, tag.end) in typos:
+            if not raw or low in keys or tag.name in ctx.vocabulary or (tag.start, tag.end) in typos:
                 continue
-            if ctx.info(tag) is not None or all_words(raw):
+            if ctx.info(tag) is not None:
                 continue
-            # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
-            target = None if ctx.negative else keys.get(low + "_up")
+            key = (raw, ctx.negative)
+            if key in memo:
+                target = memo[key]
+            else:
+                target = memo[key] = None if all_words(raw) else _ladder_target(keys, low, ctx.negative)
             if target is None:
-                from rapidfuzz.distance import OSA  # only for a tag nothing knows: known tags never load it
-
-                close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
-                close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)
-                         and _DIGITS.sub("", k) != _DIGITS.sub("", low)]  # score_1 is another score, not score_9
-                if not close or (len(close) > 1 and close[1][0] == close[0][0]):
-                    continue  # nothing close, or two ladder tags as close: no certain correction
-                target = keys[close[0][1]]
+                continue
             fixed = target
             yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
+def _ladder_keys(ctx: LintContext) -> dict[str, str]:
+    """The profile's ladder tags with an underscore or a digit (the pseudo-tags), by lower-case underscored key."""
+    profile_memo = ctx.table("profile")
+    keys = profile_memo.get("ladder_keys")
+    if keys is None:
+        ladder = [t for tags in ctx.profile.ladders.values() for t in tags if "_" in t or any(c.isdigit() for c in t)]
+        keys = profile_memo["ladder_keys"] = {t.lower().replace(" ", "_"): t for t in ladder}
+    return keys
+
+
+def _ladder_target(keys: dict[str, str], low: str, negative: bool) -> str | None:
+    """The ladder tag ``low`` (a spelling no source knows) is a slip of, or None."""
+    from rapidfuzz.distance import OSA
+
+    # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
+    target = None if negative else keys.get(low + "_up")
+    if target is None:
+        close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
+        close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)
+                 and _DIGITS.sub("", k) != _DIGITS.sub("", low)]  # score_1 is another score, not score_9
+        if not close or (len(close) > 1 and close[1][0] == close[0][0]):
+            return None  # nothing close, or two ladder tags as close: no certain correction
+        target = keys[close[0][1]]
+    return target
 
 
 class MissingQualityTags(Rule):

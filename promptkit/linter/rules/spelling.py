@@ -11,7 +11,7 @@ from typing import Iterable
 from ...syntax.normalize import lookup_key
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..rule import LintContext, Rule, quote
-from .tags import _spend, construct_tags, typo_spans
+from .tags import _spend, budgeted, construct_tags, typo_spans
 
 
 @functools.cache
@@ -72,35 +72,19 @@ class MisspelledName(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        names = famous_names()
+        memo = ctx.table("famous_typos")
         inside = _covered(ctx)
         for tag in ctx.tags:
             if tag.namespace and tag.namespace not in ("artist", "by"):
                 continue
-            raw = tag.raw.lower()
-            if raw.strip() in famous_words() or ctx.info(tag) is not None:
+            if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
                 continue
-            from rapidfuzz.distance import OSA  # only for tags nothing knows: a prompt of known tags never loads it
-
-            from ..words import is_word
-
-            words = list(_WORD.finditer(raw))
-            for k, m in enumerate(words):
-                for name in names.get(m.group()[0], ()):
-                    n = name.count(" ") + 1
-                    window = words[k:k + n]
-                    if len(window) < n:
-                        continue
-                    written = " ".join(w.group() for w in window)
-                    if written == name:
-                        continue
-                    limit = 2 if len(name) >= 12 else 1
-                    if len(name) < 6 or OSA.distance(written, name, score_cutoff=limit) > limit:
-                        continue
-                    changed = [w.group() for w, good in zip(window, name.split()) if w.group() != good]
-                    if any(is_word(w) or w in famous_words() for w in changed):
-                        continue  # "greg rutkowski" and "james" are fine; a real word is meant as written
-                    start, end = tag.start + window[0].start(), tag.start + window[-1].end()
+            per_word = memo.get(tag.raw)
+            if per_word is None:
+                per_word = memo[tag.raw] = _name_typos(tag.raw)
+            for candidates in per_word:
+                for s, e, name in candidates:  # the first one outside a PK201 typo
+                    start, end = tag.start + s, tag.start + e
                     if inside(start, end):
                         continue
                     fixed = _same_case(ctx.text[start:end], name)
@@ -108,6 +92,38 @@ class MisspelledName(Rule):
                                           f"{name!r}", start, end, suggestions=[fixed],
                                           fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
                     break
+
+
+def _name_typos(raw: str) -> list[list[tuple[int, int, str]]]:
+    """Per word of ``raw`` (lower-cased), the famous names a run of words starting there misspells, in the list's
+    order, as (start, end, name) in ``raw``: depends on the spelling alone (kept for the run)."""
+    from rapidfuzz.distance import OSA
+
+    from ..words import is_word
+
+    names = famous_names()
+    words = list(_WORD.finditer(raw.lower()))
+    out = []
+    for k, m in enumerate(words):
+        candidates = []
+        for name in names.get(m.group()[0], ()):
+            n = name.count(" ") + 1
+            window = words[k:k + n]
+            if len(window) < n:
+                continue
+            written = " ".join(w.group() for w in window)
+            if written == name:
+                continue
+            limit = 2 if len(name) >= 12 else 1
+            if len(name) < 6 or OSA.distance(written, name, score_cutoff=limit) > limit:
+                continue
+            changed = [w.group() for w, good in zip(window, name.split()) if w.group() != good]
+            if any(is_word(w) or w in famous_words() for w in changed):
+                continue  # "greg rutkowski" and "james" are fine; a real word is meant as written
+            candidates.append((window[0].start(), window[-1].end(), name))
+        if candidates:
+            out.append(candidates)
+    return out
 
 
 def _same_case(written: str, name: str) -> str:
@@ -148,7 +164,7 @@ class WordBoundary(Rule):
                 continue
             if inside(tag.start, tag.end):
                 continue
-            found = self._repair(ctx, tag.raw)
+            found = budgeted(ctx, "repairs", tag.raw, _repair)
             if found is None:
                 continue
             s, e, replacement, what = found
@@ -173,38 +189,41 @@ class WordBoundary(Rule):
                                   left.start, right.end, suggestions=[whole],
                                   fix=self.fix(f"write {whole!r}", Edit(left.end, right.start, " ")))
 
-    def _repair(self, ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
-        for m in _STRAY_SPACE.finditer(raw):
-            if _known(ctx, raw[:m.start()] + raw[m.end():]):
-                return m.start(), m.end(), "", "a stray space inside the tag"
-        if raw.count(" ") <= 3:
-            for m in _SPACE.finditer(raw):
-                joined = raw[:m.start()] + raw[m.end():]
-                if _known(ctx, joined, min_posts=1000) and not _known(ctx, raw[m.end():]):
-                    return m.start(), m.end(), "", "a space the tag does not have"
-        from ...tokens.clip import vocabulary
-        from ..words import is_word
 
-        lower = raw.lower()
-        for m in _GLUE_WORD.finditer(lower):
-            word = m.group()
-            if is_word(word) or word in famous_words() or f"{word}</w>" in vocabulary() or _known(ctx, word):
-                continue  # a word, a name, a whole word of the encoder ("webtoon"), a tag
-            if not _spend(ctx):
-                return None
-            splits = [(min(_weight(ctx, word[:i]), _weight(ctx, word[i:])), i) for i in range(2, len(word) - 1)]
-            splits = [(w, i) for w, i in splits if w > 0]
-            if not splits:
-                continue
-            _, i = max(splits)
-            left, right = word[:i], word[i:]
-            at = m.start() + i
-            head, tail = raw[:at].strip(), raw[at:].strip()
-            if _known(ctx, raw[:at] + " " + raw[at:], min_posts=100):
-                return at, at, " ", "two words glued together"
-            if " " in head and _known(ctx, head, min_posts=100) and _known(ctx, tail, min_posts=100):
-                return at, at, ", ", "two tags without a comma between them"
-        return None
+def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
+    """(start, end, replacement, what) of the one boundary repair of ``raw``, or None. Depends on the spelling,
+    the profile and the database only (kept for the run), and spends searches (:func:`budgeted`)."""
+    for m in _STRAY_SPACE.finditer(raw):
+        if _known(ctx, raw[:m.start()] + raw[m.end():]):
+            return m.start(), m.end(), "", "a stray space inside the tag"
+    if raw.count(" ") <= 3:
+        for m in _SPACE.finditer(raw):
+            joined = raw[:m.start()] + raw[m.end():]
+            if _known(ctx, joined, min_posts=1000) and not _known(ctx, raw[m.end():]):
+                return m.start(), m.end(), "", "a space the tag does not have"
+    from ...tokens.clip import vocabulary
+    from ..words import is_word
+
+    lower = raw.lower()
+    for m in _GLUE_WORD.finditer(lower):
+        word = m.group()
+        if is_word(word) or word in famous_words() or f"{word}</w>" in vocabulary() or _known(ctx, word):
+            continue  # a word, a name, a whole word of the encoder ("webtoon"), a tag
+        if not _spend(ctx):
+            return None
+        splits = [(min(_weight(ctx, word[:i]), _weight(ctx, word[i:])), i) for i in range(2, len(word) - 1)]
+        splits = [(w, i) for w, i in splits if w > 0]
+        if not splits:
+            continue
+        _, i = max(splits)
+        left, right = word[:i], word[i:]
+        at = m.start() + i
+        head, tail = raw[:at].strip(), raw[at:].strip()
+        if _known(ctx, raw[:at] + " " + raw[at:], min_posts=100):
+            return at, at, " ", "two words glued together"
+        if " " in head and _known(ctx, head, min_posts=100) and _known(ctx, tail, min_posts=100):
+            return at, at, ", ", "two tags without a comma between them"
+    return None
 
 
 def _weight(ctx: LintContext, part: str) -> int:

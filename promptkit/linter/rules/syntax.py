@@ -33,7 +33,7 @@ class UnbalancedBracket(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         last_open_end = -1
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             t = type(node)
             if t is Group and not node.closed and node.kind not in ("compel_word",):
                 if node.start == last_open_end:  # "(((": one finding for the run
@@ -78,7 +78,7 @@ class AmbiguousColon(Rule):
         if ctx.prompt.dialect not in ("a1111", "comfy") or (":" not in ctx.text and ";" not in ctx.text):
             return
         text = ctx.text
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             if type(node) is not Group or node.kind != "round" or not node.closed:
                 continue
             children = node.children
@@ -239,7 +239,7 @@ class EmptyGroup(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         text = ctx.text
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             t = type(node)
             if t is not Group and t is not Schedule and t is not Alternation:
                 continue
@@ -276,7 +276,7 @@ class WeightSpacing(Rule):
     default = False
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             if type(node) is Group and node.kind == "weight" and node.closed:
                 compact = ":" + node.close[1:-1].strip() + ")"
                 if compact != node.close:
@@ -331,13 +331,13 @@ class DialectMismatch(Rule):
         text = ctx.text
         if dialect in ("a1111", "comfy"):
             yield from self._braces(ctx, text, dialect)
-            for node in ctx.prompt.walk():
+            for node in ctx.nodes:
                 if type(node) is Text and node.kind == Text.PLAIN:
                     for m in _COMPEL_SIGNS.finditer(node.value):
                         yield self.diagnostic(f"compel's {m.group()!r} is plain text in {dialect}",
                                               node.start + m.start(), node.start + m.end(),
                                               suggestions=["write (word:1.1) instead"])
-            for parent in [ctx.prompt.children] + [n.children for n in ctx.prompt.walk() if type(n) is Group]:
+            for parent in [ctx.prompt.children] + [n.children for n in ctx.nodes if type(n) is Group]:
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
                             b.kind == Text.PLAIN and (m := _COMPEL_GROUP_SIGN.match(b.value)):
@@ -360,7 +360,7 @@ class DialectMismatch(Rule):
                                       tag.start, tag.end, suggestions=[fixed],
                                       fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
         if dialect == "comfy" and "STYLE(A1111)" not in text:  # comfyui-prompt-control's A1111 mode reads them
-            for node in ctx.prompt.walk():
+            for node in ctx.nodes:
                 if type(node) is not Text or "[" not in node.value:
                     continue
                 for m in _SQUARE_GROUP.finditer(node.value):
@@ -612,10 +612,10 @@ class BarePipe(Rule):
         if ctx.prompt.dialect != "a1111" or "|" not in ctx.text or not ctx.prompt.has_schedules:
             return
         inside: set[int] = set()
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             if type(node) is Alternation:
                 inside.update(id(n) for n in node.children)
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             if type(node) is Text and node.kind == Text.PIPE and id(node) not in inside:
                 yield self.diagnostic("a '|' outside [a|b] turns off every prompt-editing and alternation "
                                       "bracket of this prompt", node.start, node.end,
@@ -643,7 +643,7 @@ class NestedEmphasis(Rule):
         if ctx.prompt.dialect != "a1111":
             return
         inside_stack: set[int] = set()
-        for node in ctx.prompt.walk():
+        for node in ctx.nodes:
             if type(node) is not Group or node.kind not in ("round", "square") or not node.closed:
                 continue
             if id(node) in inside_stack:

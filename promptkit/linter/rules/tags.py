@@ -76,11 +76,12 @@ def tag_correction(ctx: LintContext, tag) -> str | None:
 
 
 def corrected(ctx: LintContext, name: str) -> str | None:
-    """:func:`tag_correction` of a database spelling, memoized per prompt and bounded in number."""
+    """:func:`tag_correction` of a database spelling, memoized per prompt and bounded in number; the answer is
+    kept for the run (it depends on the spelling, the profile and the database only)."""
     tried = ctx.__dict__.setdefault("_corrections", {})
     if name in tried:
         return tried[name]
-    tried[name] = found = _correction(ctx, name)
+    tried[name] = found = budgeted(ctx, "corrections", name, _correction)
     return found
 
 
@@ -92,9 +93,31 @@ def _spend(ctx: LintContext) -> bool:
     :data:`MAX_CORRECTIONS` spellings and words are searched, so the cost stays bounded."""
     spent = ctx.__dict__.get("_searches", 0)
     if spent >= MAX_CORRECTIONS:
+        ctx.__dict__["_refused"] = ctx.__dict__.get("_refused", 0) + 1
         return False
     ctx.__dict__["_searches"] = spent + 1
     return True
+
+
+def budgeted(ctx: LintContext, table: str, key: str, compute):
+    """``compute(ctx, key)`` through the run memo's ``table``, for an answer that spends searches (:func:`_spend`).
+
+    The memo keeps the answer with the searches it took. A prompt that has that many searches left gets the
+    kept answer and pays for them, exactly as if it had searched; one that has fewer computes it (its budget
+    may run out inside, and change the answer). An answer cut short by the budget is not kept.
+    """
+    memo = ctx.table(table)
+    hit = memo.get(key)
+    state = ctx.__dict__
+    spent = state.get("_searches", 0)
+    if hit is not None and spent + hit[1] <= MAX_CORRECTIONS:
+        state["_searches"] = spent + hit[1]
+        return hit[0]
+    refused = state.get("_refused", 0)
+    found = compute(ctx, key)
+    if state.get("_refused", 0) == refused:
+        memo[key] = (found, state.get("_searches", 0) - spent)
+    return found
 
 
 def _search(ctx: LintContext, name: str, min_posts: int):
@@ -239,15 +262,33 @@ def window_corrections(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
     memo = ctx.__dict__.setdefault("_windows", {})
     found = memo.get(tag.raw)
     if found is None:
-        found = memo[tag.raw] = _windows(ctx, tag.raw)
+        found = memo[tag.raw] = _run_windows(ctx, tag.raw)
     return [(tag.start + s, tag.start + e, name) for s, e, name in found]
+
+
+def _run_windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
+    """:func:`_windows` through the run memo. Its only input besides the spelling, the profile and the database
+    is what :func:`corrected` answers (within the prompt's budget): the memo keeps those calls, and a prompt
+    gets the kept windows when the same calls give it the same answers (then :func:`_windows` would take the
+    same path), else computes them."""
+    memo = ctx.table("windows")
+    hit = memo.get(raw)
+    if hit is not None:
+        found, calls = hit
+        if all(corrected(ctx, window) == name for window, name in calls):
+            return found
+    calls = []
+    found = _windows(ctx, raw, calls)
+    memo[raw] = (found, calls)
+    return found
 
 
 _NAME_WITH_NUMBER = re.compile(r"[_-][a-z]*\d")
 
 
-def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
-    """:func:`window_corrections` of one spelling, offsets relative to it (a caption repeats its pieces)."""
+def _windows(ctx: LintContext, raw: str, calls: list) -> list[tuple[int, int, str]]:
+    """:func:`window_corrections` of one spelling, offsets relative to it (a caption repeats its pieces);
+    ``calls`` gets each (window, answer) of :func:`corrected` in the order asked."""
     if "\\" in raw or "(" in raw or ":" in raw or not raw.isascii():
         return []
     spans = [(m.start(), m.end()) for m in _WORD.finditer(raw)]
@@ -277,6 +318,7 @@ def _windows(ctx: LintContext, raw: str) -> list[tuple[int, int, str]]:
                 continue
             else:
                 name = corrected(ctx, window)
+                calls.append((window, name))
             if _attributed(keys, i) or "and" in keys[max(0, i - 1):i] + keys[j:j + 1]:
                 continue  # "by sparth", "wpol and sarasti": names
             if name is None or not _one_word_changed(keys[i:j], name):
@@ -715,7 +757,7 @@ def _tag_in_group(ctx: LintContext, prev: Node, group: Group) -> tuple[str, int,
 
 def _sibling_lists(ctx: LintContext):
     yield ctx.prompt.children
-    for node in ctx.prompt.walk():
+    for node in ctx.nodes:
         if type(node) is Group:
             yield node.children
 
@@ -867,7 +909,7 @@ class TagStyle(Rule):
                 continue
             if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
                     not any(k in raw for k in KAOMOJI) and not ctx.not_a_tag(tag):
-                if tag.name in profile.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+                if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
                     restyled.append((tag, raw.replace("_", " ")))
             elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
                 restyled.append((tag, raw.replace(" ", "_")))
@@ -954,9 +996,20 @@ class MissingComma(Rule):
 
 
 def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
+    """(left, right, where the comma goes) when ``tag`` is two popular tags without their comma, or None."""
+    memo = ctx.table("two_tags")  # depends on the spelling, the profile and the database: kept for the run
+    raw = tag.raw
+    if raw in memo:
+        split = memo[raw]
+    else:
+        split = memo[raw] = _split_in_two(ctx, raw)
+    return None if split is None else (split[0], split[1], tag.start + split[2])
+
+
+def _split_in_two(ctx: LintContext, raw: str) -> tuple[str, str, int] | None:
+    """:func:`_two_tags` of one spelling, the comma's place relative to it."""
     from ..words import is_word
 
-    raw = tag.raw
     spaces = [i for i, ch in enumerate(raw) if ch == " "]
     if not spaces or len(spaces) > 4 or "\\" in raw or "(" in raw:
         return None
@@ -969,7 +1022,7 @@ def _two_tags(ctx: LintContext, tag) -> tuple[str, str, int] | None:
         if a and b:
             if found is not None:
                 return None  # two ways to split: not near-certain
-            found = (left, right, tag.start + i)
+            found = (left, right, i)
     if found is None:
         return None
     left, right = lookup_key(found[0]), lookup_key(found[1])
@@ -1010,7 +1063,7 @@ def qualified_character(ctx: LintContext, tag) -> str | None:
         return None
     if not ctx.profile.series and not danbooru_captions(ctx.profile):
         return None
-    cache = ctx.__dict__.setdefault("_qualified", {})
+    cache = ctx.table("qualified")  # depends on the name, the profile's series and the database
     if tag.name not in cache:
         cache[tag.name] = _qualified(ctx, tag) if ctx.profile.series else _only_character(ctx, tag)
     return cache[tag.name]
@@ -1278,6 +1331,16 @@ def _among_names(ctx: LintContext, words: list, k: int) -> bool:
 
 
 def _word_typo(ctx: LintContext, word: str) -> str | None:
+    """The common word ``word`` is a near-certain typo of, kept for the run (it depends on the word, the
+    profile's vocabulary, the database and the embedding names: the memo's key)."""
+    memo = ctx.table("word_typos")
+    if word in memo:
+        return memo[word]
+    memo[word] = found = _find_word_typo(ctx, word)
+    return found
+
+
+def _find_word_typo(ctx: LintContext, word: str) -> str | None:
     from ...tokens.clip import vocabulary
     from ..words import word_typo
 
