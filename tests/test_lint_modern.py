@@ -362,3 +362,10 @@ def test_a1111_square_brackets_in_a_comfyui_negative():
           if d.code == "PK106"]
     assert text[d.start:d.end] == "[abstract]" and d.fix.edits[0].replacement == "(abstract:0.909091)"
     assert "PK106" not in lint_prompt(text, "animagine-xl-3.1", negative=True).codes()   # A1111 reads them
+
+
+def test_a_space_inside_the_profiles_own_quality_tag():
+    # 'master piece' (the unseen dev judge listed one, inside NovelAI braces) is the quality tag 'masterpiece'
+    d, = [d for d in lint_prompt("master piece, best quality, 1girl", "sd15").diagnostics if d.code == "PK217"]
+    assert d.suggestions == ["masterpiece"]
+    assert "PK217" not in lint_prompt("1girl, master chief, best quality", "sd15").codes()

@@ -196,6 +196,9 @@ def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
     for m in _STRAY_SPACE.finditer(raw):
         if _known(ctx, raw[:m.start()] + raw[m.end():]):
             return m.start(), m.end(), "", "a stray space inside the tag"
+    if raw.count(" ") == 1 and lookup_key(raw.replace(" ", "")) in ctx.vocabulary:
+        at = raw.index(" ")
+        return at, at + 1, "", "a space the tag does not have"  # "master piece": the profile's own quality tag
     if raw.count(" ") <= 3:
         for m in _SPACE.finditer(raw):
             joined = raw[:m.start()] + raw[m.end():]
