@@ -366,6 +366,6 @@ def test_a1111_square_brackets_in_a_comfyui_negative():
 
 def test_a_space_inside_the_profiles_own_quality_tag():
     # 'master piece' (the unseen dev judge listed one, inside NovelAI braces) is the quality tag 'masterpiece'
-    d, = [d for d in lint_prompt("master piece, best quality, 1girl", "sd15").diagnostics if d.code == "PK217"]
+    d, = [d for d in lint_prompt("master piece, best quality, 1girl", "illustrious-xl").diagnostics if d.code == "PK217"]
     assert d.suggestions == ["masterpiece"]
-    assert "PK217" not in lint_prompt("1girl, master chief, best quality", "sd15").codes()
+    assert "PK217" not in lint_prompt("1girl, master chief, best quality", "illustrious-xl").codes()
