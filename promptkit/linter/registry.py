@@ -28,6 +28,7 @@ RULES: tuple[type[Rule], ...] = (
     syntax.ExtraNetworkSyntax,      # PK113
     syntax.DoubledEscape,           # PK114
     syntax.StrayBackslash,          # PK115
+    syntax.HtmlEntity,              # PK116
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)

@@ -543,6 +543,44 @@ class StrayBackslash(Rule):
                               fix=self.fix("remove the stray backslashes", *(Edit(i, i + 1, "") for i in found)))
 
 
+_HTML_ENTITY = re.compile(r"&(?:apos|quot|amp|nbsp|lt|gt|#39|#34|#x27);")
+
+
+class HtmlEntity(Rule):
+    """An HTML entity (``&apos;``, ``&quot;``, ``&amp;``) left in a prompt copied out of a web page or a JSON export.
+
+    Why: no front end decodes entities; the text encoder reads the letters (``dragon&apos;s head`` is ``dragon``,
+    ``&``, ``apos``, ``;s head``). One finding per prompt for all of them.
+
+    Example: ``dragon&apos;s head`` -> ``dragon's head``. Fix (unsafe: the text changes to what was meant);
+    none for ``&lt;`` and ``&gt;``, which would make ``<lora:...>`` syntax out of text.
+    """
+
+    code = "PK116"
+    name = "html-entity"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if "&" not in ctx.text:
+            return
+        import html
+
+        found = list(_HTML_ENTITY.finditer(ctx.text))
+        if not found:
+            return
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        first = found[0]
+        fix = None
+        if not any(m.group() in ("&lt;", "&gt;") for m in found):
+            fix = self.fix("decode the entities", *(Edit(m.start(), m.end(), html.unescape(m.group()).replace(
+                "\xa0", " ")) for m in found))
+        yield self.diagnostic(f"the HTML entity {first.group()!r} is text to the model, not "
+                              f"{html.unescape(first.group()).replace(chr(160), ' ')!r}{more}",
+                              first.start(), first.end(), fix=fix)
+
+
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
 _FULL_WIDTH_PAIR = {"）": "（", "］": "［"}
 _FULL_WIDTH_WEIGHT = re.compile(r"：\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$")
