@@ -378,3 +378,11 @@ def test_an_html_entity_in_an_unseen_prompt():
     assert text[d.start:d.end] == "&apos;" and d.fix.edits[0].replacement == "'"
     assert lint_prompt("&lt;lora:detail:1&gt;", "sd15").diagnostics[0].fix is None   # no LoRA made out of text
     assert "PK116" not in lint_prompt("rock & roll, R&B", "sd15").codes()
+
+
+def test_a_tag_beside_its_other_spelling_is_written_so_on_purpose():
+    # modern record 200 (a lazy-wildcards YAML): every option writes its tag twice, 'a_b,A b', on purpose
+    text = corpus_record(200)["prompt"]
+    assert "french_colonial_influence,French Colonial influence" in text
+    assert "PK204" not in lint_prompt(text, "illustrious-xl", path="wildcards/mix-lazy-auto.yaml").codes()
+    assert "PK204" in lint_prompt("long_hair, smile, Long hair", "illustrious-xl").codes()   # apart: a slip
