@@ -119,6 +119,11 @@ def test_a_preset_file_of_whole_prompts_is_read_one_line_at_a_time():
     assert detect_container("masterpiece, best quality, 1girl,\nsolo, smile,\nsolo, smile") == "prompt"
     several = "masterpiece, best quality, 1girl, solo\nred hair, blue eyes, smile\nmasterpiece, outdoors, sky, day"
     assert detect_container(several) == "prompt"
+    # a long list of short items and no comma (a wildcard file given without its path) is a list of options
+    hair = json.loads(next(line for line in FRESH.read_text(encoding="utf-8").splitlines()
+                           if "wildcards/hair_style.txt" in line))["prompt"]
+    assert detect_container(hair) == "wildcard-file"
+    assert "PK306" not in lint_prompt(hair, profile=PROFILE).codes()
     repeated = "masterpiece, best quality, 1girl, solo\nmasterpiece, best quality, 1girl, smile\nforest"
     assert detect_container(repeated) == "wildcard-file"
     assert "PK204" in lint_prompt(repeated.replace("\n", ", "), profile=PROFILE).codes()
