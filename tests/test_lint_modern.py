@@ -398,3 +398,12 @@ def test_a_word_that_is_a_tag_of_its_own_is_no_typo():
 def test_joining_words_are_no_duplicate_tags():
     # a natural-language template cut by commas repeats 'and' (both held-out judges called PK204 there wrong)
     assert "PK204" not in lint_prompt("a girl, and, a cat, and, a dog", "sdxl-base").codes()
+
+
+def test_an_sd15_embedding_in_an_sdxl_prompt():
+    """Both held-out judges listed 'easynegative' in SDXL negatives as missed (the check was made after)."""
+    text = "EasyNegative, lowres, (badhandv4:1.2), bad anatomy"
+    found = [text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl", negative=True).diagnostics
+             if d.code == "PK309"]
+    assert found == ["EasyNegative", "badhandv4"]
+    assert "PK309" not in lint_prompt(text, "sd15", negative=True).codes()

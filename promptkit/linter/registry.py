@@ -54,6 +54,7 @@ RULES: tuple[type[Rule], ...] = (
     model.TagCutByChunk,            # PK306
     model.NegativePreset,           # PK307 (opt-in)
     model.LadderTypo,               # PK308
+    model.EmbeddingForAnotherModel,  # PK309
     templates.TemplateSyntax,       # PK400 (templates: checked by linter.templates.lint_template)
     templates.MissingWildcard,      # PK401
     templates.EmptyOption,          # PK402

@@ -162,6 +162,46 @@ def _ladder_target(keys: dict[str, str], low: str, negative: bool) -> str | None
     return target
 
 
+#: Textual inversions made for SD 1.5 (768-wide token vectors), among the most used (their model cards say so).
+SD15_EMBEDDINGS = frozenset({
+    "easynegative", "easynegativev2", "badhands5", "badhandv4", "badhandv5", "ngdeepnegativev175t",
+    "verybadimagenegativev13", "badpromptversion2", "badprompt", "badartist", "badartistanime",
+    "badimagev239000", "badpicturechill75v",
+})
+
+
+class EmbeddingForAnotherModel(Rule):
+    """A textual inversion made for SD 1.5 (``EasyNegative``, ``badhandv4``) in a prompt for an SDXL-family
+    model.
+
+    Why: an embedding holds token vectors for one text encoder; SD 1.5's (768 wide) do not fit SDXL's two
+    encoders, so A1111 skips it when it loads embeddings ("skipped" in its list) and the name reaches the
+    model as ordinary words. Use the SDXL counterpart (``negativeXL``, ``unaestheticXL``) or the words it
+    stood for.
+
+    Example (Illustrious XL): ``EasyNegative, lowres`` -> ``lowres``.
+    """
+
+    code = "PK309"
+    name = "embedding-for-another-model"
+    category = "model"
+    severity = Severity.WARNING
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if not ctx.profile.architecture.startswith("sdxl"):
+            return
+        from ..vocabulary import embedding_key
+
+        for tag in ctx.tags:
+            if tag.namespace and tag.namespace != "embedding":
+                continue
+            name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
+            if embedding_key(name) in SD15_EMBEDDINGS:
+                yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
+                                      f"on {ctx.profile.title} and the model reads the name as words",
+                                      tag.start, tag.end)
+
+
 class MissingQualityTags(Rule):
     """None of the quality tags the model card recommends.
 
