@@ -75,7 +75,8 @@ class AmbiguousColon(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.prompt.dialect not in ("a1111", "comfy") or (":" not in ctx.text and ";" not in ctx.text):
+        if ctx.prompt.dialect not in ("a1111", "comfy") or (":" not in ctx.text and ";" not in ctx.text and
+                                                            "." not in ctx.text):
             return
         text = ctx.text
         for node in ctx.nodes:
@@ -114,8 +115,8 @@ class AmbiguousColon(Rule):
 
 
     def _misplaced(self, ctx: LintContext, node: Group) -> Iterable[Diagnostic]:
-        """A group with no weight of its own and one written beside it: ``(x;1.8)`` (a semicolon) and
-        ``(x):1.2`` (after the bracket; but ``a AND (x):1.2`` is the weight of an AND sub-prompt, which A1111
+        """A group with no weight of its own and one written beside it: ``(x;1.8)`` (a semicolon), ``(x 0.5)``
+        (no colon) and ``(x):1.2`` (after the bracket; but ``a AND (x):1.2`` is the weight of an AND sub-prompt, which A1111
         reads). A1111 gives the group 1.1 and the model sees the number as text."""
         text = ctx.text
         close = node.end - len(node.close)
@@ -125,6 +126,13 @@ class AmbiguousColon(Rule):
             yield self.diagnostic(f"';{m.group(1)}' is no weight to A1111 (a semicolon, not a colon): the group "
                                   f"gets 1.1 and ';{m.group(1)}' is text", m.start(), m.end(), suggestions=[fixed],
                                   fix=self.fix(f"write {fixed!r}", Edit(m.start(), m.start() + 1, ":")))
+            return
+        m = _SPACE_WEIGHT.search(text, node.start + len(node.open), close)
+        if m is not None and m.end() == close:
+            fixed = f"{text[node.start:m.start()]}:{m.group(1)})"
+            yield self.diagnostic(f"'{m.group(1)}' is no weight to A1111 without its colon: the group gets 1.1 and "
+                                  f"'{m.group(1)}' is text", m.start(), m.end(), suggestions=[fixed],
+                                  fix=self.fix(f"write {fixed!r}", Edit(m.start(), m.end(), f":{m.group(1)}")))
             return
         m = _WEIGHT_OUTSIDE.match(text, node.end)
         if m is not None and not _has_and(ctx):
@@ -137,6 +145,7 @@ class AmbiguousColon(Rule):
 
 # ``(x;1.8)``: a weight written with a semicolon; ``(x):1.2``: a weight after the closing bracket
 _SEMICOLON_WEIGHT = re.compile(r";\s*(\d*\.\d+|\d+(?:\.\d*)?)\s*")
+_SPACE_WEIGHT = re.compile(r"(?<=[A-Za-z])\s+(\d\.\d+|0?\.\d+)\s*")  # "(head garland 0.5)": decimals only
 _WEIGHT_OUTSIDE = re.compile(r":\s*(\d*\.\d+|\d+(?:\.\d*)?)(?=\s*(?:,|\n|$|BREAK\b))")
 
 
