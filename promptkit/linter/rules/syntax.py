@@ -591,12 +591,14 @@ class HtmlEntity(Rule):
 
 
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
+_FULL_WIDTH_COMMA = re.compile(r"(?<=[A-Za-z0-9)\]])\s*[，、]\s*(?=[A-Za-z(\[])")  # between Latin tags only
 _FULL_WIDTH_PAIR = {"）": "（", "］": "［"}
 _FULL_WIDTH_WEIGHT = re.compile(r"：\s*[+-]?(?:\d+\.?\d*|\.\d+)\s*$")
 
 
 class FullWidthSyntax(Rule):
-    """Full-width brackets or colons (``（x：1.2）``, ``［x］``) used as weight syntax.
+    """Full-width brackets or colons (``（x：1.2）``, ``［x］``) used as weight syntax, or full-width commas between
+    tags (``moon、silver hair``).
 
     Why: Chinese and Japanese input methods type ``（ ）`` and ``：``; A1111 and ComfyUI read only the ASCII
     characters as syntax, so ``（（杰作））`` gets no emphasis and ``（x：1.1）`` no weight, and the model sees the
@@ -615,7 +617,11 @@ class FullWidthSyntax(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         text = ctx.text
-        if ctx.prompt.dialect not in ("a1111", "comfy") or ("（" not in text and "［" not in text):
+        if ctx.prompt.dialect not in ("a1111", "comfy"):
+            return
+        if "，" in text or "、" in text:
+            yield from self._commas(text)
+        if "（" not in text and "［" not in text:
             return
         open_at: list[int] = []
         pairs: list[tuple[int, int]] = []
@@ -639,6 +645,18 @@ class FullWidthSyntax(Rule):
         yield self.diagnostic(f"full-width brackets {quote(text[first[0]:first[1] + 1])}{more} are plain text in "
                               f"{ctx.prompt.dialect}: no emphasis or weight is applied", first[0], first[1] + 1,
                               fix=self.fix(f"write {len(edits)} bracket(s) and colon(s) in ASCII", *edits))
+
+    def _commas(self, text: str) -> Iterable[Diagnostic]:
+        """Full-width commas between Latin tags (``moon、silver hair``): no tag separator to a tag-trained model,
+        whose captions separate tags with ', '. Commas between CJK words are the language's own and stay."""
+        found = list(_FULL_WIDTH_COMMA.finditer(text))
+        if not found:
+            return
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        first = found[0]
+        yield self.diagnostic(f"a full-width comma {first.group().strip()!r} between tags is no tag separator; write "
+                              f"', '{more}", first.start(), first.end(),
+                              fix=self.fix("write ASCII commas", *(Edit(m.start(), m.end(), ", ") for m in found)))
 
 
 class BarePipe(Rule):
