@@ -237,15 +237,18 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
             lowered, offsets = _lower_with_offsets(text, offsets)
         # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text), one cached
-        # look-up per whitespace-separated piece; each token spans the source of the word it came from
+        # look-up per tag: the text is cut after each comma that a space follows (no CLIP word crosses
+        # whitespace); each token spans the source of the word it came from
         ids, starts, ends = array("i"), array("q"), array("q")
-        encode_piece = bpe.encode_piece
-        for m in bpe.iter_pieces(lowered):
-            base = m.start()
-            piece_ids, piece_starts, piece_ends = encode_piece(m.group())
-            ids.extend(piece_ids)
-            starts.extend([offsets[base + s] for s in piece_starts])
-            ends.extend([offsets[base + e - 1] + 1 for e in piece_ends])
+        encode_run = bpe.encode_run
+        parts = lowered.split(", ")
+        last, base = len(parts) - 1, 0
+        for k, part in enumerate(parts):
+            run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
+            ids.extend(run_ids)
+            starts.extend([offsets[base + s] for s in run_starts])
+            ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
+            base += len(part) + 2
         del lowered, offsets
         position = 0
         while position < len(ids):

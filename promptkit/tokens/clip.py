@@ -29,7 +29,7 @@ def _patterns():
         r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
         regex.IGNORECASE,
     )
-    return word, regex.compile(r"\s+"), regex.compile(r"\S+")
+    return word, regex.compile(r"\s+")
 
 
 def _utf8(word: str) -> bytes:
@@ -85,7 +85,7 @@ class ClipBPE:
         self.byte_encoder = bytes_to_unicode()
         self.comma = self.encoder[",</w>"]
         self._bpe_word = functools.lru_cache(maxsize=200_000)(self._bpe_word_uncached)
-        self._piece = functools.lru_cache(maxsize=200_000)(self._piece_uncached)
+        self._run = functools.lru_cache(maxsize=100_000)(self._run_uncached)
 
     @staticmethod
     def clean(text: str) -> str:
@@ -142,22 +142,18 @@ class ClipBPE:
         """:meth:`words` as regex matches, one at a time (a big caption need not hold them all)."""
         return _patterns()[0].finditer(text)
 
-    def iter_pieces(self, text: str):
-        """The whitespace-separated pieces of ``text`` as regex matches (with CLIP's own idea of whitespace):
-        no CLIP word crosses whitespace, so a text's words are its pieces' words."""
-        return _patterns()[2].finditer(text)
+    def encode_run(self, run: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Token ids of a run of lower-cased text cut from a longer one at whitespace (a tag and its comma), and
+        per token the (start, end) in the run of the word it came from. No CLIP word crosses whitespace, so the
+        runs' words are the text's words. Cached: captions repeat the same tags, so a prompt's tokens cost one
+        look-up per tag instead of a regex match per word."""
+        return self._run(run) if len(run) <= 64 else self._run_uncached(run)
 
-    def encode_piece(self, piece: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """Token ids of one whitespace-free piece of lower-cased text, and per token the (start, end) in the
-        piece of the word it came from. Cached: a caption's pieces are mostly its tags' words, met again and
-        again, so a prompt's tokens cost one look-up per piece instead of a regex match per word."""
-        return self._piece(piece) if len(piece) <= 64 else self._piece_uncached(piece)
-
-    def _piece_uncached(self, piece: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    def _run_uncached(self, run: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         ids: list[int] = []
         starts: list[int] = []
         ends: list[int] = []
-        for m in _patterns()[0].finditer(piece):
+        for m in _patterns()[0].finditer(run):
             word_ids = self._cached_word(m.group())
             ids.extend(word_ids)
             starts.extend([m.start()] * len(word_ids))
