@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from typing import Iterable
 
 from ..._resources import known_namespaces
-from ...syntax.ast import And, Group, Node, Text, render_source
+from ...syntax.ast import And, Break, Group, Node, Text, render_source
 from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
 from ...tags.counts import people_in
 from ...tags.sources import TagCategory
@@ -418,8 +418,6 @@ def _another_name(ctx: LintContext, tag, name: str) -> bool:
 
 def unknown_tags(ctx: LintContext) -> list:
     """Tags that look like tags and that nothing knows: the profile, the tag sources, the embeddings list."""
-    from .model import ladder_owners
-
     if ctx.db is None:
         return []
     cached = ctx.__dict__.get("_unknown")
@@ -432,6 +430,8 @@ def unknown_tags(ctx: LintContext) -> list:
         if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
             continue
         if foreign is None:
+            from .model import ladder_owners  # here, not at the top: model imports this module
+
             foreign = ladder_owners()
         if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
             continue
@@ -606,8 +606,6 @@ class DuplicateTag(Rule):
     fix_safety = "unsafe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from ...syntax.ast import Break
-
         bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
         # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
@@ -615,8 +613,13 @@ class DuplicateTag(Rule):
         copies: dict[str | tuple[int, str | None, str], list] = {}
         pieces = construct_tags(ctx)
         text = ctx.text
+        lettered = ctx.table("lettered")  # name -> it has a letter (names repeat across a run)
         for tag in ctx.tags:
-            if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
+            name = tag.name
+            has_letter = lettered.get(name)
+            if has_letter is None:
+                has_letter = lettered[name] = any(ch.isalpha() for ch in name)
+            if len(name) < 2 or not has_letter or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
             if not _listed(text, tag):
                 continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
