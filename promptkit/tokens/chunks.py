@@ -136,8 +136,10 @@ class ChunkPlan:
         return starts, reach, ends, chunk_of, monotone
 
 
-def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
+def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     """Merged (text, weight, source offset per character) fragments; None marks a BREAK."""
+    if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
+        return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
     leaves = prompt.leaf_weights()
     out: list[tuple[str, float, list[int]] | None] = []
     text_parts: list[str] = []
