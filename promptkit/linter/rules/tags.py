@@ -900,6 +900,7 @@ class TagStyle(Rule):
         keep = set(profile.keep_underscores)
         restyled = []
         pieces = construct_tags(ctx)
+        kaomoji_in = ctx.table("kaomoji_in")  # raw -> it holds a kaomoji (43 substring searches, once a spelling)
         for tag in ctx.tags:
             raw = tag.raw
             if tag.index in pieces:
@@ -910,8 +911,12 @@ class TagStyle(Rule):
                     yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
                                           fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
                 continue
-            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
-                    not any(k in raw for k in KAOMOJI) and not ctx.not_a_tag(tag):
+            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
+                has_kaomoji = kaomoji_in.get(raw)
+                if has_kaomoji is None:
+                    has_kaomoji = kaomoji_in[raw] = any(k in raw for k in KAOMOJI)
+                if has_kaomoji or ctx.not_a_tag(tag):
+                    continue
                 if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
                     restyled.append((tag, raw.replace("_", " ")))
             elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
