@@ -621,8 +621,6 @@ class DuplicateTag(Rule):
                 has_letter = lettered[name] = any(ch.isalpha() for ch in name)
             if len(name) < 2 or not has_letter or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
-            if not _listed(text, tag):
-                continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
             region = bisect_right(bounds, tag.start) if bounds else 0
             key = tag.qualified_name if region == 0 and tag.branch is None else (region, tag.branch, tag.qualified_name)
             seen = copies.get(key)
@@ -635,6 +633,11 @@ class DuplicateTag(Rule):
         found = []
         for same in copies.values():
             if type(same) is not list:
+                continue
+            # a fragment of a sentence that brackets cut ("(blue roofs:1.3) covered with snow") is no copy: asked
+            # only of the spellings that repeat
+            same = [t for t in same if _listed(text, t)]
+            if len(same) < 2:
                 continue
             kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
             for tag in same:
