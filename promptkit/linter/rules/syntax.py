@@ -32,6 +32,8 @@ class UnbalancedBracket(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.plain_caption:
+            return  # its tree is text runs and separators: no bracket at all
         last_open_end = -1
         for node in ctx.nodes:
             t = type(node)
@@ -238,6 +240,8 @@ class EmptyGroup(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.plain_caption:
+            return  # its tree is text runs and separators: no group at all
         text = ctx.text
         for node in ctx.nodes:
             t = type(node)
