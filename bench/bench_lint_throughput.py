@@ -54,7 +54,7 @@ def corpus(limit: int | None = None) -> list[tuple[str, bool, str | None]]:
 def clear_caches(profile: str) -> None:
     """Empty every per-tag cache, keep the loaded data (open stores, word lists, fuzzy index): the databases a
     lint under ``profile`` reads (its own stack, and the bundled stack the typo rules ask whether anyone knows
-    a spelling), the run memos, the tokenizer's word cache."""
+    a spelling), the run memos, the tokenizer's word and tag caches."""
     from promptkit.tags.db import TagDB, stacked_db
     from promptkit.tokens.clip import clip_bpe
 
@@ -70,6 +70,8 @@ def clear_caches(profile: str) -> None:
         if db._fuzzy is not None:
             db._fuzzy._corrections.clear()
     clip_bpe()._bpe_word.cache_clear()
+    if hasattr(clip_bpe(), "_run"):  # the per-tag token cache (absent in older code)
+        clip_bpe()._run.cache_clear()
 
 
 def measure(profile: str, limit: int | None, passes: int, cpu: bool = False) -> dict:

@@ -47,3 +47,40 @@ def test_surely_one_chunk_is_a_safe_bound(texts):
     for text in texts:
         if surely_one_chunk(text):
             assert len(plan_chunks(parse(text)).chunks) == 1
+
+
+def test_runs_cut_after_commas_tokenize_as_the_whole_text(texts):
+    """plan_chunks looks tokens up per ', '-separated run: the runs' tokens and word spans must be those of CLIP's
+    word split of the whole text (no word crosses whitespace)."""
+    bpe = clip_bpe()
+    for text in texts:
+        lowered = text.lower()
+        whole = [(i, s, e) for word, s, e in bpe.words(lowered) for i in bpe.encode_word(word)]
+        cut, base = [], 0
+        parts = lowered.split(", ")
+        for k, part in enumerate(parts):
+            ids, starts, ends = bpe.encode_run(part + "," if k < len(parts) - 1 else part)
+            cut += [(i, base + s, base + e) for i, s, e in zip(ids, starts, ends)]
+            base += len(part) + 2
+        assert cut == whole, text
+
+
+def test_plain_caption_plans_as_its_tree(texts):
+    """A plain caption is planned as one fragment without its tree: the same chunks as planning its tree."""
+    from promptkit.syntax.prompt import Prompt, plain_caption_nodes
+
+    def columns(plan):
+        return plan.token_count, [(c.token_ids.tolist(), c.token_weights.tolist(), c.starts.tolist(),
+                                   c.ends.tolist(), c.forced) for c in plan.chunks]
+
+    plain = 0
+    for text in texts:
+        for dialect in ("a1111", "comfy"):
+            prompt = parse(text, dialect)
+            if not prompt.plain_caption:
+                continue
+            plain += 1
+            tree = Prompt(text, dialect, plain_caption_nodes(text))
+            assert not tree.plain_caption
+            assert columns(plan_chunks(prompt)) == columns(plan_chunks(tree)), text
+    assert plain > 100  # the corpus has plain captions to compare

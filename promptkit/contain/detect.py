@@ -137,7 +137,8 @@ def _from_markers(text: str) -> str:
     # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
     if text.lstrip().startswith("{") and _COMFY.search(text):
         return "comfy-graph"
-    if is_styles_table(text) and text.lstrip().lower().startswith("name"):
+    # the cheap test first: is_styles_table reads the first line character by character, in Python
+    if text.lstrip().lower().startswith("name") and is_styles_table(text):
         return "a1111-styles-csv"
     if "{prompt}" in text:
         return "a1111-styles-csv"

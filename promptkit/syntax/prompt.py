@@ -70,13 +70,15 @@ def split_subprompts(text: str) -> list[SubPrompt]:
 class Prompt:
     """A parsed prompt: a lossless tree plus the views people need (tags, weights, networks, AND parts)."""
 
-    __slots__ = ("source", "dialect", "_children", "_tags", "_a1111_leaves", "namespaces")
+    __slots__ = ("source", "dialect", "_children", "_tags", "_a1111_leaves", "namespaces", "plain_caption")
 
     def __init__(self, source: str, dialect: str, children: list[Node] | None, tags: TagList | None = None,
                  namespaces: frozenset[str] | None = None) -> None:
         self.source = source
         self.dialect = dialect
         self._children = children
+        # parsed without syntax (no children given): its tree is Text runs and the separators between them
+        self.plain_caption = children is None
         self._tags = tags
         self._a1111_leaves: tuple[list[Node], list[float]] | None = None
         self.namespaces = namespaces

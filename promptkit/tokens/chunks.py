@@ -58,6 +58,13 @@ class Chunk:
         self.starts.append(start)
         self.ends.append(end)
 
+    def extend(self, ids: array, lo: int, hi: int, weight: float, starts: array, ends: array) -> None:
+        """Append tokens ``lo:hi`` of the columns, all of weight ``weight``."""
+        self.token_ids.extend(ids[lo:hi])
+        self.token_weights.extend(array("d", [weight]) * (hi - lo))
+        self.starts.extend(starts[lo:hi])
+        self.ends.extend(ends[lo:hi])
+
     def move_tail(self, keep: int, to: "Chunk") -> None:
         """Move the tokens after the first ``keep`` (and their embeddings) to the empty chunk ``to``."""
         for name in ("token_ids", "token_weights", "starts", "ends"):
@@ -129,8 +136,10 @@ class ChunkPlan:
         return starts, reach, ends, chunk_of, monotone
 
 
-def _fragments(prompt: Prompt) -> list[tuple[str, float, list[int]] | None]:
+def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     """Merged (text, weight, source offset per character) fragments; None marks a BREAK."""
+    if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
+        return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
     leaves = prompt.leaf_weights()
     out: list[tuple[str, float, list[int]] | None] = []
     text_parts: list[str] = []
@@ -229,27 +238,25 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         lowered = text.lower()
         if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
             lowered, offsets = _lower_with_offsets(text, offsets)
-        # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text)
+        # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text), one cached
+        # look-up per tag: the text is cut after each comma that a space follows (no CLIP word crosses
+        # whitespace); each token spans the source of the word it came from
         ids, starts, ends = array("i"), array("q"), array("q")
-        encode_word, add_id, add_start, add_end = bpe.encode_word, ids.append, starts.append, ends.append
-        for m in bpe.iter_words(lowered):
-            word_ids = encode_word(m.group())
-            start, end = m.span()
-            if len(word_ids) == 1:  # most words: one token, no lists to build
-                add_id(word_ids[0])
-                add_start(offsets[start])
-                add_end(offsets[end - 1] + 1)
-                continue
-            ids.extend(word_ids)
-            starts.extend([offsets[start]] * len(word_ids))
-            ends.extend([offsets[end - 1] + 1] * len(word_ids))
+        encode_run = bpe.encode_run
+        parts = lowered.split(", ")
+        last, base = len(parts) - 1, 0
+        for k, part in enumerate(parts):
+            run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
+            ids.extend(run_ids)
+            starts.extend([offsets[base + s] for s in run_starts])
+            ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
+            base += len(part) + 2
         del lowered, offsets
         position = 0
         while position < len(ids):
-            token_id, start, end = ids[position], starts[position], ends[position]
             size = len(chunk.token_ids)
-            if token_id == comma:
-                last_comma = size
+            if ids[position] == comma:
+                last_comma = size  # a comma that finds the chunk full is forgotten with it, just below
             elif backtrack and size == CHUNK_LENGTH and last_comma != -1 and size - last_comma <= backtrack:
                 full, keep = chunk, last_comma + 1
                 next_chunk()
@@ -258,8 +265,15 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
                 next_chunk()
             match = _embedding_at(ids, position, embeddings) if embeddings else None
             if match is None:
-                chunk.append(token_id, weight, start, end)
-                position += 1
+                # this token and the ones after it up to the chunk's end at once (one at a time where an
+                # embedding may start); none of those fills the chunk, so only their commas matter
+                size = len(chunk.token_ids)
+                end = position + 1 if embeddings else min(position + CHUNK_LENGTH - size, len(ids))
+                later = ids[position + 1:end]
+                if comma in later:
+                    last_comma = size + len(later) - later[::-1].index(comma)
+                chunk.extend(ids, position, end, weight, starts, ends)
+                position = end
                 continue
             length, name, count = match
             if len(chunk.token_ids) + count > CHUNK_LENGTH:
@@ -267,7 +281,7 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
             chunk.fixes.append((len(chunk.token_ids), name))
             span_end = ends[position + length - 1]
             for _ in range(count):
-                chunk.append(0, weight, start, span_end)
+                chunk.append(0, weight, starts[position], span_end)
             position += length
     if chunk.token_ids or not chunks:
         next_chunk(is_last=True)

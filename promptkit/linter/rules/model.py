@@ -117,11 +117,11 @@ class LadderTypo(Rule):
         typos = {(s, e) for s, e, _ in typo_spans(ctx)}
         memo = ctx.table("ladder_typos")
         for tag in ctx.tags:
+            if tag.name in ctx.vocabulary or ctx.info(tag) is not None:
+                continue  # most tags: known, no spelling to work out
             raw = tag.raw.strip()
             low = raw.lower().replace(" ", "_")
-            if not raw or low in keys or tag.name in ctx.vocabulary or (tag.start, tag.end) in typos:
-                continue
-            if ctx.info(tag) is not None:
+            if not raw or low in keys or (tag.start, tag.end) in typos:
                 continue
             key = (raw, ctx.negative)
             if key in memo:

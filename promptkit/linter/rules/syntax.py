@@ -32,6 +32,8 @@ class UnbalancedBracket(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.plain_caption:
+            return  # its tree is text runs and separators: no bracket at all
         last_open_end = -1
         for node in ctx.nodes:
             t = type(node)
@@ -247,6 +249,8 @@ class EmptyGroup(Rule):
     fix_safety = "safe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.plain_caption:
+            return  # its tree is text runs and separators: no group at all
         text = ctx.text
         for node in ctx.nodes:
             t = type(node)
@@ -340,13 +344,16 @@ class DialectMismatch(Rule):
         text = ctx.text
         if dialect in ("a1111", "comfy"):
             yield from self._braces(ctx, text, dialect)
-            for node in ctx.nodes:
+            # compel's signs are '+' and '-', its number weights follow a ')': a prompt without them skips the walks
+            signs = "+" in text or "-" in text  # plain text nodes are slices of the text
+            for node in ctx.nodes if signs else ():
                 if type(node) is Text and node.kind == Text.PLAIN:
                     for m in _COMPEL_SIGNS.finditer(node.value):
                         yield self.diagnostic(f"compel's {m.group()!r} is plain text in {dialect}",
                                               node.start + m.start(), node.start + m.end(),
                                               suggestions=["write (word:1.1) instead"])
-            for parent in [ctx.prompt.children] + [n.children for n in ctx.nodes if type(n) is Group]:
+            closed = ")" in text  # a sign or number after a closed round group
+            for parent in [ctx.prompt.children] + [n.children for n in ctx.nodes if type(n) is Group] if closed else ():
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
                             b.kind == Text.PLAIN and (m := _COMPEL_GROUP_SIGN.match(b.value)):

@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from typing import Iterable
 
 from ..._resources import known_namespaces
-from ...syntax.ast import And, Group, Node, Text, render_source
+from ...syntax.ast import And, Break, Group, Node, Text, render_source
 from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
 from ...tags.counts import people_in
 from ...tags.sources import TagCategory
@@ -437,8 +437,6 @@ def _another_name(ctx: LintContext, tag, name: str) -> bool:
 
 def unknown_tags(ctx: LintContext) -> list:
     """Tags that look like tags and that nothing knows: the profile, the tag sources, the embeddings list."""
-    from .model import ladder_owners
-
     if ctx.db is None:
         return []
     cached = ctx.__dict__.get("_unknown")
@@ -451,6 +449,8 @@ def unknown_tags(ctx: LintContext) -> list:
         if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
             continue
         if foreign is None:
+            from .model import ladder_owners  # here, not at the top: model imports this module
+
             foreign = ladder_owners()
         if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
             continue
@@ -625,8 +625,6 @@ class DuplicateTag(Rule):
     fix_safety = "unsafe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        from ...syntax.ast import Break
-
         bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
         # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
@@ -634,13 +632,16 @@ class DuplicateTag(Rule):
         copies: dict[str | tuple[int, str | None, str], list] = {}
         pieces = construct_tags(ctx)
         text = ctx.text
+        lettered = ctx.table("lettered")  # name -> it has a letter (names repeat across a run)
         for tag in ctx.tags:
-            if len(tag.name) < 2 or not any(ch.isalpha() for ch in tag.name) or tag.index in pieces:
+            name = tag.name
+            has_letter = lettered.get(name)
+            if has_letter is None:
+                has_letter = lettered[name] = any(ch.isalpha() for ch in name)
+            if len(name) < 2 or not has_letter or tag.index in pieces:
                 continue  # "0", "R": block weights and other data, not tags
-            if tag.name in _JOINING_WORDS:
+            if name in _JOINING_WORDS:
                 continue  # "..., and, ...": a word that joins a sentence cut by commas, not a tag
-            if not _listed(text, tag):
-                continue  # a fragment of a sentence that brackets cut: "(blue roofs:1.3) covered with snow"
             region = bisect_right(bounds, tag.start) if bounds else 0
             key = tag.qualified_name if region == 0 and tag.branch is None else (region, tag.branch, tag.qualified_name)
             seen = copies.get(key)
@@ -653,6 +654,11 @@ class DuplicateTag(Rule):
         found = []
         for same in copies.values():
             if type(same) is not list:
+                continue
+            # a fragment of a sentence that brackets cut ("(blue roofs:1.3) covered with snow") is no copy: asked
+            # only of the spellings that repeat
+            same = [t for t in same if _listed(text, t)]
+            if len(same) < 2:
                 continue
             if len(same) == 2 and _dual_spelling(same[0], same[1]):
                 continue  # "french_colonial_influence,French Colonial influence": both forms on purpose
@@ -929,6 +935,7 @@ class TagStyle(Rule):
         keep = set(profile.keep_underscores)
         restyled = []
         pieces = construct_tags(ctx)
+        kaomoji_in = ctx.table("kaomoji_in")  # raw -> it holds a kaomoji (43 substring searches, once a spelling)
         for tag in ctx.tags:
             raw = tag.raw
             if tag.index in pieces:
@@ -939,8 +946,12 @@ class TagStyle(Rule):
                     yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
                                           fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
                 continue
-            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI and \
-                    not any(k in raw for k in KAOMOJI) and not ctx.not_a_tag(tag):
+            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
+                has_kaomoji = kaomoji_in.get(raw)
+                if has_kaomoji is None:
+                    has_kaomoji = kaomoji_in[raw] = any(k in raw for k in KAOMOJI)
+                if has_kaomoji or ctx.not_a_tag(tag):
+                    continue
                 if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
                     restyled.append((tag, raw.replace("_", " ")))
             elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
