@@ -436,3 +436,30 @@ def test_full_width_commas_between_latin_tags():
     d, = [d for d in lint_prompt("1girl, moon、Silver hair, smile", "illustrious-xl").diagnostics if d.code == "PK112"]
     assert d.fix.edits[0].replacement == ", "
     assert "PK112" not in lint_prompt("杰作、最高品质, 1girl", "illustrious-xl").codes()   # Chinese text's own comma
+
+
+# --- made after the second held-out measurement (unseen_dec2), from its judges' notes -----------------------------
+
+def _second_unseen(path_part: str) -> dict:
+    path = Path(__file__).parent / "audit" / "unseen_dec2" / "records.jsonl"
+    return next(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if path_part in line)
+
+
+def test_a_promptchain_template_has_no_novelai_braces_and_sfw_is_no_typo():
+    text = _second_unseen("data/prompts/wai-illustrious.json")["prompt"]
+    assert "{cursor}" in text and "// SFW" in text
+    assert lint_prompt(text, "illustrious-xl").diagnostics == []
+    assert "PK106" in lint_prompt("{masterpiece}, 1girl", "sd15").codes()       # one tag in braces, among tags
+
+
+def test_paragraphs_are_prompts_of_their_own():
+    # a file of negative prompts, one a paragraph (finasu/wildcards_for_sd-dynamic-prompts): no duplicates across
+    text = _second_unseen("negative_quality_tags.txt")["prompt"]
+    assert "PK204" not in lint_prompt(text, "illustrious-xl").codes()
+
+
+def test_pony_scores_in_another_models_negative():
+    found = lint_prompt("worst quality, score_4, score_5, lowres", "noobai-xl-vpred", negative=True).diagnostics
+    assert [d.code for d in found] == ["PK301", "PK301"]
+    assert "PK301" not in lint_prompt("score_4, score_5, lowres", "pony-v6", negative=True).codes()
+    assert "PK301" not in lint_prompt("worst aesthetic, year 2014", "pony-v6", negative=True).codes()

@@ -105,6 +105,7 @@ def _from_path(text: str, path: str) -> str | None:
 _LINE_BREAKERS = re.compile(r"\b(?:BREAK|AND)\b")
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 LIST_LINES = 10
 """Lines of short comma-less items from which a text is a list of options rather than one prompt."""
 
@@ -113,13 +114,16 @@ def reads_as_alternatives(text: str) -> bool:
     """A list of whole prompts, one a line, as a wildcard or preset file holds them: three lines or more, none
     continued by a trailing comma, and two of them starting with the same three tags (one prompt written over
     several lines does not repeat its own tags; a file of alternatives repeats its shared head on every line);
-    or ten lines or more of short items (six words at most) and no comma anywhere: a list of options."""
+    or ten lines or more of short items (six words at most) and no comma anywhere: a list of options; or three
+    paragraphs or more (blank lines between), no line continued by a comma."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     if len(lines) < 3 or any(line.endswith(",") for line in lines) or _LINE_BREAKERS.search(text):
         return False
     if len(lines) >= LIST_LINES and "," not in text and all(len(line.split()) <= 6 for line in lines):
         return True  # a list of short items, one a line and no comma anywhere: a wildcard file's options
+    if len(_BLANK_LINE.findall(text.strip())) >= 2:
+        return True  # three or more paragraphs, none continued by a comma: prompts, one a paragraph
     heads: set[tuple[str, ...]] = set()
     for line in lines:
         pieces = tuple(piece.strip().lower() for piece in line.split(",")[:4])

@@ -46,7 +46,8 @@ class ForeignLadderTag(Rule):
     Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
     ``very awa`` NoobAI's, ``year 2024`` Illustrious'; elsewhere they are noise. Only pseudo-tags are
     reported (not plain English such as ``bad quality`` or ``very aesthetic``, which any text encoder reads
-    and many merges use), in positive prompts of tag profiles.
+    and many merges use), in prompts of tag profiles; in negative prompts only the underscored ones
+    (``score_4``, ``source_pony``).
 
     Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
     """
@@ -58,7 +59,7 @@ class ForeignLadderTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
-        if not profile.ladders or profile.natural_language or ctx.negative:
+        if not profile.ladders or profile.natural_language:
             return
         from ..words import all_words
 
@@ -70,11 +71,16 @@ class ForeignLadderTag(Rule):
                 continue  # also an ordinary tag (e.g. "general")
             if owners is None:
                 owners = ladder_owners()
-            if tag.name not in owners:
+            owner = owners.get(tag.name)
+            if owner is None and _BARE_SCORE.fullmatch(tag.name):
+                owner = owners.get(tag.name + "_up")  # "score_4": Pony's negative idiom, a Pony tag all the same
+            if owner is None:
                 continue
             if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
                 continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
-            family, ladder = owners[tag.name][0]
+            if ctx.negative and "_" not in tag.name.strip("_"):
+                continue  # a negative's "worst aesthetic", "year 2014": words; only score_4 and source_pony are noise
+            family, ladder = owner[0]
             ours = profile.ladders.get(ladder)
             hint = [", ".join(ours[:3])] if ours else []
             kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
@@ -83,6 +89,7 @@ class ForeignLadderTag(Rule):
 
 
 _DIGITS = re.compile(r"\d")
+_BARE_SCORE = re.compile(r"score_[1-9]")
 
 
 class LadderTypo(Rule):

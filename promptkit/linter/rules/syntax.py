@@ -311,6 +311,17 @@ _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
+def _alone_on_line(text: str, run: tuple) -> bool:
+    """``{cursor}`` as a whole line of a multi-line template (or the whole prompt): the place a front end
+    inserts text, not one word in NovelAI braces."""
+    s, e = run[0], run[1]
+    if not text[:s].strip() and not text[e:].strip():
+        return True  # the whole prompt, or a line of a file read line by line
+    before = text.rfind("\n", 0, s)
+    after = text.find("\n", e)
+    return "\n" in text and not text[before + 1:s].strip() and not text[e:len(text) if after == -1 else after].strip()
+
+
 def _format_field(ctx: LintContext, body: str) -> bool:
     """``{character}`` in single braces may be a template's field (Python's str.format, a front end's
     variables): a lower-case identifier that is no well-used tag under its own name. A prompt whose braces
@@ -403,6 +414,7 @@ class DialectMismatch(Rule):
             if s > 0 and text[s - 1] == "\\":
                 continue
             runs.append((s, e, depth, m.group(1)))
+        runs = [run for run in runs if not (run[2] == 1 and _IDENTIFIER.fullmatch(run[3]) and _alone_on_line(text, run))]
         fields = {body for _, _, depth, body in runs if depth == 1 and _format_field(ctx, body)}
         if len(fields) >= 2 and all(run[2] == 1 and run[3] in fields for run in runs):
             return  # {character} ... {species}: a str.format template's fields, not emphasis

@@ -189,6 +189,8 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     found = _found_correction(ctx, name, natural)
     if found is None or known_anywhere(name):
         return None  # "glans" is e621's tag, not a typo of "glass"
+    if found in ("n" + name, "non_" + name) or name in ("n" + found, "non_" + found):
+        return None  # "sfw" is the opposite of "nsfw", not a typo of it
     from ..words import DERIVING_SUFFIXES
 
     if name.startswith(found) and name[len(found):] in DERIVING_SUFFIXES:
