@@ -463,3 +463,10 @@ def test_pony_scores_in_another_models_negative():
     assert [d.code for d in found] == ["PK301", "PK301"]
     assert "PK301" not in lint_prompt("score_4, score_5, lowres", "pony-v6", negative=True).codes()
     assert "PK301" not in lint_prompt("worst aesthetic, year 2014", "pony-v6", negative=True).codes()
+
+
+def test_a_kept_misspelling_tag_is_still_a_typo():
+    # e621 keeps 'hiar' as a tag (21 posts): 'long hiar' on Pony is still 'long hair'; 'odango' (Danbooru's alias
+    # of double bun, an e621 tag) two edits from 'orange' is no typo of it
+    found = [(d.code, d.suggestions) for d in lint_prompt("1girl, long hiar, odango hair", "pony-v6").diagnostics]
+    assert found == [("PK201", ["long hair"])]

@@ -242,7 +242,9 @@ def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
 
 def _changes_a_known_word(ctx: LintContext, name: str, target: str) -> bool:
     """The correction replaces a word that is a tag of its own, or an alias of another word than the one the
-    correction writes (three letters or more)."""
+    correction writes (three letters or more); a rare tag one edit away is a kept misspelling ("hiar")."""
+    from rapidfuzz.distance import OSA
+
     old_words, new_words = name.split("_"), target.split("_")
     if len(old_words) < 2 or len(old_words) != len(new_words):
         return False
@@ -251,6 +253,8 @@ def _changes_a_known_word(ctx: LintContext, name: str, target: str) -> bool:
             info = ctx.db.lookup(old)
             if info is None:
                 continue
+            if info.post_count < 1000 and OSA.distance(old, new) < 2:
+                continue  # e621 keeps misspellings as tags of their own ("hiar", 21 posts): still a typo
             meant = ctx.db.lookup(new)
             if info.name != (meant.name if meant is not None else new):  # "earings": an alias of "earrings"
                 return True
