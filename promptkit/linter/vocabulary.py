@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-_DATA = Path(__file__).resolve().parent / "data" / "embeddings.txt"
+_DATA = Path(__file__).resolve().parent / "data"
 _NOT_A_TAG = re.compile(
     r"^__[^_\s].*__$"                 # wildcard file: __hair_color__
     r"|^\{[^{}]*\}$"                  # styles.csv placeholder {prompt}, dynamic-prompts variant {a|b}
@@ -29,11 +29,16 @@ def embedding_key(name: str) -> str:
     return re.sub(r"[\s._-]+", "", name.lower())
 
 
+def data_lines(name: str) -> list[str]:
+    """The entries of a bundled list in ``linter/data/`` (one a line; blank lines and ``#`` comments skipped)."""
+    lines = (_DATA / name).read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
 @functools.cache
 def bundled_embeddings() -> frozenset[str]:
     """The widely used textual-inversion names shipped in ``data/embeddings.txt`` (as embedding keys)."""
-    lines = _DATA.read_text(encoding="utf-8").splitlines()
-    return frozenset(embedding_key(line) for line in lines if line.strip() and not line.startswith("#"))
+    return frozenset(embedding_key(line) for line in data_lines("embeddings.txt"))
 
 
 def embeddings_in(folder: str | Path) -> frozenset[str]:

@@ -17,14 +17,12 @@ from .tags import _spend, budgeted, construct_tags, typo_spans
 @functools.cache
 def famous_names() -> dict[str, tuple[str, ...]]:
     """The bundled well-known names (linter/data/famous_names.txt), by first letter."""
-    from importlib.resources import files
+    from ..vocabulary import data_lines
 
     out: dict[str, list[str]] = {}
-    text = (files("promptkit.linter") / "data" / "famous_names.txt").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        name = line.strip().lower()
-        if name and not name.startswith("#"):
-            out.setdefault(name[0], []).append(name)
+    for line in data_lines("famous_names.txt"):
+        name = line.lower()
+        out.setdefault(name[0], []).append(name)
     return {k: tuple(v) for k, v in out.items()}
 
 

@@ -1270,11 +1270,9 @@ def _reordered_character(ctx: LintContext, name: str) -> str | None:
 @functools.cache
 def hairstyles() -> frozenset[str]:
     """The hairstyle tags of ``data/hairstyles.txt`` (underscore keys)."""
-    from importlib.resources import files
+    from ..vocabulary import data_lines
 
-    text = files("promptkit.linter").joinpath("data/hairstyles.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip().replace(" ", "_") for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    return frozenset(line.replace(" ", "_") for line in data_lines("hairstyles.txt"))
 
 
 class RedundantHair(Rule):
