@@ -14,6 +14,11 @@ from ..rule import LintContext, Rule, quote
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
 
 
+def _and_more(found: list) -> str:
+    """The message's ``(and N more)`` for a rule that reports the first of its ``found`` places for all."""
+    return f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+
+
 class UnbalancedBracket(Rule):
     """A bracket without its partner.
 
@@ -414,7 +419,8 @@ class DialectMismatch(Rule):
             if s > 0 and text[s - 1] == "\\":
                 continue
             runs.append((s, e, depth, m.group(1)))
-        runs = [run for run in runs if not (run[2] == 1 and _IDENTIFIER.fullmatch(run[3]) and _alone_on_line(text, run))]
+        runs = [run for run in runs
+                if not (run[2] == 1 and _IDENTIFIER.fullmatch(run[3]) and _alone_on_line(text, run))]
         fields = {body for _, _, depth, body in runs if depth == 1 and _format_field(ctx, body)}
         if len(fields) >= 2 and all(run[2] == 1 and run[3] in fields for run in runs):
             return  # {character} ... {species}: a str.format template's fields, not emphasis
@@ -508,7 +514,7 @@ class DoubledEscape(Rule):
             return
         edits = [Edit(m.start(), m.end(), "\\") for m in found]
         first = found[0]
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        more = _and_more(found)
         yield self.diagnostic(f"a doubled escape '\\\\' before a bracket: A1111 reads the bracket as emphasis; "
                               f"write '\\('{more}", first.start(), first.end() + 1,
                               fix=self.fix("write single escapes", *edits))
@@ -565,7 +571,7 @@ class StrayBackslash(Rule):
         found = stray_backslashes(ctx.text)
         if not found:
             return
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        more = _and_more(found)
         yield self.diagnostic(f"a backslash that escapes nothing: the model sees it as text; to escape a bracket "
                               f"write '\\(' right before it{more}", found[0], found[0] + 1,
                               fix=self.fix("remove the stray backslashes", *(Edit(i, i + 1, "") for i in found)))
@@ -598,7 +604,7 @@ class HtmlEntity(Rule):
         found = list(_HTML_ENTITY.finditer(ctx.text))
         if not found:
             return
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        more = _and_more(found)
         first = found[0]
         fix = None
         if not any(m.group() in ("&lt;", "&gt;") for m in found):
@@ -671,7 +677,7 @@ class FullWidthSyntax(Rule):
         found = list(_FULL_WIDTH_COMMA.finditer(text))
         if not found:
             return
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        more = _and_more(found)
         first = found[0]
         yield self.diagnostic(f"a full-width comma {first.group().strip()!r} between tags is no tag separator; write "
                               f"', '{more}", first.start(), first.end(),
