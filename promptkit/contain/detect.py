@@ -7,10 +7,9 @@ import re
 from pathlib import PurePath
 
 from .document import Document
-from .formats import (REGIONAL_KEYWORDS, is_styles_table, split_dynamic_template, split_forge_couple, split_horde,
-                      split_comfy_graph, split_infotext, split_kohya, split_lines, split_prompt, split_regional,
-                      split_styles_csv,
-                      split_ti_template, split_wildcards)
+from .formats import (REGIONAL_KEYWORDS, is_styles_table, split_comfy_graph, split_dynamic_template,
+                      split_forge_couple, split_horde, split_infotext, split_kohya, split_lines, split_prompt,
+                      split_regional, split_styles_csv, split_ti_template, split_wildcards, yaml_collection)
 from .placeholders import has_template_syntax
 
 CONTAINERS = ("prompt", "a1111-styles-csv", "horde-style", "regional-prompter", "forge-couple", "kohya-sample",
@@ -26,31 +25,6 @@ _KOHYA_OPTION = re.compile(r"(?m) --(?:n [^\n]|[whdsl] \d)")
 _HORDE = re.compile(r"\{n?p\}")
 _RP_ONLY = re.compile(r"\b(ADDCOMM|ADDBASE|ADDCOL|ADDROW)\b")
 _COUPLE_DEFINE = re.compile(r"\{([A-Za-z_][\w -]*):[^{}]+\}")
-_YAML_HEAD = re.compile(r"\ufeff?(?:#[^\n]*\n|\s*\n)*[^\s#:,][^:,\n]*:[ \t]*\r?\n[ \t]+\S")
-
-
-def _yaml_collection(text: str) -> bool:
-    """A YAML mapping whose leaves are all strings (a wildcard collection), as sd-dynamic-prompts reads one."""
-    try:
-        import yaml
-
-        data = yaml.safe_load(text)
-    except Exception:  # not YAML, or PyYAML missing: not a collection
-        return False
-    stack, leaves = [data], 0
-    if not isinstance(data, dict):
-        return False
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, str):
-            leaves += 1
-        elif node is not None:
-            return False
-    return leaves > 0
 
 
 class ContainerError(ValueError):
@@ -154,7 +128,7 @@ def _from_markers(text: str) -> str:
         return "kohya-sample"
     if "[filewords]" in text or "[name]" in text:
         return "ti-template"
-    if _YAML_HEAD.match(text) and _yaml_collection(text):
+    if yaml_collection(text):
         return "wildcard-file"
     if reads_as_alternatives(text):
         return "wildcard-file"

@@ -379,7 +379,7 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
     suffix = (path or "").lower().rsplit(".", 1)[-1] if path and "." in path else ""
     stripped = text.lstrip()
     if suffix in ("yaml", "yml", "json") or (not suffix and stripped[:1] in "{[" and _structured(text)) or \
-            (suffix != "txt" and _yaml_text(text)):
+            (suffix != "txt" and yaml_collection(text)):
         leaves = json_strings(text) if stripped[:1] in "{[" else None
         if leaves is None:
             leaves = yaml_strings(text)
@@ -401,11 +401,34 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
     return b.out
 
 
-def _yaml_text(text: str) -> bool:
-    """A YAML wildcard collection given without its file name (markers decided it, ``detect``)."""
-    from .detect import _YAML_HEAD, _yaml_collection
+_YAML_HEAD = re.compile(r"\ufeff?(?:#[^\n]*\n|\s*\n)*[^\s#:,][^:,\n]*:[ \t]*\r?\n[ \t]+\S")
 
-    return bool(_YAML_HEAD.match(text)) and _yaml_collection(text)
+
+def yaml_collection(text: str) -> bool:
+    """A YAML mapping whose leaves are all strings (a wildcard collection), as sd-dynamic-prompts reads one:
+    what ``detect`` recognises without a file name, and ``split_wildcards`` then reads as YAML."""
+    if not _YAML_HEAD.match(text):
+        return False
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except Exception:  # not YAML, or PyYAML missing: not a collection
+        return False
+    stack, leaves = [data], 0
+    if not isinstance(data, dict):
+        return False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            leaves += 1
+        elif node is not None:
+            return False
+    return leaves > 0
 
 
 def _structured(text: str) -> bool:
