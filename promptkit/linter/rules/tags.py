@@ -1231,21 +1231,38 @@ _CAPITALISED_RUN = re.compile(r"(?<![\w'])[A-Z][a-z]+(?:[ _][A-Z][a-z]+)+(?![\w'
 
 def _names_in(ctx: LintContext, tag) -> list[tuple[int, int, str]]:
     """The reordered character names in a tag: the whole tag, or a run of capitalised words inside a phrase
-    (``Rei Ayanami in her white plugsuit``), as (start, end, character) in the tag's raw text."""
-    name = _reordered_character(ctx, tag.name)
-    if name is not None:
-        return [(0, len(tag.raw), name)]
+    (``Rei Ayanami in her white plugsuit``), as (start, end, character) in the tag's raw text. Depends on the
+    spelling, the profile and the database: kept for the run."""
+    memo = ctx.table("reordered_names")
+    key = (tag.raw, tag.name)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _reordered_names(ctx, tag.raw, tag.name)
+    return found
+
+
+def _reordered_names(ctx: LintContext, raw: str, name: str) -> list[tuple[int, int, str]]:
+    whole = _reordered_character(ctx, name)
+    if whole is not None:
+        return [(0, len(raw), whole)]
     out = []
-    for run in _CAPITALISED_RUN.finditer(tag.raw):
+    for run in _CAPITALISED_RUN.finditer(raw):
         words = list(re.finditer(r"[A-Za-z]+", run.group()))
-        for size in (3, 2):
-            hit = next(((words[i].start(), words[i + size - 1].end(), found) for i in range(len(words) - size + 1)
-                        if (found := _reordered_character(
-                            ctx, "_".join(w.group().lower() for w in words[i:i + size]))) is not None), None)
-            if hit is not None:
-                out.append((run.start() + hit[0], run.start() + hit[1], hit[2]))
-                break
+        hit = _first_reordered_window(ctx, words)
+        if hit is not None:
+            out.append((run.start() + hit[0], run.start() + hit[1], hit[2]))
     return out
+
+
+def _first_reordered_window(ctx: LintContext, words: list) -> tuple[int, int, str] | None:
+    """The first window of three words, else of two, that is a reordered character name."""
+    for size in (3, 2):
+        for i in range(len(words) - size + 1):
+            window = words[i:i + size]
+            found = _reordered_character(ctx, "_".join(w.group().lower() for w in window))
+            if found is not None:
+                return window[0].start(), window[-1].end(), found
+    return None
 
 
 def _reordered_character(ctx: LintContext, name: str) -> str | None:
