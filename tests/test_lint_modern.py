@@ -470,3 +470,48 @@ def test_a_kept_misspelling_tag_is_still_a_typo():
     # of double bun, an e621 tag) two edits from 'orange' is no typo of it
     found = [(d.code, d.suggestions) for d in lint_prompt("1girl, long hiar, odango hair", "pony-v6").diagnostics]
     assert found == [("PK201", ["long hair"])]
+
+
+# --- made in stop 27 from the judges' notes on both December sets (now development data) --------------------------
+
+def test_a_stray_closer_is_removed_or_its_opener_restored():
+    """Both judges of the first held-out half called the old safe fix (escape ')' as '\\)') wrong: it keeps the junk
+    bracket. A1111's parser is the oracle for what the model reads."""
+    from a1111_reference import parse_prompt_attention
+
+    text = _unseen_record("Flat color:2)")["prompt"]
+    at = text.index("Flat color:2)")
+    d, = [d for d in lint_prompt(text, "illustrious-xl").diagnostics
+          if d.code == "PK101" and d.start == at + len("Flat color:2")]
+    assert not d.fix.safe and d.fix.edits[0].start == at and d.fix.edits[0].replacement == "("
+    assert parse_prompt_attention("a, Flat color:2)") == [("a, Flat color:2)", 1.0)]       # text, no weight
+    assert parse_prompt_attention("a, (Flat color:2)") == [("a, ", 1.0), ("Flat color", 2.0)]
+    d, = lint_prompt("1girl, smile), blue sky", "illustrious-xl").diagnostics
+    assert (d.code, d.fix.safe, d.fix.edits[0].replacement) == ("PK101", False, "")
+    assert fix_text("1girl, smile), blue sky", "illustrious-xl")[0] == "1girl, smile), blue sky"   # not safe
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1girl, uneven twintails hair", ["uneven twintails"]),   # the unseen hairstyle file's judges listed these
+    ("1girl, quad tails hair", ["quad tails"]),
+    ("1girl, crew cut hair", ["crew cut"]),
+])
+def test_more_hairstyles_with_a_hair_too_many(text, expected):
+    assert [d.suggestions[0] for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK219"] == expected
+
+
+def test_an_article_dropped_from_a_popular_tag():
+    # 'looking at the viewer' (unseen_dec, both judges); 'on a swing' -> 'on swing' was judged wrong by both
+    found = lint_prompt("1girl, looking at the viewer, on a swing", "illustrious-xl").diagnostics
+    assert [(d.code, d.suggestions) for d in found] == [("PK201", ["looking at viewer"])]
+    assert "PK201" in lint_prompt("off-the-shoulder sweater", "illustrious-xl").codes()  # a hyphenated word
+
+
+def test_an_empty_artist_prefix():
+    text = _second_unseen("anime-noobai-xl.json")["prompt"]                 # both judges of unseen_dec2
+    assert text.startswith("artist:, very awa")
+    d, = [d for d in lint_prompt(text, "noobai-xl-vpred").diagnostics if d.code == "PK220"]
+    assert (d.start, d.end) == (0, 7) and fix_text(text, "noobai-xl-vpred", select=["PK220"], unsafe=True)[0] == \
+        text[len("artist:, "):]
+    for quiet in ("artist:wlop, 1girl", "Style:\nanime, 1girl", "re:zero, 1girl"):
+        assert "PK220" not in lint_prompt(quiet, "noobai-xl-vpred").codes()

@@ -34,7 +34,7 @@ PLANTED = [
     ("kivotos-xl-2", "1girl, vertin (reverse:1999)", False, "PK207", "vertin (reverse:1999)",
      "vertin \\(reverse:1999\\)"),
     ("kivotos-xl-2", "1girl, (smile, looking at viewer", False, "PK101", "(", None),
-    ("kivotos-xl-2", "1girl, smile)", False, "PK101", ")", "\\)"),
+    ("kivotos-xl-2", "1girl, smile)", False, "PK101", ")", ""),
     ("kivotos-xl-2", "(masterpiece:2.5), 1girl", False, "PK103", "(masterpiece:2.5)", None),
     ("kivotos-xl-2", "{{masterpiece}}, 1girl", False, "PK106", "{{masterpiece}}", "(masterpiece:1.1025)"),
     ("kivotos-xl-2", "cat | dog, [day:night:0.5]", False, "PK107", "|", None),

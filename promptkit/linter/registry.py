@@ -47,6 +47,7 @@ RULES: tuple[type[Rule], ...] = (
     spelling.WordBoundary,          # PK217
     tags.CharacterNameOrder,        # PK218
     tags.RedundantHair,             # PK219
+    tags.EmptyNamespace,            # PK220
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303 (opt-in)

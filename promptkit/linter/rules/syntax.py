@@ -27,14 +27,16 @@ class UnbalancedBracket(Rule):
     ``kazusa (blue archive`` and should be escaped. A run of unclosed openers (``(((``) is one finding.
 
     Example: ``1girl, (smile, looking at viewer`` -> ``1girl, (smile), looking at viewer``.
-    Fix (safe, stray closers only): escape the stray closer, ``)`` -> ``\\)`` (A1111 already reads it as text).
+    Fix (unsafe, stray closers only: the model stops reading the bracket as text): where a weight stands before
+    the closer (``flat color:2)``) its lost ``(`` is restored, otherwise the leftover closer is removed;
+    escaping it (``\\)``) is suggested for a bracket that is meant as text.
     """
 
     code = "PK101"
     name = "unbalanced-bracket"
     category = "syntax"
     severity = Severity.WARNING
-    fix_safety = "safe"
+    fix_safety = "unsafe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.prompt.plain_caption:
@@ -52,10 +54,33 @@ class UnbalancedBracket(Rule):
                     f"{node.open!r} is never closed: A1111 applies it to the rest of the prompt",
                     node.start, node.start + len(node.open),
                     suggestions=[f"close it with {close!r}", f"escape it as '\\{node.open}' if it belongs to a tag"])
-            elif t is Text and node.kind == Text.STRAY and node.raw in (")", "]", "}"):
-                yield self.diagnostic(
-                    f"{node.raw!r} closes nothing and is read as text", node.start, node.end,
-                    fix=self.fix(f"escape it as '\\{node.raw}'", Edit(node.start, node.end, "\\" + node.raw)))
+            elif t is Text and node.kind == Text.STRAY and (node.raw in (")", "]", "}") or node.raw[:1] == ":"):
+                found = self._stray_closer(ctx, node)
+                if found is not None:
+                    yield found
+
+    def _stray_closer(self, ctx: LintContext, node: Text) -> Diagnostic | None:
+        """A closer with no opener is a leftover: the model reads it as text. Where a weight stands before it
+        (``flat color:2)``), the opener was lost and the fix restores it; otherwise the fix removes the closer.
+        Both change what the model reads (unsafe); escaping it keeps the text as it is, offered as a suggestion."""
+        close = node.end - 1  # the bracket itself (a weight's stray closer ":2)" is one node)
+        escaped = f"escape it as '\\{ctx.text[close]}' if it is meant as text"
+        lost = _LOST_OPENER.search(ctx.text, 0, close) if ctx.text[close] == ")" else None
+        if lost is not None:
+            at = lost.start(1)
+            return self.diagnostic(
+                f"')' closes nothing: its '(' is missing, so A1111 reads {quote(ctx.text[at:node.end])} as text "
+                "and applies no weight", close, node.end, suggestions=[escaped],
+                fix=self.fix("add the missing '('", Edit(at, at, "("), safe=False))
+        if node.raw[:1] == ":":
+            return None
+        return self.diagnostic(
+            f"{node.raw!r} closes nothing and is read as text", node.start, node.end, suggestions=[escaped],
+            fix=self.fix(f"remove the stray {node.raw!r}", Edit(node.start, node.end, ""), safe=False))
+
+
+# a weight right before a stray ')': the text since the last separator is "name:number" (its "(" was lost)
+_LOST_OPENER = re.compile(r"(?:^|[,\n])\s*([^,\n()\[\]{}:\\]*[^\s,\n()\[\]{}:\\]:\s*[+-]?(?:\d+\.?\d*|\.\d+))\s*$")
 
 
 _LOST_WEIGHT = re.compile(r"\s*[+-]?(?:\d+[.,]?\d*|[.,]\d+)(?:\s*[^\s,)]+)?\s*$")

@@ -187,8 +187,8 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     if natural and len(name) < 5:
         return None
     found = _found_correction(ctx, name, natural)
-    if found is None or known_anywhere(name):
-        return None  # "glans" is e621's tag, not a typo of "glass"
+    if found is None or (known_anywhere(name) and found != _without_fillers(name)):
+        return None  # "glans" is e621's tag, not a typo of "glass"; "looking at the viewer" is still the tag
     if found in ("n" + name, "non_" + name) or name in ("n" + found, "non_" + found):
         return None  # "sfw" is the opposite of "nsfw", not a typo of it
     from ..words import DERIVING_SUFFIXES
@@ -198,18 +198,34 @@ def _correction(ctx: LintContext, name: str) -> str | None:
     return found
 
 
+def _without_fillers(name: str) -> str | None:
+    """``name`` with its filler words dropped (``looking_at_the_viewer`` -> ``looking_at_viewer``), or None
+    when it has none."""
+    words = re.split(r"([_-])", name)
+    if len(words) < 2 or not any(w in _FILLERS for w in words[::2]):
+        return None
+    kept = []
+    for i in range(0, len(words), 2):
+        if words[i] not in _FILLERS:
+            kept.append(words[i])
+            if i + 1 < len(words):
+                kept.append(words[i + 1])
+    return "".join(kept).strip("_-")
+
+
+#: a phrase of real words that reads as a tag once a filler is dropped ("looking at the viewer") is worth a
+#: finding only for the tags everybody means: "on a swing" says what "on swing" (2,645 posts) says. A filler
+#: inside a hyphenated word ("off-the-shoulder sweater") is not a phrase: there 500 posts are enough
+FILLER_PHRASE_POSTS = 100_000
+
+
 def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
     words = re.split(r"([_-])", name)
-    if len(words) > 1 and any(w in _FILLERS for w in words[::2]):  # "off-the-shoulder sweater", "too longtongue"
-        kept = []
-        for i in range(0, len(words), 2):
-            if words[i] not in _FILLERS:
-                kept.append(words[i])
-                if i + 1 < len(words):
-                    kept.append(words[i + 1])
-        shorter = "".join(kept).strip("_-")
+    shorter = _without_fillers(name)
+    if shorter is not None:  # "off-the-shoulder sweater", "too longtongue"
         info = ctx.db.lookup(shorter)
-        known = shorter in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= 500)
+        least = FILLER_PHRASE_POSTS if real_words(name) and "-" not in name else 500  # "off-the-shoulder": a word
+        known = shorter in ctx.vocabulary or (info is not None and info.matched == "exact" and info.post_count >= least)
         last = len(words) - 1
         at_edges = all(words[i] not in _FILLERS or (i == 0 and words[1] == "_") or (i == last and words[i - 1] == "_")
                        for i in range(0, len(words), 2))
@@ -1009,6 +1025,34 @@ class UnknownNamespace(Rule):
             hint = [f"{close[0]}:{tag.text[m.end():]}"] if close else []
             yield self.diagnostic(f"{m.group(1)!r} is not a known namespace", tag.start, tag.start + len(m.group(1)),
                                   suggestions=hint)
+
+
+class EmptyNamespace(Rule):
+    """A namespace prefix with no name after it, followed by a comma: ``artist:,`` left in a template or a preset.
+
+    Why: ``artist:`` names nobody; A1111 sends the word ``artist`` and a colon to the text encoder, a token
+    that pulls the image towards nothing in particular. It is usually a placeholder that was never filled.
+
+    Example: ``artist:, very awa, 1girl`` -> ``very awa, 1girl``. Fix (unsafe: the text changes): remove it.
+    """
+
+    code = "PK220"
+    name = "empty-namespace"
+    category = "tags"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ":" not in ctx.text:
+            return
+        for tag in ctx.tags:
+            if not tag.namespace or tag.name.strip("_") or ctx.text[tag.end:tag.end + 8].lstrip(" ")[:1] != ",":
+                continue  # a label ending a line ("Style:") heads what follows; "artist:," is a tag left empty
+            written = tag.raw.strip()
+            removal = ctx.removal(tag)
+            yield self.diagnostic(f"{written!r} names no {tag.namespace}: the model reads only the word "
+                                  f"{tag.namespace!r} and a colon", tag.start, tag.end,
+                                  fix=self.fix(f"remove {written!r}", removal) if removal is not None else None)
 
 
 class MissingComma(Rule):
