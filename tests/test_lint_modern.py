@@ -515,3 +515,17 @@ def test_an_empty_artist_prefix():
         text[len("artist:, "):]
     for quiet in ("artist:wlop, 1girl", "Style:\nanime, 1girl", "re:zero, 1girl"):
         assert "PK220" not in lint_prompt(quiet, "noobai-xl-vpred").codes()
+
+
+def test_novelai_braces_fix_leaves_lopsided_runs_alone():
+    # '{master piece}},(((best quality)))' (unseen_dec, dev judge): rewriting the balanced part left a stray '}'
+    text = _unseen_record("{master piece}}")["prompt"]
+    d, = [d for d in lint_prompt(text, "sd15").diagnostics if d.code == "PK106"]
+    assert d.fix is None or all("master piece" not in text[e.start:e.end] for e in d.fix.edits)
+    d, = lint_prompt("{{masterpiece}}, {{ {x}}, 1girl", "illustrious-xl").diagnostics
+    assert [(e.start, e.end, e.replacement) for e in d.fix.edits] == [(0, 15, "(masterpiece:1.1025)")]
+
+
+def test_an_insertion_point_among_tags_is_no_novelai_brace():
+    text = _second_unseen("pony-family.json")["prompt"]              # 'score_9, ..., {cursor}': both judges
+    assert text.endswith("{cursor}") and "PK106" not in lint_prompt(text, "pony-v6").codes()

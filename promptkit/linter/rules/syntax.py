@@ -334,7 +334,7 @@ _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
 _ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
-_PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np)\s*$", re.I)
+_PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np|cursor)\s*$", re.I)  # {cursor}: Krita's, PromptChain's
 _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
 
 
@@ -456,11 +456,15 @@ class DialectMismatch(Rule):
             yield self.diagnostic(f"{depth} levels of NovelAI braces are plain text in {dialect}", s, e)
             return
         more = f" (and {len(runs) - 1} more run(s) of braces)" if len(runs) > 1 else ""
-        edits = [Edit(rs, re_, f"({rb}:{format_weight(math.pow(1.05, rd))})") for rs, re_, rd, rb in runs if rd <= 40]
+        # a lopsided run ("{master piece}}") is left as it is: how many braces were meant is a guess, and
+        # rewriting the balanced part would leave a stray "}"
+        edits = [Edit(rs, re_, f"({rb}:{format_weight(math.pow(1.05, rd))})") for rs, re_, rd, rb in runs
+                 if rd <= 40 and text[re_:re_ + 1] != "}" and text[rs - 1:rs] != "{"]
         weight = format_weight(math.pow(1.05, depth))
         yield self.diagnostic(
             f"NovelAI braces are plain text in {dialect}; for emphasis write ({quote(body.strip())[1:-1]}:{weight})"
-            f"{more}", s, e, fix=self.fix(f"rewrite {len(edits)} run(s) of braces as weights", *edits))
+            f"{more}", s, e,
+            fix=self.fix(f"rewrite {len(edits)} run(s) of braces as weights", *edits) if edits else None)
 
 
 _NETWORK = re.compile(r"(\\?)<(lora|lyco|hypernet|lycoris):([^<>\n]*?)(\\?)>", re.I)
