@@ -529,3 +529,15 @@ def test_novelai_braces_fix_leaves_lopsided_runs_alone():
 def test_an_insertion_point_among_tags_is_no_novelai_brace():
     text = _second_unseen("pony-family.json")["prompt"]              # 'score_9, ..., {cursor}': both judges
     assert text.endswith("{cursor}") and "PK106" not in lint_prompt(text, "pony-v6").codes()
+
+
+def test_quality_words_in_a_pony_prompt_without_scores():
+    # unseen_dec's three xianxia templates for Pony V6 (both judges listed each as missed); nothing else of the
+    # Pony records of the corpus and both unseen sets is reported (they have score tags)
+    text = _unseen_record("__xianxia/emotions__ __xianxia/races__ xia")["prompt"]
+    assert text.startswith("masterpiece, best quality, detailed,")
+    d, = [d for d in lint_prompt(text, "pony-v6").diagnostics if d.code == "PK301"]
+    assert text[d.start:d.end] == "masterpiece" and d.suggestions == ["score_9, score_8_up, score_7_up"]
+    assert "PK301" not in lint_prompt("score_9, masterpiece, best quality, 1girl", "pony-v6").codes()
+    assert "PK301" not in lint_prompt("masterpiece, best quality", "pony-v6", negative=True).codes()
+    assert "PK301" not in lint_prompt("masterpiece, best quality, 1girl", "illustrious-xl").codes()

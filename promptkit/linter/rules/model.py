@@ -49,6 +49,9 @@ class ForeignLadderTag(Rule):
     and many merges use), in prompts of tag profiles; in negative prompts only the underscored ones
     (``score_4``, ``source_pony``).
 
+    A score-trained model (Pony V6) is told once when a prompt asks for quality only in other families' words
+    (``masterpiece, best quality`` and no ``score_N`` tag).
+
     Example (Kivotos XL): ``score_9, 1girl`` -> ``masterpiece, 1girl``.
     """
 
@@ -59,7 +62,10 @@ class ForeignLadderTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         profile = ctx.profile
-        if not profile.ladders or profile.natural_language:
+        if not profile.ladders:
+            return
+        if profile.natural_language:
+            yield from self._quality_words_for_scores(ctx)
             return
         from ..words import all_words
 
@@ -86,6 +92,41 @@ class ForeignLadderTag(Rule):
             kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
             yield self.diagnostic(f"{quote(tag.text)} is a {kind} tag of the {family} family; {profile.title} was "
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
+
+
+    def _quality_words_for_scores(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        """A score-trained model (Pony V6) prompted with another family's quality tags and none of its own
+        scores: ``masterpiece, best quality`` are words to it; its quality is asked for with ``score_9, ...``.
+        One finding, at the first such tag, in a positive prompt that has no score tag."""
+        ours = ctx.profile.ladders.get("quality", ())
+        if ctx.negative or not ours or not all(t.startswith("score_") for t in ours) or "score" in ctx.text.lower():
+            return
+        wanted = None
+        for tag in ctx.tags:
+            if tag.name in ctx.vocabulary:
+                continue
+            if wanted is None:
+                wanted = _asked_quality()
+            if tag.name in wanted:
+                yield self.diagnostic(f"{quote(tag.text)} asks for quality in other models' words; {ctx.profile.title}"
+                                      f" was trained with score tags ({', '.join(ours[:3])}, ...) and this prompt "
+                                      "has none", tag.start, tag.end, suggestions=[", ".join(ours[:3])])
+                return
+
+
+@functools.lru_cache(maxsize=1)
+def _asked_quality() -> frozenset[str]:
+    """The quality-ladder tags some bundled profile's positive preset asks for (``masterpiece``, ``best quality``;
+    not ``bad quality``, which a positive prompt does not ask for)."""
+    from ...profiles import all_profiles
+    from ...syntax.normalize import lookup_key
+
+    out = set()
+    for profile in all_profiles():
+        quality = {lookup_key(t) for t in profile.ladders.get("quality", ())}
+        preset = profile.presets.positive or ""
+        out.update(k for k in (lookup_key(t) for t in preset.split(",")) if k in quality)
+    return frozenset(out)
 
 
 _DIGITS = re.compile(r"\d")
