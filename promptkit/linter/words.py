@@ -80,7 +80,7 @@ def word_typo(word: str) -> str | None:
     Near-certain: ``word`` (lower case letters, five or more) is not a word; exactly one word one edit away is
     common and at least :data:`MARGIN` times as common as every other (a rival that changes the first letter
     weighs :data:`FIRST_LETTER`); and the change is not only a plural ``s`` or an ending that makes a word
-    (``beachy``).
+    (``beachy``). A plural written with ``s`` where a common word takes ``es`` (``splashs``) is a typo too.
     """
     if len(word) < 4 or not word.isascii() or not word.isalpha() or not word.islower():
         return None
@@ -89,6 +89,10 @@ def word_typo(word: str) -> str | None:
         return None
     if len(word) == 4:
         return _short_typo(word)
+    stem = word[:-1]
+    if word[-1] == "s" and stem[-1] in "sxzh" and counts.get(stem, 0) >= COMMON and stem + "es" in counts and \
+            (stem[-1] != "h" or stem[-2] in "sc"):
+        return stem + "es"  # "splashs", "boxs": a plural written with "s" where the word takes "es"
     found = sorted(((counts[w] * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w in one_edit(word)
                     if w in counts), reverse=True)
     if not found:
