@@ -558,3 +558,12 @@ def test_a_plural_written_with_s_where_the_word_takes_es():
     from promptkit.linter.words import word_typo
 
     assert [word_typo(w) for w in ("brushs", "watchs", "monarchs", "months")] == ["brushes", "watches", None, None]
+
+
+def test_a_tag_with_its_last_letter_lost():
+    # 'floating_hai' (unseen_dec, listed missed): 'hai' is a word to CLIP, so the phrase is all real words
+    text = _unseen_record("floating_hai")["prompt"]
+    found = [d.suggestions for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK201"]
+    assert found == [["floating hair"]]                # the profile writes spaces
+    quiet = lint_prompt("1girl, cat ear, blue ey, school ba", "illustrious-xl").codes()
+    assert "PK201" not in quiet                        # a plural, and cuts of more than one letter

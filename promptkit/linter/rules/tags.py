@@ -235,8 +235,8 @@ def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
             found = _search(ctx, shorter, 500)
             if found is not None and found.name.replace("_", "") == shorter:
                 return found.name  # only a missing space once the filler is gone
-    if real_words(name):
-        return _vocabulary_typo(ctx, name)  # real words: only one of the tags everybody types
+    if real_words(name):  # real words: only one of the tags everybody types, or one cut short
+        return _vocabulary_typo(ctx, name) or (None if natural else _cut_short(ctx, name))
     min_posts = 5000 if natural else 500
     found = _search(ctx, name, min_posts)
     if found is None:
@@ -254,6 +254,25 @@ def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
     if _changes_a_known_word(ctx, name, found.name):
         return None  # "odango hair": odango is Danbooru's name for a double bun, not a typo of "orange"
     return found.name
+
+
+#: a phrase with its last letter lost ("floating hai") is corrected only into a tag this popular
+CUT_SHORT_POSTS = 100_000
+
+
+def _cut_short(ctx: LintContext, name: str) -> str | None:
+    """The one very popular tag ``name`` is with its last letter lost (``floating_hai`` -> ``floating_hair``): a
+    phrase of two words or more whose last word is cut, never a plural (``cat_ear`` is not ``cat_ears``)."""
+    if "_" not in name or not name[-1].isalpha():
+        return None
+    found = []
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        if letter == "s":
+            continue
+        info = ctx.db.lookup(name + letter)
+        if info is not None and info.matched == "exact" and info.post_count >= CUT_SHORT_POSTS:
+            found.append(info.name)
+    return found[0] if len(found) == 1 else None
 
 
 def _changes_a_known_word(ctx: LintContext, name: str, target: str) -> bool:
