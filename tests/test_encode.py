@@ -249,3 +249,24 @@ def test_a_batch_larger_than_the_cache_still_encodes(sd1):
     prompt = "a cat BREAK a dog BREAK a bird"
     assert torch.equal(small.encode(prompt, "lowres")["prompt_embeds"], big.encode(prompt, "lowres")["prompt_embeds"])
     assert len(small._cache) <= 2
+
+
+def test_a1111_weighting_refuses_where_a1111_would_divide_by_zero(te):
+    """A chunk whose outputs average 0 makes A1111's rescale 0/0 (NaN): promptkit says so instead of encoding."""
+    import copy
+
+    from promptkit.encode import UnsupportedPrompt
+
+    zero = copy.deepcopy(te)
+    with torch.no_grad():
+        zero.final_layer_norm.weight.zero_()
+        zero.final_layer_norm.bias.zero_()
+    prompt = "a (red:1.4) cat"
+    ids, w = _chunk_ids(prompt)
+    with torch.no_grad():
+        z = zero(ids).last_hidden_state
+    assert torch.isnan(z * w[..., None] * (z.mean() / (z * w[..., None]).mean())).all()   # A1111's formula
+    with pytest.raises(UnsupportedPrompt, match="mean is 0"):
+        PromptEncoder(clip_tokenizer(), zero, weighting="a1111").encode(prompt)
+    assert torch.equal(PromptEncoder(clip_tokenizer(), zero, weighting="a1111-no-norm").encode(prompt)["prompt_embeds"],
+                       torch.zeros_like(z).reshape(1, -1, z.shape[-1]))

@@ -355,7 +355,12 @@ class PromptEncoder:
         if bool((w == 1.0).all()):
             return z
         if self.weighting == "a1111":
-            return a1111_original(z, w)
+            weighted = a1111_original(z, w)
+            if not bool(torch.isfinite(weighted).all()):
+                raise UnsupportedPrompt("A1111's weighting rescales each chunk by its mean before / its mean after the "
+                                        "weights; here a weighted chunk's mean is 0, so A1111 itself would give NaN or "
+                                        "infinite embeddings: change the weights, or use weighting='a1111-no-norm'")
+            return weighted
         if self.weighting == "a1111-no-norm":
             return a1111_no_norm(z, w)
         empty = found[self._requests(tower, [_Chunk([], [])])[0]][0]
