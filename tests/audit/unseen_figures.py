@@ -22,6 +22,9 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     ("unseen_dec2, all held out (32 texts, 19 repositories)", HERE / "unseen_dec2" / "worksheet_findings.jsonl",
      [(j, HERE / "unseen_dec2" / f"judge{j}_unseen2_judged.jsonl", HERE / "unseen_dec2" / f"judge{j}_unseen2_missed.jsonl")
       for j in (3, 4)]),
+    ("unseen_dec3, all held out (48 texts, 22 repositories)", HERE / "unseen_dec3" / "worksheet_findings.jsonl",
+     [(j, HERE / "unseen_dec3" / f"judge{j}_judged.jsonl", HERE / "unseen_dec3" / f"judge{j}_missed.jsonl")
+      for j in (5, 6)]),
 ]
 
 
