@@ -567,3 +567,45 @@ def test_a_tag_with_its_last_letter_lost():
     assert found == [["floating hair"]]                # the profile writes spaces
     quiet = lint_prompt("1girl, cat ear, blue ey, school ba", "illustrious-xl").codes()
     assert "PK201" not in quiet                        # a plural, and cuts of more than one letter
+
+
+# --- made after the third held-out measurement (unseen_dec3), from its judges' notes ------------------------------
+
+def _third_unseen(line: int) -> dict:
+    path = Path(__file__).parent / "audit" / "unseen_dec3" / "records.jsonl"
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+
+
+def test_template_fields_in_capitals_or_snake_case_are_no_novelai_braces():
+    # unseen_dec3 m22 and m43: '{{PROFESSION_TAGS}}', '{subject}', '{negative_extra}' (both judges: wrong)
+    for line, profile in ((22, "illustrious-xl"), (43, "animagine-xl-3.1")):
+        rec = _third_unseen(line)
+        for text, negative in ((rec["prompt"], False), (rec["negative_prompt"] or "", True)):
+            codes = lint_prompt(text, profile, negative=negative).codes()
+            assert "PK106" not in codes and "PK306" not in codes
+    assert "PK106" in lint_prompt("{{masterpiece}}, {cute}, 1girl", "illustrious-xl").codes()   # still emphasis
+
+
+def test_a_foreign_ladder_tag_in_a_negative_gets_the_negative_words():
+    # unseen_dec3 m34/m37 (both judges): 'masterpiece, best quality' was suggested inside a negative prompt
+    found = lint_prompt("score_4, score_5, lowres", "illustrious-xl", negative=True).diagnostics
+    assert [d.suggestions for d in found if d.code == "PK301"] == [["worst quality, low quality"]] * 2
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1girl, no pattern in eyes, smile", ["no pattern in eyes"]),            # unseen_dec3 m9, both judges
+    ("1girl, (not holding anything:1.2)", ["not holding anything"]),          # unseen_dec3 m10, both judges
+    ("no humans, scenery, no shoes, no bra", []),                             # Danbooru's own 'no' tags
+])
+def test_a_negation_in_a_positive_prompt(text, expected):
+    found = lint_prompt(text, "illustrious-xl").diagnostics
+    assert [text[d.start:d.end] for d in found if d.code == "PK221"] == expected
+    assert "PK221" not in lint_prompt(text, "illustrious-xl", negative=True).codes()
+
+
+def test_tags_an_image_cannot_have_both_of():
+    # unseen_dec3 m24 'upper body, full body' and m25 'indoors, outdoors' (both judges)
+    for line in (24, 25):
+        assert "PK222" in lint_prompt(_third_unseen(line)["prompt"], "illustrious-xl").codes()
+    quiet = ["1girl, upper body, portrait", "(cowboy shot:0.7), close-up", "[indoors|outdoors], 1girl"]
+    assert all("PK222" not in lint_prompt(t, "illustrious-xl").codes() for t in quiet)

@@ -48,6 +48,8 @@ RULES: tuple[type[Rule], ...] = (
     tags.CharacterNameOrder,        # PK218
     tags.RedundantHair,             # PK219
     tags.EmptyNamespace,            # PK220
+    tags.NegationInPositive,        # PK221
+    tags.ConflictingTags,           # PK222
     model.ForeignLadderTag,         # PK301
     model.MissingQualityTags,       # PK302 (opt-in)
     model.TagOrder,                 # PK303 (opt-in)

@@ -16,6 +16,7 @@ _DATA = Path(__file__).resolve().parent / "data"
 _NOT_A_TAG = re.compile(
     r"^__[^_\s].*__$"                 # wildcard file: __hair_color__
     r"|^\{[^{}]*\}$"                  # styles.csv placeholder {prompt}, dynamic-prompts variant {a|b}
+    r"|^(?-i:\{\{[A-Z][A-Z0-9_]*\}\})$"  # a template's field in capitals: {{MOOD_TAGS}}
     r"|^\{\d*-?\d*\$\$"               # {2$$a|b|c}
     r"|^[\d\s.,:;!?%x*+/-]*$"         # numbers, sizes, punctuation: 1024x768, 1 9 1 8
     r"|^embedding:|^https?://|^<.*>$",

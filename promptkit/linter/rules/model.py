@@ -8,6 +8,7 @@ from typing import Iterable
 
 from bisect import bisect_right
 
+from ...syntax.normalize import lookup_key
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
@@ -18,7 +19,6 @@ from ..rule import LintContext, Rule, quote
 def ladder_owners() -> dict[str, list[tuple[str, str]]]:
     """Every bundled profile's ladder tags: name -> [(family, ladder)]."""
     from ...profiles import all_profiles
-    from ...syntax.normalize import lookup_key
 
     owners: dict[str, list[tuple[str, str]]] = {}
     for profile in all_profiles():
@@ -35,7 +35,6 @@ def underscored_pseudo_tags() -> frozenset[str]:
     """Ladder tags a family writes with underscores (``source_anime``, ``rating_safe``): pseudo-tags, however
     English their words are."""
     from ...profiles import all_profiles
-    from ...syntax.normalize import lookup_key
 
     return frozenset(lookup_key(t) for p in all_profiles() for t in p.keep_underscores)
 
@@ -88,6 +87,9 @@ class ForeignLadderTag(Rule):
                 continue  # a negative's "worst aesthetic", "year 2014": words; only score_4 and source_pony are noise
             family, ladder = owner[0]
             ours = profile.ladders.get(ladder)
+            if ctx.negative:  # the profile's own words for what a negative pushes away, never its best tags
+                wanted = {lookup_key(t) for t in ours or ()}
+                ours = [t.strip() for t in (profile.presets.negative or "").split(",") if lookup_key(t) in wanted]
             hint = [", ".join(ours[:3])] if ours else []
             kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
             yield self.diagnostic(f"{quote(tag.text)} is a {kind} tag of the {family} family; {profile.title} was "
@@ -119,7 +121,6 @@ def _asked_quality() -> frozenset[str]:
     """The quality-ladder tags some bundled profile's positive preset asks for (``masterpiece``, ``best quality``;
     not ``bad quality``, which a positive prompt does not ask for)."""
     from ...profiles import all_profiles
-    from ...syntax.normalize import lookup_key
 
     out = set()
     for profile in all_profiles():
@@ -441,8 +442,9 @@ class TagCutByChunk(Rule):
                 tag = tags[j]
                 if j in reported or not (tag.start <= last_start and first_start < tag.end):
                     continue
-                if ctx.is_prose(tag) or not _mostly_ascii(tag.text):
-                    continue  # a sentence is read as a whole either way; a translated label is not sent
+                if ctx.is_prose(tag) or not _mostly_ascii(tag.text) or _FIELD.fullmatch(tag.text.strip()):
+                    continue  # a sentence is read as a whole either way; a translated label is not sent; a
+                    # placeholder ({prompt}, {{MOOD_TAGS}}) is replaced before anything is cut
                 reported.add(j)
                 last_chunk = i + 1
                 while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].starts and \
@@ -450,6 +452,10 @@ class TagCutByChunk(Rule):
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
+
+
+#: a template's placeholder, replaced before the prompt is tokenized: {prompt}, {{MOOD_TAGS}}
+_FIELD = re.compile(r"\{\{[A-Z][A-Z0-9_]*\}\}|\{\w*prompt\w*\}")
 
 
 def _mostly_ascii(text: str) -> bool:

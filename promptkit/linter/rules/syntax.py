@@ -362,6 +362,29 @@ def _format_field(ctx: LintContext, body: str) -> bool:
     return info is None or info.matched != "exact" or info.post_count < 1000
 
 
+_SHOUTED = re.compile(r"[A-Z][A-Z0-9_]*")
+#: names templates give their fields ("{subject}", "{style}"): no Danbooru tag has these as a whole name
+_FIELD_NAMES = frozenset({"subject", "input", "text", "name", "style", "character", "scene", "description", "tags",
+                          "caption", "positive", "negative", "extra", "content", "query", "pose", "outfit",
+                          "location", "setting", "mood", "action", "emotion"})
+
+
+def _template_field(ctx: LintContext, body: str) -> bool:
+    """A template's field in single or double braces, whatever else the prompt holds: ``{{PROFESSION_TAGS}}`` (a
+    name in capitals: nobody emphasises a tag by shouting it), ``{negative_extra}`` (a snake_case name that is no
+    tag) or a field's usual name (``{subject}``) that is no well-used tag."""
+    if _SHOUTED.fullmatch(body) and len(body) >= 2:
+        return True
+    if not _IDENTIFIER.fullmatch(body) or body in ctx.vocabulary:
+        return False
+    if "_" not in body and body not in _FIELD_NAMES:
+        return False
+    if ctx.db is None:
+        return True
+    info = ctx.db.lookup(body)
+    return info is None or info.matched != "exact" or info.post_count < 1000
+
+
 class DialectMismatch(Rule):
     """Syntax from another front end than the one the prompt is for.
 
@@ -445,7 +468,8 @@ class DialectMismatch(Rule):
                 continue
             runs.append((s, e, depth, m.group(1)))
         runs = [run for run in runs
-                if not (run[2] == 1 and _IDENTIFIER.fullmatch(run[3]) and _alone_on_line(text, run))]
+                if not (run[2] == 1 and _IDENTIFIER.fullmatch(run[3]) and _alone_on_line(text, run))
+                and not (run[2] <= 2 and _template_field(ctx, run[3]))]
         fields = {body for _, _, depth, body in runs if depth == 1 and _format_field(ctx, body)}
         if len(fields) >= 2 and all(run[2] == 1 and run[3] in fields for run in runs):
             return  # {character} ... {species}: a str.format template's fields, not emphasis

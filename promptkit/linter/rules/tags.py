@@ -793,6 +793,52 @@ class ConflictingCount(Rule):
                 yield self.diagnostic(f"'no humans' contradicts {names}", tag.start, tag.end)
 
 
+#: pairs of tags an image cannot have both of (Danbooru's names, underscore keys): a shot's framing (``portrait``
+#: and ``upper body`` overlap, so they are no pair), inside or outside
+CONFLICTING_PAIRS = frozenset(frozenset(pair) for pair in (
+    *(("full_body", other) for other in ("upper_body", "lower_body", "cowboy_shot", "portrait", "close-up")),
+    ("upper_body", "lower_body"), ("upper_body", "cowboy_shot"),
+    ("cowboy_shot", "portrait"), ("cowboy_shot", "close-up"),
+    ("indoors", "outdoors"),
+))
+_IN_PAIRS = frozenset(name for pair in CONFLICTING_PAIRS for name in pair)
+
+
+class ConflictingTags(Rule):
+    """Two tags an image cannot have both of: ``upper body`` with ``full body``, ``indoors`` with ``outdoors``.
+
+    Why: the model cannot draw both; it picks one at random or blends them (a full body cut off at the waist).
+    Only the pairs of :data:`CONFLICTING_PAIRS` (a shot's framing; inside or outside), in one prompt or region,
+    outside any prompt editing or alternation, in a positive prompt, both at weight 1 (``(cowboy shot:0.7),
+    close-up`` blends them on purpose). One finding per pair.
+
+    Example: ``1girl, upper body, full body`` -> keep the one you mean.
+    """
+
+    code = "PK222"
+    name = "conflicting-tags"
+    category = "tags"
+    severity = Severity.WARNING
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative:
+            return
+        seen: dict[str, object] = {}
+        for tag in ctx.tags:
+            if tag.branch is not None or tag.namespace or tag.weight != 1.0:
+                continue  # "(cowboy shot:0.7), close-up": a weighted one is a blend on purpose
+            info = ctx.info(tag)
+            name = info.name if info is not None else tag.name
+            if name not in _IN_PAIRS or name in seen:
+                continue
+            for other, earlier in seen.items():
+                if frozenset((name, other)) in CONFLICTING_PAIRS:
+                    yield self.diagnostic(f"{earlier.text.strip()!r} and {tag.text.strip()!r}: an image cannot "  # type: ignore[attr-defined]
+                                          "have both; keep the one you mean", tag.start, tag.end)
+            seen[name] = tag
+
+
 _HEAD_WORD = re.compile(r"\S+")
 
 
@@ -1072,6 +1118,39 @@ class EmptyNamespace(Rule):
             yield self.diagnostic(f"{written!r} names no {tag.namespace}: the model reads only the word "
                                   f"{tag.namespace!r} and a colon", tag.start, tag.end,
                                   fix=self.fix(f"remove {written!r}", removal) if removal is not None else None)
+
+
+_NEGATION = re.compile(r"(?:no|not|without|never)[ _]+([^\W\d_][\w ]*)", re.I)
+
+
+class NegationInPositive(Rule):
+    """A negated phrase in a positive prompt that is no tag: ``not holding anything``, ``no pattern in eyes``.
+
+    Why: CLIP does not read negation; ``no pattern in eyes`` puts *pattern in eyes* into the image. The tags that
+    begin with ``no`` (``no humans``, ``no shoes``) were captioned as such and are left alone. What should not be
+    in the image belongs in the negative prompt.
+
+    Example: ``1girl, (not holding anything:1.2)`` -> ``holding`` in the negative prompt. No fix: the negative
+    prompt is another text.
+    """
+
+    code = "PK221"
+    name = "negation-in-positive"
+    category = "tags"
+    severity = Severity.WARNING
+    needs_db = True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.negative or ctx.profile.natural_language:
+            return
+        for tag in ctx.tags:
+            m = _NEGATION.fullmatch(tag.text.strip())
+            if m is None or tag.namespace or ctx.known(tag):
+                continue
+            what = m.group(1).strip()
+            yield self.diagnostic(f"{quote(tag.text.strip())}: the text encoder does not read the negation and "
+                                  f"draws {what!r}; put it in the negative prompt", tag.start, tag.end,
+                                  suggestions=[f"{what} (in the negative prompt)"])
 
 
 class MissingComma(Rule):
