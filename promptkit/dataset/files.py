@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Callable, Iterable, Iterator
 
-from .._files import MAX_TEXT_FILE, TEMP_PREFIX, FileRewriteError, TextFile, read_text_file, rewrite, write_atomic
+from .._files import (TEMP_PREFIX, FileRewriteError, TextFile, read_plain_text, read_text_file, rewrite,
+                      write_atomic)
 
 CAPTION_EXTENSIONS = (".txt", ".caption")
 
@@ -98,7 +99,7 @@ def count_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSI
 
 def read_caption(path: str | Path) -> tuple[str | None, str | None]:
     """(text, error): text is None when the file cannot be read as UTF-8. A BOM is not part of the text."""
-    text = _plain_text(path)
+    text = read_plain_text(path)
     if text is not None:
         return text, None
     file, error = _read(Path(path))
@@ -108,45 +109,12 @@ def read_caption(path: str | Path) -> tuple[str | None, str | None]:
 def read_caption_body(path: str | Path) -> tuple[str | None, str | None]:
     """(body, error) as ``read_text_file(path).body`` gives it (the text without its last line breaks, as
     `promptkit lint FILE` reads a file), or (None, the error :func:`read_caption` reports)."""
-    text = _plain_text(path)
+    text = read_plain_text(path)
     if text is not None:
         return text.rstrip("\n"), None
     file, error = _read(Path(path))
     return (file.body if file is not None else None), error
 
-
-_PLAIN_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _plain_text(path: str | Path) -> str | None:
-    """The text of an ordinary caption file in five system calls, or None for anything else, which is then
-    read by :func:`~promptkit._files.read_text_file` (its exact text or error). Ordinary: a regular file, not a
-    symlink, within the size limit, the same size read as stat'ed, UTF-8 without NUL bytes or carriage returns
-    (so no line endings to normalize). A million captions are read this way: ``read_text_file`` resolves the
-    real path and records what a rewrite needs, three times the cost, which a lint never uses."""
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_TEXT_FILE:
-            return None
-        fd = os.open(path, _PLAIN_OPEN)  # a file swapped for a symlink meanwhile fails here (O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        now = os.fstat(fd)  # ... and one swapped for a FIFO or another file is not the one stat'ed
-        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-            return None
-        data = os.read(fd, now.st_size + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) != now.st_size or b"\0" in data or b"\r" in data:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text[1:] if text.startswith("\ufeff") else text  # a BOM is not part of the text
 
 
 def _read(path: Path) -> tuple[TextFile | None, str | None]:
