@@ -14,7 +14,7 @@ where it stands instead of before all findings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
@@ -112,7 +112,7 @@ class LintJob:
 
 def folder_files(folder: Path, suffixes: tuple[str, ...], wildcard_dirs: tuple) -> Iterator[Path]:
     """The files `lint` reads in a folder (see :mod:`.inputs`), lazily, in sorted order."""
-    from ..dataset.files import walk_sorted
+    from ..dataset.files import suffix, walk_sorted
     from .inputs import WildcardFiles
 
     is_wildcard_file = WildcardFiles(tuple(Path(d).resolve() for d in wildcard_dirs))
@@ -120,8 +120,8 @@ def folder_files(folder: Path, suffixes: tuple[str, ...], wildcard_dirs: tuple) 
     def keep(name: str, path: str) -> bool:
         if name.startswith("."):
             return False
-        suffix = PurePath(name).suffix.lower()
-        return suffix in suffixes or suffix == ".png" or is_wildcard_file(Path(path))
+        ext = suffix(name).lower()
+        return ext in suffixes or ext == ".png" or is_wildcard_file(Path(path))
 
     for path in walk_sorted(str(folder), keep):
         yield Path(path)

@@ -25,7 +25,7 @@ import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .._files import (TEMP_PREFIX, FileRewriteError, TextFile, read_plain_text, read_text_file, rewrite,
@@ -65,8 +65,15 @@ def iter_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
         if root.exists() or root.is_symlink():
             yield str(root)
         return
-    yield from walk_sorted(str(root), lambda name, path: PurePath(name).suffix.lower() in exts
+    yield from walk_sorted(str(root), lambda name, path: suffix(name).lower() in exts
                            and not name.startswith(TEMP_PREFIX))
+
+
+def suffix(name: str) -> str:
+    """``PurePath(name).suffix`` of a file name (no folder part), without building a path: once per file of a
+    walk. The last dot starts it, unless it is the name's first or last character."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def walk_sorted(folder: str, keep: Callable[[str, str], bool]) -> Iterator[str]:
