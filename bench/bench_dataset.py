@@ -1,11 +1,14 @@
 """Caption-dataset speed and memory: `promptkit dataset lint` end to end over a folder of caption files.
 
-    python bench/bench_dataset.py [--count 1000000] [--jobs 1,2] [--ray 1,2] [--normalize] [--folder DIR] [--keep]
+    python bench/bench_dataset.py [--count 1000000] [--jobs 1,2] [--ray 1,2] [--split] [--normalize] [--folder DIR]
+                                  [--keep]
 
 Generates WD-tagger style captions (20-40 tags drawn from the bundled Danbooru list by their real post
 counts, with a few typos and aliases mixed in), one .txt file each, 5,000 to a folder. Then runs, each as a
 subprocess timed from start to exit (start-up, walk, lint, output to /dev/null):
 - ``promptkit dataset lint DIR -j N`` for each N of ``--jobs``;
+- with ``--split``, ``dataset lint -j 1`` in one process with ``lint_prompt`` timed: how the CPU time divides
+  between the rules and the work around them;
 - the same files through Ray Data (``promptkit.dataset.distributed.lint_files_with_ray``) on a local Ray
   instance with each number of workers in ``--ray`` (needs ``promptkit[ray]``).
 It prints captions/s, the CPU seconds of the whole process tree (on a loaded machine the CPU time shows what
@@ -170,6 +173,28 @@ def _mib(peak: tuple[int, int]) -> str:
     return f"{peak[1] / 2**20:,.0f} MiB PSS ({peak[0] / 2**20:,.0f} MiB RSS)"
 
 
+SPLIT_SCRIPT = """
+import resource, sys, time
+import promptkit.linter as linter
+from promptkit.cli.main import main
+lint_prompt, spent = linter.lint_prompt, [0.0]
+def timed(*args, **kwargs):
+    t = time.process_time()
+    try:
+        return lint_prompt(*args, **kwargs)
+    finally:
+        spent[0] += time.process_time() - t
+linter.lint_prompt = timed  # dataset lint looks it up per caption
+sys.argv = ["promptkit", "dataset", "lint", sys.argv[1], "-p", sys.argv[2], "-j", "1"]
+try:
+    main()
+except SystemExit:
+    pass
+use = resource.getrusage(resource.RUSAGE_SELF)
+total = use.ru_utime + use.ru_stime
+print(f"{total:.2f} {spent[0]:.2f}", file=sys.stderr)
+"""
+
 RAY_SCRIPT = """
 import sys
 from promptkit.dataset.distributed import lint_files_with_ray
@@ -190,6 +215,9 @@ def main() -> None:
     ap.add_argument("--folder", type=Path, help="generate into (or reuse) this folder; it is kept")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (its path is printed)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", action="store_true",
+                    help="also lint in one process (-j 1) with lint_prompt timed: the CPU s of the rules and of "
+                         "everything around them (start-up, walk, read, output)")
     ap.add_argument("--normalize", action="store_true",
                     help="also time `dataset normalize --dry-run` (underscores, aliases, duplicates) per -j")
     args = ap.parse_args()
@@ -218,6 +246,13 @@ def main() -> None:
             largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB
             print(f"dataset lint -j {jobs}: {seconds:.1f} s, {args.count / seconds:,.0f} captions/s, {cpu:.1f} CPU s, "
                   f"process tree peak {_mib(peak)} (largest process so far {largest:,.0f} MiB RSS); {summary}")
+        if args.split:
+            command = [sys.executable, "-c", SPLIT_SCRIPT, str(folder), args.profile]
+            _, _, _, said = run(command)
+            total, rules = map(float, said.strip().splitlines()[-1].split())
+            print(f"dataset lint -j 1, split: {total:.1f} CPU s = lint_prompt {rules:.1f} s ({rules / total:.0%}) + "
+                  f"the rest {total - rules:.1f} s ({(total - rules) * 1e6 / args.count:.0f} us per caption, "
+                  f"start-up included)")
         for jobs in [int(j) for j in args.jobs.split(",") if j and args.normalize]:
             command = [sys.executable, "-m", "promptkit.cli.main", "dataset", "normalize", str(folder), "--dry-run",
                        "--underscores-to-spaces", "--resolve-aliases", "--remove-duplicates", "-j", str(jobs)]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -251,3 +253,28 @@ def test_embeddings_folder_option(tmp_path):
                               "--embeddings", str(tmp_path)).output
     assert "PK210" in run("lint", "lowres, myNegEmbed", "--profile", "sd15-anime", "--select", "PK210").output
     assert run("lint", "x", "--embeddings", str(tmp_path / "nope")).exit_code == 2
+
+
+def test_wildcard_files_of_a_walk_are_the_ones_is_wildcard_file_finds(tmp_path):
+    """`lint DIR` resolves each folder once (WildcardFiles) instead of every file's path: the same files are
+    wildcard files, through symlinked files and folders, named `wildcards` folders and --wildcards folders."""
+    from promptkit.cli.inputs import WildcardFiles, is_wildcard_file
+
+    for folder in ("wildcards/sub", "x", "y/Wildcards", "z"):
+        (tmp_path / folder).mkdir(parents=True)
+    for name in ("wildcards/a.txt", "wildcards/sub/b.yaml", "x/c.txt", "y/Wildcards/d.json", "y/e.txt", "x/n.md"):
+        (tmp_path / name).write_text("1girl\n")
+    os.symlink("../wildcards/a.txt", tmp_path / "x/f.txt")  # a file linked into a wildcard folder is one
+    os.symlink("../y/e.txt", tmp_path / "wildcards/g.txt")  # a link in a wildcard folder to a caption is not
+    os.symlink("../wildcards", tmp_path / "x/wl")
+    os.symlink("../x", tmp_path / "z/xl")
+    os.symlink("nowhere.txt", tmp_path / "x/broken.txt")
+    paths = [Path(root, name) for root, dirs, files in os.walk(tmp_path, followlinks=True) for name in files + dirs]
+    paths += [tmp_path / "missing/q.txt", Path("relative/r.txt")]
+    for dirs in [(), ((tmp_path / "x").resolve(),), ((tmp_path / "y").resolve(),)]:
+        walk = WildcardFiles(dirs)
+        found = [p for p in paths if walk(p)]
+        assert found == [p for p in paths if is_wildcard_file(p, dirs)]
+        if not dirs:
+            assert tmp_path / "x/f.txt" in found and tmp_path / "x/c.txt" not in found
+        assert (tmp_path / "wildcards/g.txt" in found) == (dirs == ((tmp_path / "y").resolve(),))

@@ -288,3 +288,44 @@ def test_ctrl_c_during_normalize_exits_130_and_leaves_every_file_old_or_new(tmp_
     assert names == [f"{i:05d}.txt" for i in range(20000)]  # no temporary file left behind
     texts = [(tmp_path / name).read_text(encoding="utf-8") for name in names]
     assert set(texts) == {old, new}  # every file old or new, and the run was stopped midway
+
+
+def test_the_fast_caption_read_gives_what_read_text_file_gives(tmp_path):
+    """`dataset lint` and `lint DIR` read an ordinary caption with read_plain_text (no realpath, no rewrite
+    bookkeeping) and leave every other file to read_text_file: the text, the body and the error stay the same."""
+    from promptkit._files import read_plain_text, read_text_file
+    from promptkit.cli.inputs import InputError, read_file
+    from promptkit.dataset.files import _read, read_caption, read_caption_body
+
+    files = {"plain.txt": b"1girl, smile\n", "bom.txt": "\ufeff1girl, solo\n".encode(), "empty.txt": b"",
+             "lines.txt": b"1girl\n\nsolo\n\n\n", "crlf.txt": b"1girl,\r\nsolo\r\n", "cr.txt": b"1girl,\rsolo\r",
+             "mixed.txt": b"a\r\nb\nc\r", "latin1.txt": "caf\xe9".encode("latin-1"), "nul.txt": b"1girl\0solo",
+             "utf16.txt": "1girl".encode("utf-16"), "unicode.txt": "\u3042, caf\u00e9\u2028x\n".encode()}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    with open(tmp_path / "big.txt", "wb") as fh:
+        fh.truncate(5 * 1024 ** 2)
+    os.mkfifo(tmp_path / "pipe.txt")
+    os.symlink("plain.txt", tmp_path / "link.txt")
+    os.symlink("missing.txt", tmp_path / "broken.txt")
+    os.symlink("loop.txt", tmp_path / "loop.txt")
+    (tmp_path / "folder.txt").mkdir()
+    ordinary = {"plain.txt", "bom.txt", "empty.txt", "lines.txt", "unicode.txt"}
+    assert {p.name for p in tmp_path.iterdir() if read_plain_text(p) is not None} == ordinary
+    for path in sorted(tmp_path.iterdir()):
+        file, error = _read(path)
+        assert read_caption(path) == ((file.text if file else None), error), path.name
+        assert read_caption_body(path) == ((file.body if file else None), error), path.name
+        if path.name in ordinary:
+            assert read_plain_text(path) == read_text_file(path).text
+        try:
+            slow = [(i.label, i.text) for i in read_file(path)]
+        except InputError as exc:
+            slow = str(exc)
+        try:
+            fast = [(i.label, i.text) for i in read_file(path, rewritable=False)]
+        except InputError as exc:
+            fast = str(exc)
+        assert fast == slow, path.name
+    assert read_caption_body(tmp_path / "crlf.txt") == ("1girl,\nsolo", None)  # the slow path normalizes
+    assert read_caption(tmp_path / "nul.txt")[1] == "cannot read: binary data (NUL bytes), not text"

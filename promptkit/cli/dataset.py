@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .common import check_codes, fail, load_profile_or_fail, open_db, split_codes, warn
-from .output import JsonArrayWriter
+from .output import JsonArrayWriter, element_json
 from .progress import progress
 from .config import ConfigError, find_config
 
@@ -91,23 +91,23 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
     ignore = split_codes(ignore) or cfg.get("ignore") or None
     check_codes(select, ignore)
     paths, count = _dataset_paths(root, extensions)
-    job = AnalyzeJob("lint", chosen or FALLBACK, suggest=not no_suggest, sources=cfg.get("tag-sources"),
-                     select=select, ignore=ignore)
+    job = RenderedLint(AnalyzeJob("lint", chosen or FALLBACK, suggest=not no_suggest,
+                                  sources=cfg.get("tag-sources"), select=select, ignore=ignore), fmt)
     # streamed: each file's findings are written as its result arrives (in file order), none are kept
     files = found = errors = 0
     array = JsonArrayWriter() if fmt == "json" else None
     with progress(count, "linting") as advance:
-        for path, error, findings in map_files(paths, job, jobs):
+        for path, error, findings, rendered in map_files(paths, job, jobs):
             files += 1
-            found += len(findings)
+            found += findings
             errors += error is not None
             if array is not None:
-                array.add({"path": path, "error": error, "findings": [f.__dict__ for f in findings]})
+                array.add_encoded(rendered)
             else:
                 if error:
                     warn(f"skipped {path}: {error}")
-                if findings:  # one write per file: a million files' findings pass through this loop
-                    click.echo("\n".join(_finding_line(path, f) for f in findings))
+                if rendered:  # one write per file: a million files' findings pass through this loop
+                    click.echo(rendered)
             advance()
     if array is not None:
         array.close()
@@ -118,6 +118,29 @@ def dataset_lint(root, extensions, profile, select, ignore, fmt, no_suggest, job
     if errors == files:
         sys.exit(2)
     sys.exit(1 if found else 0)
+
+
+class RenderedLint:
+    """Builds, in each worker, the per-file function of `dataset lint`: lint one caption file (``job``) and
+    render its findings there, as text lines or one JSON array element; the parent gets (path, error, number
+    of findings, rendered text) and only writes it, so a million files' findings never cross as objects."""
+
+    def __init__(self, job, fmt: str) -> None:
+        self.job, self.fmt = job, fmt
+
+    def __call__(self):
+        lint = self.job()
+
+        def as_json(path):
+            path, error, findings = lint(path)
+            return path, error, len(findings), element_json(
+                {"path": path, "error": error, "findings": [f.__dict__ for f in findings]})
+
+        def as_text(path):
+            path, error, findings = lint(path)
+            return path, error, len(findings), "\n".join(_finding_line(path, f) for f in findings)
+
+        return as_json if self.fmt == "json" else as_text
 
 
 def _finding_line(path: str, f) -> str:

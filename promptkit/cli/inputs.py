@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._files import MAX_TEXT_FILE, TextFile, read_text_file
+from .._files import MAX_TEXT_FILE, TextFile, read_plain_text, read_text_file
 
 CAPTION_SUFFIXES = (".txt", ".caption")
 WILDCARD_SUFFIXES = (".txt", ".yaml", ".yml", ".json")
@@ -114,8 +114,10 @@ def _lines(text: str, label: str, negative: bool, container: str | None = None) 
 
 
 def read_file(path: Path, negative: bool = False, lines: bool = False,
-              container: str | None = None) -> list[PromptInput]:
-    """The prompts in one file (see the module docstring)."""
+              container: str | None = None, rewritable: bool = True) -> list[PromptInput]:
+    """The prompts in one file (see the module docstring). ``rewritable=False`` (a lint without --fix): an ordinary
+    text file is read without recording what a rewrite needs (its prompt's ``file`` is None), at a third of the
+    cost; the prompts and errors are the same."""
     if path.suffix.lower() == ".png":
         from ..infotext import PROMPT_CHUNKS, model_in_chunks, png_text_chunks, prompts_in_chunks
 
@@ -131,13 +133,17 @@ def read_file(path: Path, negative: bool = False, lines: bool = False,
         model, model_hash = model_in_chunks(chunks)
         return [PromptInput(f"{path}[{label}]", text, neg, model=model, model_hash=model_hash)
                 for label, text, neg in found]
-    try:
-        source = read_text_file(path)  # BOM dropped, line endings and identity kept for --fix
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
-    text = source.text
+    source = None
+    text = None if rewritable else read_plain_text(path)
+    if text is None:
+        try:
+            source = read_text_file(path)  # BOM dropped, line endings and identity kept for --fix
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") \
+                from None
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        text = source.text
     if "\0" in text:
         raise InputError(f"{path}: binary data (NUL bytes), not a text prompt")
     if lines:
@@ -152,8 +158,8 @@ def read_file(path: Path, negative: bool = False, lines: bool = False,
             out.append(PromptInput(f"{path}[negative]", info.negative_prompt, negative=True, model=model,
                                    model_hash=model_hash))
         return out
-    return [PromptInput(str(path), source.body, negative, path=path, whole_file=True, file=source,
-                        container=container)]
+    body = source.body if source is not None else text.rstrip("\r\n")
+    return [PromptInput(str(path), body, negative, path=path, whole_file=True, file=source, container=container)]
 
 
 def read_stdin(negative: bool = False, lines: bool = False, container: str | None = None) -> list[PromptInput]:
@@ -201,9 +207,36 @@ def is_wildcard_file(path: Path, wildcard_dirs: tuple[Path, ...] = ()) -> bool:
         where = path.resolve()
     except (OSError, RuntimeError):
         return False
+    return _in_wildcards(where, wildcard_dirs)
+
+
+def _in_wildcards(where: Path, wildcard_dirs: tuple[Path, ...]) -> bool:
     if any(part.lower() == "wildcards" for part in where.parts[:-1]):
         return True
     return any(where.is_relative_to(d) for d in wildcard_dirs)
+
+
+class WildcardFiles:
+    """:func:`is_wildcard_file` for the files of a folder walk, which come folder by folder: the real path of
+    the folder is resolved once for all its files (``resolve`` stats every component of the path, per file),
+    and only a file that is itself a symlink is resolved on its own."""
+
+    def __init__(self, wildcard_dirs: tuple[Path, ...] = ()) -> None:
+        self.wildcard_dirs = wildcard_dirs
+        self._folder: tuple[Path, Path] | None = None  # (folder, its real path): the last one asked about
+
+    def __call__(self, path: Path) -> bool:
+        if path.suffix.lower() not in WILDCARD_SUFFIXES:
+            return False
+        if os.path.islink(path):
+            return is_wildcard_file(path, self.wildcard_dirs)
+        folder = path.parent
+        if self._folder is None or self._folder[0] != folder:
+            try:
+                self._folder = (folder, folder.resolve())
+            except (OSError, RuntimeError):
+                return False
+        return _in_wildcards(self._folder[1] / path.name, self.wildcard_dirs)
 
 
 def collect(args: tuple[str, ...], files: tuple[str, ...] = (), suffixes: tuple[str, ...] = CAPTION_SUFFIXES,

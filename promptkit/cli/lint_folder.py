@@ -14,7 +14,7 @@ where it stands instead of before all findings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
@@ -52,7 +52,7 @@ class LintJob:
         from ..templates.wildcards import WildcardError
         from . import output
         from .common import open_db
-        from .inputs import InputError, is_wildcard_file, read_file
+        from .inputs import InputError, WildcardFiles, read_file
         from .lint import _lint_item
 
         settings, cfg = self.settings, self.settings.config
@@ -65,15 +65,17 @@ class LintJob:
         dbs: dict[str, Any] = {}
         backtrack = int(cfg.get("backtrack", 20))
 
+        is_wildcard_file = WildcardFiles(dirs)
+
         def kind_of(p: Path) -> str | None:
-            if self.container is None and not self.lines and is_wildcard_file(p, dirs):
+            if self.container is None and not self.lines and is_wildcard_file(p):
                 return "wildcard-file"
             return self.container
 
         def one(path: Path) -> Done:
             done = Done()
             try:
-                items = read_file(path, self.negative, self.lines, kind_of(path))
+                items = read_file(path, self.negative, self.lines, kind_of(path), rewritable=False)
             except InputError as exc:
                 done.warnings.append(f"skipped {exc}")
                 return done
@@ -110,16 +112,16 @@ class LintJob:
 
 def folder_files(folder: Path, suffixes: tuple[str, ...], wildcard_dirs: tuple) -> Iterator[Path]:
     """The files `lint` reads in a folder (see :mod:`.inputs`), lazily, in sorted order."""
-    from ..dataset.files import walk_sorted
-    from .inputs import is_wildcard_file
+    from ..dataset.files import suffix, walk_sorted
+    from .inputs import WildcardFiles
 
-    dirs = tuple(Path(d).resolve() for d in wildcard_dirs)
+    is_wildcard_file = WildcardFiles(tuple(Path(d).resolve() for d in wildcard_dirs))
 
     def keep(name: str, path: str) -> bool:
         if name.startswith("."):
             return False
-        suffix = PurePath(name).suffix.lower()
-        return suffix in suffixes or suffix == ".png" or is_wildcard_file(Path(path), dirs)
+        ext = suffix(name).lower()
+        return ext in suffixes or ext == ".png" or is_wildcard_file(Path(path))
 
     for path in walk_sorted(str(folder), keep):
         yield Path(path)
@@ -165,11 +167,11 @@ def lint_streamed(folders: tuple[str, ...], suffixes: tuple[str, ...], job: Lint
             warned += len(done.warnings)
             if done.fatal:
                 fail(done.fatal)
-            for chunk in done.rendered:
-                if array is not None:
+            if array is not None:
+                for chunk in done.rendered:
                     array.add_encoded(chunk)
-                else:
-                    click.echo(chunk)
+            elif done.rendered:  # one write per file, not per finding
+                click.echo("\n".join(done.rendered))
             tally.merge(done.tally)
             for key in done.chosen:
                 announced[key] = announced.get(key, 0) + 1

@@ -222,7 +222,7 @@ class AnalyzeJob:
         from pathlib import Path
 
         from ..tags import TagDB, default_db
-        from .files import _read, read_caption
+        from .files import read_caption, read_caption_body
 
         if self.sources:
             db = TagDB.from_names(self.sources)
@@ -233,8 +233,8 @@ class AnalyzeJob:
         analyzer = CaptionAnalyzer(db, self.profile, suggest=self.suggest, select=self.select, ignore=self.ignore)
 
         def lint_file(path: Path) -> tuple[str, str | None, list[Finding]]:
-            file, error = _read(path)  # the caption as `promptkit lint FILE` reads it: without its last newline
-            return str(path), error, (analyzer.lint(file.body) if file is not None else [])
+            body, error = read_caption_body(path)  # as `promptkit lint FILE` reads it: without its last newline
+            return str(path), error, (analyzer.lint(body) if body is not None else [])
 
         def stats_file(path: Path) -> tuple[str, str | None, list[tuple[str, str, bool]]]:
             text, error = read_caption(path)

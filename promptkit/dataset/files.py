@@ -25,10 +25,11 @@ import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .._files import TEMP_PREFIX, FileRewriteError, TextFile, read_text_file, rewrite, write_atomic
+from .._files import (TEMP_PREFIX, FileRewriteError, TextFile, read_plain_text, read_text_file, rewrite,
+                      write_atomic)
 
 CAPTION_EXTENSIONS = (".txt", ".caption")
 
@@ -64,8 +65,15 @@ def iter_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSIO
         if root.exists() or root.is_symlink():
             yield str(root)
         return
-    yield from walk_sorted(str(root), lambda name, path: PurePath(name).suffix.lower() in exts
+    yield from walk_sorted(str(root), lambda name, path: suffix(name).lower() in exts
                            and not name.startswith(TEMP_PREFIX))
+
+
+def suffix(name: str) -> str:
+    """``PurePath(name).suffix`` of a file name (no folder part), without building a path: once per file of a
+    walk. The last dot starts it, unless it is the name's first or last character."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def walk_sorted(folder: str, keep: Callable[[str, str], bool]) -> Iterator[str]:
@@ -96,10 +104,24 @@ def count_captions(root: str | Path, extensions: Iterable[str] = CAPTION_EXTENSI
     return sum(1 for _ in iter_captions(root, extensions))
 
 
-def read_caption(path: Path) -> tuple[str | None, str | None]:
+def read_caption(path: str | Path) -> tuple[str | None, str | None]:
     """(text, error): text is None when the file cannot be read as UTF-8. A BOM is not part of the text."""
-    file, error = _read(path)
+    text = read_plain_text(path)
+    if text is not None:
+        return text, None
+    file, error = _read(Path(path))
     return (file.text if file is not None else None), error
+
+
+def read_caption_body(path: str | Path) -> tuple[str | None, str | None]:
+    """(body, error) as ``read_text_file(path).body`` gives it (the text without its last line breaks, as
+    `promptkit lint FILE` reads a file), or (None, the error :func:`read_caption` reports)."""
+    text = read_plain_text(path)
+    if text is not None:
+        return text.rstrip("\n"), None
+    file, error = _read(Path(path))
+    return (file.body if file is not None else None), error
+
 
 
 def _read(path: Path) -> tuple[TextFile | None, str | None]:

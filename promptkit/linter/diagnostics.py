@@ -110,6 +110,8 @@ def window_excerpt(text: str, start: int, end: int, width: int = EXCERPT_WIDTH) 
 def _excerpt(text: str, start: int, end: int, left: int, right: int) -> str:
     prefix = "..." if left > 0 and text[left - 1] != "\n" else ""
     suffix = "..." if right < len(text) and text[right] != "\n" else ""
-    pad = " " * len(prefix) + "".join("\t" if ch == "\t" else " " for ch in text[left:start])
+    before = text[left:start]  # blanked, tabs kept, so that the carets line up under a tab-indented span
+    pad = " " * len(prefix) + ("".join("\t" if ch == "\t" else " " for ch in before) if "\t" in before
+                               else " " * len(before))
     carets = max(1, min(end, right) - start)
     return f"{prefix}{text[left:right]}{suffix}\n{pad}{'^' * carets}"
