@@ -1,4 +1,4 @@
-"""Where the bundled data lives.
+"""Where the bundled data lives, and the user cache folder where data compiled from it is kept.
 
 In a source checkout (and an editable install) the data folders sit at the repository root next to the
 package: ``grammars/`` and ``tag_db/``. In a built wheel they are copied into ``promptkit/_data/``.
@@ -8,6 +8,7 @@ Every module that needs bundled data asks here, so there is one place that knows
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,3 +41,12 @@ def known_namespaces() -> frozenset[str]:
         if line:
             names.add(line.lower())
     return frozenset(names)
+
+
+def cache_dir() -> Path:
+    """``$PROMPTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/promptkit``, else ``~/.cache/promptkit``."""
+    env = os.environ.get("PROMPTKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "promptkit" if xdg else Path.home() / ".cache" / "promptkit"

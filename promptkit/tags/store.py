@@ -23,6 +23,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .._resources import cache_dir
 from ..syntax.normalize import normalize_tag
 from .sources import TagDataError, TagSource, read_pairs, read_tags
 
@@ -40,15 +41,6 @@ CREATE TABLE aliases (alias TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE implications (antecedent TEXT NOT NULL, consequent TEXT NOT NULL,
                            PRIMARY KEY (antecedent, consequent)) WITHOUT ROWID;
 """
-
-
-def cache_dir() -> Path:
-    """``$PROMPTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/promptkit``, else ``~/.cache/promptkit``."""
-    env = os.environ.get("PROMPTKIT_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "promptkit" if xdg else Path.home() / ".cache" / "promptkit"
 
 
 def source_digest(source: TagSource) -> str:
