@@ -1,5 +1,6 @@
 """The linter's word lists compiled into the cache folder (promptkit/linter/lexicon.py) answer what the lists
-loaded whole answer; a damaged file is rebuilt; an unusable cache folder only costs speed, never an answer."""
+loaded whole answer, and CLIP's tables kept there (``_resources.cached_data``) are those derived from the file;
+a damaged file is rebuilt; an unusable cache folder only costs speed, never an answer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from promptkit._resources import cached_data
 from promptkit.linter import known, lexicon, words
+from promptkit.tokens import clip
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "masterpeice, 1girl, a beatiful girl standing in a feild, long hiar, glans, wiht, kazusa"
@@ -56,3 +59,25 @@ def test_damaged_or_unusable_compiled_lists_change_no_finding(tmp_path):
     (cache / "linter").write_text("a file where the folder should be")  # nothing can be built: lists loaded whole
     whole = _lint(cache)
     assert (whole.stdout, whole.stderr) == (first.stdout, first.stderr)
+
+
+def test_clips_tables_kept_in_the_cache_folder_are_those_derived_from_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTKIT_CACHE_DIR", str(tmp_path / "cache"))
+    derived = clip._vocabulary()
+    assert len(derived) == clip.VOCAB_SIZE and derived["smile</w>"] == 3490  # CLIP's own id for the word
+    calls = []
+
+    def build():
+        calls.append(1)
+        return clip._vocabulary()
+
+    assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 1
+    assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 1  # read back
+    [kept] = (tmp_path / "cache" / "derived").glob("clip-vocabulary-*")
+    kept.write_bytes(kept.read_bytes()[:1000])  # truncated: derived again and written over
+    assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 2
+    assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 2
+    merges = cached_data("clip-merges", clip.VOCAB_FILE, clip._read_merges)
+    assert merges == clip._read_merges() and all(type(m) is tuple for m in merges[:100])
+    monkeypatch.setenv("PROMPTKIT_CACHE_DIR", str(kept))  # a file where the folder should be: derived each time
+    assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 3
