@@ -406,27 +406,22 @@ class _FuzzyIndex:
         self._popularity: dict[str, int | None] = {}
 
     def _bucket(self, n: int, key: str) -> tuple[str, ...]:
-        found = self._near.get((n, key))
-        if found is None:
-            out: list[str] = []
-            for conn in self.db._conns:
-                for (spellings,) in conn.execute(
-                        "SELECT g.spellings FROM spelling_keys k JOIN spelling_groups g "
-                        "ON g.len = k.len AND g.prefix = k.prefix WHERE k.len = ? AND k.key = ?", (n, key)):
-                    out.extend(spellings.split(SEP))
-            found = self._near[(n, key)] = tuple(out)
-        return found
+        return self._read(self._near, (n, key), "SELECT g.spellings FROM spelling_keys k JOIN spelling_groups g "
+                          "ON g.len = k.len AND g.prefix = k.prefix WHERE k.len = ? AND k.key = ?", (n, key))
 
     def _by_first(self, first: str, n: int) -> tuple[str, ...]:
-        found = self._first.get((first, n))
+        return self._read(self._first, (first, n), "SELECT spellings FROM spelling_groups "
+                          "WHERE len = ? AND prefix >= ? AND prefix < ?", (n, first, first + "\U0010ffff"))
+
+    def _read(self, memo: dict, key: tuple, query: str, args: tuple) -> tuple[str, ...]:
+        """The spellings of the groups ``query`` selects in every store, read once per ``key``."""
+        found = memo.get(key)
         if found is None:
             out: list[str] = []
             for conn in self.db._conns:
-                for (spellings,) in conn.execute(
-                        "SELECT spellings FROM spelling_groups WHERE len = ? AND prefix >= ? AND prefix < ?",
-                        (n, first, first + "\U0010ffff")):
+                for (spellings,) in conn.execute(query, args):
                     out.extend(spellings.split(SEP))
-            found = self._first[(first, n)] = tuple(out)
+            found = memo[key] = tuple(out)
         return found
 
     def posts(self, name: str) -> int | None:
