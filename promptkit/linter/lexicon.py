@@ -23,6 +23,7 @@ from ..tags.store import open_readonly
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # keys per batched look-up (SQLite allows 999 parameters at least)
+_KEPT = 200_000  # answers kept per set: a dataset's stray words must not grow a run's memory without end
 
 
 class CompiledSet:
@@ -36,6 +37,8 @@ class CompiledSet:
     def get(self, key: str, default: int | None = None) -> int | None:
         answers = self._answers
         if key not in answers:
+            if len(answers) >= _KEPT:
+                answers.clear()
             try:
                 row = self._conn.execute(f"SELECT value FROM {self._table} WHERE key = ?", (key,)).fetchone()
             except UnicodeEncodeError:  # a lone surrogate (undecodable input) is no key of a UTF-8 table
@@ -64,7 +67,10 @@ class CompiledSet:
         """The keys that are in the set, with their values (one query per few hundred keys)."""
         keys = list(keys)
         answers = self._answers
-        asked = [k for k in set(keys) if k not in answers]
+        if len(answers) >= _KEPT:
+            answers.clear()
+        known = {k: answers[k] for k in keys if k in answers}
+        asked = list({k for k in keys if k not in known})
         for i in range(0, len(asked), _CHUNK):
             part = asked[i:i + _CHUNK]
             try:
@@ -73,8 +79,8 @@ class CompiledSet:
             except UnicodeEncodeError:  # some key holds a lone surrogate: ask one by one
                 found = {k: v for k in part if (v := self.get(k)) is not None}
             for key in part:
-                answers[key] = found.get(key)
-        return {k: v for k in keys if (v := answers.get(k)) is not None}
+                known[key] = answers[key] = found.get(key)
+        return {k: v for k in keys if (v := known[k]) is not None}
 
     def starting(self, prefix: str) -> Iterator[str]:
         """The keys that start with ``prefix``, in order."""

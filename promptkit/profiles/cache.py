@@ -36,9 +36,12 @@ def _plain(value: Any) -> bool:
 
 def digest(data: dict[str, Any]) -> str | None:
     """The cache key of a profile's raw data, or None when it is not to be remembered."""
-    if not _plain(data):
+    try:
+        if not _plain(data):
+            return None
+        h = hashlib.sha1(repr(data).encode())
+    except RecursionError:  # YAML anchors can nest a list in itself
         return None
-    h = hashlib.sha1(repr(data).encode())
     for path in SCHEMA_FILES:
         try:
             st = path.stat()
