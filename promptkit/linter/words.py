@@ -122,8 +122,8 @@ def word_typo(word: str) -> str | None:
         return None
     if len(word) == 4:
         return _short_typo(word)
-    found = sorted(((c * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w, c in _known(counts, one_edit(word)).items()),
-                   reverse=True)
+    near = _known(counts, one_edit(word))
+    found = sorted(((c * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w, c in near.items()), reverse=True)
     if not found:
         return None
     weight, best = found[0]
