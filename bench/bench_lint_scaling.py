@@ -31,7 +31,7 @@ out, n = [], 0
 while n < size:
     t = rng.choice(tags); out.append(t); n += len(t) + 2
 text = ", ".join(out)[:size]
-lint_prompt("masterpeice, 1girl, long hiar", profile)  # open the database, build the suggestion index
+lint_prompt("masterpeice, 1girl, long hiar", profile)  # open the database, read the typo index and word lists
 t0 = time.perf_counter()
 if what == "lint":
     result = len(lint_prompt(text, profile).diagnostics)

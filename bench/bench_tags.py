@@ -77,7 +77,7 @@ def main() -> None:
     typos = [misspell(rng, n) for n in rng.choices(names[:5000], k=300)]
     t0 = time.perf_counter()
     db.suggest(typos[0])
-    print(f"suggest: first call builds the index in {1e3 * (time.perf_counter() - t0):.0f} ms")
+    print(f"suggest: first call (reads the stores' typo index) {1e3 * (time.perf_counter() - t0):.0f} ms")
     latencies = []
     for typo in typos:
         t0 = time.perf_counter()
@@ -90,7 +90,8 @@ def main() -> None:
 
     from rapidfuzz import fuzz, process
 
-    all_names = list(db._fuzzy.targets)  # type: ignore[union-attr]
+    all_names = sorted({n for c in db._conns for (n,) in c.execute("SELECT name FROM tags")}
+                       | {a for c in db._conns for (a,) in c.execute("SELECT alias FROM aliases")})
     t0 = time.perf_counter()
     for typo in typos[:30]:
         process.extractOne(typo.replace(" ", "_"), all_names, scorer=fuzz.ratio)

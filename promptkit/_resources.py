@@ -1,4 +1,4 @@
-"""Where the bundled data lives.
+"""Where the bundled data lives, and the user cache folder where data compiled from it is kept.
 
 In a source checkout (and an editable install) the data folders sit at the repository root next to the
 package: ``grammars/`` and ``tag_db/``. In a built wheel they are copied into ``promptkit/_data/``.
@@ -8,7 +8,11 @@ Every module that needs bundled data asks here, so there is one place that knows
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -40,3 +44,62 @@ def known_namespaces() -> frozenset[str]:
         if line:
             names.add(line.lower())
     return frozenset(names)
+
+
+def cache_dir() -> Path:
+    """``$PROMPTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/promptkit``, else ``~/.cache/promptkit``."""
+    env = os.environ.get("PROMPTKIT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "promptkit" if xdg else Path.home() / ".cache" / "promptkit"
+
+
+def cached_data(name: str, source: Path, build: Callable[[], T]) -> T:
+    """``build()``: plain data (str, int, tuple, list, dict...) derived from the bundled file ``source``, kept in
+    the cache folder in Python's own ``marshal`` format (that of ``.pyc`` files), which loads several times
+    faster than the derivation runs. The file is named by ``source``'s path, size and modification time and by
+    the Python version, so a changed source or interpreter derives afresh; a damaged or unwritable file only
+    costs the derivation."""
+    import gc
+    import hashlib
+    import marshal
+    import sys
+    import tempfile
+
+    try:
+        st = source.stat()
+        stamp = f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{sys.version_info[:2]}|{marshal.version}"
+        path: Path | None = cache_dir() / "derived" / f"{name}-{hashlib.sha1(stamp.encode()).hexdigest()[:16]}.marshal"
+    except (OSError, RuntimeError, KeyError):  # no such source, or no cache folder (no home: RuntimeError, KeyError)
+        path = None
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                blob = fh.read()
+            collecting = gc.isenabled()
+            gc.disable()  # tens of thousands of new containers would set off full collections for nothing
+            try:
+                return marshal.loads(blob)
+            finally:
+                if collecting:
+                    gc.enable()
+        except OSError:  # not derived yet
+            pass
+        except (EOFError, ValueError, TypeError):  # damaged: derived again and written over
+            pass
+    data = build()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    marshal.dump(data, fh)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except (OSError, ValueError):  # an unwritable folder; ValueError: not plain data
+            pass
+    return data

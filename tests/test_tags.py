@@ -107,6 +107,42 @@ def test_suggest_finds_the_intended_tag_first(db, typo, expected):
     assert len(db.suggest(typo, limit=3)) <= 3
 
 
+def _one_edit_typos(names: list[str]) -> list[str]:
+    """One typo of each name, the edit chosen by its position in the list (within the first three characters
+    for a third of them, where the typo index keys its buckets)."""
+    out = []
+    for i, name in enumerate(names):
+        at = i % 3 if i % 3 == 0 else min(len(name) - 1, 3 + i % 5)
+        kind = i % 4
+        if kind == 0:
+            out.append(name[:at] + name[at + 1:])  # a deletion
+        elif kind == 1:
+            out.append(name[:at] + "e" + name[at:])  # an insertion
+        elif kind == 2 and at + 1 < len(name):
+            out.append(name[:at] + name[at + 1] + name[at] + name[at + 2:])  # a transposition
+        else:
+            out.append(name[:at] + ("a" if name[at] != "a" else "o") + name[at + 1:])  # a substitution
+    return out
+
+
+def test_the_stores_typo_index_finds_every_spelling_one_edit_away(db):
+    """The compiled index replaces a search over every spelling: for typos of popular tags (and their first
+    characters), every name or alias one edit away that a brute-force search over all spellings finds is among
+    the index's candidates, and the tags the index suggests are those a search over all spellings ranks."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    spellings = sorted({n for c in db._conns for (n,) in c.execute("SELECT name FROM tags")}
+                       | {a for c in db._conns for (a,) in c.execute("SELECT alias FROM aliases")})
+    popular = [n for (n,) in db._conns[0].execute("SELECT name FROM tags ORDER BY post_count DESC LIMIT 60")]
+    fuzzy = db.fuzzy
+    for query in _one_edit_typos(popular) + ["longhair", "worstquality", "ab", "x"]:
+        near = {s for s, _, _ in process.extract(query, spellings, scorer=OSA.distance, score_cutoff=1, limit=None)}
+        assert near <= set(fuzzy._candidates(query, 1)), query
+        listed = {fuzzy.target(s) for s in near if s != query or fuzzy.target(s) != query} - {None}  # not itself
+        assert set(fuzzy._scored(query, set(), 1)) == listed, query
+
+
 def test_complete_by_popularity_with_aliases(db):
     results = db.complete("long h")
     assert results[0].name == "long_hair"

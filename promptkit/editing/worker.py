@@ -231,7 +231,7 @@ def _handle(method: str, params: dict, doc, documents: _Documents) -> Any:
         resolved = analysis.resolve("1girl", None, Settings(profile=params.get("profile")),
                                     bundled_only=documents.bundled_only)
         if resolved.db is not None and params.get("full", True):
-            resolved.db.fuzzy  # the suggestion index: the one slow thing to build (about a second)
+            resolved.db.suggest("1grl")  # the suggestion index's first rows and rapidfuzz
         clip_bpe().encode("1girl")
         analysis.lint(resolved)
         return "warm"

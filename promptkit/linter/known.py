@@ -21,6 +21,7 @@ import functools
 import gzip
 
 from ..tags.db import TagDB, query_keys, stacked_db, storable
+from .lexicon import CompiledSet, compiled, file_stamp
 from ..tags.sources import TagCategory
 
 STACK = ("danbooru", "e621", "wd14")
@@ -56,14 +57,45 @@ def known_anywhere(name: str) -> bool:
     danbooru = stacked_db(("danbooru",))
     key = keys[0]
     if danbooru.lookup(name) is not None:  # Danbooru decides; e621 only matters for an alias it cannot follow
-        return known_in(danbooru, name) != (key in beyond_danbooru()["flip"])
-    return key in beyond_danbooru()["known"]
+        return known_in(danbooru, name) != (key in _section("flip"))
+    return key in _section("known")
+
+
+def name_words() -> CompiledSet | frozenset[str]:
+    """Every word of the bundled sources' artist, character, series... names (not of general tags, which
+    include misspelled ones): a set to ask ``word in name_words()``."""
+    return _section("name_words")
+
+
+def _section(name: str) -> CompiledSet | frozenset[str]:
+    """``known``, ``flip`` (the shipped sections) or ``name_words`` (Danbooru's own and the shipped ones),
+    compiled once into the cache folder and read by look-ups (see :mod:`.lexicon`), or loaded whole where that
+    cannot be done."""
+    tables = _compiled()
+    if tables is not None:
+        return tables[name]
+    if name == "name_words":
+        return _all_name_words()
+    return beyond_danbooru()[name]
 
 
 @functools.cache
-def name_words() -> frozenset[str]:
-    """Every word of the bundled sources' artist, character, series... names (not of general tags, which
-    include misspelled ones)."""
+def _compiled() -> dict[str, CompiledSet] | None:
+    from .._resources import tag_db_path
+    from ..tags.sources import bundled_sources
+    from ..tags.store import source_digest
+
+    try:
+        stamps = [file_stamp(tag_db_path(DATA_FILE)), "danbooru=" + source_digest(bundled_sources()["danbooru"])]
+    except OSError:
+        return None
+    return compiled("known-beyond-danbooru", stamps, lambda: {
+        "known": ((k, 1) for k in beyond_danbooru()["known"]), "flip": ((k, 1) for k in beyond_danbooru()["flip"]),
+        "name_words": ((w, 1) for w in _all_name_words())})
+
+
+@functools.cache
+def _all_name_words() -> frozenset[str]:
     return frozenset(names_words_of(stacked_db(("danbooru",))) | beyond_danbooru()["name_words"])
 
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
+from typing import Iterable
+
+from .lexicon import CompiledSet, compiled, file_stamp
 
 _PARTS = re.compile(r"[_\s-]+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -25,38 +29,67 @@ MARGIN = 20
 FIRST_LETTER = 0.1
 
 
-@functools.cache
-def word_counts() -> dict[str, int]:
-    """Every word of the dictionary with its count."""
+def _dictionary_path():
     from importlib.resources import files
 
+    return files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+
+
+@functools.cache
+def word_counts() -> dict[str, int]:
+    """Every word of the dictionary with its count, loaded whole (the lint asks :func:`_counts` instead)."""
     counts: dict[str, int] = {}
-    path = files("symspellpy") / "frequency_dictionary_en_82_765.txt"
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _dictionary_path().read_text(encoding="utf-8").splitlines():
         word, _, count = line.partition(" ")
         if word and count.isdigit():
             counts[word] = int(count)
     return counts
 
 
+@functools.cache
+def _compiled() -> dict[str, CompiledSet] | None:
+    """The word list compiled once into the cache folder, read by look-ups (see :mod:`.lexicon`); None where
+    that cannot be done (then the list is loaded whole)."""
+    try:
+        stamp = file_stamp(Path(str(_dictionary_path())))
+    except OSError:  # not a plain file (a zipped install)
+        return None
+    return compiled("english-words", [stamp], lambda: {
+        "words": word_counts().items(), "longest": [("", max(map(len, word_counts())))]})
+
+
+def _counts() -> CompiledSet | dict[str, int]:
+    """The word list as the linter asks it: ``in``, ``get``, ``[]``."""
+    tables = _compiled()
+    return tables["words"] if tables else word_counts()
+
+
+def _known(counts: CompiledSet | dict[str, int], words: Iterable[str]) -> dict[str, int]:
+    """The ``words`` that are words, with their counts."""
+    if isinstance(counts, CompiledSet):
+        return counts.many(words)
+    return {w: counts[w] for w in words if w in counts}
+
+
 def is_word(word: str) -> bool:
-    return word.lower() in word_counts()
+    return word.lower() in _counts()
 
 
 def frequency(word: str) -> int:
-    return word_counts().get(word.lower(), 0)
+    return _counts().get(word.lower(), 0)
 
 
 def all_words(name: str) -> bool:
     """Every part of ``name`` (split at spaces, underscores, hyphens) is an English word (``gleaming eye``)."""
     parts = [p for p in _PARTS.split(name) if p]
-    counts = word_counts()
+    counts = _counts()
     return bool(parts) and all(p.lower() in counts for p in parts)
 
 
 @functools.cache
 def longest_word() -> int:
-    return max(map(len, word_counts()))
+    tables = _compiled()
+    return tables["longest"][""] if tables else max(map(len, word_counts()))
 
 
 def one_edit(word: str) -> set[str]:
@@ -84,7 +117,7 @@ def word_typo(word: str) -> str | None:
     """
     if len(word) < 4 or not word.isascii() or not word.isalpha() or not word.islower():
         return None
-    counts = word_counts()
+    counts = _counts()
     if word in counts:
         return None
     if len(word) == 4:
@@ -93,8 +126,8 @@ def word_typo(word: str) -> str | None:
     if word[-1] == "s" and stem[-1] in "sxzh" and counts.get(stem, 0) >= COMMON and stem + "es" in counts and \
             (stem[-1] != "h" or stem[-2] in "sc"):
         return stem + "es"  # "splashs", "boxs": a plural written with "s" where the word takes "es"
-    found = sorted(((counts[w] * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w in one_edit(word)
-                    if w in counts), reverse=True)
+    near = _known(counts, one_edit(word))
+    found = sorted(((c * (1.0 if w[0] == word[0] else FIRST_LETTER), w) for w, c in near.items()), reverse=True)
     if not found:
         return None
     weight, best = found[0]
@@ -128,13 +161,13 @@ SHORT_MARGIN = 200
 
 
 def _short_typo(word: str) -> str | None:
-    counts = word_counts()
+    counts = _counts()
     swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(1, len(word) - 1)}
     hits = [w for w in swaps if counts.get(w, 0) >= SHORT_COMMON]
     if len(hits) != 1:
         return None
     best = hits[0]
-    rivals = [counts[w] for w in one_edit(word) if w in counts and w != best]
+    rivals = [c for w, c in _known(counts, one_edit(word)).items() if w != best]
     if rivals and max(rivals) * SHORT_MARGIN > counts[best]:
         return None
     return best
@@ -150,10 +183,13 @@ def _far_rival(word: str, best: str) -> bool:
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
 
-    counts = word_counts()
+    counts = _counts()
     n = len(word)
-    buckets = _by_start()
-    pool = [w for length in range(n - 2, n + 3) for w in buckets.get((word[0], length), ())]
+    if isinstance(counts, CompiledSet):
+        pool = [w for w in counts.starting(word[0]) if n - 2 <= len(w) <= n + 2]
+    else:
+        buckets = _by_start()
+        pool = [w for length in range(n - 2, n + 3) for w in buckets.get((word[0], length), ())]
     for other, distance, _ in process.extract(word, pool, scorer=OSA.distance, score_cutoff=2, limit=None):
         if distance == 2 and not _same_family(other, best) and counts[other] >= FAR_RIVAL * counts[best]:
             return True

@@ -1,139 +1,170 @@
-"""Model-family profiles as validated data.
+"""Model-family profiles as plain, read-only records.
 
 A profile holds what a model card says about how to prompt and run a model: architecture, prediction type,
 clip skip, samplers, steps, CFG, resolutions, the tag ordering template, the special tag ladders, positive
 and negative presets, the dialect its users write and the namespaces it knows. Lint rules, the formatter and
 the runners read these; no model fact lives in code.
+
+These classes hold data that :mod:`.schema` (pydantic) has already validated; they never validate again,
+so reading a profile costs no pydantic import (a lint's start-up). Their fields are the schema's, in its order.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Any, ClassVar, Literal
 
 Architecture = Literal["sd1", "sd2", "sdxl", "sdxl-vpred", "sdxl-flow", "cascade"]
 Prediction = Literal["epsilon", "v_prediction", "flow"]
 
-# What an ordering slot can match: tag database categories, the profile's ladders, or these sets.
-# ``preset``: the other tags of the profile's positive preset (``absurdres`` in Animagine's
-# ``masterpiece, best quality, very aesthetic, absurdres``), which go where the card puts the preset.
-SLOT_KINDS = {"count", "general", "artist", "copyright", "character", "meta", "species", "lore", "rating",
-              "quality", "aesthetic", "year", "custom", "preset", "rest"}
+
+class _Record:
+    """Read-only attributes named by the class's annotations, set from a validated mapping.
+
+    ``model_dump`` and ``model_copy`` behave as pydantic's do for these records (the profile's JSON output and
+    the runners' derived profiles use them)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+    _NESTED: ClassVar[dict[str, type[_Record]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.FIELDS = tuple(cls.__annotations__)
+
+    def __init__(self, **values: Any) -> None:
+        if set(values) != set(self.FIELDS):
+            wrong = sorted(set(values) ^ set(self.FIELDS))
+            raise TypeError(f"{type(self).__name__} takes exactly its fields; wrong or missing: {wrong}")
+        for name in self.FIELDS:
+            object.__setattr__(self, name, values[name])
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Any:
+        """The record for validated data (``ProfileSchema.model_validate(...).model_dump()``, or that read back
+        from JSON: lists where the schema has tuples are made tuples again)."""
+        return cls(**{name: cls._convert(name, data[name]) for name in cls.FIELDS})
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        nested = cls._NESTED.get(name)
+        if nested is None or value is None:
+            return value
+        return [nested.from_data(v) for v in value] if isinstance(value, list) else nested.from_data(value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only; use model_copy(update=...)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # lists inside: like pydantic's frozen models with lists
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.FIELDS)})"
+
+    def model_dump(self, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """The fields as plain data (nested records as dicts); ``mode="json"``: tuples as lists."""
+        return {name: _dump(getattr(self, name), mode) for name in self.FIELDS}
+
+    def model_copy(self, update: dict[str, Any] | None = None) -> Any:
+        """A copy with some fields replaced (not validated, as with pydantic's ``model_copy``)."""
+        values = {name: getattr(self, name) for name in self.FIELDS}
+        if update:
+            unknown = set(update) - set(self.FIELDS)
+            if unknown:
+                raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
+            values.update(update)
+        return type(self)(**values)
 
 
-class Range(BaseModel):
+def _dump(value: Any, mode: str) -> Any:
+    if isinstance(value, _Record):
+        return value.model_dump(mode)  # type: ignore[arg-type]
+    if isinstance(value, list):
+        return [_dump(v, mode) for v in value]
+    if isinstance(value, tuple):
+        return [_dump(v, mode) for v in value] if mode == "json" else tuple(_dump(v, mode) for v in value)
+    if isinstance(value, dict):
+        return {k: _dump(v, mode) for k, v in value.items()}
+    return value
+
+
+class Range(_Record):
     """A recommended range with a default (``min <= default <= max``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     min: float
     max: float
     default: float
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "Range":
-        if not self.min <= self.default <= self.max:
-            raise ValueError(f"default {self.default} is outside {self.min}..{self.max}")
-        return self
 
-
-class Slot(BaseModel):
+class Slot(_Record):
     """One position of the ordering template: tags of these kinds go here."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str
     match: list[str]
 
-    @field_validator("match")
-    @classmethod
-    def _known(cls, kinds: list[str]) -> list[str]:
-        unknown = set(kinds) - SLOT_KINDS
-        if unknown:
-            raise ValueError(f"unknown slot kinds {sorted(unknown)}; use {sorted(SLOT_KINDS)}")
-        return kinds
+
+class Presets(_Record):
+    positive: str
+    negative: str
 
 
-class Presets(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-    positive: str = ""
-    negative: str = ""
-
-
-class Profile(BaseModel):
-    """A model family (see the bundled ``promptkit/profiles/data/*.toml`` for examples)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+class Profile(_Record):
+    """A model family (see the bundled ``promptkit/profiles/data/*.toml`` for examples, and :mod:`.schema` for
+    what each field may hold). Load one with :func:`promptkit.profiles.load_profile`."""
 
     id: str
     title: str
-    description: str = ""
-    extends: str | None = None
-    family: str = ""
+    description: str
+    extends: str | None
+    family: str
     architecture: Architecture
-    prediction_type: Prediction = "epsilon"
-    zero_terminal_snr: bool = False
-    clip_skip: int = Field(1, ge=1, le=12, description="A1111 meaning: 1 = last layer, 2 = penultimate")
-    samplers: list[str] = Field(default_factory=lambda: ["Euler a"])
-    schedule_type: str | None = None
-    steps: Range = Range(min=20, max=40, default=28)
-    cfg: Range = Range(min=5, max=8, default=7)
-    cfg_fried: float | None = Field(None, description="CFG at and above which images are known to fry")
-    guidance_rescale: float = 0.0
-    flow_shift: float | None = None
-    pag_scale: float | None = None
-    decoder_steps: int | None = None
-    decoder_cfg: float | None = None
-    resolutions: list[tuple[int, int]] = Field(default_factory=list)
-    resolution_multiple: int = 8
-    dialect: str = "a1111"
-    tag_style: Literal["spaces", "underscores", "any"] = "spaces"
-    escape_parentheses: bool = True
-    natural_language: bool = Field(False, description="captions in plain sentences work too")
-    max_chunks: int | None = Field(None, description="75-token chunks the encoder uses; None = unlimited")
-    ordering: list[Slot] = Field(default_factory=list)
-    ordering_strict: bool = Field(True, description="False when the model was trained on shuffled tags")
-    ladders: dict[str, list[str]] = Field(default_factory=dict)
-    count_tags: list[str] = Field(default_factory=list)
-    special_tags: list[str] = Field(default_factory=list, description="pseudo-tags that are not in any tag DB")
-    keep_underscores: list[str] = Field(default_factory=list)
-    presets: Presets = Presets()
-    namespaces: list[str] = Field(default_factory=list)
-    tag_sources: list[str] = Field(
-        default_factory=lambda: ["danbooru", "e621"],
-        description="the tag vocabularies the model was trained on, in order of precedence: danbooru, e621, "
-                    "wd14 or a CSV path; the first that knows a spelling decides what it means")
-    series: list[str] = Field(
-        default_factory=list,
-        description="copyright tags the model specialises in: a character written without its qualifier "
-                    "(kazusa for kazusa_(blue_archive)) gets the qualified tag suggested")
-    checkpoints: list[str] = Field(
-        default_factory=list,
-        description="checkpoint file names this profile is for, as shell patterns on the name with case, "
-                    "extension, spaces, dots, dashes and underscores dropped (animagineXLV31_v31 -> "
-                    "animaginexlv31v31); not inherited through extends")
-    model_hashes: list[str] = Field(
-        default_factory=list,
-        description="A1111 'Model hash' values (AutoV2: the first 10 hex digits of the file's SHA-256) of the "
-                    "released files; not inherited through extends")
-    weight_warn: float = 1.5
-    weight_error: float = 2.0
+    prediction_type: Prediction
+    zero_terminal_snr: bool
+    clip_skip: int
+    samplers: list[str]
+    schedule_type: str | None
+    steps: Range
+    cfg: Range
+    cfg_fried: float | None
+    guidance_rescale: float
+    flow_shift: float | None
+    pag_scale: float | None
+    decoder_steps: int | None
+    decoder_cfg: float | None
+    resolutions: list[tuple[int, int]]
+    resolution_multiple: int
+    dialect: str
+    tag_style: Literal["spaces", "underscores", "any"]
+    escape_parentheses: bool
+    natural_language: bool
+    max_chunks: int | None
+    ordering: list[Slot]
+    ordering_strict: bool
+    ladders: dict[str, list[str]]
+    count_tags: list[str]
+    special_tags: list[str]
+    keep_underscores: list[str]
+    presets: Presets
+    namespaces: list[str]
+    tag_sources: list[str]
+    series: list[str]
+    checkpoints: list[str]
+    model_hashes: list[str]
+    weight_warn: float
+    weight_error: float
 
-    @field_validator("tag_sources")
+    _NESTED = {"steps": Range, "cfg": Range, "ordering": Slot, "presets": Presets}
+
     @classmethod
-    def _sources(cls, names: list[str]) -> list[str]:
-        if not names:
-            raise ValueError("a profile needs at least one tag source")
-        for name in names:
-            if name not in ("danbooru", "e621", "wd14") and not name.endswith(".csv"):
-                raise ValueError(f"unknown tag source {name!r}; use danbooru, e621, wd14 or a .csv path")
-        return names
-
-    @field_validator("dialect")
-    @classmethod
-    def _dialect(cls, value: str) -> str:
-        from ..syntax.dialects import canonical_dialect
-
-        return canonical_dialect(value)
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name == "resolutions":
+            return [tuple(pair) for pair in value]
+        return super()._convert(name, value)
 
     def slot_of(self, kind: str) -> int:
         """The ordering-template position for a tag kind (a ladder, ``count`` or a DB category).
@@ -158,7 +189,7 @@ class Profile(BaseModel):
             for ladder, tags in self.ladders.items():
                 for tag in tags:
                     index.setdefault(_key(tag), ladder)
-            self.__dict__["_ladder_cache"] = index  # derived data, cached beside the frozen fields
+            self.__dict__["_ladder_cache"] = index  # derived data, cached beside the read-only fields
         return index
 
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import read_text_file
+from . import cache
 from .model import Profile
 
 if sys.version_info >= (3, 11):
@@ -93,14 +94,52 @@ def _raw(ref: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=64)
 def load_profile(ref: str) -> Profile:
-    """A bundled profile by id (``kivotos-xl-2``) or a user's profile file (``my-model.toml``)."""
+    """A bundled profile by id (``kivotos-xl-2``) or a user's profile file (``my-model.toml``).
+
+    Every profile is validated by the pydantic schema; data already validated in an earlier run is read back
+    from the cache instead (see :mod:`.cache`), so a start usually costs no pydantic import."""
+    data = _raw(ref)
+    key = cache.digest(data)
+    known = cache.recall(key) if key else None
+    if known is not None:
+        try:
+            return Profile.from_data(known)
+        except (KeyError, TypeError, ValueError):  # a damaged or foreign cache file: validate afresh
+            pass
+    validated = _validate(ref, data)
+    if key:
+        cache.remember(key, validated)
+    return Profile.from_data(validated)
+
+
+def _validate(ref: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The schema's validated data for a profile, or a :class:`ProfileError` of one line naming every problem."""
     from pydantic import ValidationError
 
-    data = _raw(ref)
+    from .schema import ProfileSchema
+
     try:
-        return Profile.model_validate(data)
+        return ProfileSchema.model_validate(data).model_dump()
     except ValidationError as exc:
-        raise ProfileError(f"profile {ref!r} is invalid:\n{exc}") from None
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            kind, message = error["type"], error["msg"]
+            if kind == "extra_forbidden":
+                text = "not a profile setting"
+            elif kind == "value_error":
+                text = message.removeprefix("Value error, ")
+            elif kind == "missing":
+                text = "missing (required)"
+            else:
+                text = f"{message[:1].lower()}{message[1:]}, got {_short(error.get('input'))}"
+            problems.append(f"{where}: {text}" if where else text)
+        raise ProfileError(f"profile {ref!r} is invalid: {'; '.join(problems)}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def all_profiles() -> list[Profile]:

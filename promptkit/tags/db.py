@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from ..syntax.normalize import normalize_tag, unescape
 from .aliases import is_rename
 from .sources import CATEGORY_IDS, TagCategory, TagSource, bundled_sources, user_source
+from .spellings import SEP, prefix_deletions
 from .store import compiled_path, open_readonly
 
 if TYPE_CHECKING:
@@ -337,7 +338,7 @@ class TagDB:
         if not key or not storable(key):
             return {}
         fuzzy = self.fuzzy
-        return {name: fuzzy.popularity.get(name, 0) for name in fuzzy._scored(key, set(), 1, names_only=True)}
+        return {name: fuzzy.posts(name) or 0 for name in fuzzy._scored(key, set(), 1, names_only=True)}
 
     def complete(self, prefix: str, limit: int = 20) -> list[TagInfo]:
         """Tags starting with ``prefix``, most used first (as a1111-sd-webui-tagcomplete ranks them).
@@ -378,77 +379,94 @@ def _popularity_bonus(posts: int) -> float:
 
 
 class _FuzzyIndex:
-    """Candidate buckets for ``suggest`` and ``correction`` over every spelling (names and aliases).
+    """Candidates for ``suggest`` and ``correction`` among every spelling (names and aliases) of the stack.
 
-    Comparing a query with all ~290k spellings costs tens of milliseconds, so candidates come from two indexes:
+    Comparing a query with all ~290k spellings costs tens of milliseconds, so candidates come from the stores'
+    typo-search index (:mod:`.spellings`), read row by row as searches need them (the rows read are kept):
 
-    - *one edit*: every spelling under the symmetric deletions (none or one character) of its first three
-      characters, per length. If two spellings are one edit apart (a transposition counts one), some string
-      made from the first three characters of each by deleting at most one is common to both; so the query's
-      own few keys find every spelling within one edit, a few hundred candidates instead of tens of thousands.
+    - *one edit*: the spellings under the symmetric deletions (none or one character) of the query's first
+      three characters, at its length and one either side: a few hundred candidates instead of tens of
+      thousands, and every spelling within one edit among them.
     - *wider*: spellings by first character and length, for the rarer searches two or three edits wide (long
       queries with nothing one edit away). People rarely get the first letter wrong; a typo that also changes
       it is found only when it is one edit away.
 
-    Candidates are ranked by edit distance and popularity.
+    A spelling stands for the tag it names in the stack: a tag name of any source is itself, else an alias
+    (of the first source that has one leading to a listed tag) stands for that tag; an alias of nothing listed
+    is no candidate. Candidates are ranked by edit distance and popularity (the post count of the first source
+    that lists the name).
     """
 
     def __init__(self, db: TagDB) -> None:
-        popularity: dict[str, int] = {}
-        targets: dict[str, str] = {}  # spelling -> canonical name
-        for conn in db._conns:
-            for name, count in conn.execute("SELECT name, post_count FROM tags"):
-                if name not in popularity:
-                    popularity[name] = count  # the first source that lists a name decides its popularity
-                targets.setdefault(name, name)
-        for conn in db._conns:
-            for alias, name in conn.execute("SELECT alias, name FROM aliases"):
-                if name in popularity and alias not in targets:
-                    targets[alias] = name
         self.db = db
         self._corrections: dict[tuple[str, int, frozenset[str]], str | None] = {}
-        self.popularity = popularity
-        self.targets = targets
-        by_length: dict[int, list[str]] = {}
-        for spelling in targets:
-            by_length.setdefault(len(spelling), []).append(spelling)
-        near: dict[int, dict[str, tuple[str, ...]]] = {}
-        by_first: dict[tuple[str, int], list[str]] = {}
-        for n, spellings in by_length.items():
-            spellings.sort()  # spellings that share their first three characters are now neighbours
-            keys: dict[str, list[str]] = {}
-            i = 0
-            while i < len(spellings):
-                prefix = spellings[i][:3]
-                j = i + 1
-                while j < len(spellings) and spellings[j].startswith(prefix):
-                    j += 1
-                group = spellings[i:j]
-                for k in _prefix_deletions(prefix):
-                    keys.setdefault(k, []).extend(group)
-                by_first.setdefault((prefix[0], n), []).extend(group)
-                i = j
-            near[n] = {k: tuple(v) for k, v in keys.items()}  # frozen: no spare capacity in small buckets
-        self.near = near
-        self.by_first = by_first
+        self._near: dict[tuple[int, str], tuple[str, ...]] = {}  # (length, key) -> spellings, as read
+        self._first: dict[tuple[str, int], tuple[str, ...]] = {}  # (first character, length) -> spellings
+        self._targets: dict[str, str | None] = {}
+        self._popularity: dict[str, int | None] = {}
+
+    def _bucket(self, n: int, key: str) -> tuple[str, ...]:
+        return self._read(self._near, (n, key), "SELECT g.spellings FROM spelling_keys k JOIN spelling_groups g "
+                          "ON g.len = k.len AND g.prefix = k.prefix WHERE k.len = ? AND k.key = ?", (n, key))
+
+    def _by_first(self, first: str, n: int) -> tuple[str, ...]:
+        return self._read(self._first, (first, n), "SELECT spellings FROM spelling_groups "
+                          "WHERE len = ? AND prefix >= ? AND prefix < ?", (n, first, first + "\U0010ffff"))
+
+    def _read(self, memo: dict, key: tuple, query: str, args: tuple) -> tuple[str, ...]:
+        """The spellings of the groups ``query`` selects in every store, read once per ``key``."""
+        found = memo.get(key)
+        if found is None:
+            out: list[str] = []
+            for conn in self.db._conns:
+                for (spellings,) in conn.execute(query, args):
+                    out.extend(spellings.split(SEP))
+            found = memo[key] = tuple(out)
+        return found
+
+    def posts(self, name: str) -> int | None:
+        """The post count of tag name ``name`` in the first source that lists it, or None when none does."""
+        if name in self._popularity:
+            return self._popularity[name]
+        count = None
+        for conn in self.db._conns:
+            row = conn.execute("SELECT post_count FROM tags WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                count = row[0]
+                break
+        self._popularity[name] = count
+        return count
+
+    def target(self, spelling: str) -> str | None:
+        """The tag name a spelling stands for (see the class docstring), or None."""
+        if spelling in self._targets:
+            return self._targets[spelling]
+        found = None
+        if self.posts(spelling) is not None:
+            found = spelling
+        else:
+            for conn in self.db._conns:
+                row = conn.execute("SELECT name FROM aliases WHERE alias = ?", (spelling,)).fetchone()
+                if row is not None and self.posts(row[0]) is not None:
+                    found = row[0]
+                    break
+        self._targets[spelling] = found
+        return found
 
     def _candidates(self, key: str, spread: int) -> list[str]:
         """Spellings that may lie within ``spread`` edits of ``key`` (see the class docstring)."""
         n = len(key)
         if spread <= 1:
             found: set[str] = set()
-            keys = _prefix_deletions(key)
+            keys = prefix_deletions(key)
             for length in (n - 1, n, n + 1):
-                buckets = self.near.get(length)
-                if buckets:
+                if length > 0:
                     for k in keys:
-                        bucket = buckets.get(k)
-                        if bucket:
-                            found.update(bucket)
+                        found.update(self._bucket(length, k))
             return list(found)
         out = self._candidates(key, 1)
         for length in range(max(1, n - spread), n + spread + 1):
-            out.extend(self.by_first.get((key[0], length), ()))
+            out.extend(self._by_first(key[0], length))
         return out
 
     def _scored(self, key: str, vocabulary: set[str], spread: int,
@@ -462,19 +480,18 @@ class _FuzzyIndex:
         found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=spread, limit=None)
         found += [(v, OSA.distance(key, v), None) for v in vocabulary if abs(len(v) - len(key)) <= spread]
         out: dict[str, tuple[int, float]] = {}
-        popularity = self.popularity
         for spelling, distance, _ in found:
             if distance > spread:
                 continue
             if spelling in vocabulary:
                 name = spelling
             else:
-                name = self.targets[spelling]
-                if names_only and spelling != name:
-                    continue
+                name = self.target(spelling)
+                if name is None or (names_only and spelling != name):
+                    continue  # an alias of no listed tag
             if spelling == key and name == key and name not in vocabulary:
                 continue  # the query itself is a tag: suggest others
-            posts = 10 ** 6 if name in vocabulary else popularity.get(name, 0)
+            posts = 10 ** 6 if name in vocabulary else (self.posts(name) or 0)
             # people rarely get the first letter wrong: such an edit counts a quarter more
             cost = distance + (0.25 if spelling[:1] != key[:1] else 0.0)
             similarity = 100.0 * (1 - cost / max(len(key), len(spelling)))
@@ -499,7 +516,7 @@ class _FuzzyIndex:
         return [(name, score) for name, (_, score) in ranked[:limit]]
 
     def _posts(self, name: str, vocabulary: set[str]) -> int:
-        return 10 ** 6 if name in vocabulary else self.popularity.get(self.targets.get(name, name), 0)
+        return 10 ** 6 if name in vocabulary else (self.posts(self.target(name) or name) or 0)
 
     def correction(self, key: str, vocabulary: set[str], min_posts: int) -> str | None:
         """The one tag ``key`` is a near-certain typo of: one edit away (two for long spellings) from its
@@ -536,14 +553,6 @@ class _FuzzyIndex:
 
 
 _WORTH_SHOWING = 100  # posts: a one-edit match this popular makes a wider search pointless
-
-
-def _prefix_deletions(spelling: str) -> tuple[str, ...]:
-    """The first three characters of ``spelling`` and each string made from them by deleting one."""
-    p = spelling[:3]
-    if len(p) < 3:
-        return (p, p[1:], p[:1]) if len(p) == 2 else (p, "")
-    return (p, p[1:], p[0] + p[2], p[:2])
 
 
 def _digits(text: str) -> str:

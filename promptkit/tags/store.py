@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 import os
 import shutil
 import sqlite3
@@ -23,10 +24,13 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .._resources import cache_dir
 from ..syntax.normalize import normalize_tag
 from .sources import TagDataError, TagSource, read_pairs, read_tags
+from .spellings import SCHEMA as SPELLINGS_SCHEMA, index_rows
 
-SCHEMA_VERSION = 4  # 3: the active alias table wins over the tags list's alias column; 4: meta skipped_rows
+SCHEMA_VERSION = 5  # 3: the active alias table wins over the tags list's alias column; 4: meta skipped_rows;
+# 5: the typo-search index (spellings.py)
 _SQLITE_MAGIC = b"SQLite format 3\0"
 
 
@@ -40,15 +44,6 @@ CREATE TABLE aliases (alias TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE implications (antecedent TEXT NOT NULL, consequent TEXT NOT NULL,
                            PRIMARY KEY (antecedent, consequent)) WITHOUT ROWID;
 """
-
-
-def cache_dir() -> Path:
-    """``$PROMPTKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/promptkit``, else ``~/.cache/promptkit``."""
-    env = os.environ.get("PROMPTKIT_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "promptkit" if xdg else Path.home() / ".cache" / "promptkit"
 
 
 def source_digest(source: TagSource) -> str:
@@ -159,7 +154,7 @@ def build(source: TagSource, target: Path) -> None:
     try:
         conn = sqlite3.connect(tmp)
         try:
-            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA + SPELLINGS_SCHEMA)
             tags: dict[str, tuple[int, int]] = {}
             aliases: dict[str, str] = {}
             # the site's active alias table decides; the tags list's alias column (where one spelling can
@@ -180,6 +175,9 @@ def build(source: TagSource, target: Path) -> None:
             conn.executemany("INSERT INTO aliases VALUES (?, ?)", aliases.items())
             if source.implications is not None:
                 conn.executemany("INSERT OR IGNORE INTO implications VALUES (?, ?)", read_pairs(source.implications))
+            groups, keys = index_rows(itertools.chain(tags, aliases))
+            conn.executemany("INSERT INTO spelling_groups VALUES (?, ?, ?)", groups)
+            conn.executemany("INSERT INTO spelling_keys VALUES (?, ?, ?)", keys)
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("source", source.name), ("schema", str(SCHEMA_VERSION)), ("tags", str(len(tags))),
                 ("aliases", str(len(aliases))),

@@ -13,6 +13,8 @@ import gzip
 import heapq
 from pathlib import Path
 
+from .._resources import cached_data
+
 VOCAB_FILE = Path(__file__).resolve().parent / "data" / "bpe_simple_vocab_16e6.txt.gz"
 BOS = 49406
 EOS = 49407
@@ -60,7 +62,11 @@ def bytes_to_unicode() -> dict[int, str]:
 
 @functools.cache
 def read_merges() -> list[tuple[str, str]]:
-    """The 48,894 merges, in rank order."""
+    """The 48,894 merges, in rank order (read from the file once, then from the cache folder)."""
+    return cached_data("clip-merges", VOCAB_FILE, _read_merges)
+
+
+def _read_merges() -> list[tuple[str, str]]:
     with gzip.open(VOCAB_FILE, "rt", encoding="utf-8") as fh:
         lines = fh.read().split("\n")
     return [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]  # type: ignore[misc]
@@ -68,7 +74,11 @@ def read_merges() -> list[tuple[str, str]]:
 
 @functools.cache
 def vocabulary() -> dict[str, int]:
-    """Token string -> id, exactly CLIP's 49,408 entries."""
+    """Token string -> id, exactly CLIP's 49,408 entries (derived once, then read from the cache folder)."""
+    return cached_data("clip-vocabulary", VOCAB_FILE, _vocabulary)
+
+
+def _vocabulary() -> dict[str, int]:
     symbols = list(bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in read_merges()]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
