@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from ..syntax import parse
 from .diagnostics import Diagnostic, Edit, Severity, apply_edits
 from .registry import select_rules
-from .rule import LintContext
+from .rule import LintContext, Rule
 
 DEFAULT_PROFILE = "sdxl-base"
 
@@ -117,14 +117,16 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     prompt = parse(text, dialect, namespaces=_namespaces(prof))
     from .vocabulary import bundled_embeddings, embedding_key
 
-    names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings)
+    # without extra names, the bundled set itself: the run memo's key then hashes the same object every prompt
+    names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings) if embeddings else \
+        bundled_embeddings()
     ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack, embeddings=names)
     found: list[Diagnostic] = []
     omitted: dict[tuple[str, str], int] = {}
     for rule_cls in rules:
         if rule_cls.needs_db and db is None:
             continue
-        findings = iter(rule_cls().check(ctx))
+        findings = iter(_instance(rule_cls).check(ctx))
         if max_per_rule is None:
             found.extend(findings)
             continue
@@ -135,6 +137,17 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     found.sort(key=lambda d: (d.start, d.code))
     _locate(text, found)
     return LintReport(text, prof.id, dialect, found, negative, omitted)
+
+
+_INSTANCES: dict[type, object] = {}
+
+
+def _instance(rule_cls: type) -> "Rule":
+    """The one instance of a rule class (rules keep no state: everything per prompt is in the context)."""
+    rule = _INSTANCES.get(rule_cls)
+    if rule is None:
+        rule = _INSTANCES[rule_cls] = rule_cls()
+    return rule
 
 
 def _locate(text: str, found: list[Diagnostic]) -> None:
