@@ -199,11 +199,15 @@ class EmbeddingForAnotherModel(Rule):
             return
         from ..vocabulary import embedding_key
 
+        sd15 = ctx.table("sd15_embedding")  # name -> an SD 1.5 embedding's (a regex substitution, once a spelling)
         for tag in ctx.tags:
             if tag.namespace and tag.namespace != "embedding":
                 continue
             name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
-            if embedding_key(name) in SD15_EMBEDDINGS:
+            found = sd15.get(name)
+            if found is None:
+                found = sd15[name] = embedding_key(name) in SD15_EMBEDDINGS
+            if found:
                 yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
                                       f"on {ctx.profile.title} and the model reads the name as words",
                                       tag.start, tag.end)
