@@ -51,6 +51,7 @@ class LintContext:
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
         self._tables: dict[str, dict] = {}
         self._known: list | None = None  # per tag index: known() once asked
+        self._known_spellings: dict | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
 
@@ -123,7 +124,15 @@ class LintContext:
             known = self._known = [None] * len(self.prompt.tags)
         found = known[tag.index]
         if found is None:
-            found = known[tag.index] = tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+            spellings = self._known_spellings
+            if spellings is None:  # (name, text, namespace) -> known: the answer reads the spelling only
+                spellings = self._known_spellings = self.table("known")
+            key = (tag.name, tag.text, tag.namespace)
+            found = spellings.get(key)
+            if found is None:
+                found = spellings[key] = tag.name in self.vocabulary or self.not_a_tag(tag) or \
+                    self.info(tag) is not None
+            known[tag.index] = found
         return found
 
     def not_a_tag(self, tag: Tag) -> bool:
