@@ -449,20 +449,30 @@ def unknown_tags(ctx: LintContext) -> list:
     if cached is not None:
         return cached
     pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
-    foreign = None  # other families' ladder tags, reported by PK301 instead: loaded once a tag is not known
+    # spelling -> it is an unknown tag: the tests below read the spelling, the profile and the database only
+    verdicts = ctx.table("unknown_tag")
     out = []
     for tag in ctx.tags:
-        if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
+        if tag.index in pieces:
             continue
-        if foreign is None:
-            from .model import ladder_owners  # here, not at the top: model imports this module
-
-            foreign = ladder_owners()
-        if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
-            continue
-        out.append(tag)
+        key = (tag.name, tag.text, tag.namespace)
+        unknown = verdicts.get(key)
+        if unknown is None:
+            unknown = verdicts[key] = _unknown_spelling(ctx, tag)
+        if unknown:
+            out.append(tag)
     ctx.__dict__["_unknown"] = out
     return out
+
+
+def _unknown_spelling(ctx: LintContext, tag) -> bool:
+    """:func:`unknown_tags`' verdict on one spelling."""
+    if tag.namespace or tag.name in KAOMOJI or ctx.known(tag):
+        return False
+    from .model import ladder_owners  # here, not at the top: model imports this module
+
+    # other families' ladder tags are reported by PK301 instead
+    return not (tag.name in ladder_owners() or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None)
 
 
 class NotInVocabulary(Rule):
