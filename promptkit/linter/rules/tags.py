@@ -1367,15 +1367,16 @@ class MisspelledWord(Rule):
         starts = [s for s, _ in covered]
         checked = ctx.__dict__.setdefault("_words", {})
         per_piece: dict[str, list[tuple[int, int, str]]] = {}  # a caption repeats its pieces
+        piece_words = ctx.table("piece_words")  # raw -> its words, and those that may be typos (k, match, word)
         for tag in _pieces(ctx):
             typos = per_piece.get(tag.raw)
             if typos is None:
                 typos = per_piece[tag.raw] = []
-                words = list(_ANY_WORD.finditer(tag.raw))
-                for k, m in enumerate(words):
-                    word = m.group()
-                    if len(word) < 4 or not _LOWER_WORD.fullmatch(word):
-                        continue
+                entry = piece_words.get(tag.raw)
+                if entry is None:
+                    entry = piece_words[tag.raw] = _piece_words(tag.raw)
+                words, candidates = entry
+                for k, m, word in candidates:
                     if word not in checked:
                         if not _spend(ctx):
                             break
@@ -1392,11 +1393,27 @@ class MisspelledWord(Rule):
                                                                          Edit(start, end, fixed)))
 
 
+def _piece_words(raw: str) -> tuple[list, list]:
+    """The words of a piece, and (position, match, word) of those PK215 checks: lower case, four letters or more."""
+    words = list(_ANY_WORD.finditer(raw))
+    return words, [(k, m, m.group()) for k, m in enumerate(words)
+                   if len(m.group()) >= 4 and _LOWER_WORD.fullmatch(m.group())]
+
+
 def _pieces(ctx: LintContext) -> list:
     """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
     pieces = construct_tags(ctx)
-    return [t for t in ctx.tags if not t.namespace and t.index not in pieces and not ctx.known(t)
-            and any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))]
+    long_words = ctx.table("long_words")  # raw -> it holds a lower-case word of four letters or more
+    out = []
+    for t in ctx.tags:
+        if t.namespace or t.index in pieces or ctx.known(t):
+            continue
+        found = long_words.get(t.raw)
+        if found is None:
+            found = long_words[t.raw] = any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))
+        if found:
+            out.append(t)
+    return out
 
 
 _ANY_WORD = re.compile(r"[^\W_\d]+")
