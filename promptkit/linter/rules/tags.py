@@ -448,13 +448,10 @@ def unknown_tags(ctx: LintContext) -> list:
     cached = ctx.__dict__.get("_unknown")
     if cached is not None:
         return cached
-    pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
     # spelling -> it is an unknown tag: the tests below read the spelling, the profile and the database only
     verdicts = ctx.table("unknown_tag")
     out = []
-    for tag in ctx.tags:
-        if tag.index in pieces:
-            continue
+    for tag in unknown_pieces(ctx):
         key = (tag.name, tag.text, tag.namespace)
         unknown = verdicts.get(key)
         if unknown is None:
@@ -463,6 +460,18 @@ def unknown_tags(ctx: LintContext) -> list:
             out.append(tag)
     ctx.__dict__["_unknown"] = out
     return out
+
+
+def unknown_pieces(ctx: LintContext) -> list:
+    """The tags without a namespace, outside an unescaped ``name (series)`` (PK206/PK207 report those), that nothing
+    knows (:meth:`LintContext.known`): where PK201, PK215 and PK217 look for typos. Found once per prompt."""
+    cached = ctx.__dict__.get("_unknown_pieces")
+    if cached is None:
+        pieces = construct_tags(ctx)
+        known = ctx.known
+        cached = ctx.__dict__["_unknown_pieces"] = [t for t in ctx.tags if not t.namespace and t.index not in pieces
+                                                    and not known(t)]
+    return cached
 
 
 def _unknown_spelling(ctx: LintContext, tag) -> bool:
@@ -1402,12 +1411,9 @@ def _piece_words(raw: str) -> tuple[list, list]:
 
 def _pieces(ctx: LintContext) -> list:
     """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
-    pieces = construct_tags(ctx)
     long_words = ctx.table("long_words")  # raw -> it holds a lower-case word of four letters or more
     out = []
-    for t in ctx.tags:
-        if t.namespace or t.index in pieces or ctx.known(t):
-            continue
+    for t in unknown_pieces(ctx):
         found = long_words.get(t.raw)
         if found is None:
             found = long_words[t.raw] = any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))
