@@ -64,11 +64,7 @@ class ForeignLadderTag(Rule):
         from ..words import all_words
 
         owners = None  # every bundled profile's ladders: loaded only once a tag is neither ours nor a known tag
-        for tag in ctx.tags:
-            if tag.name in ctx.vocabulary:
-                continue
-            if ctx.db is not None and ctx.info(tag) is not None:
-                continue  # also an ordinary tag (e.g. "general")
+        for tag in ctx.unresolved:  # neither ours nor an ordinary tag (e.g. "general")
             if owners is None:
                 owners = ladder_owners()
             owner = owners.get(tag.name)
@@ -123,9 +119,7 @@ class LadderTypo(Rule):
             return
         typos = {(s, e) for s, e, _ in typo_spans(ctx)}
         memo = ctx.table("ladder_typos")
-        for tag in ctx.tags:
-            if tag.name in ctx.vocabulary or ctx.info(tag) is not None:
-                continue  # most tags: known, no spelling to work out
+        for tag in ctx.unresolved:  # most tags are known: no spelling to work out
             raw = tag.raw.strip()
             low = raw.lower().replace(" ", "_")
             if not raw or low in keys or (tag.start, tag.end) in typos:
