@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promptkit import parse
-from promptkit.tokens.chunks import fits_one_chunk, plan_chunks, surely_one_chunk
+from promptkit.tokens.chunks import plan_chunks, surely_one_chunk
 from promptkit.tokens.clip import BOS, EOS, VOCAB_SIZE, clip_bpe
 
 
@@ -47,25 +47,6 @@ def test_surely_one_chunk_is_a_safe_bound(texts):
     for text in texts:
         if surely_one_chunk(text):
             assert len(plan_chunks(parse(text)).chunks) == 1
-
-
-def test_fits_one_chunk_agrees_with_the_plan(texts):
-    """The linter's shortcut: fits_one_chunk says one chunk only where plan_chunks makes one, and says it for every
-    prompt without BREAK of at most 75 tokens (case-mapping texts aside), in every dialect."""
-    fits = 0
-    extra = ["a, " * 37 + "a", "a, " * 38 + "a", "1girl BREAK smile", "(1girl BREAK smile:1.2)", "İİİ " * 10,
-             "[red|blue] " * 30, "(" + "masterpiece, " * 40 + ":1.1)"]
-    for text in list(texts) + extra:
-        for dialect in ("a1111", "comfy", "novelai"):
-            prompt = parse(text, dialect)
-            plan = plan_chunks(prompt)
-            one = len(plan.chunks) == 1 and not any(c.forced for c in plan.chunks)
-            if text.lower() == "".join(ch.lower() for ch in text) and len(text.lower()) == len(text):
-                assert fits_one_chunk(prompt) == (one and plan.token_count <= 75), (dialect, text)
-            elif fits_one_chunk(prompt):
-                assert one, (dialect, text)
-            fits += fits_one_chunk(prompt)
-    assert fits > 100
 
 
 def test_runs_cut_after_commas_tokenize_as_the_whole_text(texts):

@@ -42,7 +42,6 @@ class LintContext:
         self.embeddings = embeddings  # textual-inversion names, lower case
         self._infos: list | None = None  # per tag index: its TagInfo, None, or _UNSEEN before the lookup
         self._plan: ChunkPlan | None = None
-        self._one_chunk: bool | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
         self._nodes: list | None = None
@@ -218,19 +217,6 @@ class LintContext:
                 if found is not None and found.category.value == "character":
                     return found
         return None
-
-    @property
-    def one_chunk(self) -> bool:
-        """The prompt is one 75-token chunk (no ``BREAK``, at most 75 tokens), known without planning it when
-        it is (:func:`~promptkit.tokens.chunks.fits_one_chunk`): most prompts, whose plan no rule then needs."""
-        if self._one_chunk is None:
-            if self._plan is not None:
-                self._one_chunk = len(self._plan.chunks) == 1
-            else:
-                from ..tokens.chunks import fits_one_chunk
-
-                self._one_chunk = fits_one_chunk(self.prompt) or len(self.chunk_plan.chunks) == 1
-        return self._one_chunk
 
     @property
     def chunk_plan(self) -> "ChunkPlan":

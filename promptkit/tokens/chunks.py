@@ -288,29 +288,6 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
     return ChunkPlan(chunks, token_count)
 
 
-def fits_one_chunk(prompt: Prompt, tokenizer: ClipBPE | None = None) -> bool:
-    """True when :func:`plan_chunks` (without embeddings, any ``backtrack``) cuts ``prompt`` into one chunk: no
-    ``BREAK`` and at most 75 tokens. The tokens are only counted, from the same cached runs, without mapping each
-    back to its source. False when it does not fit, and where the count would take the slow path (a lower-case
-    text of another length): plan it then."""
-    encode_run = (tokenizer or clip_bpe()).encode_run
-    count = 0
-    for fragment in _fragments(prompt):
-        if fragment is None:
-            return False
-        text = fragment[0]
-        lowered = text.lower()
-        if len(lowered) != len(text):
-            return False
-        parts = lowered.split(", ")
-        last = len(parts) - 1
-        for k, part in enumerate(parts):
-            count += len(encode_run(part + "," if k < last else part)[0])
-            if count > CHUNK_LENGTH:
-                return False
-    return True
-
-
 def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
     parts: list[str] = []
     mapped: list[int] = []

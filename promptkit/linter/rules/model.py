@@ -336,8 +336,6 @@ class TooManyChunks(Rule):
             return
         if "###" in ctx.text and _parts_fit(ctx, limit):
             return  # an AI Horde style: prompt ### negative are two prompts, each counted on its own
-        if limit >= 1 and ctx.one_chunk:
-            return  # most prompts: known without planning them
         plan = ctx.chunk_plan
         if len(plan.chunks) <= limit:
             return
@@ -379,7 +377,7 @@ class TagCutByChunk(Rule):
     severity = Severity.WARNING
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1 or ctx.one_chunk:
+        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1:
             return
         plan = ctx.chunk_plan
         if len(plan.chunks) < 2:
