@@ -538,11 +538,13 @@ class AliasTag(Rule):
         from ...tags.aliases import is_respelling
 
         pieces = construct_tags(ctx)
+        aliased = ctx.table("aliased")  # spelling -> a bare tag the database knows as an alias (most are not)
         for tag in ctx.tags:
-            if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag) or tag.index in pieces:
-                continue
-            info = ctx.info(tag)
-            if info is None or info.matched != "alias":
+            key = (tag.name, tag.text, tag.namespace)
+            alias = aliased.get(key)
+            if alias is None:
+                alias = aliased[key] = _aliased(ctx, tag)
+            if not alias or tag.index in pieces:
                 continue
             renamed = ctx.db.rename(tag.name)
             if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
@@ -554,6 +556,15 @@ class AliasTag(Rule):
             yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
                                   fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+
+def _aliased(ctx: LintContext, tag) -> bool:
+    """The tag has no namespace, is not in the profile's vocabulary nor a non-tag, and the database knows it as an
+    alias: what PK202 and PK214 go on to check (it reads the spelling only)."""
+    if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag):
+        return False
+    info = ctx.info(tag)
+    return info is not None and info.matched == "alias"
 
 
 def _encoder_word(name: str) -> bool:
