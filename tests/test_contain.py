@@ -313,6 +313,24 @@ def test_wildcard_files_txt_and_yaml():
         split_document("a: [b\n", path="wildcards/broken.yaml")
 
 
+def test_yaml_collection_without_a_file_name_reads_as_with_one():
+    """A collection recognised by its YAML head (no file name) is parsed once for the check and its leaves: the
+    leaves are those of the text as written (a '<<' merge key's leaves under its own key), as a .yaml file reads,
+    not those of the mapping PyYAML builds from it (building merges the keys into the tree in place)."""
+    text = ("colors:\n  - red\nbase: &b\n  hair:\n    - long hair\n    - short hair\n"
+            "child:\n  <<: *b\n  eyes:\n    - blue eyes\n")
+    assert detect_container(text) == "wildcard-file"
+    named = split_document(text, path="wildcards/look.yaml")
+    for doc in (split_document(text), named):
+        assert doc.container == "wildcard-file"
+        assert [(s.label, s.start, s.text) for s in doc.segments] == \
+            [(s.label, s.start, s.text) for s in named.segments]
+    assert ("child/eyes/0", "blue eyes") in [(s.label, s.text) for s in named.segments]
+    assert "child/<</hair/0" in [s.label for s in named.segments]
+    # a mapping with a non-string leaf is not a collection, however often it is asked
+    assert detect_container("sizes:\n  - 512\n") != "wildcard-file"
+
+
 def test_infotext_parts():
     text = ("1girl, smile, smile\nNegative prompt: lowres, bad hands\n"
             "Steps: 28, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 832x1216")

@@ -409,12 +409,10 @@ def yaml_collection(text: str) -> bool:
     what ``detect`` recognises without a file name, and ``split_wildcards`` then reads as YAML."""
     if not _YAML_HEAD.match(text):
         return False
-    try:
-        import yaml
-
-        data = yaml.safe_load(text)
-    except Exception:  # not YAML, or PyYAML missing: not a collection
+    read = _yaml_read(text)
+    if read is None or read.data is _NOT_YAML:  # not YAML, or PyYAML missing: not a collection
         return False
+    data = read.data
     stack, leaves = [data], 0
     if not isinstance(data, dict):
         return False
@@ -558,14 +556,66 @@ def json_strings(text: str) -> list[tuple[tuple, int, int, str, list[int] | None
 def yaml_strings(text: str) -> list[tuple[tuple, int, int, str, list[int] | None]] | None:
     """Every leaf string of a YAML text whose characters can be mapped back exactly (plain one-line scalars,
     quoted scalars without escapes); None when the text is not YAML (or PyYAML is missing)."""
+    read = _yaml_read(text)
+    if read is None:  # pragma: no cover - a declared dependency
+        return None
+    if read.error is not None:
+        import yaml
+
+        if not isinstance(read.error, yaml.YAMLError):
+            raise read.error
+        return None
+    return list(read.leaves)
+
+
+class _YamlRead:
+    """One reading of a YAML text: its leaf strings (``yaml_strings``) and its data (``yaml_collection``)."""
+
+    __slots__ = ("text", "leaves", "data", "error")
+
+    def __init__(self, text: str, leaves: list, data, error: BaseException | None) -> None:
+        self.text, self.leaves, self.data, self.error = text, leaves, data, error
+
+
+_NOT_YAML = object()  # the data of a text that does not load
+_LAST_YAML: list = [None]  # the last text read: detection and splitting read the same text in turn
+
+
+def _yaml_read(text: str) -> _YamlRead | None:
+    """Parse ``text`` once for both questions (a collection without a file name was parsed three times: once
+    by ``detect``, again by ``split_wildcards``'s check, then for its leaves). None when PyYAML is missing.
+
+    The same steps as ``yaml.compose`` then ``yaml.safe_load``: the loader's node is walked for the leaves
+    before it is constructed (construction merges ``<<`` keys into the node in place)."""
+    last = _LAST_YAML[0]
+    if last is not None and last.text == text:
+        return last
     try:
         import yaml
     except ImportError:  # pragma: no cover - a declared dependency
         return None
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
+        try:
+            root = loader.get_single_node()
+        except Exception as exc:  # as yaml.compose: the caller decides which errors mean "not YAML"
+            read = _YamlRead(text, [], _NOT_YAML, exc)
+        else:
+            leaves = _yaml_leaves(text, root)
+            try:
+                data = loader.construct_document(root) if root is not None else None
+            except Exception:  # as yaml.safe_load: not a collection
+                data = _NOT_YAML
+            read = _YamlRead(text, leaves, data, None)
+    finally:
+        loader.dispose()
+    _LAST_YAML[0] = read
+    return read
+
+
+def _yaml_leaves(text: str, root) -> list[tuple[tuple, int, int, str, list[int] | None]]:
+    import yaml
+
     out = []
     stack = [((), root)]
     while stack:

@@ -117,24 +117,41 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     prompt = parse(text, dialect, namespaces=_namespaces(prof))
     from .vocabulary import bundled_embeddings, embedding_key
 
-    names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings)
+    # without extra names, the bundled set itself: the run memo's key then hashes the same object every prompt
+    names = bundled_embeddings() | frozenset(embedding_key(e) for e in embeddings) if embeddings else \
+        bundled_embeddings()
     ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack, embeddings=names)
     found: list[Diagnostic] = []
     omitted: dict[tuple[str, str], int] = {}
-    for rule_cls in rules:
-        if rule_cls.needs_db and db is None:
-            continue
-        findings = iter(rule_cls().check(ctx))
-        if max_per_rule is None:
-            found.extend(findings)
-            continue
-        found.extend(itertools.islice(findings, max_per_rule))
-        for d in findings:  # counted, not kept: memory stays small however many there are
-            key = (d.code, d.severity.value)
-            omitted[key] = omitted.get(key, 0) + 1
+    rules_run = _instances(tuple(rules), db is not None)
+    if max_per_rule is None:
+        for rule in rules_run:
+            found.extend(rule.check(ctx))
+    else:
+        for rule in rules_run:
+            findings = iter(rule.check(ctx))
+            found.extend(itertools.islice(findings, max_per_rule))
+            for d in findings:  # counted, not kept: memory stays small however many there are
+                key = (d.code, d.severity.value)
+                omitted[key] = omitted.get(key, 0) + 1
     found.sort(key=lambda d: (d.start, d.code))
     _locate(text, found)
     return LintReport(text, prof.id, dialect, found, negative, omitted)
+
+
+_INSTANCES: dict[tuple, list] = {}
+
+
+def _instances(rules: tuple, has_db: bool) -> list:
+    """One instance of each rule that runs (those that need a database only with one): rules keep no state,
+    everything about a prompt is in its context. Kept per rule selection, not made again for every prompt."""
+    key = (rules, has_db)
+    found = _INSTANCES.get(key)
+    if found is None:
+        if len(_INSTANCES) >= 64:  # selections are few; a program that makes many does not grow this forever
+            _INSTANCES.clear()
+        found = _INSTANCES[key] = [rule_cls() for rule_cls in rules if has_db or not rule_cls.needs_db]
+    return found
 
 
 def _locate(text: str, found: list[Diagnostic]) -> None:

@@ -51,6 +51,8 @@ class LintContext:
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
         self._tables: dict[str, dict] = {}
         self._known: list | None = None  # per tag index: known() once asked
+        self._known_spellings: dict | None = None
+        self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
 
@@ -123,8 +125,25 @@ class LintContext:
             known = self._known = [None] * len(self.prompt.tags)
         found = known[tag.index]
         if found is None:
-            found = known[tag.index] = tag.name in self.vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
+            spellings = self._known_spellings
+            if spellings is None:  # (name, text, namespace) -> known: the answer reads the spelling only
+                spellings = self._known_spellings = self.table("known")
+            key = (tag.name, tag.text, tag.namespace)
+            found = spellings.get(key)
+            if found is None:
+                found = spellings[key] = tag.name in self.vocabulary or self.not_a_tag(tag) or \
+                    self.info(tag) is not None
+            known[tag.index] = found
         return found
+
+    @property
+    def unresolved(self) -> list[Tag]:
+        """The tags neither the profile's vocabulary nor the database knows (in order): where the ladder rules
+        look, found once per prompt instead of by each rule's own loop over every tag."""
+        if self._unresolved is None:
+            vocabulary, info = self.vocabulary, self.info
+            self._unresolved = [t for t in self.tags if t.name not in vocabulary and info(t) is None]
+        return self._unresolved
 
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""

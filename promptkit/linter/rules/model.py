@@ -69,11 +69,7 @@ class ForeignLadderTag(Rule):
         from ..words import all_words
 
         owners = None  # every bundled profile's ladders: loaded only once a tag is neither ours nor a known tag
-        for tag in ctx.tags:
-            if tag.name in ctx.vocabulary:
-                continue
-            if ctx.db is not None and ctx.info(tag) is not None:
-                continue  # also an ordinary tag (e.g. "general")
+        for tag in ctx.unresolved:  # neither ours nor an ordinary tag (e.g. "general")
             if owners is None:
                 owners = ladder_owners()
             owner = owners.get(tag.name)
@@ -165,9 +161,7 @@ class LadderTypo(Rule):
             return
         typos = {(s, e) for s, e, _ in typo_spans(ctx)}
         memo = ctx.table("ladder_typos")
-        for tag in ctx.tags:
-            if tag.name in ctx.vocabulary or ctx.info(tag) is not None:
-                continue  # most tags: known, no spelling to work out
+        for tag in ctx.unresolved:  # most tags are known: no spelling to work out
             raw = tag.raw.strip()
             low = raw.lower().replace(" ", "_")
             if not raw or low in keys or (tag.start, tag.end) in typos:
@@ -241,11 +235,15 @@ class EmbeddingForAnotherModel(Rule):
             return
         from ..vocabulary import embedding_key
 
+        sd15 = ctx.table("sd15_embedding")  # name -> an SD 1.5 embedding's (a regex substitution, once a spelling)
         for tag in ctx.tags:
             if tag.namespace and tag.namespace != "embedding":
                 continue
             name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
-            if embedding_key(name) in SD15_EMBEDDINGS:
+            found = sd15.get(name)
+            if found is None:
+                found = sd15[name] = embedding_key(name) in SD15_EMBEDDINGS
+            if found:
                 yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
                                       f"on {ctx.profile.title} and the model reads the name as words",
                                       tag.start, tag.end)

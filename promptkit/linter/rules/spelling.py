@@ -11,7 +11,7 @@ from typing import Iterable
 from ...syntax.normalize import lookup_key
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..rule import LintContext, Rule, quote
-from .tags import _spend, budgeted, construct_tags, typo_spans
+from .tags import _spend, budgeted, construct_tags, typo_spans, unknown_pieces
 
 
 @functools.cache
@@ -157,8 +157,8 @@ class WordBoundary(Rule):
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         pieces = construct_tags(ctx)
         inside = _covered(ctx)
-        for tag in ctx.tags:
-            if tag.namespace or tag.index in pieces or ctx.known(tag) or not tag.raw.strip():
+        for tag in unknown_pieces(ctx):  # no namespace, no construct piece, known to nothing
+            if not tag.raw.strip():
                 continue
             if inside(tag.start, tag.end):
                 continue

@@ -483,21 +483,40 @@ def unknown_tags(ctx: LintContext) -> list:
     cached = ctx.__dict__.get("_unknown")
     if cached is not None:
         return cached
-    pieces = construct_tags(ctx)  # reported by PK206/PK207 instead
-    foreign = None  # other families' ladder tags, reported by PK301 instead: loaded once a tag is not known
+    # spelling -> it is an unknown tag: the tests below read the spelling, the profile and the database only
+    verdicts = ctx.table("unknown_tag")
     out = []
-    for tag in ctx.tags:
-        if tag.namespace or tag.index in pieces or tag.name in KAOMOJI or ctx.known(tag):
-            continue
-        if foreign is None:
-            from .model import ladder_owners  # here, not at the top: model imports this module
-
-            foreign = ladder_owners()
-        if tag.name in foreign or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None:
-            continue
-        out.append(tag)
+    for tag in unknown_pieces(ctx):
+        key = (tag.name, tag.text, tag.namespace)
+        unknown = verdicts.get(key)
+        if unknown is None:
+            unknown = verdicts[key] = _unknown_spelling(ctx, tag)
+        if unknown:
+            out.append(tag)
     ctx.__dict__["_unknown"] = out
     return out
+
+
+def unknown_pieces(ctx: LintContext) -> list:
+    """The tags without a namespace, outside an unescaped ``name (series)`` (PK206/PK207 report those), that nothing
+    knows (:meth:`LintContext.known`): where PK201, PK215 and PK217 look for typos. Found once per prompt."""
+    cached = ctx.__dict__.get("_unknown_pieces")
+    if cached is None:
+        pieces = construct_tags(ctx)
+        known = ctx.known
+        cached = ctx.__dict__["_unknown_pieces"] = [t for t in ctx.tags if not t.namespace and t.index not in pieces
+                                                    and not known(t)]
+    return cached
+
+
+def _unknown_spelling(ctx: LintContext, tag) -> bool:
+    """:func:`unknown_tags`' verdict on one spelling."""
+    if tag.namespace or tag.name in KAOMOJI or ctx.known(tag):
+        return False
+    from .model import ladder_owners  # here, not at the top: model imports this module
+
+    # other families' ladder tags are reported by PK301 instead
+    return not (tag.name in ladder_owners() or ctx.is_prose(tag) or qualified_character(ctx, tag) is not None)
 
 
 class NotInVocabulary(Rule):
@@ -554,11 +573,13 @@ class AliasTag(Rule):
         from ...tags.aliases import is_respelling
 
         pieces = construct_tags(ctx)
+        aliased = ctx.table("aliased")  # spelling -> a bare tag the database knows as an alias (most are not)
         for tag in ctx.tags:
-            if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag) or tag.index in pieces:
-                continue
-            info = ctx.info(tag)
-            if info is None or info.matched != "alias":
+            key = (tag.name, tag.text, tag.namespace)
+            alias = aliased.get(key)
+            if alias is None:
+                alias = aliased[key] = _aliased(ctx, tag)
+            if not alias or tag.index in pieces:
                 continue
             renamed = ctx.db.rename(tag.name)
             if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
@@ -570,6 +591,15 @@ class AliasTag(Rule):
             yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
                                   fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+
+def _aliased(ctx: LintContext, tag) -> bool:
+    """The tag has no namespace, is not in the profile's vocabulary nor a non-tag, and the database knows it as an
+    alias: what PK202 and PK214 go on to check (it reads the spelling only)."""
+    if tag.namespace or tag.name in ctx.vocabulary or ctx.not_a_tag(tag):
+        return False
+    info = ctx.info(tag)
+    return info is not None and info.matched == "alias"
 
 
 def _encoder_word(name: str) -> bool:
@@ -1502,15 +1532,16 @@ class MisspelledWord(Rule):
         starts = [s for s, _ in covered]
         checked = ctx.__dict__.setdefault("_words", {})
         per_piece: dict[str, list[tuple[int, int, str]]] = {}  # a caption repeats its pieces
+        piece_words = ctx.table("piece_words")  # raw -> its words, and those that may be typos (k, match, word)
         for tag in _pieces(ctx):
             typos = per_piece.get(tag.raw)
             if typos is None:
                 typos = per_piece[tag.raw] = []
-                words = list(_ANY_WORD.finditer(tag.raw))
-                for k, m in enumerate(words):
-                    word = m.group()
-                    if len(word) < 4 or not _LOWER_WORD.fullmatch(word):
-                        continue
+                entry = piece_words.get(tag.raw)
+                if entry is None:
+                    entry = piece_words[tag.raw] = _piece_words(tag.raw)
+                words, candidates = entry
+                for k, m, word in candidates:
                     if word not in checked:
                         if not _spend(ctx):
                             break
@@ -1527,11 +1558,24 @@ class MisspelledWord(Rule):
                                                                          Edit(start, end, fixed)))
 
 
+def _piece_words(raw: str) -> tuple[list, list]:
+    """The words of a piece, and (position, match, word) of those PK215 checks: lower case, four letters or more."""
+    words = list(_ANY_WORD.finditer(raw))
+    return words, [(k, m, m.group()) for k, m in enumerate(words)
+                   if len(m.group()) >= 4 and _LOWER_WORD.fullmatch(m.group())]
+
+
 def _pieces(ctx: LintContext) -> list:
     """Tags and phrases that nothing knows as a whole (prose included): where a word can be misspelled."""
-    pieces = construct_tags(ctx)
-    return [t for t in ctx.tags if not t.namespace and t.index not in pieces and not ctx.known(t)
-            and any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))]
+    long_words = ctx.table("long_words")  # raw -> it holds a lower-case word of four letters or more
+    out = []
+    for t in unknown_pieces(ctx):
+        found = long_words.get(t.raw)
+        if found is None:
+            found = long_words[t.raw] = any(len(w) >= 4 for w in _LOWER_WORD.findall(t.raw))
+        if found:
+            out.append(t)
+    return out
 
 
 _ANY_WORD = re.compile(r"[^\W_\d]+")
