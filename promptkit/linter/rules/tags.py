@@ -265,6 +265,10 @@ def _cut_short(ctx: LintContext, name: str) -> str | None:
     phrase of two words or more whose last word is cut, never a plural (``cat_ear`` is not ``cat_ears``)."""
     if "_" not in name or not name[-1].isalpha():
         return None
+    from ..words import is_word
+
+    if is_word(name.rsplit("_", 1)[1]):
+        return None  # the last word is a word ("on_swing"): nothing was cut (and no 25 look-ups per phrase)
     found = []
     for letter in "abcdefghijklmnopqrstuvwxyz":
         if letter == "s":
