@@ -81,3 +81,18 @@ def test_clips_tables_kept_in_the_cache_folder_are_those_derived_from_the_file(t
     assert merges == clip._read_merges() and all(type(m) is tuple for m in merges[:100])
     monkeypatch.setenv("PROMPTKIT_CACHE_DIR", str(kept))  # a file where the folder should be: derived each time
     assert cached_data("clip-vocabulary", clip.VOCAB_FILE, build) == derived and len(calls) == 3
+
+
+def test_a_set_asked_many_keys_reads_its_table_once_and_answers_alike(monkeypatch):
+    """A long run switches from queries to the whole table after lexicon._WHOLE_AFTER keys: same answers."""
+    whole = words.word_counts()
+    tables = words._compiled()
+    assert tables is not None
+    fresh = lexicon.CompiledSet(tables["words"]._conn, "words")
+    monkeypatch.setattr(lexicon, "_WHOLE_AFTER", 50)
+    asked = sorted(whole)[::997][:40] + ["zzqx", "beatiful", "splashs"]
+    assert fresh.many(asked) == {w: whole[w] for w in asked if w in whole} and fresh._whole is None
+    probe = sorted(whole)[5::1009][:30] + ["qqqq"]
+    assert [fresh.get(w) for w in probe] == [whole.get(w) for w in probe]
+    assert fresh._whole is not None and len(fresh._whole) == len(whole)
+    assert fresh.many(asked) == {w: whole[w] for w in asked if w in whole} and ("villiage" in fresh) is False

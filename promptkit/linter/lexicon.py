@@ -24,6 +24,9 @@ from ..tags.store import open_readonly
 SCHEMA_VERSION = 1
 _CHUNK = 500  # keys per batched look-up (SQLite allows 999 parameters at least)
 _KEPT = 200_000  # answers kept per set: a dataset's stray words must not grow a run's memory without end
+#: keys asked of the file after which a set reads its whole table once: a long run (a dataset, a corpus) asks
+#: thousands of words, and one read of the table costs less than their queries; a single lint never gets there
+_WHOLE_AFTER = 5_000
 
 
 class CompiledSet:
@@ -33,10 +36,23 @@ class CompiledSet:
         self._conn = conn
         self._table = table
         self._answers: dict[str, int | None] = {}
+        self._asked = 0  # keys asked of the file so far
+        self._whole: dict[str, int] | None = None  # the whole table, once _WHOLE_AFTER keys were asked
+
+    def _count(self, n: int) -> None:
+        self._asked += n
+        if self._asked >= _WHOLE_AFTER and self._whole is None:
+            self._whole = dict(self._conn.execute(f"SELECT key, value FROM {self._table}"))
+            self._answers = {}
 
     def get(self, key: str, default: int | None = None) -> int | None:
+        if self._whole is not None:
+            return self._whole.get(key, default)
         answers = self._answers
         if key not in answers:
+            self._count(1)
+            if self._whole is not None:
+                return self._whole.get(key, default)
             if len(answers) >= _KEPT:
                 answers.clear()
             try:
@@ -65,12 +81,18 @@ class CompiledSet:
 
     def many(self, keys: Iterable[str]) -> dict[str, int]:
         """The keys that are in the set, with their values (one query per few hundred keys)."""
+        if self._whole is not None:
+            whole = self._whole
+            return {k: v for k in keys if (v := whole.get(k)) is not None}
         keys = list(keys)
         answers = self._answers
         if len(answers) >= _KEPT:
             answers.clear()
         known = {k: answers[k] for k in keys if k in answers}
         asked = list({k for k in keys if k not in known})
+        self._count(len(asked))
+        if self._whole is not None:
+            return self.many(keys)
         for i in range(0, len(asked), _CHUNK):
             part = asked[i:i + _CHUNK]
             try:
