@@ -3,8 +3,8 @@
 Reordering is what a user asks for by running ``fmt`` (word order changes what the encoder attends to, so
 lint offers it only as an unsafe fix); it applies only to models trained in a fixed tag order.
 
-Formatting is the linter's safe fixes (renamed tags, underscores/spaces, weight spacing, stray closers,
-empty and stacked brackets), then the profile's tag order, then ``, `` between top-level items. Every tag
+Formatting is the linter's safe fixes (renamed tags, underscores/spaces, weight spacing, empty and
+stacked brackets), then the profile's tag order, then ``, `` between top-level items. Every tag
 is kept with its weight; running the formatter twice changes nothing the second time. Like the linter it
 judges tags against the profile's own tag sources, so it never rewrites a tag into another concept.
 """
@@ -15,7 +15,7 @@ from ..syntax.ast import Separator
 from .diagnostics import Edit, apply_edits
 
 # The safe fixes that make up formatting (see each rule's docs); the order comes from ordering.py.
-FORMAT_RULES = ("PK101", "PK104", "PK105", "PK108", "PK202", "PK208", "PK214")
+FORMAT_RULES = ("PK104", "PK105", "PK108", "PK202", "PK208", "PK214")
 
 
 def normalize_spacing(text: str, dialect: str = "a1111") -> str:
