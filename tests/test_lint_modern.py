@@ -609,3 +609,12 @@ def test_tags_an_image_cannot_have_both_of():
         assert "PK222" in lint_prompt(_third_unseen(line)["prompt"], "illustrious-xl").codes()
     quiet = ["1girl, upper body, portrait", "(cowboy shot:0.7), close-up", "[indoors|outdoors], 1girl"]
     assert all("PK222" not in lint_prompt(t, "illustrious-xl").codes() for t in quiet)
+
+
+def test_a_lost_opener_is_looked_for_within_one_tag():
+    # the look-back stops at the last separator and at 200 characters: ")" * n stays linear, a far weight is no
+    # lost opener of this bracket
+    far = [d for d in lint_prompt("a, " + "x" * 300 + ":2)", "illustrious-xl").diagnostics if d.code == "PK101"]
+    assert far == []                                   # no guess at an opener 300 characters back
+    d, = lint_prompt("a\nb:1.3)", "illustrious-xl").diagnostics
+    assert (d.fix.edits[0].start, d.fix.edits[0].replacement) == (2, "(")

@@ -65,7 +65,12 @@ class UnbalancedBracket(Rule):
         Both change what the model reads (unsafe); escaping it keeps the text as it is, offered as a suggestion."""
         close = node.end - 1  # the bracket itself (a weight's stray closer ":2)" is one node)
         escaped = f"escape it as '\\{ctx.text[close]}' if it is meant as text"
-        lost = _LOST_OPENER.search(ctx.text, 0, close) if ctx.text[close] == ")" else None
+        lost = None
+        if ctx.text[close] == ")":  # the text since the last separator, within a tag's reach (linear on ")))...")
+            window = max(0, close - _TAG_REACH)
+            cut = max(ctx.text.rfind(",", window, close), ctx.text.rfind("\n", window, close))
+            if cut >= 0 or window == 0:
+                lost = _LOST_OPENER.match(ctx.text, cut + 1, close)
         if lost is not None:
             at = lost.start(1)
             return self.diagnostic(
@@ -80,7 +85,8 @@ class UnbalancedBracket(Rule):
 
 
 # a weight right before a stray ')': the text since the last separator is "name:number" (its "(" was lost)
-_LOST_OPENER = re.compile(r"(?:^|[,\n])\s*([^,\n()\[\]{}:\\]*[^\s,\n()\[\]{}:\\]:\s*[+-]?(?:\d+\.?\d*|\.\d+))\s*$")
+_LOST_OPENER = re.compile(r"\s*([^,\n()\[\]{}:\\]*[^\s,\n()\[\]{}:\\]:\s*[+-]?(?:\d+\.?\d*|\.\d+))\s*$")
+_TAG_REACH = 200  # characters looked back for it: a tag with a lost "(" is no longer than that
 
 
 _LOST_WEIGHT = re.compile(r"\s*[+-]?(?:\d+[.,]?\d*|[.,]\d+)(?:\s*[^\s,)]+)?\s*$")
