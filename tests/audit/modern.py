@@ -43,6 +43,17 @@ def unknown_profile(record: dict) -> str:
     return found[0] if found else FALLBACK
 
 
+def use_unseen_set(records: Path, split=None) -> None:
+    """Point this module at one of the December unseen sets (``unseen_dec*/records.jsonl``): a record of an
+    unknown model gets the profile ``promptkit lint`` picks without ``--profile``, ``sdxl`` the SDXL base, and
+    ``split`` (default: every record held out) decides each record's split."""
+    global CORPUS, UNKNOWN, PROFILE_OF_HINT, split_of
+    CORPUS = records
+    UNKNOWN = "auto"
+    PROFILE_OF_HINT = {**PROFILE_OF_HINT, "sdxl": "sdxl-base"}
+    split_of = split or (lambda record: "heldout")
+
+
 def corpus_path() -> Path:
     return CORPUS.resolve()
 

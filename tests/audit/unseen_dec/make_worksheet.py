@@ -19,10 +19,7 @@ def split_of(record: dict) -> str:
     return "heldout" if zlib.crc32(modern.repo_of(record).encode()) % 2 == 0 else "dev"
 
 
-modern.CORPUS = HERE / "records.jsonl"
-modern.UNKNOWN = "auto"
-modern.PROFILE_OF_HINT = {**modern.PROFILE_OF_HINT, "sdxl": "sdxl-base"}
-modern.split_of = split_of
+modern.use_unseen_set(HERE / "records.jsonl", split_of)
 import audit  # noqa: E402
 
 if __name__ == "__main__":

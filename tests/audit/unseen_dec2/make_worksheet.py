@@ -11,10 +11,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import modern  # noqa: E402
 
-modern.CORPUS = HERE / "records.jsonl"
-modern.UNKNOWN = "auto"
-modern.PROFILE_OF_HINT = {**modern.PROFILE_OF_HINT, "sdxl": "sdxl-base"}
-modern.split_of = lambda record: "heldout"
+modern.use_unseen_set(HERE / "records.jsonl")
 import audit  # noqa: E402
 
 if __name__ == "__main__":
