@@ -16,7 +16,6 @@ _DATA = Path(__file__).resolve().parent / "data"
 _NOT_A_TAG = re.compile(
     r"^__[^_\s].*__$"                 # wildcard file: __hair_color__
     r"|^\{[^{}]*\}$"                  # styles.csv placeholder {prompt}, dynamic-prompts variant {a|b}
-    r"|^(?-i:\{\{[A-Z][A-Z0-9_]*\}\})$"  # a template's field in capitals: {{MOOD_TAGS}}
     r"|^\{\d*-?\d*\$\$"               # {2$$a|b|c}
     r"|^[\d\s.,:;!?%x*+/-]*$"         # numbers, sizes, punctuation: 1024x768, 1 9 1 8
     r"|^embedding:|^https?://|^<.*>$",
@@ -58,10 +57,21 @@ def embedding_names(folders: Iterable[str | Path] = ()) -> frozenset[str]:
     return names
 
 
+#: a template's field in capitals, replaced before the prompt is read: {{MOOD_TAGS}}
+_SHOUTED_FIELD = re.compile(r"\{\{[A-Z][A-Z0-9_]*\}\}")
+#: ... and a field named for the prompt: {prompt}, {userprompt}
+_PROMPT_FIELD = re.compile(r"\{\w*prompt\w*\}")
+
+
+def is_template_field(text: str) -> bool:
+    """``{{MOOD_TAGS}}`` or ``{prompt}``: a placeholder a template fills before anything reads the prompt."""
+    return bool(_SHOUTED_FIELD.fullmatch(text) or _PROMPT_FIELD.fullmatch(text))
+
+
 def is_not_a_tag(text: str, embeddings: frozenset[str] = frozenset()) -> bool:
     """True for words that are meant as something else than a tag (see the module docstring)."""
     text = text.strip()
-    if not text or _NOT_A_TAG.search(text):
+    if not text or _NOT_A_TAG.search(text) or _SHOUTED_FIELD.fullmatch(text):
         return True
     key = embedding_key(text)
     return key in embeddings or key in bundled_embeddings()

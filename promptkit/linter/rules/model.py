@@ -13,6 +13,7 @@ from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
 from ..rule import LintContext, Rule, quote
+from ..vocabulary import is_template_field
 
 
 @functools.cache
@@ -90,7 +91,6 @@ class ForeignLadderTag(Rule):
             kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
             yield self.diagnostic(f"{quote(tag.text)} is a {kind} tag of the {family} family; {profile.title} was "
                                   "not trained with it", tag.start, tag.end, suggestions=hint)
-
 
     def _quality_words_for_scores(self, ctx: LintContext) -> Iterable[Diagnostic]:
         """A score-trained model (Pony V6) prompted with another family's quality tags and none of its own
@@ -440,7 +440,7 @@ class TagCutByChunk(Rule):
                 tag = tags[j]
                 if j in reported or not (tag.start <= last_start and first_start < tag.end):
                     continue
-                if ctx.is_prose(tag) or not _mostly_ascii(tag.text) or _FIELD.fullmatch(tag.text.strip()):
+                if ctx.is_prose(tag) or not _mostly_ascii(tag.text) or is_template_field(tag.text.strip()):
                     continue  # a sentence is read as a whole either way; a translated label is not sent; a
                     # placeholder ({prompt}, {{MOOD_TAGS}}) is replaced before anything is cut
                 reported.add(j)
@@ -450,10 +450,6 @@ class TagCutByChunk(Rule):
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
-
-
-#: a template's placeholder, replaced before the prompt is tokenized: {prompt}, {{MOOD_TAGS}}
-_FIELD = re.compile(r"\{\{[A-Z][A-Z0-9_]*\}\}|\{\w*prompt\w*\}")
 
 
 def _mostly_ascii(text: str) -> bool:

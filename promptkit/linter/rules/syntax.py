@@ -364,6 +364,11 @@ def _format_field(ctx: LintContext, body: str) -> bool:
     are all such fields, two or more, is a template; one alone (``{masterpiece}``) is NovelAI emphasis."""
     if not _IDENTIFIER.fullmatch(body) or body in ctx.vocabulary or ctx.db is None:
         return False
+    return _no_well_used_tag(ctx, body)
+
+
+def _no_well_used_tag(ctx: LintContext, body: str) -> bool:
+    """No tag of the database has ``body`` as its exact name with 1,000 posts or more."""
     info = ctx.db.lookup(body)
     return info is None or info.matched != "exact" or info.post_count < 1000
 
@@ -385,10 +390,7 @@ def _template_field(ctx: LintContext, body: str) -> bool:
         return False
     if "_" not in body and body not in _FIELD_NAMES:
         return False
-    if ctx.db is None:
-        return True
-    info = ctx.db.lookup(body)
-    return info is None or info.matched != "exact" or info.post_count < 1000
+    return ctx.db is None or _no_well_used_tag(ctx, body)
 
 
 class DialectMismatch(Rule):

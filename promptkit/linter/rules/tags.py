@@ -1393,9 +1393,9 @@ class CharacterNameOrder(Rule):
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative or not danbooru_captions(ctx.profile):
             return
-        prose = set(map(id, unknown_tags(ctx)))
+        unknown = set(map(id, unknown_tags(ctx)))
         for tag in ctx.tags:  # the unknown tags, and phrases ("Asuka Langley Soryu wearing her red plugsuit")
-            if id(tag) not in prose and (tag.namespace or ctx.known(tag) or not _CAPITALISED_RUN.search(tag.raw)):
+            if id(tag) not in unknown and (tag.namespace or ctx.known(tag) or not _CAPITALISED_RUN.search(tag.raw)):
                 continue
             for s, e, name in _names_in(ctx, tag):
                 written = tag.raw[s:e]
