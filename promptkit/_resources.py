@@ -65,7 +65,6 @@ def cached_data(name: str, source: Path, build: Callable[[], T]) -> T:
     import hashlib
     import marshal
     import sys
-    import tempfile
 
     try:
         st = source.stat()
@@ -90,16 +89,12 @@ def cached_data(name: str, source: Path, build: Callable[[], T]) -> T:
             pass
     data = build()
     if path is not None:
+        from ._files import write_atomic
+
         try:
+            blob = marshal.dumps(data)
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    marshal.dump(data, fh)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_atomic(path, blob)
         except (OSError, ValueError):  # an unwritable folder; ValueError: not plain data
             pass
     return data

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +65,11 @@ def recall(key: str) -> dict[str, Any] | None:
 
 def remember(key: str, validated: dict[str, Any]) -> None:
     """Keep ``validated`` under ``key``, written atomically; quietly nothing when the folder is unusable."""
+    from .._files import write_atomic
+
     try:
-        folder = _path(key).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    except (OSError, RuntimeError, KeyError):
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(validated, fh, ensure_ascii=False)
-        os.replace(tmp, _path(key))
-    except (OSError, ValueError, TypeError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        path = _path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(validated, ensure_ascii=False))
+    except (OSError, ValueError, TypeError, RuntimeError, KeyError):  # RuntimeError, KeyError: no home folder
+        pass
