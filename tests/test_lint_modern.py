@@ -618,3 +618,24 @@ def test_a_lost_opener_is_looked_for_within_one_tag():
     assert far == []                                   # no guess at an opener 300 characters back
     d, = lint_prompt("a\nb:1.3)", "illustrious-xl").diagnostics
     assert (d.fix.edits[0].start, d.fix.edits[0].replacement) == (2, "(")
+
+
+def test_a_lora_trigger_word_is_no_unqualified_character():
+    # unseen_dec3 m41/m42/m45 (both judges: wrong): a LoRA trainer's sample prompts open with the trigger word
+    # 'jingliu' before '1girl'; qualifying it would drop the word the LoRA was trained on
+    for line in (41, 42, 45):
+        assert "PK213" not in lint_prompt(_third_unseen(line)["prompt"], "animagine-xl-3.1").codes()
+    assert "PK213" not in lint_prompt("1girl, solo, jingliu, <lora:Jingliu_v2:0.8>", "animagine-xl-3.1").codes()
+    # in the card's place, after the count tag, the bare name still wants its series
+    found = lint_prompt("1girl, jingliu, solo", "animagine-xl-3.1").diagnostics
+    assert [d.suggestions for d in found if d.code == "PK213"] == [["jingliu \\(honkai: star rail\\)"]]
+
+
+def test_a_compound_that_reads_two_ways_gets_no_comma():
+    # unseen_dec3 (judge 5 noise, judge 6 wrong): 'pink flower hair ornament' is a pink flower worn as a hair
+    # ornament ('flower hair ornament' is a tag of its own), not 'pink flower, hair ornament'
+    rec = next(json.loads(line) for line in (Path(__file__).parent / "audit" / "unseen_dec3" / "records.jsonl")
+               .read_text(encoding="utf-8").splitlines() if "pink flower hair ornament" in line)
+    assert "PK212" not in lint_prompt(rec["prompt"], "illustrious-xl").codes()
+    found = lint_prompt("1girl, twintails braids", "illustrious-xl").diagnostics
+    assert [d.suggestions for d in found if d.code == "PK212"] == [["twintails, braids"]]

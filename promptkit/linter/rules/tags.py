@@ -8,7 +8,7 @@ from bisect import bisect_left, bisect_right
 from typing import Iterable
 
 from ..._resources import known_namespaces
-from ...syntax.ast import And, Break, Group, Node, Text, render_source
+from ...syntax.ast import And, Break, ExtraNetwork, Group, Node, Text, render_source
 from ...syntax.normalize import KAOMOJI, lookup_key, prompt_spelling, unescape
 from ...tags.counts import people_in
 from ...tags.sources import TagCategory
@@ -1256,7 +1256,21 @@ def _split_in_two(ctx: LintContext, raw: str) -> tuple[str, str, int] | None:
     if "_" not in left and (_is_english(left) or is_word(left) or left.endswith(_ADJECTIVE_ENDINGS) or
                             _starts_many(ctx, left)):
         return None  # "liquid tongue", "deformed legs", "plump lips", "holding bag": a word and what it describes
+    if _overlapping_tag(ctx, left.split("_"), right.split("_")):
+        return None  # "pink flower hair ornament": "flower hair ornament" is a tag too, so it is one compound
     return found
+
+
+def _overlapping_tag(ctx: LintContext, left: list[str], right: list[str]) -> bool:
+    """Words across the split make a tag of their own (the end of ``left`` with the start of ``right``): the text
+    reads as a compound in more than one way, and a comma would cut the other reading apart."""
+    for i in range(len(left)):
+        for j in range(1, len(right) + 1):
+            if (i, j) == (0, len(right)):
+                continue  # the whole text, known to be no tag
+            if ctx.db.lookup("_".join(left[i:] + right[:j])) is not None:
+                return True
+    return False
 
 
 _ADJECTIVE_ENDINGS = ("ed", "ing", "ful", "ous", "less", "ive", "ic", "al", "ish", "y", "ly", "en", "ern")
@@ -1331,6 +1345,21 @@ def _qualified(ctx: LintContext, tag) -> str | None:
     return None
 
 
+def _trigger_word_place(ctx: LintContext, tag) -> bool:
+    """The tag stands where a LoRA's trigger word goes: first in the prompt, before its count tag
+    (``jingliu, 1girl, solo, ...``, the caption order kohya's ``keep_tokens`` keeps), or it names the LoRA the
+    prompt loads (``<lora:jingliu_v2:0.8>``). A trigger word is the LoRA's own caption word: qualifying it would
+    drop it."""
+    tags = ctx.tags
+    if tag.index == tags[0].index and len(tags) > 1 and people_in(tags[1].name) > 0:
+        return True
+    if "<" not in ctx.text:
+        return False
+    name = tag.name
+    return any(type(node) is ExtraNetwork and name in node.name.lower().replace("-", "_").replace(" ", "_")
+               for node in ctx.nodes)
+
+
 class UnqualifiedCharacter(Rule):
     """A character written without the series qualifier its Danbooru tag carries.
 
@@ -1342,7 +1371,8 @@ class UnqualifiedCharacter(Rule):
     prompt (``text, ui, error`` names no character).
 
     Animagine's card convention, the bare name with its series beside it (``1girl, kazusa, blue archive``), is
-    a character too and is not reported.
+    a character too and is not reported; so is a name in a LoRA trigger word's place (first, before the count
+    tag: ``jingliu, 1girl, ...``; or the name of a ``<lora:...>`` the prompt loads).
 
     Example (Kivotos XL): ``1girl, kazusa`` -> ``1girl, kazusa \\(blue archive\\)``; (NoobAI) ``makima`` ->
     ``makima \\(chainsaw man\\)``. Fix (unsafe).
@@ -1365,6 +1395,8 @@ class UnqualifiedCharacter(Rule):
             name = qualified_character(ctx, tag)
             if name is None or ctx.bare_character(tag) is not None:
                 continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
+            if _trigger_word_place(ctx, tag):
+                continue
             fixed = spelled(ctx, name, tag.raw)
             yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
                                   tag.start, tag.end, suggestions=[fixed],
