@@ -639,3 +639,14 @@ def test_a_compound_that_reads_two_ways_gets_no_comma():
     assert "PK212" not in lint_prompt(rec["prompt"], "illustrious-xl").codes()
     found = lint_prompt("1girl, twintails braids", "illustrious-xl").diagnostics
     assert [d.suggestions for d in found if d.code == "PK212"] == [["twintails, braids"]]
+
+
+def test_everyday_spellings_of_count_and_resolution_tags():
+    # unseen_dec3 m36 '1woman' (both judges) and m37 'low resolution' in a negative (judge 6): Danbooru writes
+    # '1girl' and 'lowres'; no one-edit search finds them
+    found = lint_prompt(_third_unseen(36)["prompt"], "illustrious-xl").diagnostics
+    assert ["1girl"] in [d.suggestions for d in found if d.code == "PK201"]
+    found = lint_prompt(_third_unseen(37)["negative_prompt"], "illustrious-xl", negative=True).diagnostics
+    assert ["lowres"] in [d.suggestions for d in found if d.code == "PK201"]
+    assert "PK201" not in lint_prompt("lowres, low resolution, blurry", "illustrious-xl", negative=True).codes()
+    assert "PK201" not in lint_prompt("1woman, smiling", "sdxl-base").codes()   # natural language reads it fine

@@ -175,7 +175,29 @@ def real_words(name: str) -> bool:
     return bool(parts) and all(is_word(p) or f"{p}</w>" in clip for p in parts)
 
 
+#: everyday words for a few tags everybody means, that no one-edit search finds: a count in words for people
+#: (Danbooru counts ``girl``/``boy``) and the resolution meta tags spelled out
+EVERYDAY_SPELLINGS = {
+    "1woman": "1girl", "1female": "1girl", "2women": "2girls", "3women": "3girls",
+    "1man": "1boy", "1male": "1boy", "2men": "2boys", "3men": "3boys",
+    "low_resolution": "lowres", "high_resolution": "highres", "absurd_resolution": "absurdres",
+}
+
+
+def _everyday_spelling(ctx: LintContext, name: str) -> str | None:
+    """The Danbooru tag an everyday spelling means (``1woman`` -> ``1girl``, ``low resolution`` -> ``lowres``), on
+    the profiles trained on Danbooru's captions and where that tag is known."""
+    meant = EVERYDAY_SPELLINGS.get(name)
+    if meant is None or not danbooru_captions(ctx.profile):
+        return None
+    info = ctx.db.lookup(meant)
+    return meant if meant in ctx.vocabulary or (info is not None and info.matched == "exact") else None
+
+
 def _correction(ctx: LintContext, name: str) -> str | None:
+    everyday = _everyday_spelling(ctx, name)
+    if everyday is not None:
+        return everyday
     if not name.isascii():
         plain = _without_accents(name)
         if plain != name and plain.isascii():
@@ -456,7 +478,7 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
             continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
-        if name is not None and _another_name(ctx, tag, name):
+        if name is not None and (_another_name(ctx, tag, name) or _said_both_ways(ctx, tag, name)):
             continue
         if name is not None:
             out.append((tag.start, tag.end, name))
@@ -469,6 +491,12 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
 # characters at a tag's edge that come from the text around a prompt (JSON quotes, dynamic-prompts bars,
 # semicolon lists, ComfyUI's literal square brackets), not from the tag's spelling
 _CONTAINER_MARKS = frozenset('|"\';[]{}')
+
+
+def _said_both_ways(ctx: LintContext, tag, name: str) -> bool:
+    """An everyday spelling beside the tag it means (``lowres, low resolution``): said twice on purpose, and the
+    correction would only repeat the tag."""
+    return EVERYDAY_SPELLINGS.get(tag.name) == name and any(t.name == name for t in ctx.tags)
 
 
 def _another_name(ctx: LintContext, tag, name: str) -> bool:
