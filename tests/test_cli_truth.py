@@ -70,7 +70,7 @@ def test_infotext_model_names_and_hashes_choose_the_profile(tmp_path, monkeypatc
 
     # file names as downloaded (civitai's stems), with or without extension and folder
     expected = {
-        "animagineXLV31_v31": "animagine-xl-3.1", "animagineXL40_v4Opt.safetensors": "animagine-xl-3.1",
+        "animagineXLV31_v31": "animagine-xl-3.1", "animagineXL40_v4Opt.safetensors": "animagine-xl-4.0",
         "ponyDiffusionV6XL_v6StartWithThisOne": "pony-v6", "noobaiXLNAIXL_vPred10Version": "noobai-xl-vpred",
         "noobaiXLNAIXL_epsilonPred10Version": "noobai-xl-eps", "illustriousXL_v01": "illustrious-xl",
         "illustriousXLV20_v20Stable": "illustrious-xl", "models/Stable-diffusion/kivotosXL_v20.safetensors":

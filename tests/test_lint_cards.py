@@ -25,6 +25,21 @@ CARDS = [
                          "low quality, watermark, unfinished, displeasing, oldest, early, chromatic aberration, "
                          "signature, extra digits, artistic error, username, scan, [abstract]", True),
     ("animagine-xl-3.1", "wings, nsfw, low quality, worst quality, normal quality,", True),
+    # Animagine XL 4.0 (huggingface.co/cagliostrolab/animagine-xl-4.0: the diffusers example, the examples with
+    # a rating after the series, and the negative)
+    ("animagine-xl-4.0", "1girl, arima kana, oshi no ko, hoshimachi suisei, hoshimachi suisei \\(1st costume\\), "
+                         "cosplay, looking at viewer, smile, outdoors, night, v, masterpiece, high score, great score, "
+                         "absurdres", False),
+    ("animagine-xl-4.0", "1girl, souryuu asuka langley, neon genesis evangelion, sensitive, solo, eyepatch, red "
+                         "plugsuit, sitting on throne, crossed legs, head tilt, holding weapon, lance of longinus "
+                         "\\(evangelion\\), cowboy shot, depth of field, faux traditional media, painterly, "
+                         "impressionism, masterpiece, high score, great score, absurdres", False),
+    ("animagine-xl-4.0", "1girl, firefly \\(honkai: star rail\\), honkai \\(series\\), honkai: star rail, safe, "
+                         "casual, solo, looking at viewer, outdoors, smile, reaching towards viewer, night, "
+                         "masterpiece, high score, great score, absurdres", False),
+    ("animagine-xl-4.0", "lowres, bad anatomy, bad hands, text, error, missing finger, extra digits, fewer digits, "
+                         "cropped, worst quality, low quality, low score, bad score, average score, signature, "
+                         "watermark, username, blurry", True),
     # Kivotos XL 2.0 (huggingface.co/yodayo-ai/kivotos-xl-2.0; ../shared/CONVENTIONS.md)
     ("kivotos-xl-2", "1girl, kazusa \\(blue archive\\), blue archive, solo, masterpiece, best quality, "
                      "very aesthetic, absurdres", False),

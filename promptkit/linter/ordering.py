@@ -93,9 +93,13 @@ def order_items(ctx: "LintContext") -> tuple[list[Edit], tuple[Tag, Tag] | None]
     edits: list[Edit] = []
     first_bad: tuple[Tag, Tag] | None = None
     pointer = 0
+    profile = ctx.profile
+    character, series = profile.slot_of("character"), profile.slot_of("copyright")
+    rest = profile.slot_of("general")
     for whole in segments(ctx):
         runs: list[list[tuple[int, int, int, Tag | None]]] = [[]]
         last_slot = 0
+        named = False  # a character and then its series were met: later ones are a second character or a cosplay
         for s, e in whole:
             while pointer < len(tags) and tags[pointer].start < s:
                 pointer += 1
@@ -109,6 +113,10 @@ def order_items(ctx: "LintContext") -> tuple[list[Edit], tuple[Tag, Tag] | None]
                 runs.append([])  # a fixed point: it stays, and nothing moves across it
                 continue
             slot = slot_index(ctx, first) if first is not None else last_slot
+            if named and (slot == character or (slot == series and last_slot != series)):
+                slot = rest  # `1girl, arima kana, oshi no ko, hoshimachi suisei, ...`: the cosplayed one
+            elif slot == series and last_slot == character:
+                named = True
             last_slot = slot
             runs[-1].append((slot, s, e, first))
         for keyed in runs:

@@ -21,7 +21,7 @@ HIDDEN = ("heldout",)
 PROFILE_OF_HINT = {
     "illustrious-xl": "illustrious-xl", "noobai-xl": "noobai-xl-eps", "noobai-xl-eps": "noobai-xl-eps",
     "noobai-xl-vpred": "noobai-xl-vpred", "pony-v6": "pony-v6", "animagine-xl-3.1": "animagine-xl-3.1",
-    "animagine-xl-3.0": "animagine-xl-3.1", "animagine-xl-4.0": "animagine-xl-3.1", "kivotos-xl-2": "kivotos-xl-2",
+    "animagine-xl-3.0": "animagine-xl-3.1", "animagine-xl-4.0": "animagine-xl-4.0", "kivotos-xl-2": "kivotos-xl-2",
     "sd15": "sd15", "stable-cascade": "stable-cascade", "bigasp": "bigasp-v2.5",
 }
 #: syntax_hint -> dialect (``plain``: the profile's own dialect)

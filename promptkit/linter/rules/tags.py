@@ -585,8 +585,11 @@ class AliasTag(Rule):
 
     Why: the sites keep the misspellings people type as aliases of the real tag; the model was trained on
     the real tag's tokens. ``pony tail`` is read as a pony's tail, ``ponytail`` is the hairstyle;
-    ``2boy`` is not the count tag ``2boys``. Only these respellings are reported by default; other renames
-    (plurals, spelling variants: ``hires`` -> ``highres``) are PK214, off by default. An alias that leads to
+    ``2boy`` is not the count tag ``2boys``. On SDXL-era models trained on Danbooru's captions (Illustrious,
+    NoobAI, Animagine, Kivotos) a general tag's other word forms are reported too (``blushing`` -> ``blush``,
+    ``hair ornaments`` -> ``hair ornament``): those models learned the canonical tag. Other renames (elsewhere,
+    or of meta tags: ``hires`` -> ``highres``) are PK214, off by default. A spelling that differs only by a
+    hyphen (``double-blade``) is never reported: the encoder reads both alike. An alias that leads to
     another concept (``orange`` -> ``orange (fruit)``, ``man`` -> ``male focus``, ``cute`` -> ``invalid tag``)
     is never reported.
 
@@ -614,7 +617,9 @@ class AliasTag(Rule):
             if not alias or tag.index in pieces:
                 continue
             renamed = ctx.db.rename(tag.name)
-            if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
+            if renamed is None or _only_hyphens(tag.name, renamed.name):
+                continue  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
+            if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
                 continue
             if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
                 continue  # natural-language models read words: "line art" reads fine, "pony tail" does not
@@ -623,6 +628,34 @@ class AliasTag(Rule):
             yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
                                   fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+
+def _only_hyphens(alias: str, target: str) -> bool:
+    return alias.replace("-", "_") == target.replace("-", "_")
+
+
+def _learned_canonical(ctx: LintContext, tag, renamed) -> bool:
+    """A rename PK202 reports beyond respellings: a general tag's other word form (``blushing`` -> ``blush``,
+    ``hair ornaments`` -> ``hair ornament``) on an SDXL-era model trained on Danbooru's captions, which learned the
+    canonical tag as one unit. SD 1.5 anime models read such word forms through CLIP's English just as well. In a
+    negative prompt a plural alone is left as written (``extra digit`` of the common negative: the thing to
+    avoid reads the same either way)."""
+    if not danbooru_captions(ctx.profile) or ctx.profile.architecture == "sd1" or \
+            renamed.category is not TagCategory.GENERAL:
+        return False
+    return not (ctx.negative and _plural_only(tag.name, renamed.name))
+
+
+def _plural_only(alias: str, target: str) -> bool:
+    """The two names differ only in one word's number (``extra_digit`` / ``extra_digits``)."""
+    a, b = alias.split("_"), target.split("_")
+    if len(a) != len(b):
+        return False
+    changed = [(x, y) for x, y in zip(a, b) if x != y]
+    if len(changed) != 1:
+        return False
+    short, long_ = sorted(changed[0], key=len)
+    return long_ in (short + "s", short + "es") or (short.endswith("y") and long_ == short[:-1] + "ies")
 
 
 def _aliased(ctx: LintContext, tag) -> bool:
