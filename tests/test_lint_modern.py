@@ -667,3 +667,35 @@ def test_word_forms_of_general_tags_on_danbooru_sdxl_models():
     # unseen_dec4 (both judges, wrong): 'double-blade' was the tag the captions had; a hyphen is no respelling
     assert "PK202" not in lint_prompt("1girl, double-blade, sword", "illustrious-xl").codes()
     assert "PK202" in lint_prompt("1girl, pony tail", "illustrious-xl").codes()
+
+
+# --- made after the fourth held-out measurement (unseen_dec4), from its judges' notes ------------------------------
+
+def _fourth_unseen(line: int) -> dict:
+    path = Path(__file__).parent / "audit" / "unseen_dec4" / "records.jsonl"
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+
+
+def test_escaped_brackets_around_a_whole_tag_are_no_emphasis():
+    # unseen_dec4 m14 (both judges): '\(perfect details\)' in a ComfyUI preset is text, not emphasis
+    text = _fourth_unseen(14)["prompt"]
+    d, = [d for d in lint_prompt(text, "noobai-xl-eps", dialect="comfy").diagnostics if d.code == "PK117"]
+    assert text[d.start:d.end] == "\\(perfect details\\)"
+    fixed, _ = fix_text(text, "noobai-xl-eps", dialect="comfy", select=["PK117"], unsafe=True)
+    assert "(perfect details)" in fixed and "\\(perfect details\\)" not in fixed
+    assert "star \\(sky\\)" in fixed                               # a tag's own escaped brackets stay
+    assert "PK117" not in lint_prompt("1girl, kazusa \\(blue archive\\)", "illustrious-xl").codes()
+
+
+def test_a_stray_quote_stuck_to_a_tag():
+    # unseen_dec4 m5 (both judges): the prompt ends in 'absurdres"', copied out of a graph
+    text = _fourth_unseen(5)["prompt"]
+    d, = [d for d in lint_prompt(text, "illustrious-xl", dialect="comfy").diagnostics if d.code == "PK118"]
+    assert text[d.start - 9:d.end] == 'absurdres"'
+    assert "PK118" not in lint_prompt('text "hello", 1girl', "illustrious-xl").codes()   # a pair of quotes
+
+
+def test_everyday_camera_words():
+    # unseen_dec4 m1 'from bottom' and m27 'looking at you' (both judges)
+    found = lint_prompt("1girl, from bottom, looking at you", "illustrious-xl").diagnostics
+    assert [d.suggestions for d in found if d.code == "PK201"] == [["from below"], ["looking at viewer"]]

@@ -29,6 +29,8 @@ RULES: tuple[type[Rule], ...] = (
     syntax.DoubledEscape,           # PK114
     syntax.StrayBackslash,          # PK115
     syntax.HtmlEntity,              # PK116
+    syntax.EscapedEmphasis,         # PK117
+    syntax.StrayQuote,              # PK118
     tags.UnknownTag,                # PK201
     tags.AliasTag,                  # PK202
     tags.ImpliedTag,                # PK203 (opt-in)

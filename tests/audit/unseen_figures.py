@@ -25,6 +25,9 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     ("unseen_dec3, all held out (48 texts, 22 repositories)", HERE / "unseen_dec3" / "worksheet_findings.jsonl",
      [(j, HERE / "unseen_dec3" / f"judge{j}_judged.jsonl", HERE / "unseen_dec3" / f"judge{j}_missed.jsonl")
       for j in (5, 6)]),
+    ("unseen_dec4, all held out (33 texts, 15 repositories)", HERE / "unseen_dec4" / "worksheet_findings.jsonl",
+     [(j, HERE / "unseen_dec4" / f"judge{j}_judged.jsonl", HERE / "unseen_dec4" / f"judge{j}_missed.jsonl")
+      for j in (7, 8)]),
 ]
 
 

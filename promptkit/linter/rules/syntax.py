@@ -676,6 +676,74 @@ class HtmlEntity(Rule):
                               first.start(), first.end(), fix=fix)
 
 
+_ESCAPED_GROUP = re.compile(r"\\\(([A-Za-z][\w' -]*)\\\)")
+
+
+class EscapedEmphasis(Rule):
+    """A whole tag in escaped brackets: ``\\(perfect details\\)``.
+
+    Why: ``\\(`` is how a bracket that belongs to a tag's name is written (``kazusa \\(blue archive\\)``); around
+    a whole tag the brackets are no emphasis but two more words the model reads. Reported when the brackets
+    hold the whole tag, the words are no tag written in brackets, and the dialect reads ``\\(`` as an escape
+    (A1111, ComfyUI).
+
+    Example: ``1girl, \\(perfect details\\)`` -> ``1girl, (perfect details)``. Fix (unsafe: the weight changes,
+    as meant).
+    """
+
+    code = "PK117"
+    name = "escaped-emphasis"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        if ctx.prompt.dialect not in ("a1111", "comfy") or "\\(" not in ctx.text:
+            return
+        for tag in ctx.tags:
+            raw = tag.raw.strip()
+            m = _ESCAPED_GROUP.fullmatch(raw)
+            if m is None or (ctx.db is not None and ctx.db.lookup(f"({m.group(1)})") is not None):
+                continue
+            start = tag.start + tag.raw.index(raw)
+            end = start + len(raw)
+            yield self.diagnostic(f"'{raw}': escaped brackets are text, not emphasis; for emphasis write "
+                                  f"'({m.group(1)})'", start, end, suggestions=[f"({m.group(1)})"],
+                                  fix=self.fix("remove the backslashes", Edit(start, start + 1, ""),
+                                               Edit(end - 2, end - 1, "")))
+
+
+class StrayQuote(Rule):
+    """An unpaired double quote stuck to a tag: ``..., absurdres"`` left over from copying a prompt out of JSON
+    or code.
+
+    Why: no front end reads quotes as syntax; the model sees the character as text, a token of its own, and
+    the tag it is glued to is no longer the tag. Reported when the prompt holds an odd number of ``"`` and one
+    touches the start or end of a tag.
+
+    Example: ``1girl, absurdres"`` -> ``1girl, absurdres``. Fix (unsafe: the text changes).
+    """
+
+    code = "PK118"
+    name = "stray-quote"
+    category = "syntax"
+    severity = Severity.WARNING
+    fix_safety = "unsafe"
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        text = ctx.text
+        if text.count('"') % 2 == 0:
+            return
+        for tag in ctx.tags:
+            raw = tag.raw.strip()
+            if len(raw) < 2 or raw.count('"') != 1 or not (raw[0] == '"' or raw[-1] == '"'):
+                continue
+            at = tag.start + tag.raw.index(raw) + (0 if raw[0] == '"' else len(raw) - 1)
+            yield self.diagnostic(f"a stray '\"' stuck to {raw.strip(chr(34))!r}: the model reads it as text",
+                                  at, at + 1, fix=self.fix("remove the quote", Edit(at, at + 1, "")))
+            return
+
+
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
 _FULL_WIDTH_COMMA = re.compile(r"(?<=[A-Za-z0-9)\]])\s*[，、]\s*(?=[A-Za-z(\[])")  # between Latin tags only
 _FULL_WIDTH_PAIR = {"）": "（", "］": "［"}

@@ -176,11 +176,12 @@ def real_words(name: str) -> bool:
 
 
 #: everyday words for a few tags everybody means, that no one-edit search finds: a count in words for people
-#: (Danbooru counts ``girl``/``boy``) and the resolution meta tags spelled out
+#: (Danbooru counts ``girl``/``boy``), the resolution meta tags spelled out, and two camera tags in other words
 EVERYDAY_SPELLINGS = {
     "1woman": "1girl", "1female": "1girl", "2women": "2girls", "3women": "3girls",
     "1man": "1boy", "1male": "1boy", "2men": "2boys", "3men": "3boys",
     "low_resolution": "lowres", "high_resolution": "highres", "absurd_resolution": "absurdres",
+    "from_bottom": "from_below", "looking_at_you": "looking_at_viewer",
 }
 
 
