@@ -496,3 +496,20 @@ def test_a_comfyui_workflow_is_its_text_encoders_prompts():
                     {"id": 3, "type": "KSampler", "widgets_values": [1, "fixed", 20, 7, "euler", "normal", 1]}]}
     doc = split_document(json.dumps(ui))
     assert [(s.role, s.text) for s in doc.segments] == [("positive", "1girl, smiel"), ("negative", "lowres")]
+
+
+def test_a_wildcard_file_named_for_negatives_holds_negatives():
+    # unseen_dec2 m19: finasu's negative_quality_tags.txt, lines of negative prompts
+    from promptkit.contain import split_document
+    from pathlib import Path as _Path
+    import json as _json
+
+    rec = next(_json.loads(line) for line in (_Path(__file__).parent / "audit" / "unseen_dec2" / "records.jsonl")
+               .read_text(encoding="utf-8").splitlines() if "negative_quality_tags.txt" in line)
+    path = rec["source"].split(":", 1)[1].rsplit("@", 1)[0]
+    doc = split_document(rec["prompt"], container="wildcard-file", path=path)
+    assert doc.segments and all(s.role == "negative" for s in doc.segments)
+    assert {s.role for s in split_document("long hair\n", container="wildcard-file", path="negligee.txt").segments} \
+        == {"option"}
+    yaml = split_document("hair:\n  - long hair\nneg:\n  - lowres\n", container="wildcard-file", path="w.yaml")
+    assert [(s.label, s.role) for s in yaml.segments] == [("hair/0", "option"), ("neg/0", "negative")]

@@ -373,8 +373,19 @@ def split_kohya(text: str, negative: bool = False) -> list[Segment]:
     return b.out
 
 
+_NEGATIVE_NAME = re.compile(r"(?:^|[^a-z])(?:neg|negatives?)(?:[^a-z]|$)", re.IGNORECASE)
+
+
+def names_negatives(name: str) -> bool:
+    """A wildcard file or key named for negative prompts (``negative_quality_tags.txt``, ``neg/hands``): its
+    options go into the negative field, so they are read as negatives."""
+    return _NEGATIVE_NAME.search(name) is not None
+
+
 def split_wildcards(text: str, negative: bool = False, path: str | None = None) -> list[Segment]:
     b = _Builder(text, "wildcard-file")
+    if path and names_negatives(re.split(r"[\\/]", path)[-1].rsplit(".", 1)[0]):
+        negative = True
     role = NEGATIVE if negative else OPTION
     suffix = (path or "").lower().rsplit(".", 1)[-1] if path and "." in path else ""
     stripped = text.lstrip()
@@ -391,8 +402,9 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
             quoting = "json" if offsets is not None or text[s - 1:s] == '"' else "yaml-plain"
             if s > 0 and text[s - 1] == "'":
                 quoting = "yaml-single"
-            b.add(Segment(s, value, role, "wildcard-file", offsets=offsets, quoting=quoting,
-                          label="/".join(str(k) for k in keys)))
+            label = "/".join(str(k) for k in keys)
+            b.add(Segment(s, value, NEGATIVE if names_negatives(label) else role, "wildcard-file", offsets=offsets,
+                          quoting=quoting, label=label))
         return b.out
     for number, (s, e) in enumerate(_lines(text), 1):
         line = text[s:e]
