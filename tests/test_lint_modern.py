@@ -696,6 +696,23 @@ def test_a_stray_quote_stuck_to_a_tag():
 
 
 def test_everyday_camera_words():
-    # unseen_dec4 m1 'from bottom' and m27 'looking at you' (both judges)
+    # unseen_dec4 m27 'looking at you' (both judges); their 'from bottom' stays quiet: Animagine 3.1's own card
+    # example writes it (test_lint_cards)
     found = lint_prompt("1girl, from bottom, looking at you", "illustrious-xl").diagnostics
-    assert [d.suggestions for d in found if d.code == "PK201"] == [["from below"], ["looking at viewer"]]
+    assert [d.suggestions for d in found if d.code == "PK201"] == [["looking at viewer"]]
+
+
+def test_another_lines_graded_words_are_its_pseudo_tags():
+    # unseen_dec4 m5/m6/m7/m33 (both judges): NoobAI's 'worst aesthetic' in Illustrious negatives; unseen_dec
+    # m124/m125/m127 (both): Animagine 4.0's 'low score, bad score, average score' in NoobAI/Illustrious negatives
+    negative = _fourth_unseen(5)["negative_prompt"]
+    found = [negative[d.start:d.end] for d in lint_prompt(negative, "illustrious-xl", dialect="comfy",
+                                                             negative=True).diagnostics if d.code == "PK301"]
+    assert found == ["worst aesthetic"]
+    assert "PK301" not in lint_prompt(negative, "noobai-xl-eps", dialect="comfy", negative=True).codes()
+    scores = lint_prompt("lowres, low score, bad score, average score", "noobai-xl-eps", negative=True).diagnostics
+    assert [d.code for d in scores] == ["PK301"] * 3
+    # plain words several lines use stay quiet: 'very aesthetic', 'bad quality', 'ultra-detailed'
+    assert "PK301" not in lint_prompt("1girl, very aesthetic, ultra-detailed, bad quality", "illustrious-xl").codes()
+    high, = [d for d in lint_prompt("1girl, high score", "animagine-xl-3.1").diagnostics if d.code == "PK301"]
+    assert "of Animagine XL 4.0;" in high.message     # the sibling model, not 'the animagine family'

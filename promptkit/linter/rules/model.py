@@ -17,18 +17,40 @@ from ..vocabulary import is_template_field
 
 
 @functools.cache
-def ladder_owners() -> dict[str, list[tuple[str, str]]]:
-    """Every bundled profile's ladder tags: name -> [(family, ladder)]."""
+def ladder_owners() -> dict[str, list[tuple[str, str, str]]]:
+    """Every bundled profile's ladder tags: name -> [(family, ladder, the first such profile's title)]."""
     from ...profiles import all_profiles
 
-    owners: dict[str, list[tuple[str, str]]] = {}
+    owners: dict[str, list[tuple[str, str, str]]] = {}
     for profile in all_profiles():
         for ladder, tags in profile.ladders.items():
             for tag in tags:
-                entry = (profile.family or profile.id, ladder)
-                if entry not in owners.setdefault(lookup_key(tag), []):
-                    owners[lookup_key(tag)].append(entry)
+                entries = owners.setdefault(lookup_key(tag), [])
+                if not any(e[:2] == (profile.family or profile.id, ladder) for e in entries):
+                    entries.append((profile.family or profile.id, ladder, profile.title))
     return owners
+
+
+@functools.cache
+def model_lines() -> dict[str, frozenset[str]]:
+    """Every bundled ladder tag: name -> the profiles that introduced it (a profile whose parent profile has the
+    tag in the same ladder inherited it): ``worst aesthetic`` -> {noobai-xl-eps}; ``very aesthetic`` ->
+    {animagine-xl-3.1, sotediffusion-wuerstchen3}, ``bad quality`` -> several."""
+    from ...profiles import all_profiles
+
+    profiles = {p.id: p for p in all_profiles()}
+    lines: dict[str, set[str]] = {}
+    for profile in profiles.values():
+        for ladder, tags in profile.ladders.items():
+            for tag in tags:
+                root = profile
+                while True:
+                    parent = profiles.get(root.extends or "")
+                    if parent is None or tag not in parent.ladders.get(ladder, ()):
+                        break
+                    root = parent
+                lines.setdefault(lookup_key(tag), set()).add(root.id)
+    return {name: frozenset(ids) for name, ids in lines.items()}
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,8 +68,9 @@ class ForeignLadderTag(Rule):
     Why: these pseudo-tags only mean something to the model trained with them. ``score_9`` is Pony's,
     ``very awa`` NoobAI's, ``year 2024`` Illustrious'; elsewhere they are noise. Only pseudo-tags are
     reported (not plain English such as ``bad quality`` or ``very aesthetic``, which any text encoder reads
-    and many merges use), in prompts of tag profiles; in negative prompts only the underscored ones
-    (``score_4``, ``source_pony``).
+    and several model lines use; English words that only one model line's ladder has, such as NoobAI's
+    ``worst aesthetic`` or Animagine 4.0's ``high score``, are its pseudo-tags all the same), in prompts of tag
+    profiles; in negative prompts not a one-word tag.
 
     A score-trained model (Pony V6) is told once when a prompt asks for quality only in other families' words
     (``masterpiece, best quality`` and no ``score_N`` tag).
@@ -78,19 +101,22 @@ class ForeignLadderTag(Rule):
                 owner = owners.get(tag.name + "_up")  # "score_4": Pony's negative idiom, a Pony tag all the same
             if owner is None:
                 continue
-            if all_words(tag.name) and tag.name not in underscored_pseudo_tags():
-                continue  # "bad quality", "very aesthetic": plain words every text encoder reads (not source_anime)
+            if all_words(tag.name) and tag.name not in underscored_pseudo_tags() and \
+                    not (_GRADED_WORDS.fullmatch(tag.name) and len(model_lines()[tag.name]) == 1):
+                continue  # "bad quality", "very aesthetic": plain words many models read (not "worst aesthetic")
             if ctx.negative and "_" not in tag.name.strip("_"):
-                continue  # a negative's "worst aesthetic", "year 2014": words; only score_4 and source_pony are noise
-            family, ladder = owner[0]
+                continue  # a one-word tag in a negative
+            family, ladder, title = next((o for o in owner if o[0] != profile.family), owner[0])
+            whose = f"of the {family} family" if family != profile.family else f"of {title}"
             ours = profile.ladders.get(ladder)
             if ctx.negative:  # the profile's own words for what a negative pushes away, never its best tags
                 wanted = {lookup_key(t) for t in ours or ()}
                 ours = [t.strip() for t in (profile.presets.negative or "").split(",") if lookup_key(t) in wanted]
             hint = [", ".join(ours[:3])] if ours else []
             kind = "special" if ladder == "custom" else ladder  # Pony's source_* tags are its "custom" ladder
-            yield self.diagnostic(f"{quote(tag.text)} is a {kind} tag of the {family} family; {profile.title} was "
-                                  "not trained with it", tag.start, tag.end, suggestions=hint)
+            article = "an" if kind[0] in "aeiou" else "a"
+            yield self.diagnostic(f"{quote(tag.text)} is {article} {kind} tag {whose}; {profile.title} was not trained "
+                                  "with it", tag.start, tag.end, suggestions=hint)
 
     def _quality_words_for_scores(self, ctx: LintContext) -> Iterable[Diagnostic]:
         """A score-trained model (Pony V6) prompted with another family's quality tags and none of its own
@@ -126,6 +152,9 @@ def _asked_quality() -> frozenset[str]:
     return frozenset(out)
 
 
+#: a grade of a score or an aesthetic (``worst aesthetic``, ``average score``): no description of an image in
+#: English, a model line's pseudo-tag when only that line's ladder has it
+_GRADED_WORDS = re.compile(r"[a-z]+_(?:aesthetic|score)")
 _DIGITS = re.compile(r"\d")
 _BARE_SCORE = re.compile(r"score_[1-9]")
 

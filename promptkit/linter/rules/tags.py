@@ -176,12 +176,12 @@ def real_words(name: str) -> bool:
 
 
 #: everyday words for a few tags everybody means, that no one-edit search finds: a count in words for people
-#: (Danbooru counts ``girl``/``boy``), the resolution meta tags spelled out, and two camera tags in other words
+#: (Danbooru counts ``girl``/``boy``), the resolution meta tags spelled out, and ``looking at you``
 EVERYDAY_SPELLINGS = {
     "1woman": "1girl", "1female": "1girl", "2women": "2girls", "3women": "3girls",
     "1man": "1boy", "1male": "1boy", "2men": "2boys", "3men": "3boys",
     "low_resolution": "lowres", "high_resolution": "highres", "absurd_resolution": "absurdres",
-    "from_bottom": "from_below", "looking_at_you": "looking_at_viewer",
+    "looking_at_you": "looking_at_viewer",  # not "from bottom": Animagine 3.1's own card example writes it
 }
 
 
@@ -617,7 +617,7 @@ class AliasTag(Rule):
                 alias = aliased[key] = _aliased(ctx, tag)
             if not alias or tag.index in pieces:
                 continue
-            renamed = ctx.db.rename(tag.name)
+            renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag)
             if renamed is None or _only_hyphens(tag.name, renamed.name):
                 continue  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
             if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
@@ -629,6 +629,13 @@ class AliasTag(Rule):
             yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
                                   tag.start, tag.end, suggestions=[new],
                                   fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+
+def _everyday_alias(ctx: LintContext, tag):
+    """The tag an everyday spelling means, where a source keeps that spelling as its alias (e621's
+    ``looking_at_you`` -> ``looking_at_viewer``): a rename in all but the words."""
+    info = ctx.info(tag)
+    return info if info is not None and EVERYDAY_SPELLINGS.get(tag.name) == info.name else None
 
 
 def _only_hyphens(alias: str, target: str) -> bool:
