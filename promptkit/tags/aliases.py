@@ -36,8 +36,6 @@ def _same_word(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if long_ in (short + "s", short + "es") or (short.endswith("y") and long_ == short[:-1] + "ies"):
         return True  # plural
-    if len(short) >= 4 and long_ in (short + "ing", short[:-1] + "ing"):
-        return True  # blush / blushing, smile / smiling
     if len(short) >= 4 and OSA.distance(a, b) <= 1:
         return True  # grey / gray, colour / color
     if len(short) >= 5 and OSA.normalized_similarity(a, b) >= 0.7 and a[0] == b[0]:

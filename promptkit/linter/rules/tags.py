@@ -617,7 +617,7 @@ class AliasTag(Rule):
                 alias = aliased[key] = _aliased(ctx, tag)
             if not alias or tag.index in pieces:
                 continue
-            renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag)
+            renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag) or _ing_form(ctx, tag)
             if renamed is None or _only_hyphens(tag.name, renamed.name):
                 continue  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
             if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
@@ -636,6 +636,21 @@ def _everyday_alias(ctx: LintContext, tag):
     ``looking_at_you`` -> ``looking_at_viewer``): a rename in all but the words."""
     info = ctx.info(tag)
     return info if info is not None and EVERYDAY_SPELLINGS.get(tag.name) == info.name else None
+
+
+def _ing_form(ctx: LintContext, tag):
+    """The tag an alias in a word's -ing form stands for (``blushing`` -> ``blush``, ``smiling`` -> ``smile``): a
+    rename of the word, though not a respelling :func:`~promptkit.tags.aliases.is_rename` counts (known_anywhere
+    keeps such a site's alias a word of its own)."""
+    info = ctx.info(tag)
+    if info is None or info.matched != "alias" or not info.listed:
+        return None
+    a, b = tag.name.split("_"), info.name.split("_")
+    if len(a) != len(b) or sum(x != y for x, y in zip(a, b)) != 1:
+        return None
+    x, y = next((x, y) for x, y in zip(a, b) if x != y)
+    short, long_ = sorted((x, y), key=len)
+    return info if len(short) >= 4 and long_ in (short + "ing", short[:-1] + "ing") else None
 
 
 def _only_hyphens(alias: str, target: str) -> bool:
