@@ -1053,30 +1053,22 @@ class TagStyle(Rule):
         if ctx.negative:
             return  # a negative prompt pushes away from what it says; the spelling style makes no difference
         profile = ctx.profile
-        keep = set(profile.keep_underscores)
         restyled = []
         pieces = construct_tags(ctx)
-        kaomoji_in = ctx.table("kaomoji_in")  # raw -> it holds a kaomoji (43 substring searches, once a spelling)
+        verdicts = ctx.table("tag_style")  # spelling -> what this rule makes of it (most tags: one look-up)
         for tag in ctx.tags:
-            raw = tag.raw
-            if tag.index in pieces:
+            key = (tag.raw, tag.text, tag.name, tag.namespace)
+            verdict = verdicts.get(key, _UNSEEN)
+            if verdict is _UNSEEN:
+                verdict = verdicts[key] = _style_verdict(ctx, tag)
+            if verdict is None or tag.index in pieces:
                 continue
-            if tag.name in keep:
-                if " " in raw:
-                    fixed = raw.replace(" ", "_")
-                    yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
-                                          fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
-                continue
-            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
-                has_kaomoji = kaomoji_in.get(raw)
-                if has_kaomoji is None:
-                    has_kaomoji = kaomoji_in[raw] = any(k in raw for k in KAOMOJI)
-                if has_kaomoji or ctx.not_a_tag(tag):
-                    continue
-                if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
-                    restyled.append((tag, raw.replace("_", " ")))
-            elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
-                restyled.append((tag, raw.replace(" ", "_")))
+            keeps, fixed = verdict
+            if keeps:
+                yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
+                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+            else:
+                restyled.append((tag, fixed))
         if restyled:
             first = restyled[0][0]
             style = "spaces" if profile.tag_style == "spaces" else "underscores"
@@ -1085,6 +1077,27 @@ class TagStyle(Rule):
                                   first.start, first.end,
                                   fix=self.fix(f"write {len(restyled)} tag(s) with {style}",
                                                *(Edit(t.start, t.end, new) for t, new in restyled)))
+
+
+_UNSEEN = object()
+
+
+def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
+    """PK208's verdict on one spelling in a positive prompt: (True, fixed) for a pseudo-tag written without its
+    underscores, (False, restyled) for a tag written against the profile's style, None for nothing to say. It
+    reads the spelling, the profile and the database only, so the run memo keeps it."""
+    profile = ctx.profile
+    raw = tag.raw
+    if tag.name in profile.keep_underscores:
+        return (True, raw.replace(" ", "_")) if " " in raw else None
+    if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
+        if any(k in raw for k in KAOMOJI) or ctx.not_a_tag(tag):
+            return None
+        if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+            return False, raw.replace("_", " ")
+    elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
+        return False, raw.replace(" ", "_")
+    return None
 
 
 _PREFIX = re.compile(r"^([a-z]{2,12}):(?!\s)")
