@@ -9,7 +9,8 @@ from typing import Iterable, Sequence
 from ..syntax import parse
 from .diagnostics import Diagnostic, Edit, Severity, apply_edits
 from .registry import select_rules
-from .rule import LintContext
+from .rule import LintContext, TagRule
+from .tag_pass import tag_pass
 
 DEFAULT_PROFILE = "sdxl-base"
 
@@ -125,8 +126,14 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     omitted: dict[tuple[str, str], int] = {}
     rules_run = _instances(tuple(rules), db is not None)
     if max_per_rule is None:
+        tag_rules = []
         for rule in rules_run:
-            found.extend(rule.check(ctx))
+            if isinstance(rule, TagRule):
+                tag_rules.append(rule)  # judged once per spelling, all together (tag_pass)
+            else:
+                found.extend(rule.check(ctx))
+        if tag_rules:
+            found.extend(tag_pass(ctx, tag_rules))
     else:
         for rule in rules_run:
             findings = iter(rule.check(ctx))

@@ -267,6 +267,40 @@ class Rule:
         return Fix(description, tuple(edits), is_safe)
 
 
+class TagRule(Rule):
+    """A rule that judges each tag by its spelling alone: what it finds on a tag depends only on the tag's
+    ``raw``, ``text``, ``name`` and ``namespace``, on the run memo's key (profile, database, embeddings) and on the
+    prompt's dialect and negative flag, never on the tag's place, weight or neighbours.
+
+    Captions repeat the same few thousand spellings, so the engine asks :meth:`check_tag` once per spelling and
+    keeps the findings, relative to the tag's start, for every later prompt (:mod:`promptkit.linter.tag_pass`):
+    a tag nothing is wrong with then costs one look-up for all such rules together. What does depend on the
+    prompt goes into :meth:`applies` (the prompt as a whole) and :meth:`keep` (the tag in its prompt), which are
+    asked per prompt.
+    """
+
+    def applies(self, ctx: LintContext) -> bool:
+        """The rule runs on this prompt; it may read the profile, the dialect and the negative flag only."""
+        return True
+
+    def check_tag(self, ctx: LintContext, tag: Tag) -> Iterable[Diagnostic]:  # pragma: no cover - abstract
+        """The findings on one tag, spans from ``tag.start``: they may read the tag's spelling only."""
+        raise NotImplementedError
+
+    def keep(self, ctx: LintContext, tag: Tag) -> bool:
+        """The findings of :meth:`check_tag` stand for this tag in its prompt (asked only when there are some)."""
+        return True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        """The rule on its own (``fix``, ``max_per_rule``): the same findings as the engine's shared tag pass."""
+        if not self.applies(ctx):
+            return
+        for tag in ctx.tags:
+            found = list(self.check_tag(ctx, tag))
+            if found and self.keep(ctx, tag):
+                yield from found
+
+
 def quote(text: str, limit: int = 60) -> str:
     """``repr`` of a piece of the prompt for a message, shortened: findings on huge prompts stay short."""
     if len(text) > limit:

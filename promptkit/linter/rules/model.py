@@ -12,7 +12,7 @@ from ...syntax.normalize import lookup_key
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
-from ..rule import LintContext, Rule, quote
+from ..rule import LintContext, Rule, TagRule, quote
 from ..vocabulary import is_template_field
 
 
@@ -213,7 +213,7 @@ SD15_EMBEDDINGS = frozenset({
 })
 
 
-class EmbeddingForAnotherModel(Rule):
+class EmbeddingForAnotherModel(TagRule):
     """A textual inversion made for SD 1.5 (``EasyNegative``, ``badhandv4``) in a prompt for an SDXL-family
     model.
 
@@ -230,23 +230,19 @@ class EmbeddingForAnotherModel(Rule):
     category = "model"
     severity = Severity.WARNING
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if not ctx.profile.architecture.startswith("sdxl"):
+    def applies(self, ctx: LintContext) -> bool:
+        return ctx.profile.architecture.startswith("sdxl")
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        if tag.namespace and tag.namespace != "embedding":
             return
         from ..vocabulary import embedding_key
 
-        sd15 = ctx.table("sd15_embedding")  # name -> an SD 1.5 embedding's (a regex substitution, once a spelling)
-        for tag in ctx.tags:
-            if tag.namespace and tag.namespace != "embedding":
-                continue
-            name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
-            found = sd15.get(name)
-            if found is None:
-                found = sd15[name] = embedding_key(name) in SD15_EMBEDDINGS
-            if found:
-                yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
-                                      f"on {ctx.profile.title} and the model reads the name as words",
-                                      tag.start, tag.end)
+        name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
+        if embedding_key(name) in SD15_EMBEDDINGS:
+            yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
+                                  f"on {ctx.profile.title} and the model reads the name as words",
+                                  tag.start, tag.end)
 
 
 class MissingQualityTags(Rule):

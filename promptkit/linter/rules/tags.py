@@ -15,7 +15,7 @@ from ...tags.sources import TagCategory
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..known import known_anywhere  # some bundled source knows a spelling (e621 not opened for it)
 from ..known import name_words as _name_words
-from ..rule import LintContext, Rule, quote
+from ..rule import LintContext, Rule, TagRule, quote
 
 
 def spelled(ctx: LintContext, name: str, like: str = "") -> str:
@@ -552,7 +552,7 @@ class NotInVocabulary(Rule):
                                   suggestions=names)
 
 
-class AliasTag(Rule):
+class AliasTag(TagRule):
     """A tag written in a spelling its source has renamed: split, joined or hyphenated wrongly.
 
     Why: the sites keep the misspellings people type as aliases of the real tag; the model was trained on
@@ -573,28 +573,24 @@ class AliasTag(Rule):
     needs_db = True
     respellings = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
         from ...tags.aliases import is_respelling
 
-        pieces = construct_tags(ctx)
-        aliased = ctx.table("aliased")  # spelling -> a bare tag the database knows as an alias (most are not)
-        for tag in ctx.tags:
-            key = (tag.name, tag.text, tag.namespace)
-            alias = aliased.get(key)
-            if alias is None:
-                alias = aliased[key] = _aliased(ctx, tag)
-            if not alias or tag.index in pieces:
-                continue
-            renamed = ctx.db.rename(tag.name)
-            if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
-                continue
-            if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
-                continue  # natural-language models read words: "line art" reads fine, "pony tail" does not
-            new = spelled(ctx, renamed.name, tag.raw)
-            stray = tag.raw[len(tag.raw.rstrip(":")):] if not tag.name.endswith(":") else ""  # "(x::1.2)" keeps it
-            yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
-                                  tag.start, tag.end, suggestions=[new],
-                                  fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+        if not _aliased(ctx, tag):  # a bare tag the database knows as an alias (most are not)
+            return
+        renamed = ctx.db.rename(tag.name)
+        if renamed is None or is_respelling(tag.name, renamed.name) is not self.respellings:
+            return
+        if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
+            return  # natural-language models read words: "line art" reads fine, "pony tail" does not
+        new = spelled(ctx, renamed.name, tag.raw)
+        stray = tag.raw[len(tag.raw.rstrip(":")):] if not tag.name.endswith(":") else ""  # "(x::1.2)" keeps it
+        yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
+                              tag.start, tag.end, suggestions=[new],
+                              fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+    def keep(self, ctx: LintContext, tag) -> bool:
+        return tag.index not in construct_tags(ctx)  # a piece of an unescaped "name (series)": PK206's
 
 
 def _aliased(ctx: LintContext, tag) -> bool:
@@ -1170,7 +1166,7 @@ class EmptyNamespace(Rule):
 _NEGATION = re.compile(r"(?:no|not|without|never)[ _]+([^\W\d_][\w ]*)", re.I)
 
 
-class NegationInPositive(Rule):
+class NegationInPositive(TagRule):
     """A negated phrase in a positive prompt that is no tag: ``not holding anything``, ``no pattern in eyes``.
 
     Why: CLIP does not read negation; ``no pattern in eyes`` puts *pattern in eyes* into the image. The tags that
@@ -1187,17 +1183,17 @@ class NegationInPositive(Rule):
     severity = Severity.WARNING
     needs_db = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.negative or ctx.profile.natural_language:
+    def applies(self, ctx: LintContext) -> bool:
+        return not ctx.negative and not ctx.profile.natural_language
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        m = _NEGATION.fullmatch(tag.text.strip())
+        if m is None or tag.namespace or ctx.known(tag):
             return
-        for tag in ctx.tags:
-            m = _NEGATION.fullmatch(tag.text.strip())
-            if m is None or tag.namespace or ctx.known(tag):
-                continue
-            what = m.group(1).strip()
-            yield self.diagnostic(f"{quote(tag.text.strip())}: the text encoder does not read the negation and "
-                                  f"draws {what!r}; put it in the negative prompt", tag.start, tag.end,
-                                  suggestions=[f"{what} (in the negative prompt)"])
+        what = m.group(1).strip()
+        yield self.diagnostic(f"{quote(tag.text.strip())}: the text encoder does not read the negation and "
+                              f"draws {what!r}; put it in the negative prompt", tag.start, tag.end,
+                              suggestions=[f"{what} (in the negative prompt)"])
 
 
 class MissingComma(Rule):
@@ -1344,7 +1340,7 @@ def _qualified(ctx: LintContext, tag) -> str | None:
     return None
 
 
-class UnqualifiedCharacter(Rule):
+class UnqualifiedCharacter(TagRule):
     """A character written without the series qualifier its Danbooru tag carries.
 
     Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``, ``makima_(chainsaw_man)``);
@@ -1368,20 +1364,22 @@ class UnqualifiedCharacter(Rule):
     fix_safety = "unsafe"
     needs_db = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.negative or (not ctx.profile.series and not danbooru_captions(ctx.profile)):
+    def applies(self, ctx: LintContext) -> bool:
+        return not ctx.negative and (bool(ctx.profile.series) or danbooru_captions(ctx.profile))
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        name = qualified_character(ctx, tag)
+        if name is None:
             return
-        pieces = construct_tags(ctx)
-        for tag in ctx.tags:
-            if tag.index in pieces:
-                continue
-            name = qualified_character(ctx, tag)
-            if name is None or ctx.bare_character(tag) is not None:
-                continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
-            fixed = spelled(ctx, name, tag.raw)
-            yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
-                                  tag.start, tag.end, suggestions=[fixed],
-                                  fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+        fixed = spelled(ctx, name, tag.raw)
+        yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
+                              tag.start, tag.end, suggestions=[fixed],
+                              fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+    def keep(self, ctx: LintContext, tag) -> bool:
+        # not a piece of an unescaped "name (series)" (PK206's), nor Animagine's convention: the bare name with
+        # its series beside it (`kazusa, blue archive`)
+        return tag.index not in construct_tags(ctx) and ctx.bare_character(tag) is None
 
 
 class CharacterNameOrder(Rule):
