@@ -137,21 +137,27 @@ class ChunkPlan:
 
 
 def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
-    """Merged (text, weight, source offset per character) fragments; None marks a BREAK."""
+    """Merged (text, weight, source offset per character) fragments; None marks a BREAK.
+
+    A fragment whose characters sit side by side in the source (most: a run of tags between two weighted groups)
+    gets a ``range`` of offsets, not an array of them, so that its tokens' spans are its own plus one number."""
     if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
         return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
     leaves = prompt.leaf_weights()
-    out: list[tuple[str, float, list[int]] | None] = []
+    out: list[tuple[str, float, array | range] | None] = []
     text_parts: list[str] = []
     offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
+    first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
     current: float | None = None
 
     def flush() -> None:
-        nonlocal current, offsets
+        nonlocal current, offsets, first, after
         if text_parts:
-            out.append(("".join(text_parts), current if current is not None else 1.0, offsets))
+            spans = range(first, after) if first != -1 else offsets
+            out.append(("".join(text_parts), current if current is not None else 1.0, spans))
             offsets = array("q")
         text_parts.clear()
+        first = after = -1
         current = None
 
     for node, weight in leaves:
@@ -183,11 +189,20 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
         if current is not None and weight != current:
             flush()
         current = weight
-        text_parts.append(value)
-        if type(node) is Text and node.kind == Text.PLAIN:
-            offsets.extend(range(base, base + len(value)))
+        side_by_side = type(node) is Text and node.kind == Text.PLAIN or len(value) == 1
+        if side_by_side and (not text_parts or (first != -1 and base == after)):
+            if not text_parts:
+                first = base
+            after = base + len(value)  # still one run of the source: no array yet
         else:
-            offsets.extend([base] * len(value))
+            if first != -1:  # the run ends here: its offsets so far become the array
+                offsets.extend(range(first, after))
+                first = after = -1
+            if type(node) is Text and node.kind == Text.PLAIN:
+                offsets.extend(range(base, base + len(value)))
+            else:
+                offsets.extend([base] * len(value))
+        text_parts.append(value)
     flush()
     return out
 
@@ -245,11 +260,18 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         encode_run = bpe.encode_run
         parts = lowered.split(", ")
         last, base = len(parts) - 1, 0
+        # a fragment that is one run of the source maps a run's offsets by adding a number (at C speed)
+        shift = offsets.start if type(offsets) is range else None
         for k, part in enumerate(parts):
             run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
             ids.extend(run_ids)
-            starts.extend([offsets[base + s] for s in run_starts])
-            ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
+            if shift is not None:
+                add = (shift + base).__add__
+                starts.extend(map(add, run_starts))
+                ends.extend(map(add, run_ends))
+            else:
+                starts.extend([offsets[base + s] for s in run_starts])
+                ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
             base += len(part) + 2
         del lowered, offsets
         position = 0
