@@ -425,9 +425,9 @@ class TagCutByChunk(Rule):
         reported = set()
         for i in range(len(plan.chunks) - 1):
             before, after = plan.chunks[i], plan.chunks[i + 1]
-            if before.forced or not before.starts or not after.starts:
+            if before.forced or not before.token_ids or not after.token_ids:
                 continue  # BREAK ends a chunk between tags
-            last_start, first_start = before.starts[-1], after.starts[0]
+            last_start, first_start = before.start_of(-1), after.start_of(0)  # two spans, not the columns
             # a tag is cut when the last token of one chunk and the first of the next both start inside it:
             # tags do not overlap, so only the last tag that starts at or before that token can. A CLIP word
             # that spans several tags (a run of symbols such as ",.,.") starts inside none of them.
@@ -441,8 +441,8 @@ class TagCutByChunk(Rule):
                     # placeholder ({prompt}, {{MOOD_TAGS}}) is replaced before anything is cut
                 reported.add(j)
                 last_chunk = i + 1
-                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].starts and \
-                        plan.chunks[last_chunk + 1].starts[0] < tag.end:
+                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].token_ids and \
+                        plan.chunks[last_chunk + 1].start_of(0) < tag.end:
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])
