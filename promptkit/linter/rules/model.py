@@ -344,7 +344,8 @@ class RatingConflict(Rule):
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        ratings = [t for t in ctx.tags if t.branch is None and ctx.profile.ladder_of(t.name) == "rating"]
+        ladder_of = ctx.profile.ladder_of
+        ratings = [t for t in ctx.tags if t.branch is None and ladder_of(t.name) == "rating"]
         names = {t.name for t in ratings}
         if len(names) > 1:
             later = ratings[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from bisect import bisect_left, bisect_right
 from typing import Iterable
 
@@ -704,7 +705,7 @@ class DuplicateTag(Rule):
         pieces = construct_tags(ctx)
         text = ctx.text
         lettered = ctx.table("lettered")  # name -> it has a letter (names repeat across a run)
-        for tag in ctx.tags:
+        for tag in _repeated(ctx.tags):
             name = tag.name
             has_letter = lettered.get(name)
             if has_letter is None:
@@ -750,6 +751,16 @@ class DuplicateTag(Rule):
 
 
 _JOINING_WORDS = frozenset({"and", "or", "with", "of", "the", "a", "an", "in", "on", "at", "to", "by", "for"})
+
+
+def _repeated(tags: list) -> list:
+    """The tags whose qualified name another tag of the prompt has too, in order: the only ones that can be
+    copies of each other (a copy's key holds its qualified name); most tags occur once."""
+    names = [t.qualified_name for t in tags]
+    if len(set(names)) == len(names):
+        return []
+    count = Counter(names)
+    return [t for t, name in zip(tags, names) if count[name] > 1]
 
 
 def _dual_spelling(a, b) -> bool:
@@ -800,7 +811,10 @@ class ConflictingCount(Rule):
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        top = [t for t in ctx.tags if t.branch is None]
+        tags = ctx.tags
+        if not any(t.name == "solo" or t.name == "no_humans" for t in tags):
+            return  # only these two are ever reported (most captions have neither)
+        top = [t for t in tags if t.branch is None]
         per_kind: dict[str, int] = {}
         counted: dict[str, object] = {}
         for tag in top:
