@@ -70,16 +70,13 @@ class MisspelledName(Rule):
     needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        memo = ctx.table("famous_typos")
+        verdicts = ctx.table("famous_verdicts")  # spelling -> its candidate names (most: none), kept for the run
         inside = _covered(ctx)
         for tag in ctx.tags:
-            if tag.namespace and tag.namespace not in ("artist", "by"):
-                continue
-            if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
-                continue
-            per_word = memo.get(tag.raw)
+            key = (tag.raw, tag.name, tag.namespace)
+            per_word = verdicts.get(key)
             if per_word is None:
-                per_word = memo[tag.raw] = _name_typos(tag.raw)
+                per_word = verdicts[key] = _candidates(ctx, tag)
             for candidates in per_word:
                 for s, e, name in candidates:  # the first one outside a PK201 typo
                     start, end = tag.start + s, tag.start + e
@@ -90,6 +87,20 @@ class MisspelledName(Rule):
                                           f"{name!r}", start, end, suggestions=[fixed],
                                           fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
                     break
+
+
+def _candidates(ctx: LintContext, tag) -> list[list[tuple[int, int, str]]]:
+    """:func:`_name_typos` of a tag that may misspell a name: not under another namespace than ``artist:`` or
+    ``by:``, not a famous name's word, not a tag. Reads the spelling, the profile and the database only."""
+    if tag.namespace and tag.namespace not in ("artist", "by"):
+        return []
+    if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
+        return []
+    memo = ctx.table("famous_typos")
+    per_word = memo.get(tag.raw)
+    if per_word is None:
+        per_word = memo[tag.raw] = _name_typos(tag.raw)
+    return per_word
 
 
 def _name_typos(raw: str) -> list[list[tuple[int, int, str]]]:

@@ -339,6 +339,7 @@ _SQUARE_GROUP = re.compile(r"(?<!\\)(\[+)([^\[\]:|]+)(\]+)")  # "[abstract]", "[
 _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
+_AFTER_GROUP = re.compile(r"\)[-+.\d]")  # where either of the two above can follow a round group's ')'
 _ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
 _PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np|cursor)\s*$", re.I)  # {cursor}: Krita's, PromptChain's
 _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
@@ -416,15 +417,16 @@ class DialectMismatch(Rule):
         text = ctx.text
         if dialect in ("a1111", "comfy"):
             yield from self._braces(ctx, text, dialect)
-            # compel's signs are '+' and '-', its number weights follow a ')': a prompt without them skips the walks
-            signs = "+" in text or "-" in text  # plain text nodes are slices of the text
+            # compel's signs are '+' and '--' (a lone '-' only right after a group), its number weights follow a ')':
+            # a prompt without them skips the walks (plain text nodes are slices of the text)
+            signs = "+" in text or "--" in text
             for node in ctx.nodes if signs else ():
                 if type(node) is Text and node.kind == Text.PLAIN:
                     for m in _COMPEL_SIGNS.finditer(node.value):
                         yield self.diagnostic(f"compel's {m.group()!r} is plain text in {dialect}",
                                               node.start + m.start(), node.start + m.end(),
                                               suggestions=["write (word:1.1) instead"])
-            closed = ")" in text  # a sign or number after a closed round group
+            closed = _AFTER_GROUP.search(text) is not None  # a sign or number right after a closed round group
             for parent in [ctx.prompt.children] + [n.children for n in ctx.nodes if type(n) is Group] if closed else ():
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \
