@@ -869,12 +869,16 @@ class ConflictingTags(Rule):
         if ctx.negative:
             return
         seen: dict[str, object] = {}
+        paired = ctx.table("paired")  # name -> the name of CONFLICTING_PAIRS it is written for, or "" (most)
         for tag in ctx.tags:
             if tag.branch is not None or tag.namespace or tag.weight != 1.0:
                 continue  # "(cowboy shot:0.7), close-up": a weighted one is a blend on purpose
-            info = ctx.info(tag)
-            name = info.name if info is not None else tag.name
-            if name not in _IN_PAIRS or name in seen:
+            name = paired.get(tag.name)
+            if name is None:
+                info = ctx.info(tag)
+                name = info.name if info is not None else tag.name
+                name = paired[tag.name] = name if name in _IN_PAIRS else ""
+            if not name or name in seen:
                 continue
             for other, earlier in seen.items():
                 if frozenset((name, other)) in CONFLICTING_PAIRS:
