@@ -697,7 +697,12 @@ class DuplicateTag(Rule):
     fix_safety = "unsafe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+        repeated = _repeated(ctx.tags)
+        if not repeated:
+            return []
+        # a plain caption (no syntax) holds no AND and no BREAK: its tree need not be built to know it
+        bounds = [] if ctx.prompt.plain_caption else \
+            [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
         # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
         # occur once in a big caption.
@@ -705,7 +710,7 @@ class DuplicateTag(Rule):
         pieces = construct_tags(ctx)
         text = ctx.text
         lettered = ctx.table("lettered")  # name -> it has a letter (names repeat across a run)
-        for tag in _repeated(ctx.tags):
+        for tag in repeated:
             name = tag.name
             has_letter = lettered.get(name)
             if has_letter is None:
