@@ -50,8 +50,7 @@ class LintContext:
         self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
         self._tables: dict[str, dict] = {}
-        self._known: list | None = None  # per tag index: known() once asked
-        self._known_spellings: dict | None = None
+        self._known: list[bool] | None = None  # per tag index: known(), worked out for all tags once asked
         self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
@@ -122,27 +121,38 @@ class LintContext:
         a wildcard, a placeholder, a kaomoji...)."""
         known = self._known
         if known is None:
-            known = self._known = [None] * len(self.prompt.tags)
-        found = known[tag.index]
-        if found is None:
-            spellings = self._known_spellings
-            if spellings is None:  # (name, text, namespace) -> known: the answer reads the spelling only
-                spellings = self._known_spellings = self.table("known")
+            known = self._known = self._known_tags()
+        return known[tag.index]
+
+    def _known_tags(self) -> list[bool]:
+        """:meth:`known` of every tag, in one pass: the rules ask it of nearly every tag, and nearly every
+        spelling's answer is in the run memo already."""
+        spellings = self.table("known")  # (name, text, namespace) -> known: the answer reads the spelling only
+        vocabulary = self.vocabulary
+        known = [False] * len(self.prompt.tags)
+        for tag in self.tags:
             key = (tag.name, tag.text, tag.namespace)
             found = spellings.get(key)
             if found is None:
-                found = spellings[key] = tag.name in self.vocabulary or self.not_a_tag(tag) or \
-                    self.info(tag) is not None
+                found = spellings[key] = tag.name in vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
             known[tag.index] = found
-        return found
+        return known
 
     @property
     def unresolved(self) -> list[Tag]:
         """The tags neither the profile's vocabulary nor the database knows (in order): where the ladder rules
         look, found once per prompt instead of by each rule's own loop over every tag."""
         if self._unresolved is None:
-            vocabulary, info = self.vocabulary, self.info
-            self._unresolved = [t for t in self.tags if t.name not in vocabulary and info(t) is None]
+            verdicts = self.table("unresolved")  # (name, namespace) -> unresolved: reads the spelling only
+            out = []
+            for tag in self.tags:
+                key = (tag.name, tag.namespace)
+                unresolved = verdicts.get(key)
+                if unresolved is None:
+                    unresolved = verdicts[key] = tag.name not in self.vocabulary and self.info(tag) is None
+                if unresolved:
+                    out.append(tag)
+            self._unresolved = out
         return self._unresolved
 
     def not_a_tag(self, tag: Tag) -> bool:
