@@ -61,7 +61,8 @@ class LintContext:
         where A1111 reads only the second colon as the weight) is not part of its name."""
         if self._tags is None:
             tags = list(self.prompt.tags)
-            for i, tag in enumerate(tags):
+            # (a tag's raw text is a piece of the text: without a ':' in it, no tag ends in a stray one)
+            for i, tag in enumerate(tags) if ":" in self.text else ():
                 name = tag.name
                 if name.endswith(":") and len(name) > 1 and name[-2] not in ":_" and not tag.namespace and \
                         tag.raw.endswith(":"):  # the span keeps the colon: removing the tag removes it too
