@@ -26,12 +26,12 @@ def tag_pass(ctx: LintContext, rules: Sequence[TagRule]) -> list[Diagnostic]:
     active = tuple(rule for rule in rules if rule.applies(ctx))
     if not active:
         return []
-    # one table per set of rules (a selection), entries keyed by what a verdict may read
-    records = ctx.table("tag_pass:" + ",".join(rule.code for rule in active))
-    flags = (ctx.negative, ctx.prompt.dialect)
+    # one table per set of rules (a selection), dialect and negative flag; entries keyed by the spelling
+    name = f"tag_pass:{ctx.prompt.dialect}:{ctx.negative}:{','.join(rule.code for rule in active)}"
+    records = ctx.table(name)
     found: list[Diagnostic] = []
     for tag in ctx.tags:
-        key = (tag.raw, tag.text, tag.name, tag.namespace, flags)
+        key = (tag.raw, tag.text, tag.name, tag.namespace)
         record = records.get(key)
         if record is None:
             record = records[key] = _record(ctx, active, tag)

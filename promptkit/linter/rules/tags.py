@@ -822,8 +822,11 @@ class ConflictingCount(Rule):
         top = [t for t in tags if t.branch is None]
         per_kind: dict[str, int] = {}
         counted: dict[str, object] = {}
+        people_of = ctx.table("people")  # name -> people_in(name): a regex match, once a name
         for tag in top:
-            n = people_in(tag.name)
+            n = people_of.get(tag.name)
+            if n is None:
+                n = people_of[tag.name] = people_in(tag.name)
             if n and tag.name not in counted:
                 counted[tag.name] = tag
                 kind = re.sub(r"^\d+\+?|^multiple_", "", tag.name).rstrip("s")
