@@ -54,6 +54,7 @@ class LintContext:
         self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
+        self._facts: dict[str, list] = {}  # rule code -> (tag, spelling fact) of the tags that have one
 
     @property
     def tags(self) -> list[Tag]:
@@ -156,6 +157,21 @@ class LintContext:
             self._unresolved = out
         return self._unresolved
 
+    def facts(self, rule: "Rule") -> list[tuple[Tag, object]]:
+        """(tag, fact) for each tag whose spelling has one of ``rule``'s facts (:meth:`Rule.spelling_fact`), in
+        order: from the engine's tag pass, or worked out here for a rule run on its own."""
+        found = self._facts.get(rule.code)
+        if found is None:
+            from .tag_pass import tag_pass
+
+            tag_pass(self, (), (rule,))
+            found = self._facts[rule.code]
+        return found
+
+    def keep_facts(self, facts: dict[str, list]) -> None:
+        """Keep the tag pass's facts, by rule code (see :meth:`facts`)."""
+        self._facts.update(facts)
+
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
         cache = self._not_tags
@@ -253,8 +269,17 @@ class Rule:
     fix_safety: ClassVar[str | None] = None  # "safe", "unsafe" or None when the rule offers no fix
     needs_db: ClassVar[bool] = False
     default: ClassVar[bool] = True
+    spelling_facts: ClassVar[bool] = False
+    """The rule reads :meth:`LintContext.facts`: the engine's tag pass works out :meth:`spelling_fact` once per
+    spelling for it."""
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def spelling_fact(self, ctx: LintContext, tag: Tag) -> object:  # pragma: no cover - abstract
+        """What the rule needs to know of a tag that its spelling alone decides (as :class:`TagRule`'s
+        ``check_tag`` may read), or None for nothing (most tags). Asked once per spelling, with
+        :attr:`spelling_facts` set."""
         raise NotImplementedError
 
     @classmethod

@@ -68,15 +68,17 @@ class MisspelledName(Rule):
     severity = Severity.WARNING
     fix_safety = "unsafe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> list[list[tuple[int, int, str]]] | None:
+        return _candidates(ctx, tag) or None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        verdicts = ctx.table("famous_verdicts")  # spelling -> its candidate names (most: none), kept for the run
+        facts = ctx.facts(self)  # the tags that may misspell a name (most captions: none)
+        if not facts:
+            return
         inside = _covered(ctx)
-        for tag in ctx.tags:
-            key = (tag.raw, tag.name, tag.namespace)
-            per_word = verdicts.get(key)
-            if per_word is None:
-                per_word = verdicts[key] = _candidates(ctx, tag)
+        for tag, per_word in facts:
             for candidates in per_word:
                 for s, e, name in candidates:  # the first one outside a PK201 typo
                     start, end = tag.start + s, tag.start + e
@@ -96,11 +98,7 @@ def _candidates(ctx: LintContext, tag) -> list[list[tuple[int, int, str]]]:
         return []
     if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
         return []
-    memo = ctx.table("famous_typos")
-    per_word = memo.get(tag.raw)
-    if per_word is None:
-        per_word = memo[tag.raw] = _name_typos(tag.raw)
-    return per_word
+    return _name_typos(tag.raw)
 
 
 def _name_typos(raw: str) -> list[list[tuple[int, int, str]]]:

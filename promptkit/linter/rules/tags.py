@@ -1070,6 +1070,10 @@ class TagStyle(Rule):
     severity = Severity.INFO
     fix_safety = "safe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> tuple[bool, str] | None:
+        return _style_verdict(ctx, tag)
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
@@ -1077,15 +1081,9 @@ class TagStyle(Rule):
         profile = ctx.profile
         restyled = []
         pieces = construct_tags(ctx)
-        verdicts = ctx.table("tag_style")  # spelling -> what this rule makes of it (most tags: one look-up)
-        for tag in ctx.tags:
-            key = (tag.raw, tag.text, tag.name, tag.namespace)
-            verdict = verdicts.get(key, _UNSEEN)
-            if verdict is _UNSEEN:
-                verdict = verdicts[key] = _style_verdict(ctx, tag)
-            if verdict is None or tag.index in pieces:
+        for tag, (keeps, fixed) in ctx.facts(self):  # the tags written against the style (one look-up a tag)
+            if tag.index in pieces:
                 continue
-            keeps, fixed = verdict
             if keeps:
                 yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
                                       fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
@@ -1101,13 +1099,10 @@ class TagStyle(Rule):
                                                *(Edit(t.start, t.end, new) for t, new in restyled)))
 
 
-_UNSEEN = object()
-
-
 def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
     """PK208's verdict on one spelling in a positive prompt: (True, fixed) for a pseudo-tag written without its
     underscores, (False, restyled) for a tag written against the profile's style, None for nothing to say. It
-    reads the spelling, the profile and the database only, so the run memo keeps it."""
+    reads the spelling, the profile and the database only: a spelling fact (the tag pass keeps it)."""
     profile = ctx.profile
     raw = tag.raw
     if tag.name in profile.keep_underscores:
