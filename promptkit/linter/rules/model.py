@@ -340,28 +340,20 @@ class RatingConflict(Rule):
     name = "rating-conflict"
     category = "model"
     severity = Severity.WARNING
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> bool | None:
+        return True if ctx.profile.ladder_of(tag.name) == "rating" else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        rating = _rating_names(ctx)
-        ratings = [t for t in ctx.tags if t.name in rating and t.branch is None]
+        ratings = [t for t, _ in ctx.facts(self) if t.branch is None]
         names = {t.name for t in ratings}
         if len(names) > 1:
             later = ratings[-1]
             yield self.diagnostic(f"rating tags contradict each other: {', '.join(sorted(names))}",
                                   later.start, later.end)
-
-
-def _rating_names(ctx: LintContext) -> frozenset[str]:
-    """The names whose ladder is ``rating`` in the profile (``Profile.ladder_of``), kept with the run memo."""
-    profile_memo = ctx.table("profile")
-    names = profile_memo.get("rating_names")
-    if names is None:
-        ladder_of = ctx.profile.ladder_of
-        keys = {lookup_key(t) for tags in ctx.profile.ladders.values() for t in tags}
-        names = profile_memo["rating_names"] = frozenset(k for k in keys if ladder_of(k) == "rating")
-    return names
 
 
 class TooManyChunks(Rule):

@@ -812,21 +812,23 @@ class ConflictingCount(Rule):
     name = "conflicting-count"
     category = "tags"
     severity = Severity.WARNING
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> int | None:
+        """The people a count tag counts, 0 for ``solo`` and ``no humans`` (the tags reported); None for the rest."""
+        n = people_in(tag.name)
+        return n if n or tag.name in ("solo", "no_humans") else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        tags = ctx.tags
-        if not any(t.name == "solo" or t.name == "no_humans" for t in tags):
+        facts = ctx.facts(self)  # the count tags, solo and no humans: nothing else matters here
+        if not any(t.name == "solo" or t.name == "no_humans" for t, _ in facts):
             return  # only these two are ever reported (most captions have neither)
-        top = [t for t in tags if t.branch is None]
+        top = [(t, n) for t, n in facts if t.branch is None]
         per_kind: dict[str, int] = {}
         counted: dict[str, object] = {}
-        people_of = ctx.table("people")  # name -> people_in(name): a regex match, once a name
-        for tag in top:
-            n = people_of.get(tag.name)
-            if n is None:
-                n = people_of[tag.name] = people_in(tag.name)
+        for tag, n in top:
             if n and tag.name not in counted:
                 counted[tag.name] = tag
                 kind = re.sub(r"^\d+\+?|^multiple_", "", tag.name).rstrip("s")
@@ -834,7 +836,7 @@ class ConflictingCount(Rule):
         people = sum(per_kind.values())
         names = ", ".join(repr(t.text) for t in counted.values())  # type: ignore[attr-defined]
         reported = set()
-        for tag in top:
+        for tag, _ in top:
             if tag.name in reported:
                 continue
             if tag.name == "solo" and people > 1:
@@ -872,22 +874,23 @@ class ConflictingTags(Rule):
     category = "tags"
     severity = Severity.WARNING
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> str | None:
+        """The name of :data:`CONFLICTING_PAIRS` the tag is written for (most: none)."""
+        if tag.namespace:
+            return None
+        info = ctx.info(tag)
+        name = info.name if info is not None else tag.name
+        return name if name in _IN_PAIRS else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
         seen: dict[str, object] = {}
-        paired = ctx.table("paired")  # name -> the name of CONFLICTING_PAIRS it is written for, or "" (most)
-        for tag in ctx.tags:
-            if tag.branch is not None or tag.namespace or tag.weight != 1.0:
+        for tag, name in ctx.facts(self):
+            if tag.branch is not None or tag.weight != 1.0 or name in seen:
                 continue  # "(cowboy shot:0.7), close-up": a weighted one is a blend on purpose
-            name = paired.get(tag.name)
-            if name is None:
-                info = ctx.info(tag)
-                name = info.name if info is not None else tag.name
-                name = paired[tag.name] = name if name in _IN_PAIRS else ""
-            if not name or name in seen:
-                continue
             for other, earlier in seen.items():
                 if frozenset((name, other)) in CONFLICTING_PAIRS:
                     yield self.diagnostic(f"{earlier.text.strip()!r} and {tag.text.strip()!r}: an image cannot "  # type: ignore[attr-defined]
