@@ -489,17 +489,20 @@ def unknown_tags(ctx: LintContext) -> list:
     if cached is not None:
         return cached
     # spelling -> it is an unknown tag: the tests below read the spelling, the profile and the database only
-    verdicts = ctx.table("unknown_tag")
-    out = []
-    for tag in unknown_pieces(ctx):
-        key = (tag.name, tag.text, tag.namespace)
-        unknown = verdicts.get(key)
-        if unknown is None:
-            unknown = verdicts[key] = _unknown_spelling(ctx, tag)
-        if unknown:
-            out.append(tag)
+    out = [tag for tag in unknown_pieces(ctx) if unknown_spelling(ctx, tag)]
     ctx.__dict__["_unknown"] = out
     return out
+
+
+def unknown_spelling(ctx: LintContext, tag) -> bool:
+    """:func:`unknown_tags`' verdict on one spelling (it reads the spelling, the profile and the database only:
+    kept for the run); a tag with it is an unknown tag unless it is a piece of an unescaped ``name (series)``."""
+    verdicts = ctx.table("unknown_tag")
+    key = (tag.name, tag.text, tag.namespace)
+    unknown = verdicts.get(key)
+    if unknown is None:
+        unknown = verdicts[key] = _unknown_spelling(ctx, tag)
+    return unknown
 
 
 def unknown_pieces(ctx: LintContext) -> list:
@@ -1424,15 +1427,29 @@ class CharacterNameOrder(Rule):
     severity = Severity.WARNING
     fix_safety = "unsafe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> tuple[bool, list] | None:
+        """The reordered names in a tag this rule may look at (an unknown tag's spelling, or a phrase of
+        capitalised words nothing knows), and whether it is such a phrase; None for the rest (most tags)."""
+        phrase = not tag.namespace and not ctx.known(tag) and _CAPITALISED_RUN.search(tag.raw) is not None
+        if not phrase and not unknown_spelling(ctx, tag):
+            return None
+        names = _names_in(ctx, tag)
+        return (phrase, names) if names else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative or not danbooru_captions(ctx.profile):
             return
+        facts = ctx.facts(self)
+        if not facts:
+            return
         unknown = set(map(id, unknown_tags(ctx)))
-        for tag in ctx.tags:  # the unknown tags, and phrases ("Asuka Langley Soryu wearing her red plugsuit")
-            if id(tag) not in unknown and (tag.namespace or ctx.known(tag) or not _CAPITALISED_RUN.search(tag.raw)):
+        for tag, (phrase, names) in facts:
+            # the unknown tags, and phrases ("Asuka Langley Soryu wearing her red plugsuit") wherever they stand
+            if not phrase and id(tag) not in unknown:
                 continue
-            for s, e, name in _names_in(ctx, tag):
+            for s, e, name in names:
                 written = tag.raw[s:e]
                 fixed = spelled(ctx, name, written)
                 yield self.diagnostic(f"{written!r} is the character {fixed!r}: Danbooru writes the family name "
