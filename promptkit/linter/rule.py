@@ -123,39 +123,36 @@ class LintContext:
         a wildcard, a placeholder, a kaomoji...)."""
         known = self._known
         if known is None:
-            known = self._known = self._known_tags()
+            known = self._spelling_flags()[0]
         return known[tag.index]
-
-    def _known_tags(self) -> list[bool]:
-        """:meth:`known` of every tag, in one pass: the rules ask it of nearly every tag, and nearly every
-        spelling's answer is in the run memo already."""
-        spellings = self.table("known")  # (name, text, namespace) -> known: the answer reads the spelling only
-        vocabulary = self.vocabulary
-        known = [False] * len(self.prompt.tags)
-        for tag in self.tags:
-            key = (tag.name, tag.text, tag.namespace)
-            found = spellings.get(key)
-            if found is None:
-                found = spellings[key] = tag.name in vocabulary or self.not_a_tag(tag) or self.info(tag) is not None
-            known[tag.index] = found
-        return known
 
     @property
     def unresolved(self) -> list[Tag]:
         """The tags neither the profile's vocabulary nor the database knows (in order): where the ladder rules
         look, found once per prompt instead of by each rule's own loop over every tag."""
         if self._unresolved is None:
-            verdicts = self.table("unresolved")  # (name, namespace) -> unresolved: reads the spelling only
-            out = []
-            for tag in self.tags:
-                key = (tag.name, tag.namespace)
-                unresolved = verdicts.get(key)
-                if unresolved is None:
-                    unresolved = verdicts[key] = tag.name not in self.vocabulary and self.info(tag) is None
-                if unresolved:
-                    out.append(tag)
-            self._unresolved = out
-        return self._unresolved
+            self._spelling_flags()
+        return self._unresolved  # type: ignore[return-value]
+
+    def _spelling_flags(self) -> tuple[list[bool], list[Tag]]:
+        """:meth:`known` of every tag and the :attr:`unresolved` tags, in one pass: the rules ask them of nearly
+        every tag, and nearly every spelling's answers are in the run memo already."""
+        flags = self.table("known")  # (name, text, namespace) -> (known, unresolved): they read the spelling only
+        vocabulary = self.vocabulary
+        known = [False] * len(self.prompt.tags)
+        unresolved = []
+        for tag in self.tags:
+            key = (tag.name, tag.text, tag.namespace)
+            found = flags.get(key)
+            if found is None:
+                info = self.info(tag)
+                found = flags[key] = (tag.name in vocabulary or self.not_a_tag(tag) or info is not None,
+                                      tag.name not in vocabulary and info is None)
+            known[tag.index] = found[0]
+            if found[1]:
+                unresolved.append(tag)
+        self._known, self._unresolved = known, unresolved
+        return known, unresolved
 
     def facts(self, rule: "Rule") -> list[tuple[Tag, object]]:
         """(tag, fact) for each tag whose spelling has one of ``rule``'s facts (:meth:`Rule.spelling_fact`), in
