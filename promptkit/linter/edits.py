@@ -24,6 +24,8 @@ class Parents:
         self.leaf_starts: list[int] = []
         self.leaf_parents: list[Node | None] = []  # per leaf: the innermost container around it
         self.outer: list[Group | None] = []  # per leaf: the outermost group around it
+        if prompt.plain_caption:
+            return  # no syntax, so no container: every tag is at top level (and the tree need not be built)
         stack: list[tuple[list[Node], Node | None, Group | None, int]] = [(prompt.children, None, None, 0)]
         while stack:
             nodes, parent, outer, i = stack.pop()

@@ -9,7 +9,8 @@ from typing import Iterable, Sequence
 from ..syntax import parse
 from .diagnostics import Diagnostic, Edit, Severity, apply_edits
 from .registry import select_rules
-from .rule import LintContext
+from .rule import LintContext, TagRule
+from .tag_pass import tag_pass
 
 DEFAULT_PROFILE = "sdxl-base"
 
@@ -123,9 +124,12 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     ctx = LintContext(prompt, prof, db, negative=negative, backtrack=backtrack, embeddings=names)
     found: list[Diagnostic] = []
     omitted: dict[tuple[str, str], int] = {}
-    rules_run = _instances(tuple(rules), db is not None)
+    rules_run, prompt_rules, tag_rules, fact_rules = _instances(tuple(rules), db is not None)
     if max_per_rule is None:
-        for rule in rules_run:
+        # first the tags, once per spelling for all the rules that judge them so, then the prompt rules (which
+        # read their spelling facts from it); findings are sorted by place below, so the order does not show
+        found.extend(tag_pass(ctx, tag_rules, fact_rules))
+        for rule in prompt_rules:
             found.extend(rule.check(ctx))
     else:
         for rule in rules_run:
@@ -139,18 +143,23 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
     return LintReport(text, prof.id, dialect, found, negative, omitted)
 
 
-_INSTANCES: dict[tuple, list] = {}
+_INSTANCES: dict[tuple, tuple[list, list, list, list]] = {}
 
 
-def _instances(rules: tuple, has_db: bool) -> list:
+def _instances(rules: tuple, has_db: bool) -> tuple[list, list, list, list]:
     """One instance of each rule that runs (those that need a database only with one): rules keep no state,
-    everything about a prompt is in its context. Kept per rule selection, not made again for every prompt."""
+    everything about a prompt is in its context. Kept per rule selection, not made again for every prompt.
+    Returned all together, then split: the rules that look at the whole prompt, the :class:`TagRule` rules, which
+    the shared tag pass runs, and the prompt rules whose spelling facts it works out."""
     key = (rules, has_db)
     found = _INSTANCES.get(key)
     if found is None:
         if len(_INSTANCES) >= 64:  # selections are few; a program that makes many does not grow this forever
             _INSTANCES.clear()
-        found = _INSTANCES[key] = [rule_cls() for rule_cls in rules if has_db or not rule_cls.needs_db]
+        every = [rule_cls() for rule_cls in rules if has_db or not rule_cls.needs_db]
+        prompt_rules = [r for r in every if not isinstance(r, TagRule)]
+        found = _INSTANCES[key] = (every, prompt_rules, [r for r in every if isinstance(r, TagRule)],
+                                   [r for r in prompt_rules if r.spelling_facts])
     return found
 
 

@@ -8,7 +8,9 @@ for one such context; :func:`run_memo` hands the same one to every prompt linted
 
 What a memo may hold: answers that depend only on the memo's key (profile, tag database, embedding names) and
 on the key of the table entry. Anything that reads the prompt (its other tags, its dialect, whether it is a
-negative) stays in the per-prompt :class:`~promptkit.linter.rule.LintContext`, or goes into the entry's key.
+negative) stays in the per-prompt :class:`~promptkit.linter.rule.LintContext`, or goes into the entry's key (or the
+table's name: the shared tag pass keeps one table per dialect, negative flag and set of rules, see
+:mod:`promptkit.linter.tag_pass`).
 
 Memory stays bounded on any number of captions: a table that reaches :data:`TABLE_LIMIT` entries is emptied
 (the answers come back as the run meets the spellings again), and at most :data:`MEMO_LIMIT` contexts are kept.

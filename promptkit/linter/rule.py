@@ -50,11 +50,11 @@ class LintContext:
         self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
         self._tables: dict[str, dict] = {}
-        self._known: list | None = None  # per tag index: known() once asked
-        self._known_spellings: dict | None = None
+        self._known: list[bool] | None = None  # per tag index: known(), worked out for all tags once asked
         self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
         self._prose: dict[str, bool] | None = None
+        self._facts: dict[str, list] = {}  # rule code -> (tag, spelling fact) of the tags that have one
 
     @property
     def tags(self) -> list[Tag]:
@@ -62,7 +62,8 @@ class LintContext:
         where A1111 reads only the second colon as the weight) is not part of its name."""
         if self._tags is None:
             tags = list(self.prompt.tags)
-            for i, tag in enumerate(tags):
+            # (a tag's raw text is a piece of the text: without a ':' in it, no tag ends in a stray one)
+            for i, tag in enumerate(tags) if ":" in self.text else ():
                 name = tag.name
                 if name.endswith(":") and len(name) > 1 and name[-2] not in ":_" and not tag.namespace and \
                         tag.raw.endswith(":"):  # the span keeps the colon: removing the tag removes it too
@@ -122,28 +123,51 @@ class LintContext:
         a wildcard, a placeholder, a kaomoji...)."""
         known = self._known
         if known is None:
-            known = self._known = [None] * len(self.prompt.tags)
-        found = known[tag.index]
-        if found is None:
-            spellings = self._known_spellings
-            if spellings is None:  # (name, text, namespace) -> known: the answer reads the spelling only
-                spellings = self._known_spellings = self.table("known")
-            key = (tag.name, tag.text, tag.namespace)
-            found = spellings.get(key)
-            if found is None:
-                found = spellings[key] = tag.name in self.vocabulary or self.not_a_tag(tag) or \
-                    self.info(tag) is not None
-            known[tag.index] = found
-        return found
+            known = self._spelling_flags()[0]
+        return known[tag.index]
 
     @property
     def unresolved(self) -> list[Tag]:
         """The tags neither the profile's vocabulary nor the database knows (in order): where the ladder rules
         look, found once per prompt instead of by each rule's own loop over every tag."""
         if self._unresolved is None:
-            vocabulary, info = self.vocabulary, self.info
-            self._unresolved = [t for t in self.tags if t.name not in vocabulary and info(t) is None]
-        return self._unresolved
+            self._spelling_flags()
+        return self._unresolved  # type: ignore[return-value]
+
+    def _spelling_flags(self) -> tuple[list[bool], list[Tag]]:
+        """:meth:`known` of every tag and the :attr:`unresolved` tags, in one pass: the rules ask them of nearly
+        every tag, and nearly every spelling's answers are in the run memo already."""
+        flags = self.table("known")  # (name, text, namespace) -> (known, unresolved): they read the spelling only
+        vocabulary = self.vocabulary
+        known = [False] * len(self.prompt.tags)
+        unresolved = []
+        for tag in self.tags:
+            key = (tag.name, tag.text, tag.namespace)
+            found = flags.get(key)
+            if found is None:
+                info = self.info(tag)
+                found = flags[key] = (tag.name in vocabulary or self.not_a_tag(tag) or info is not None,
+                                      tag.name not in vocabulary and info is None)
+            known[tag.index] = found[0]
+            if found[1]:
+                unresolved.append(tag)
+        self._known, self._unresolved = known, unresolved
+        return known, unresolved
+
+    def facts(self, rule: "Rule") -> list[tuple[Tag, object]]:
+        """(tag, fact) for each tag whose spelling has one of ``rule``'s facts (:meth:`Rule.spelling_fact`), in
+        order: from the engine's tag pass, or worked out here for a rule run on its own."""
+        found = self._facts.get(rule.code)
+        if found is None:
+            from .tag_pass import tag_pass
+
+            tag_pass(self, (), (rule,))
+            found = self._facts[rule.code]
+        return found
+
+    def keep_facts(self, facts: dict[str, list]) -> None:
+        """Keep the tag pass's facts, by rule code (see :meth:`facts`)."""
+        self._facts.update(facts)
 
     def not_a_tag(self, tag: Tag) -> bool:
         """Embedding names, wildcards, placeholders, numbers: words that are not meant as tags."""
@@ -242,8 +266,17 @@ class Rule:
     fix_safety: ClassVar[str | None] = None  # "safe", "unsafe" or None when the rule offers no fix
     needs_db: ClassVar[bool] = False
     default: ClassVar[bool] = True
+    spelling_facts: ClassVar[bool] = False
+    """The rule reads :meth:`LintContext.facts`: the engine's tag pass works out :meth:`spelling_fact` once per
+    spelling for it."""
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def spelling_fact(self, ctx: LintContext, tag: Tag) -> object:  # pragma: no cover - abstract
+        """What the rule needs to know of a tag that its spelling alone decides (as :class:`TagRule`'s
+        ``check_tag`` may read), or None for nothing (most tags). Asked once per spelling, with
+        :attr:`spelling_facts` set."""
         raise NotImplementedError
 
     @classmethod
@@ -265,6 +298,40 @@ class Rule:
         """A fix with this rule's safety (``safe=False`` marks one fix of a safe rule unsafe)."""
         is_safe = self.fix_safety == "safe" if safe is None else (safe and self.fix_safety == "safe")
         return Fix(description, tuple(edits), is_safe)
+
+
+class TagRule(Rule):
+    """A rule that judges each tag by its spelling alone: what it finds on a tag depends only on the tag's
+    ``raw``, ``text``, ``name`` and ``namespace``, on the run memo's key (profile, database, embeddings) and on the
+    prompt's dialect and negative flag, never on the tag's place, weight or neighbours.
+
+    Captions repeat the same few thousand spellings, so the engine asks :meth:`check_tag` once per spelling and
+    keeps the findings, relative to the tag's start, for every later prompt (:mod:`promptkit.linter.tag_pass`):
+    a tag nothing is wrong with then costs one look-up for all such rules together. What does depend on the
+    prompt goes into :meth:`applies` (the prompt as a whole) and :meth:`keep` (the tag in its prompt), which are
+    asked per prompt.
+    """
+
+    def applies(self, ctx: LintContext) -> bool:
+        """The rule runs on this prompt; it may read the profile, the dialect and the negative flag only."""
+        return True
+
+    def check_tag(self, ctx: LintContext, tag: Tag) -> Iterable[Diagnostic]:  # pragma: no cover - abstract
+        """The findings on one tag, spans from ``tag.start``: they may read the tag's spelling only."""
+        raise NotImplementedError
+
+    def keep(self, ctx: LintContext, tag: Tag) -> bool:
+        """The findings of :meth:`check_tag` stand for this tag in its prompt (asked only when there are some)."""
+        return True
+
+    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        """The rule on its own (``fix``, ``max_per_rule``): the same findings as the engine's shared tag pass."""
+        if not self.applies(ctx):
+            return
+        for tag in ctx.tags:
+            found = list(self.check_tag(ctx, tag))
+            if found and self.keep(ctx, tag):
+                yield from found
 
 
 def quote(text: str, limit: int = 60) -> str:

@@ -31,21 +31,63 @@ class Token:
 
 class Chunk:
     """One 75-token chunk. Its tokens are kept as columns (ids, weights, source spans: 32 bytes a token
-    instead of a :class:`Token` and its ints, ~130 bytes); :attr:`tokens` makes the objects when asked."""
+    instead of a :class:`Token` and its ints, ~130 bytes); :attr:`tokens` makes the objects when asked.
 
-    __slots__ = ("token_ids", "token_weights", "starts", "ends", "forced", "fixes")
+    The spans are worked out when first read (:attr:`starts`, :attr:`ends`, :meth:`start_of`): the linter plans
+    the chunks of every caption to find the few tags cut at a boundary, and reads the spans of the tokens on
+    either side of each boundary only; until then a chunk holds where its spans are (:class:`_Spans`)."""
+
+    __slots__ = ("token_ids", "token_weights", "_starts", "_ends", "_pending", "forced", "fixes")
 
     def __init__(self) -> None:
         self.token_ids = array("i")  # CLIP ids (< 2**31)
         self.token_weights = array("d")
-        self.starts = array("q")  # source span of the word each token came from
-        self.ends = array("q")
+        self._starts = array("q")  # source span of the word each token came from, as far as worked out
+        self._ends = array("q")
+        self._pending: list[tuple[_Spans | _Same, int, int]] = []  # the spans of the tokens after those: (source, lo, hi)
         self.forced = False  # ended by BREAK
         # textual-inversion embeddings: (token position, name); their tokens are placeholder id 0, as in A1111
         self.fixes: list[tuple[int, str]] = []
 
     def __repr__(self) -> str:
         return f"Chunk({len(self.token_ids)} tokens, forced={self.forced})"
+
+    @property
+    def starts(self) -> array:
+        """Where the source word of each token starts."""
+        if self._pending:
+            self._resolve()
+        return self._starts
+
+    @property
+    def ends(self) -> array:
+        """Where the source word of each token ends."""
+        if self._pending:
+            self._resolve()
+        return self._ends
+
+    def _resolve(self) -> None:
+        for source, lo, hi in self._pending:
+            starts, ends = source.spans(lo, hi)
+            self._starts.extend(starts)
+            self._ends.extend(ends)
+        self._pending = []
+
+    def start_of(self, i: int) -> int:
+        """Where the source word of token ``i`` starts (``-1``: the last token), the other spans left as they are."""
+        if i < 0:
+            i += len(self.token_ids)
+        if not 0 <= i < len(self.token_ids):
+            raise IndexError(i)
+        done = len(self._starts)
+        if i < done:
+            return self._starts[i]
+        i -= done
+        for source, lo, hi in self._pending:
+            if i < hi - lo:
+                return source.start_of(lo + i)
+            i -= hi - lo
+        raise AssertionError("a chunk's spans cover its tokens")  # pragma: no cover
 
     @property
     def tokens(self) -> list[Token]:
@@ -55,22 +97,40 @@ class Chunk:
     def append(self, token_id: int, weight: float, start: int, end: int) -> None:
         self.token_ids.append(token_id)
         self.token_weights.append(weight)
-        self.starts.append(start)
-        self.ends.append(end)
+        self._pending.append((_Same(start, end), 0, 1))
 
-    def extend(self, ids: array, lo: int, hi: int, weight: float, starts: array, ends: array) -> None:
-        """Append tokens ``lo:hi`` of the columns, all of weight ``weight``."""
+    def extend(self, ids: array, lo: int, hi: int, weight: float, spans: "_Spans") -> None:
+        """Append tokens ``lo:hi`` of a fragment's ids, all of weight ``weight``, their spans in ``spans``."""
         self.token_ids.extend(ids[lo:hi])
         self.token_weights.extend(array("d", [weight]) * (hi - lo))
-        self.starts.extend(starts[lo:hi])
-        self.ends.extend(ends[lo:hi])
+        self._pending.append((spans, lo, hi))
 
     def move_tail(self, keep: int, to: "Chunk") -> None:
         """Move the tokens after the first ``keep`` (and their embeddings) to the empty chunk ``to``."""
-        for name in ("token_ids", "token_weights", "starts", "ends"):
+        for name in ("token_ids", "token_weights"):
             column = getattr(self, name)
             setattr(to, name, column[keep:])
             del column[keep:]
+        done = len(self._starts)
+        if keep < done:
+            self._resolve()
+            to._starts, to._ends = self._starts[keep:], self._ends[keep:]
+            del self._starts[keep:], self._ends[keep:]
+        else:  # the cut is among the spans not worked out yet: the sources are cut instead
+            head: list = []
+            tail: list = []
+            left = keep - done
+            for source, lo, hi in self._pending:
+                if left >= hi - lo:
+                    head.append((source, lo, hi))
+                    left -= hi - lo
+                elif left > 0:
+                    head.append((source, lo, lo + left))
+                    tail.append((source, lo + left, hi))
+                    left = 0
+                else:
+                    tail.append((source, lo, hi))
+            self._pending, to._pending = head, tail
         to.fixes = [(p - keep, n) for p, n in self.fixes if p >= keep]
         self.fixes = [(p, n) for p, n in self.fixes if p < keep]
 
@@ -136,22 +196,89 @@ class ChunkPlan:
         return starts, reach, ends, chunk_of, monotone
 
 
+class _Spans:
+    """The source spans of one fragment's tokens, worked out when first asked. The fragment is tokenized a run
+    at a time (a tag and its comma, cached per spelling: :meth:`ClipBPE.encode_run`); each run's spans are
+    relative to the run, so a token's span is its run's plus the run's place, mapped through the fragment's
+    offsets. One token's span costs a binary search; the columns are built once, when a chunk's are read."""
+
+    __slots__ = ("offsets", "firsts", "runs", "_columns")
+
+    def __init__(self, offsets: array | range | list[int], firsts: list[int], runs: list[tuple]) -> None:
+        self.offsets = offsets  # source offset of each character of the fragment
+        self.firsts = firsts  # index of each run's first token
+        self.runs = runs  # (where the run starts in the fragment, its tokens' starts, their ends)
+        self._columns: tuple[array, array] | None = None
+
+    def start_of(self, i: int) -> int:
+        k = bisect.bisect_right(self.firsts, i) - 1  # an empty run shares its first with the next: the last wins
+        base, starts, _ = self.runs[k]
+        return self.offsets[base + starts[i - self.firsts[k]]]
+
+    def end_of(self, i: int) -> int:
+        k = bisect.bisect_right(self.firsts, i) - 1
+        base, _, ends = self.runs[k]
+        return self.offsets[base + ends[i - self.firsts[k]] - 1] + 1
+
+    def spans(self, lo: int, hi: int) -> tuple[array, array]:
+        if self._columns is None:
+            self._columns = self._build()
+        starts, ends = self._columns
+        return starts[lo:hi], ends[lo:hi]
+
+    def _build(self) -> tuple[array, array]:
+        offsets = self.offsets
+        starts, ends = array("q"), array("q")
+        # a fragment that is one run of the source maps a run's offsets by adding a number (at C speed)
+        shift = offsets.start if type(offsets) is range else None
+        for base, run_starts, run_ends in self.runs:
+            if shift is not None:
+                add = (shift + base).__add__
+                starts.extend(map(add, run_starts))
+                ends.extend(map(add, run_ends))
+            else:
+                starts.extend([offsets[base + s] for s in run_starts])
+                ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
+        return starts, ends
+
+
+class _Same:
+    """The span of an embedding's placeholder tokens: all of them the name's."""
+
+    __slots__ = ("start", "end")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+    def start_of(self, i: int) -> int:
+        return self.start
+
+    def spans(self, lo: int, hi: int) -> tuple[array, array]:
+        return array("q", [self.start]) * (hi - lo), array("q", [self.end]) * (hi - lo)
+
+
 def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
-    """Merged (text, weight, source offset per character) fragments; None marks a BREAK."""
+    """Merged (text, weight, source offset per character) fragments; None marks a BREAK.
+
+    A fragment whose characters sit side by side in the source (most: a run of tags between two weighted groups)
+    gets a ``range`` of offsets, not an array of them, so that its tokens' spans are its own plus one number."""
     if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
         return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
     leaves = prompt.leaf_weights()
-    out: list[tuple[str, float, list[int]] | None] = []
+    out: list[tuple[str, float, array | range] | None] = []
     text_parts: list[str] = []
     offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
+    first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
     current: float | None = None
 
     def flush() -> None:
-        nonlocal current, offsets
+        nonlocal current, offsets, first, after
         if text_parts:
-            out.append(("".join(text_parts), current if current is not None else 1.0, offsets))
+            spans = range(first, after) if first != -1 else offsets
+            out.append(("".join(text_parts), current if current is not None else 1.0, spans))
             offsets = array("q")
         text_parts.clear()
+        first = after = -1
         current = None
 
     for node, weight in leaves:
@@ -183,11 +310,20 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
         if current is not None and weight != current:
             flush()
         current = weight
-        text_parts.append(value)
-        if type(node) is Text and node.kind == Text.PLAIN:
-            offsets.extend(range(base, base + len(value)))
+        side_by_side = type(node) is Text and node.kind == Text.PLAIN or len(value) == 1
+        if side_by_side and (not text_parts or (first != -1 and base == after)):
+            if not text_parts:
+                first = base
+            after = base + len(value)  # still one run of the source: no array yet
         else:
-            offsets.extend([base] * len(value))
+            if first != -1:  # the run ends here: its offsets so far become the array
+                offsets.extend(range(first, after))
+                first = after = -1
+            if type(node) is Text and node.kind == Text.PLAIN:
+                offsets.extend(range(base, base + len(value)))
+            else:
+                offsets.extend([base] * len(value))
+        text_parts.append(value)
     flush()
     return out
 
@@ -238,19 +374,22 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         lowered = text.lower()
         if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
             lowered, offsets = _lower_with_offsets(text, offsets)
-        # the fragment's tokens as columns (a plain caption is one fragment: megabytes of text), one cached
-        # look-up per tag: the text is cut after each comma that a space follows (no CLIP word crosses
-        # whitespace); each token spans the source of the word it came from
-        ids, starts, ends = array("i"), array("q"), array("q")
+        # the fragment's token ids (a plain caption is one fragment: megabytes of text), one cached look-up
+        # per tag: the text is cut after each comma that a space follows (no CLIP word crosses whitespace);
+        # each token spans the source of the word it came from, worked out when asked (_Spans)
+        ids = array("i")
+        firsts: list[int] = []
+        runs: list[tuple] = []
         encode_run = bpe.encode_run
         parts = lowered.split(", ")
         last, base = len(parts) - 1, 0
         for k, part in enumerate(parts):
             run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
+            firsts.append(len(ids))
+            runs.append((base, run_starts, run_ends))
             ids.extend(run_ids)
-            starts.extend([offsets[base + s] for s in run_starts])
-            ends.extend([offsets[base + e - 1] + 1 for e in run_ends])
             base += len(part) + 2
+        spans = _Spans(offsets, firsts, runs)
         del lowered, offsets
         position = 0
         while position < len(ids):
@@ -272,16 +411,16 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
                 later = ids[position + 1:end]
                 if comma in later:
                     last_comma = size + len(later) - later[::-1].index(comma)
-                chunk.extend(ids, position, end, weight, starts, ends)
+                chunk.extend(ids, position, end, weight, spans)
                 position = end
                 continue
             length, name, count = match
             if len(chunk.token_ids) + count > CHUNK_LENGTH:
                 next_chunk()
             chunk.fixes.append((len(chunk.token_ids), name))
-            span_end = ends[position + length - 1]
+            span_start, span_end = spans.start_of(position), spans.end_of(position + length - 1)
             for _ in range(count):
-                chunk.append(0, weight, starts[position], span_end)
+                chunk.append(0, weight, span_start, span_end)
             position += length
     if chunk.token_ids or not chunks:
         next_chunk(is_last=True)

@@ -12,7 +12,7 @@ from ...syntax.normalize import lookup_key
 from ...tokens.chunks import surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
-from ..rule import LintContext, Rule, quote
+from ..rule import LintContext, Rule, TagRule, quote
 from ..vocabulary import is_template_field
 
 
@@ -242,7 +242,7 @@ SD15_EMBEDDINGS = frozenset({
 })
 
 
-class EmbeddingForAnotherModel(Rule):
+class EmbeddingForAnotherModel(TagRule):
     """A textual inversion made for SD 1.5 (``EasyNegative``, ``badhandv4``) in a prompt for an SDXL-family
     model.
 
@@ -259,23 +259,19 @@ class EmbeddingForAnotherModel(Rule):
     category = "model"
     severity = Severity.WARNING
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if not ctx.profile.architecture.startswith("sdxl"):
+    def applies(self, ctx: LintContext) -> bool:
+        return ctx.profile.architecture.startswith("sdxl")
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        if tag.namespace and tag.namespace != "embedding":
             return
         from ..vocabulary import embedding_key
 
-        sd15 = ctx.table("sd15_embedding")  # name -> an SD 1.5 embedding's (a regex substitution, once a spelling)
-        for tag in ctx.tags:
-            if tag.namespace and tag.namespace != "embedding":
-                continue
-            name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
-            found = sd15.get(name)
-            if found is None:
-                found = sd15[name] = embedding_key(name) in SD15_EMBEDDINGS
-            if found:
-                yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
-                                      f"on {ctx.profile.title} and the model reads the name as words",
-                                      tag.start, tag.end)
+        name = tag.text.split(":", 1)[1] if tag.namespace == "embedding" else tag.text
+        if embedding_key(name) in SD15_EMBEDDINGS:
+            yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
+                                  f"on {ctx.profile.title} and the model reads the name as words",
+                                  tag.start, tag.end)
 
 
 class MissingQualityTags(Rule):
@@ -373,11 +369,15 @@ class RatingConflict(Rule):
     name = "rating-conflict"
     category = "model"
     severity = Severity.WARNING
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> bool | None:
+        return True if ctx.profile.ladder_of(tag.name) == "rating" else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        ratings = [t for t in ctx.tags if t.branch is None and ctx.profile.ladder_of(t.name) == "rating"]
+        ratings = [t for t, _ in ctx.facts(self) if t.branch is None]
         names = {t.name for t in ratings}
         if len(names) > 1:
             later = ratings[-1]
@@ -458,9 +458,9 @@ class TagCutByChunk(Rule):
         reported = set()
         for i in range(len(plan.chunks) - 1):
             before, after = plan.chunks[i], plan.chunks[i + 1]
-            if before.forced or not before.starts or not after.starts:
+            if before.forced or not before.token_ids or not after.token_ids:
                 continue  # BREAK ends a chunk between tags
-            last_start, first_start = before.starts[-1], after.starts[0]
+            last_start, first_start = before.start_of(-1), after.start_of(0)  # two spans, not the columns
             # a tag is cut when the last token of one chunk and the first of the next both start inside it:
             # tags do not overlap, so only the last tag that starts at or before that token can. A CLIP word
             # that spans several tags (a run of symbols such as ",.,.") starts inside none of them.
@@ -474,8 +474,8 @@ class TagCutByChunk(Rule):
                     # placeholder ({prompt}, {{MOOD_TAGS}}) is replaced before anything is cut
                 reported.add(j)
                 last_chunk = i + 1
-                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].starts and \
-                        plan.chunks[last_chunk + 1].starts[0] < tag.end:
+                while last_chunk + 1 < len(plan.chunks) and plan.chunks[last_chunk + 1].token_ids and \
+                        plan.chunks[last_chunk + 1].start_of(0) < tag.end:
                     last_chunk += 1
                 yield self.diagnostic(f"{quote(tag.text)} is cut between chunks {i + 1} and {last_chunk + 1}",
                                       tag.start, tag.end, suggestions=[f"BREAK {tag.raw}"])

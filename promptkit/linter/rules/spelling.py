@@ -68,18 +68,17 @@ class MisspelledName(Rule):
     severity = Severity.WARNING
     fix_safety = "unsafe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> list[list[tuple[int, int, str]]] | None:
+        return _candidates(ctx, tag) or None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        memo = ctx.table("famous_typos")
+        facts = ctx.facts(self)  # the tags that may misspell a name (most captions: none)
+        if not facts:
+            return
         inside = _covered(ctx)
-        for tag in ctx.tags:
-            if tag.namespace and tag.namespace not in ("artist", "by"):
-                continue
-            if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
-                continue
-            per_word = memo.get(tag.raw)
-            if per_word is None:
-                per_word = memo[tag.raw] = _name_typos(tag.raw)
+        for tag, per_word in facts:
             for candidates in per_word:
                 for s, e, name in candidates:  # the first one outside a PK201 typo
                     start, end = tag.start + s, tag.start + e
@@ -90,6 +89,16 @@ class MisspelledName(Rule):
                                           f"{name!r}", start, end, suggestions=[fixed],
                                           fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
                     break
+
+
+def _candidates(ctx: LintContext, tag) -> list[list[tuple[int, int, str]]]:
+    """:func:`_name_typos` of a tag that may misspell a name: not under another namespace than ``artist:`` or
+    ``by:``, not a famous name's word, not a tag. Reads the spelling, the profile and the database only."""
+    if tag.namespace and tag.namespace not in ("artist", "by"):
+        return []
+    if tag.raw.lower().strip() in famous_words() or ctx.info(tag) is not None:
+        return []
+    return _name_typos(tag.raw)
 
 
 def _name_typos(raw: str) -> list[list[tuple[int, int, str]]]:

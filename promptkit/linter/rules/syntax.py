@@ -117,7 +117,7 @@ class AmbiguousColon(Rule):
                                                             "." not in ctx.text):
             return
         text = ctx.text
-        for node in ctx.nodes:
+        for node in ctx.nodes if "(" in text else ():  # round groups only
             if type(node) is not Group or node.kind != "round" or not node.closed:
                 continue
             children = node.children
@@ -137,7 +137,8 @@ class AmbiguousColon(Rule):
                 f"A1111 does not read ':{tail.strip()}' as a weight; the group gets 1.1 and the text "
                 f"{quote(':' + tail.strip())} goes to the model", children[last].start, node.end - len(node.close),
                 suggestions=["write the weight as (tag:1.2)"])
-        for tag in ctx.tags:
+        # a tag's raw text is a piece of the text: one that ends in a bare weight is a bare weight in the text
+        for tag in ctx.tags if _BARE_WEIGHT_ANYWHERE.search(text) else ():
             m = _BARE_WEIGHT.search(tag.raw)
             if m is None or not 0 < float(m.group(2)) <= 3 or ctx.info(tag) is not None:
                 continue
@@ -195,6 +196,7 @@ def _has_and(ctx: LintContext) -> bool:
 
 # a tag ending in ``:1.3`` (a letter or closing bracket before the colon: not ``16:9``)
 _BARE_WEIGHT = re.compile(r"(?<=[A-Za-z)])(:)(\d*\.\d+|\d+(?:\.\d*)?)$")  # "Clip skip: 2" is a label
+_BARE_WEIGHT_ANYWHERE = re.compile(r"(?<=[A-Za-z)]):\d")
 
 
 class WeightRange(Rule):
@@ -225,8 +227,11 @@ class WeightRange(Rule):
         ceiling = float("inf") if type(self) is WeightRange else ctx.profile.weight_error
         if ctx.negative and type(self) is not WeightRange:
             return
+        tags = ctx.tags
+        if all(lowest <= t.weight <= limit for t in tags):
+            return  # every weight in range (a caption without brackets: all 1)
         reported_until = -1
-        for tag in ctx.tags:
+        for tag in tags:
             w = tag.weight
             if tag.start < reported_until or (lowest <= w <= limit) or w > ceiling:
                 continue
@@ -339,6 +344,7 @@ _SQUARE_GROUP = re.compile(r"(?<!\\)(\[+)([^\[\]:|]+)(\]+)")  # "[abstract]", "[
 _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
+_AFTER_GROUP = re.compile(r"\)[-+.\d]")  # where either of the two above can follow a round group's ')'
 _ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
 _PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np|cursor)\s*$", re.I)  # {cursor}: Krita's, PromptChain's
 _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
@@ -416,15 +422,16 @@ class DialectMismatch(Rule):
         text = ctx.text
         if dialect in ("a1111", "comfy"):
             yield from self._braces(ctx, text, dialect)
-            # compel's signs are '+' and '-', its number weights follow a ')': a prompt without them skips the walks
-            signs = "+" in text or "-" in text  # plain text nodes are slices of the text
+            # compel's signs are '+' and '--' (a lone '-' only right after a group), its number weights follow a ')':
+            # a prompt without them skips the walks (plain text nodes are slices of the text)
+            signs = "+" in text or "--" in text
             for node in ctx.nodes if signs else ():
                 if type(node) is Text and node.kind == Text.PLAIN:
                     for m in _COMPEL_SIGNS.finditer(node.value):
                         yield self.diagnostic(f"compel's {m.group()!r} is plain text in {dialect}",
                                               node.start + m.start(), node.start + m.end(),
                                               suggestions=["write (word:1.1) instead"])
-            closed = ")" in text  # a sign or number after a closed round group
+            closed = _AFTER_GROUP.search(text) is not None  # a sign or number right after a closed round group
             for parent in [ctx.prompt.children] + [n.children for n in ctx.nodes if type(n) is Group] if closed else ():
                 for a, b in zip(parent, parent[1:]):
                     if type(a) is Group and a.kind == "round" and a.closed and type(b) is Text and \

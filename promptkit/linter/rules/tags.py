@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from bisect import bisect_left, bisect_right
 from typing import Iterable
 
@@ -15,7 +16,7 @@ from ...tags.sources import TagCategory
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..known import known_anywhere  # some bundled source knows a spelling (e621 not opened for it)
 from ..known import name_words as _name_words
-from ..rule import LintContext, Rule, quote
+from ..rule import LintContext, Rule, TagRule, quote
 
 
 def spelled(ctx: LintContext, name: str, like: str = "") -> str:
@@ -517,17 +518,20 @@ def unknown_tags(ctx: LintContext) -> list:
     if cached is not None:
         return cached
     # spelling -> it is an unknown tag: the tests below read the spelling, the profile and the database only
-    verdicts = ctx.table("unknown_tag")
-    out = []
-    for tag in unknown_pieces(ctx):
-        key = (tag.name, tag.text, tag.namespace)
-        unknown = verdicts.get(key)
-        if unknown is None:
-            unknown = verdicts[key] = _unknown_spelling(ctx, tag)
-        if unknown:
-            out.append(tag)
+    out = [tag for tag in unknown_pieces(ctx) if unknown_spelling(ctx, tag)]
     ctx.__dict__["_unknown"] = out
     return out
+
+
+def unknown_spelling(ctx: LintContext, tag) -> bool:
+    """:func:`unknown_tags`' verdict on one spelling (it reads the spelling, the profile and the database only:
+    kept for the run); a tag with it is an unknown tag unless it is a piece of an unescaped ``name (series)``."""
+    verdicts = ctx.table("unknown_tag")
+    key = (tag.name, tag.text, tag.namespace)
+    unknown = verdicts.get(key)
+    if unknown is None:
+        unknown = verdicts[key] = _unknown_spelling(ctx, tag)
+    return unknown
 
 
 def unknown_pieces(ctx: LintContext) -> list:
@@ -581,7 +585,7 @@ class NotInVocabulary(Rule):
                                   suggestions=names)
 
 
-class AliasTag(Rule):
+class AliasTag(TagRule):
     """A tag written in a spelling its source has renamed: split, joined or hyphenated wrongly.
 
     Why: the sites keep the misspellings people type as aliases of the real tag; the model was trained on
@@ -605,30 +609,26 @@ class AliasTag(Rule):
     needs_db = True
     respellings = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
         from ...tags.aliases import is_respelling
 
-        pieces = construct_tags(ctx)
-        aliased = ctx.table("aliased")  # spelling -> a bare tag the database knows as an alias (most are not)
-        for tag in ctx.tags:
-            key = (tag.name, tag.text, tag.namespace)
-            alias = aliased.get(key)
-            if alias is None:
-                alias = aliased[key] = _aliased(ctx, tag)
-            if not alias or tag.index in pieces:
-                continue
-            renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag) or _ing_form(ctx, tag)
-            if renamed is None or _only_hyphens(tag.name, renamed.name):
-                continue  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
-            if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
-                continue
-            if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
-                continue  # natural-language models read words: "line art" reads fine, "pony tail" does not
-            new = spelled(ctx, renamed.name, tag.raw)
-            stray = tag.raw[len(tag.raw.rstrip(":")):] if not tag.name.endswith(":") else ""  # "(x::1.2)" keeps it
-            yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
-                                  tag.start, tag.end, suggestions=[new],
-                                  fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+        if not _aliased(ctx, tag):  # a bare tag the database knows as an alias (most are not)
+            return
+        renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag) or _ing_form(ctx, tag)
+        if renamed is None or _only_hyphens(tag.name, renamed.name):
+            return  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
+        if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
+            return
+        if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
+            return  # natural-language models read words: "line art" reads fine, "pony tail" does not
+        new = spelled(ctx, renamed.name, tag.raw)
+        stray = tag.raw[len(tag.raw.rstrip(":")):] if not tag.name.endswith(":") else ""  # "(x::1.2)" keeps it
+        yield self.diagnostic(f"{quote(tag.text)} is written {new!r} on {renamed.source}",
+                              tag.start, tag.end, suggestions=[new],
+                              fix=self.fix(f"write '{new}'", Edit(tag.start, tag.end, new + stray)))
+
+    def keep(self, ctx: LintContext, tag) -> bool:
+        return tag.index not in construct_tags(ctx)  # a piece of an unescaped "name (series)": PK206's
 
 
 def _everyday_alias(ctx: LintContext, tag):
@@ -784,7 +784,12 @@ class DuplicateTag(Rule):
     fix_safety = "unsafe"
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+        repeated = _repeated(ctx.tags)
+        if not repeated:
+            return []
+        # a plain caption (no syntax) holds no AND and no BREAK: its tree need not be built to know it
+        bounds = [] if ctx.prompt.plain_caption else \
+            [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
         # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
         # occur once in a big caption.
@@ -792,7 +797,7 @@ class DuplicateTag(Rule):
         pieces = construct_tags(ctx)
         text = ctx.text
         lettered = ctx.table("lettered")  # name -> it has a letter (names repeat across a run)
-        for tag in ctx.tags:
+        for tag in repeated:
             name = tag.name
             has_letter = lettered.get(name)
             if has_letter is None:
@@ -840,6 +845,16 @@ class DuplicateTag(Rule):
 _JOINING_WORDS = frozenset({"and", "or", "with", "of", "the", "a", "an", "in", "on", "at", "to", "by", "for"})
 
 
+def _repeated(tags: list) -> list:
+    """The tags whose qualified name another tag of the prompt has too, in order: the only ones that can be
+    copies of each other (a copy's key holds its qualified name); most tags occur once."""
+    names = [t.qualified_name for t in tags]
+    if len(set(names)) == len(names):
+        return []
+    count = Counter(names)
+    return [t for t, name in zip(tags, names) if count[name] > 1]
+
+
 def _dual_spelling(a, b) -> bool:
     """Two neighbouring tags that are one tag in its underscore and its space spelling: written so on purpose,
     for the encoder to see both forms (a wildcard idiom); a slip repeats a tag elsewhere, not next to itself."""
@@ -884,15 +899,23 @@ class ConflictingCount(Rule):
     name = "conflicting-count"
     category = "tags"
     severity = Severity.WARNING
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> int | None:
+        """The people a count tag counts, 0 for ``solo`` and ``no humans`` (the tags reported); None for the rest."""
+        n = people_in(tag.name)
+        return n if n or tag.name in ("solo", "no_humans") else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
-        top = [t for t in ctx.tags if t.branch is None]
+        facts = ctx.facts(self)  # the count tags, solo and no humans: nothing else matters here
+        if not any(t.name == "solo" or t.name == "no_humans" for t, _ in facts):
+            return  # only these two are ever reported (most captions have neither)
+        top = [(t, n) for t, n in facts if t.branch is None]
         per_kind: dict[str, int] = {}
         counted: dict[str, object] = {}
-        for tag in top:
-            n = people_in(tag.name)
+        for tag, n in top:
             if n and tag.name not in counted:
                 counted[tag.name] = tag
                 kind = re.sub(r"^\d+\+?|^multiple_", "", tag.name).rstrip("s")
@@ -900,7 +923,7 @@ class ConflictingCount(Rule):
         people = sum(per_kind.values())
         names = ", ".join(repr(t.text) for t in counted.values())  # type: ignore[attr-defined]
         reported = set()
-        for tag in top:
+        for tag, _ in top:
             if tag.name in reported:
                 continue
             if tag.name == "solo" and people > 1:
@@ -938,18 +961,23 @@ class ConflictingTags(Rule):
     category = "tags"
     severity = Severity.WARNING
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> str | None:
+        """The name of :data:`CONFLICTING_PAIRS` the tag is written for (most: none)."""
+        if tag.namespace:
+            return None
+        info = ctx.info(tag)
+        name = info.name if info is not None else tag.name
+        return name if name in _IN_PAIRS else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return
         seen: dict[str, object] = {}
-        for tag in ctx.tags:
-            if tag.branch is not None or tag.namespace or tag.weight != 1.0:
+        for tag, name in ctx.facts(self):
+            if tag.branch is not None or tag.weight != 1.0 or name in seen:
                 continue  # "(cowboy shot:0.7), close-up": a weighted one is a blend on purpose
-            info = ctx.info(tag)
-            name = info.name if info is not None else tag.name
-            if name not in _IN_PAIRS or name in seen:
-                continue
             for other, earlier in seen.items():
                 if frozenset((name, other)) in CONFLICTING_PAIRS:
                     yield self.diagnostic(f"{earlier.text.strip()!r} and {tag.text.strip()!r}: an image cannot "  # type: ignore[attr-defined]
@@ -1132,35 +1160,25 @@ class TagStyle(Rule):
     severity = Severity.INFO
     fix_safety = "safe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> tuple[bool, str] | None:
+        return _style_verdict(ctx, tag)
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative:
             return  # a negative prompt pushes away from what it says; the spelling style makes no difference
         profile = ctx.profile
-        keep = set(profile.keep_underscores)
         restyled = []
         pieces = construct_tags(ctx)
-        kaomoji_in = ctx.table("kaomoji_in")  # raw -> it holds a kaomoji (43 substring searches, once a spelling)
-        for tag in ctx.tags:
-            raw = tag.raw
+        for tag, (keeps, fixed) in ctx.facts(self):  # the tags written against the style (one look-up a tag)
             if tag.index in pieces:
                 continue
-            if tag.name in keep:
-                if " " in raw:
-                    fixed = raw.replace(" ", "_")
-                    yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
-                                          fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
-                continue
-            if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
-                has_kaomoji = kaomoji_in.get(raw)
-                if has_kaomoji is None:
-                    has_kaomoji = kaomoji_in[raw] = any(k in raw for k in KAOMOJI)
-                if has_kaomoji or ctx.not_a_tag(tag):
-                    continue
-                if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
-                    restyled.append((tag, raw.replace("_", " ")))
-            elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
-                restyled.append((tag, raw.replace(" ", "_")))
+            if keeps:
+                yield self.diagnostic(f"{tag.name!r} keeps its underscores", tag.start, tag.end,
+                                      fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+            else:
+                restyled.append((tag, fixed))
         if restyled:
             first = restyled[0][0]
             style = "spaces" if profile.tag_style == "spaces" else "underscores"
@@ -1169,6 +1187,24 @@ class TagStyle(Rule):
                                   first.start, first.end,
                                   fix=self.fix(f"write {len(restyled)} tag(s) with {style}",
                                                *(Edit(t.start, t.end, new) for t, new in restyled)))
+
+
+def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
+    """PK208's verdict on one spelling in a positive prompt: (True, fixed) for a pseudo-tag written without its
+    underscores, (False, restyled) for a tag written against the profile's style, None for nothing to say. It
+    reads the spelling, the profile and the database only: a spelling fact (the tag pass keeps it)."""
+    profile = ctx.profile
+    raw = tag.raw
+    if tag.name in profile.keep_underscores:
+        return (True, raw.replace(" ", "_")) if " " in raw else None
+    if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
+        if any(k in raw for k in KAOMOJI) or ctx.not_a_tag(tag):
+            return None
+        if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+            return False, raw.replace("_", " ")
+    elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
+        return False, raw.replace(" ", "_")
+    return None
 
 
 _PREFIX = re.compile(r"^([a-z]{2,12}):(?!\s)")
@@ -1241,7 +1277,7 @@ class EmptyNamespace(Rule):
 _NEGATION = re.compile(r"(?:no|not|without|never)[ _]+([^\W\d_][\w ]*)", re.I)
 
 
-class NegationInPositive(Rule):
+class NegationInPositive(TagRule):
     """A negated phrase in a positive prompt that is no tag: ``not holding anything``, ``no pattern in eyes``.
 
     Why: CLIP does not read negation; ``no pattern in eyes`` puts *pattern in eyes* into the image. The tags that
@@ -1258,17 +1294,17 @@ class NegationInPositive(Rule):
     severity = Severity.WARNING
     needs_db = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.negative or ctx.profile.natural_language:
+    def applies(self, ctx: LintContext) -> bool:
+        return not ctx.negative and not ctx.profile.natural_language
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        m = _NEGATION.fullmatch(tag.text.strip())
+        if m is None or tag.namespace or ctx.known(tag):
             return
-        for tag in ctx.tags:
-            m = _NEGATION.fullmatch(tag.text.strip())
-            if m is None or tag.namespace or ctx.known(tag):
-                continue
-            what = m.group(1).strip()
-            yield self.diagnostic(f"{quote(tag.text.strip())}: the text encoder does not read the negation and "
-                                  f"draws {what!r}; put it in the negative prompt", tag.start, tag.end,
-                                  suggestions=[f"{what} (in the negative prompt)"])
+        what = m.group(1).strip()
+        yield self.diagnostic(f"{quote(tag.text.strip())}: the text encoder does not read the negation and "
+                              f"draws {what!r}; put it in the negative prompt", tag.start, tag.end,
+                              suggestions=[f"{what} (in the negative prompt)"])
 
 
 class MissingComma(Rule):
@@ -1444,7 +1480,7 @@ def _trigger_word_place(ctx: LintContext, tag) -> bool:
                for node in ctx.nodes)
 
 
-class UnqualifiedCharacter(Rule):
+class UnqualifiedCharacter(TagRule):
     """A character written without the series qualifier its Danbooru tag carries.
 
     Why: on Danbooru a character's tag carries its series (``kazusa_(blue_archive)``, ``makima_(chainsaw_man)``);
@@ -1469,22 +1505,23 @@ class UnqualifiedCharacter(Rule):
     fix_safety = "unsafe"
     needs_db = True
 
-    def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if ctx.negative or (not ctx.profile.series and not danbooru_captions(ctx.profile)):
+    def applies(self, ctx: LintContext) -> bool:
+        return not ctx.negative and (bool(ctx.profile.series) or danbooru_captions(ctx.profile))
+
+    def check_tag(self, ctx: LintContext, tag) -> Iterable[Diagnostic]:
+        name = qualified_character(ctx, tag)
+        if name is None:
             return
-        pieces = construct_tags(ctx)
-        for tag in ctx.tags:
-            if tag.index in pieces:
-                continue
-            name = qualified_character(ctx, tag)
-            if name is None or ctx.bare_character(tag) is not None:
-                continue  # Animagine's convention: the bare name with its series beside it (`kazusa, blue archive`)
-            if _trigger_word_place(ctx, tag):
-                continue
-            fixed = spelled(ctx, name, tag.raw)
-            yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
-                                  tag.start, tag.end, suggestions=[fixed],
-                                  fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+        fixed = spelled(ctx, name, tag.raw)
+        yield self.diagnostic(f"{quote(tag.text)} is the character {fixed!r} in {ctx.profile.title}'s captions",
+                              tag.start, tag.end, suggestions=[fixed],
+                              fix=self.fix(f"write '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+    def keep(self, ctx: LintContext, tag) -> bool:
+        # not a piece of an unescaped "name (series)" (PK206's), nor Animagine's convention: the bare name with
+        # its series beside it (`kazusa, blue archive`), nor a LoRA trigger word's place
+        return tag.index not in construct_tags(ctx) and ctx.bare_character(tag) is None and \
+            not _trigger_word_place(ctx, tag)
 
 
 class CharacterNameOrder(Rule):
@@ -1505,15 +1542,29 @@ class CharacterNameOrder(Rule):
     severity = Severity.WARNING
     fix_safety = "unsafe"
     needs_db = True
+    spelling_facts = True
+
+    def spelling_fact(self, ctx: LintContext, tag) -> tuple[bool, list] | None:
+        """The reordered names in a tag this rule may look at (an unknown tag's spelling, or a phrase of
+        capitalised words nothing knows), and whether it is such a phrase; None for the rest (most tags)."""
+        phrase = not tag.namespace and not ctx.known(tag) and _CAPITALISED_RUN.search(tag.raw) is not None
+        if not phrase and not unknown_spelling(ctx, tag):
+            return None
+        names = _names_in(ctx, tag)
+        return (phrase, names) if names else None
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.negative or not danbooru_captions(ctx.profile):
             return
+        facts = ctx.facts(self)
+        if not facts:
+            return
         unknown = set(map(id, unknown_tags(ctx)))
-        for tag in ctx.tags:  # the unknown tags, and phrases ("Asuka Langley Soryu wearing her red plugsuit")
-            if id(tag) not in unknown and (tag.namespace or ctx.known(tag) or not _CAPITALISED_RUN.search(tag.raw)):
+        for tag, (phrase, names) in facts:
+            # the unknown tags, and phrases ("Asuka Langley Soryu wearing her red plugsuit") wherever they stand
+            if not phrase and id(tag) not in unknown:
                 continue
-            for s, e, name in _names_in(ctx, tag):
+            for s, e, name in names:
                 written = tag.raw[s:e]
                 fixed = spelled(ctx, name, written)
                 yield self.diagnostic(f"{written!r} is the character {fixed!r}: Danbooru writes the family name "
