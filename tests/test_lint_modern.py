@@ -716,3 +716,45 @@ def test_another_lines_graded_words_are_its_pseudo_tags():
     assert "PK301" not in lint_prompt("1girl, very aesthetic, ultra-detailed, bad quality", "illustrious-xl").codes()
     high, = [d for d in lint_prompt("1girl, high score", "animagine-xl-3.1").diagnostics if d.code == "PK301"]
     assert "of Animagine XL 4.0;" in high.message     # the sibling model, not 'the animagine family'
+
+
+# --- made after the fifth held-out measurement (unseen_dec5), from its judges' notes -------------------------------
+
+def _fifth_unseen(line: int) -> dict:
+    path = Path(__file__).parent / "audit" / "unseen_dec5" / "records.jsonl"
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+
+
+def test_a_tag_list_file_is_no_pony_prompt_without_scores():
+    # unseen_dec5 m3 (both judges, wrong x5): a list of common tags, one a line, starting with score_9: each line
+    # is no prompt asking for quality
+    text = _fifth_unseen(3)["prompt"]
+    assert "PK301" not in lint_prompt(text, "pony-v6").codes()
+    assert "PK301" in lint_prompt("1girl, solo, masterpiece, best quality", "pony-v6").codes()
+
+
+def test_findings_inside_a_pasted_infotext_go_with_it():
+    # unseen_dec5 m18 (both judges): the '++' of 'DPM++ 2M' in a pasted settings line is no compel sign
+    negative = _fifth_unseen(18)["negative_prompt"]
+    codes = lint_prompt(negative, "illustrious-xl", negative=True).codes()
+    assert "PK110" in codes and "PK106" not in codes
+
+
+def test_typographic_quotes_and_plural_ladder_tags():
+    # unseen_dec5 m21 '“1girl ,solo, best quality”' and m22 'masterpieces' (both judges)
+    text = _fifth_unseen(21)["prompt"]
+    d, = [d for d in lint_prompt(text, "noobai-xl-eps").diagnostics if d.code == "PK118"]
+    assert fix_text(text, "noobai-xl-eps", select=["PK118"], unsafe=True)[0] == "1girl ,solo, best quality"
+    assert "PK118" not in lint_prompt("“a cat in the style of a painter”", "sd15").codes()   # a quoted sentence
+    found = lint_prompt("1girl, masterpieces, flowers", "illustrious-xl").diagnostics
+    assert [d.suggestions for d in found if d.code == "PK201"] == [["masterpiece"]]
+    assert [d.suggestions for d in lint_prompt("low-res, blurry", "illustrious-xl", negative=True).diagnostics] \
+        == [["lowres"]]
+
+
+def test_underscores_in_a_negative_among_spaced_tags():
+    # unseen_dec2 m25, unseen_dec4 m5-m7/m33, unseen_dec5 m1 (both judges each): 'ambiguous_form', 'bar_censor'
+    negative = _fourth_unseen(5)["negative_prompt"]
+    found = [d for d in lint_prompt(negative, "noobai-xl-eps", dialect="comfy", negative=True).diagnostics
+             if d.code == "PK208"]
+    assert [negative[d.start:d.end] for d in found] == ["ambiguous_form"]

@@ -81,7 +81,8 @@ CLAIMS = [
     ("a beatiful villiage", False, None),  # two unknown words side by side read as a name
     ("1girl, twintails braids", False, ("PK212", "twintails, braids")),
     ("twintails braids", True, None),  # no missing-comma findings in negative prompts
-    ("long_hair, smile", True, None),  # no style findings in negative prompts
+    ("long_hair, smile", True, None),  # no style findings in a negative written in one style
+    ("bad hands, bar_censor", True, ("PK208", None)),  # but a negative that mixes them: the stray one
 ]
 
 

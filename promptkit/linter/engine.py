@@ -138,9 +138,19 @@ def _lint_one(text: str, profile=None, dialect: str | None = None, db=None,
             for d in findings:  # counted, not kept: memory stays small however many there are
                 key = (d.code, d.severity.value)
                 omitted[key] = omitted.get(key, 0) + 1
+    found = _outside_pasted_infotext(found)
     found.sort(key=lambda d: (d.start, d.code))
     _locate(text, found)
     return LintReport(text, prof.id, dialect, found, negative, omitted)
+
+
+def _outside_pasted_infotext(found: list[Diagnostic]) -> list[Diagnostic]:
+    """Findings before a pasted infotext (PK110), and PK110 itself: what lies inside the settings line it
+    reports (the ``++`` of ``DPM++ 2M``, a repeated ``Model hash``) goes with it, one deletion."""
+    pasted = next((d.start for d in found if d.code == "PK110"), None)
+    if pasted is None:
+        return found
+    return [d for d in found if d.code == "PK110" or d.start < pasted]
 
 
 _INSTANCES: dict[tuple, tuple[list, list, list, list]] = {}

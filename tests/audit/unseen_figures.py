@@ -28,6 +28,9 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     ("unseen_dec4, all held out (33 texts, 15 repositories)", HERE / "unseen_dec4" / "worksheet_findings.jsonl",
      [(j, HERE / "unseen_dec4" / f"judge{j}_judged.jsonl", HERE / "unseen_dec4" / f"judge{j}_missed.jsonl")
       for j in (7, 8)]),
+    ("unseen_dec5, all held out (42 texts, 24 repositories)", HERE / "unseen_dec5" / "worksheet_findings.jsonl",
+     [(j, HERE / "unseen_dec5" / f"judge{j}_judged.jsonl", HERE / "unseen_dec5" / f"judge{j}_missed.jsonl")
+      for j in (9, 10)]),
 ]
 
 

@@ -121,9 +121,11 @@ class ForeignLadderTag(Rule):
     def _quality_words_for_scores(self, ctx: LintContext) -> Iterable[Diagnostic]:
         """A score-trained model (Pony V6) prompted with another family's quality tags and none of its own
         scores: ``masterpiece, best quality`` are words to it; its quality is asked for with ``score_9, ...``.
-        One finding, at the first such tag, in a positive prompt that has no score tag."""
+        One finding, at the first such tag, in a positive prompt that has no score tag; not in a fragment of one
+        or two tags (a line of a tag list, a preset's piece), which asks for nothing on its own."""
         ours = ctx.profile.ladders.get("quality", ())
-        if ctx.negative or not ours or not all(t.startswith("score_") for t in ours) or "score" in ctx.text.lower():
+        if ctx.negative or not ours or not all(t.startswith("score_") for t in ours) or "score" in ctx.text.lower() \
+                or len(ctx.tags) < 3:
             return
         wanted = None
         for tag in ctx.tags:

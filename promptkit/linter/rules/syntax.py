@@ -721,14 +721,16 @@ class EscapedEmphasis(Rule):
 
 
 class StrayQuote(Rule):
-    """An unpaired double quote stuck to a tag: ``..., absurdres"`` left over from copying a prompt out of JSON
-    or code.
+    """A quote stuck to a tag that no front end reads: an unpaired ``"`` (``..., absurdres"``, left over from
+    copying a prompt out of JSON or code), or typographic quotes (``“1girl, solo”``, from a word processor or a
+    YAML file that meant them as quoting).
 
     Why: no front end reads quotes as syntax; the model sees the character as text, a token of its own, and
     the tag it is glued to is no longer the tag. Reported when the prompt holds an odd number of ``"`` and one
-    touches the start or end of a tag.
+    touches the start or end of a tag, or when a ``“`` or ``”`` does in a tag profile's prompt (a natural-language
+    prompt in typographic quotes is a quoted sentence). One finding per prompt.
 
-    Example: ``1girl, absurdres"`` -> ``1girl, absurdres``. Fix (unsafe: the text changes).
+    Example: ``1girl, absurdres"`` -> ``1girl, absurdres``. Fix (unsafe: the text changes): remove the quotes.
     """
 
     code = "PK118"
@@ -739,16 +741,27 @@ class StrayQuote(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         text = ctx.text
-        if text.count('"') % 2 == 0:
+        straight = text.count('"') % 2 == 1
+        curly = ctx.tag_profile and ("\u201c" in text or "\u201d" in text)  # a quoted sentence is no tag list
+        if not straight and not curly:
             return
+        marks = ('"' if straight else "") + ("\u201c\u201d" if curly else "")
+        found = []
         for tag in ctx.tags:
             raw = tag.raw.strip()
-            if len(raw) < 2 or raw.count('"') != 1 or not (raw[0] == '"' or raw[-1] == '"'):
+            if len(raw) < 2:
                 continue
-            at = tag.start + tag.raw.index(raw) + (0 if raw[0] == '"' else len(raw) - 1)
-            yield self.diagnostic(f"a stray '\"' stuck to {raw.strip(chr(34))!r}: the model reads it as text",
-                                  at, at + 1, fix=self.fix("remove the quote", Edit(at, at + 1, "")))
+            at = tag.start + tag.raw.index(raw)
+            if raw[0] in marks and raw.count(raw[0]) == 1:
+                found.append(at)
+            if raw[-1] in marks and raw.count(raw[-1]) == 1:
+                found.append(at + len(raw) - 1)
+        if not found:
             return
+        first = text[found[0]]
+        more = _and_more(found)
+        yield self.diagnostic(f"a stray {first!r} stuck to a tag: the model reads it as text{more}", found[0],
+                              found[0] + 1, fix=self.fix("remove the quotes", *(Edit(i, i + 1, "") for i in found)))
 
 
 _FULL_WIDTH = {"（": "(", "）": ")", "［": "[", "］": "]"}
