@@ -15,22 +15,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+def _all_held_out(folder: str, title: str, judges: tuple[int, int], infix: str = "") -> tuple:
+    """A set whose every record is held out: its worksheet and each judge's judged and missed files."""
+    here = HERE / folder
+    return (f"{folder}, all held out ({title})", here / "worksheet_findings.jsonl",
+            [(j, here / f"judge{j}{infix}_judged.jsonl", here / f"judge{j}{infix}_missed.jsonl") for j in judges])
+
+
 SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     ("unseen_dec held-out half (60 texts, 14 repositories)", HERE / "unseen_dec" / "heldout_worksheet_findings.jsonl",
      [(j, HERE / "unseen_dec" / f"heldout_judge{j}_unseen_heldout_judged.jsonl",
        HERE / "unseen_dec" / f"heldout_judge{j}_unseen_heldout_missed.jsonl") for j in (1, 2)]),
-    ("unseen_dec2, all held out (32 texts, 19 repositories)", HERE / "unseen_dec2" / "worksheet_findings.jsonl",
-     [(j, HERE / "unseen_dec2" / f"judge{j}_unseen2_judged.jsonl", HERE / "unseen_dec2" / f"judge{j}_unseen2_missed.jsonl")
-      for j in (3, 4)]),
-    ("unseen_dec3, all held out (48 texts, 22 repositories)", HERE / "unseen_dec3" / "worksheet_findings.jsonl",
-     [(j, HERE / "unseen_dec3" / f"judge{j}_judged.jsonl", HERE / "unseen_dec3" / f"judge{j}_missed.jsonl")
-      for j in (5, 6)]),
-    ("unseen_dec4, all held out (33 texts, 15 repositories)", HERE / "unseen_dec4" / "worksheet_findings.jsonl",
-     [(j, HERE / "unseen_dec4" / f"judge{j}_judged.jsonl", HERE / "unseen_dec4" / f"judge{j}_missed.jsonl")
-      for j in (7, 8)]),
-    ("unseen_dec5, all held out (42 texts, 24 repositories)", HERE / "unseen_dec5" / "worksheet_findings.jsonl",
-     [(j, HERE / "unseen_dec5" / f"judge{j}_judged.jsonl", HERE / "unseen_dec5" / f"judge{j}_missed.jsonl")
-      for j in (9, 10)]),
+    _all_held_out("unseen_dec2", "32 texts, 19 repositories", (3, 4), "_unseen2"),
+    _all_held_out("unseen_dec3", "48 texts, 22 repositories", (5, 6)),
+    _all_held_out("unseen_dec4", "33 texts, 15 repositories", (7, 8)),
+    _all_held_out("unseen_dec5", "42 texts, 24 repositories", (9, 10)),
 ]
 
 
