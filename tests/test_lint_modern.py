@@ -758,3 +758,12 @@ def test_underscores_in_a_negative_among_spaced_tags():
     found = [d for d in lint_prompt(negative, "noobai-xl-eps", dialect="comfy", negative=True).diagnostics
              if d.code == "PK208"]
     assert [negative[d.start:d.end] for d in found] == ["ambiguous_form"]
+
+
+def test_a_tag_repeated_with_a_hyphen_for_a_space():
+    # unseen_dec m99 (both judges): 'ultra-detailed, ultra detailed' is one tag written twice
+    text = next(json.loads(line)["prompt"] for line in (Path(__file__).parent / "audit" / "unseen_dec" /
+                "records.jsonl").read_text(encoding="utf-8").splitlines() if "ultra-detailed, ultra detailed" in line)
+    found = [text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK204"]
+    assert "ultra detailed" in found
+    assert "PK204" not in lint_prompt("1girl, t-shirt, shirt", "illustrious-xl").codes()

@@ -768,7 +768,8 @@ class ImpliedTag(Rule):
 class DuplicateTag(Rule):
     """The same tag twice in one part of the prompt (``long_hair`` and ``Long hair`` are the same tag).
 
-    Why: a repeated tag is a hidden weight increase and wastes tokens. Not reported: repeats in different
+    Why: a repeated tag is a hidden weight increase and wastes tokens. A hyphen reads as a space to the encoder:
+    ``ultra-detailed`` and ``ultra detailed`` are one tag twice. Not reported: repeats in different
     ``BREAK`` regions or ``AND`` parts (regional prompts describe each region in full), in different
     prompt-editing branches, and different tags that one database alias links (``blurred`` / ``blurry``: the
     author covers both). Of the copies, the first with the most weight is kept; each other copy is reported
@@ -809,7 +810,8 @@ class DuplicateTag(Rule):
             if name in _JOINING_WORDS:
                 continue  # "..., and, ...": a word that joins a sentence cut by commas, not a tag
             region = bisect_right(bounds, tag.start) if bounds else 0
-            key = tag.qualified_name if region == 0 and tag.branch is None else (region, tag.branch, tag.qualified_name)
+            same = _duplicate_key(tag)
+            key = same if region == 0 and tag.branch is None else (region, tag.branch, same)
             seen = copies.get(key)
             if seen is None:
                 copies[key] = tag
@@ -847,10 +849,17 @@ class DuplicateTag(Rule):
 _JOINING_WORDS = frozenset({"and", "or", "with", "of", "the", "a", "an", "in", "on", "at", "to", "by", "for"})
 
 
+def _duplicate_key(tag) -> str:
+    """What makes two tags copies: the qualified name, a hyphen read as a space (``ultra-detailed`` and
+    ``ultra detailed`` are the same words to the encoder and to the author)."""
+    name = tag.qualified_name
+    return name.replace("-", "_") if "-" in name else name
+
+
 def _repeated(tags: list) -> list:
     """The tags whose qualified name another tag of the prompt has too, in order: the only ones that can be
     copies of each other (a copy's key holds its qualified name); most tags occur once."""
-    names = [t.qualified_name for t in tags]
+    names = [_duplicate_key(t) for t in tags]
     if len(set(names)) == len(names):
         return []
     count = Counter(names)
