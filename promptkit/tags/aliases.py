@@ -26,6 +26,12 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+def plural_pair(a: str, b: str) -> bool:
+    """One of two words is the other's plural (``digit`` / ``digits``, ``berry`` / ``berries``)."""
+    short, long_ = sorted((a, b), key=len)
+    return long_ in (short + "s", short + "es") or (short.endswith("y") and long_ == short[:-1] + "ies")
+
+
 def _same_word(a: str, b: str) -> bool:
     from rapidfuzz.distance import OSA
 
@@ -33,9 +39,9 @@ def _same_word(a: str, b: str) -> bool:
         return True
     if _digits(a) != _digits(b):
         return False  # numbers name different things (2girls / 3girls, 4k / 8k)
-    short, long_ = sorted((a, b), key=len)
-    if long_ in (short + "s", short + "es") or (short.endswith("y") and long_ == short[:-1] + "ies"):
-        return True  # plural
+    if plural_pair(a, b):
+        return True
+    short = min(a, b, key=len)
     if len(short) >= 4 and OSA.distance(a, b) <= 1:
         return True  # grey / gray, colour / color
     if len(short) >= 5 and OSA.normalized_similarity(a, b) >= 0.7 and a[0] == b[0]:

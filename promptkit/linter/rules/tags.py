@@ -647,12 +647,21 @@ def _ing_form(ctx: LintContext, tag):
     info = ctx.info(tag)
     if info is None or info.matched != "alias" or not info.listed:
         return None
-    a, b = tag.name.split("_"), info.name.split("_")
-    if len(a) != len(b) or sum(x != y for x, y in zip(a, b)) != 1:
+    changed = _changed_word(tag.name, info.name)
+    if changed is None:
         return None
-    x, y = next((x, y) for x, y in zip(a, b) if x != y)
-    short, long_ = sorted((x, y), key=len)
+    short, long_ = sorted(changed, key=len)
     return info if len(short) >= 4 and long_ in (short + "ing", short[:-1] + "ing") else None
+
+
+def _changed_word(alias: str, target: str) -> tuple[str, str] | None:
+    """The one word two names of as many words differ in (``extra_digit`` / ``extra_digits``: ``digit``,
+    ``digits``), or None."""
+    a, b = alias.split("_"), target.split("_")
+    if len(a) != len(b):
+        return None
+    changed = [(x, y) for x, y in zip(a, b) if x != y]
+    return changed[0] if len(changed) == 1 else None
 
 
 def _only_hyphens(alias: str, target: str) -> bool:
@@ -673,14 +682,10 @@ def _learned_canonical(ctx: LintContext, tag, renamed) -> bool:
 
 def _plural_only(alias: str, target: str) -> bool:
     """The two names differ only in one word's number (``extra_digit`` / ``extra_digits``)."""
-    a, b = alias.split("_"), target.split("_")
-    if len(a) != len(b):
-        return False
-    changed = [(x, y) for x, y in zip(a, b) if x != y]
-    if len(changed) != 1:
-        return False
-    short, long_ = sorted(changed[0], key=len)
-    return long_ in (short + "s", short + "es") or (short.endswith("y") and long_ == short[:-1] + "ies")
+    from ...tags.aliases import plural_pair
+
+    changed = _changed_word(alias, target)
+    return changed is not None and plural_pair(*changed)
 
 
 def _aliased(ctx: LintContext, tag) -> bool:
