@@ -89,7 +89,7 @@ def reads_as_alternatives(text: str) -> bool:
     continued by a trailing comma, and two of them starting with the same three tags (one prompt written over
     several lines does not repeat its own tags; a file of alternatives repeats its shared head on every line);
     or ten lines or more of short items (six words at most) and no comma anywhere: a list of options; or three
-    paragraphs or more (blank lines between), no line continued by a comma."""
+    paragraphs or more (blank lines between), no line continued by a comma, fewer than two ending as sentences."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     if len(lines) < 3 or any(line.endswith(",") for line in lines) or _LINE_BREAKERS.search(text):
@@ -97,7 +97,10 @@ def reads_as_alternatives(text: str) -> bool:
     if len(lines) >= LIST_LINES and "," not in text and all(len(line.split()) <= 6 for line in lines):
         return True  # a list of short items, one a line and no comma anywhere: a wildcard file's options
     if len(_BLANK_LINE.findall(text.strip())) >= 2:
-        return True  # three or more paragraphs, none continued by a comma: prompts, one a paragraph
+        # three or more paragraphs, none continued by a comma: prompts, one a paragraph; unless the paragraphs
+        # end as sentences do, which is one prompt written in prose paragraphs (a scene, then the character)
+        paragraphs = [p.rstrip() for p in _BLANK_LINE.split(text.strip())]
+        return sum(p.endswith(".") for p in paragraphs) < 2
     heads: set[tuple[str, ...]] = set()
     for line in lines:
         pieces = tuple(piece.strip().lower() for piece in line.split(",")[:4])
