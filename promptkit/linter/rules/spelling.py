@@ -141,6 +141,7 @@ def _same_case(written: str, name: str) -> str:
 
 _STRAY_SPACE = re.compile(r"(?<=[^\W_]) (?=_[^\W_])|(?<=[^\W_]_) (?=[^\W_])")
 _SPACE = re.compile(r"(?<=\d) (?=[a-z])|(?<=\b[a-z]) (?=[a-z])")  # "1 girl", "t shirt": a number or letter apart
+_WORD_SPACE = re.compile(r"(?<=[a-z]{2}) (?=[a-z]{2})")  # two words of two letters or more
 _GLUE_WORD = re.compile(r"[a-z]{6,40}")
 
 
@@ -148,7 +149,8 @@ class WordBoundary(Rule):
     """Tags glued together, or a tag's words glued or split where its spelling has none.
 
     Why: ``best qualitymasterpiece`` is one unknown word to the text encoder, not two tags; ``lookingat viewer``
-    and ``1 girl`` are not ``looking at viewer`` and ``1girl``; ``cat _ears`` is not ``cat_ears``. Reported only
+    and ``1 girl`` are not ``looking at viewer`` and ``1girl``; ``cat _ears`` is not ``cat_ears``; on a tag model
+    ``space suit`` is not the one word ``spacesuit`` its captions wrote (a popular tag, known as written). Reported only
     when the tag as written is known to none of the profile's sources and the repaired spelling is a known tag
     (or two known tags).
 
@@ -211,6 +213,11 @@ def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
             joined = raw[:m.start()] + raw[m.end():]
             if _known(ctx, joined, min_posts=1000) and not _known(ctx, raw[m.end():]):
                 return m.start(), m.end(), "", "a space the tag does not have"
+        if not ctx.profile.natural_language:
+            for m in _WORD_SPACE.finditer(raw):  # "space suit", "low res": one word of a tag written as two
+                info = ctx.db.lookup(lookup_key(raw[:m.start()] + raw[m.end():]))
+                if info is not None and info.matched == "exact" and info.post_count >= 5000:
+                    return m.start(), m.end(), "", "a space the tag does not have"
     from ...tokens.clip import vocabulary
     from ..words import is_word
 
