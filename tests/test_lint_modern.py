@@ -791,3 +791,12 @@ def test_one_word_of_a_tag_written_as_two():
     # natural-language model reads 'space suit' as the words it is
     assert "PK217" not in lint_prompt("1girl, hand drawn, photo realistic", "illustrious-xl").codes()
     assert "PK217" not in lint_prompt("an astronaut in a space suit", "sd15").codes()
+
+
+def test_a_bare_score_beside_its_own_up_form_is_no_slip():
+    # unseen_dec5 m3 (both judges, wrong): 'score_8' on the line before 'score_8_up' in a list of tags; the fix
+    # wrote the next line twice
+    text = _fifth_unseen(3)["prompt"]
+    assert "PK308" not in lint_prompt(text, "pony-v6").codes()
+    found = lint_prompt("score_9, score_8, 1girl", "pony-v6").diagnostics
+    assert [d.suggestions for d in found if d.code == "PK308"] == [["score_8_up"]]

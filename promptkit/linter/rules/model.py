@@ -169,7 +169,8 @@ class LadderTypo(Rule):
     says) are other words to the text encoder. Reported when the tag is not in the profile's ladders or tag
     sources and is one edit from one of its ladder tags (two for long ones), or is a bare ``score_N`` whose
     ``score_N_up`` is in the ladder (not in a negative prompt, where ``score_6, score_5, score_4`` is the common
-    Pony negative). A tag that differs from a ladder tag only in its digits (``score_1``) is another tag.
+    Pony negative; nor in a fragment of one or two tags, an option of a tag list; nor beside its own
+    ``score_N_up``). A tag that differs from a ladder tag only in its digits (``score_1``) is another tag.
 
     Example (Pony V6): ``score_9, score_8up, score_6`` -> ``score_9, score_8_up, score_6_up``.
     Fix (unsafe: the text changes to what was meant).
@@ -204,10 +205,17 @@ class LadderTypo(Rule):
                 target = memo[key] = None if all_words(raw) else _ladder_target(keys, low, ctx.negative)
             if target is None:
                 continue
+            if low + "_up" == target.lower() and (len(ctx.tags) < 3 or target.lower() in _prompt_tags(ctx)):
+                continue  # a bare "score_8" alone (an option of a tag list) or beside its own "score_8_up"
             fixed = target
             yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
+def _prompt_tags(ctx: LintContext) -> frozenset[str]:
+    """The prompt's tags, lower-case with underscores (asked only when a ladder slip is found)."""
+    return frozenset(t.raw.strip().lower().replace(" ", "_") for t in ctx.tags)
 
 
 def _ladder_keys(ctx: LintContext) -> dict[str, str]:
