@@ -758,6 +758,13 @@ def test_underscores_in_a_negative_among_spaced_tags():
     found = [d for d in lint_prompt(negative, "noobai-xl-eps", dialect="comfy", negative=True).diagnostics
              if d.code == "PK208"]
     assert [negative[d.start:d.end] for d in found] == ["ambiguous_form"]
+    # the record's hint is Illustrious, whose Danbooru tags lack e621's 'ambiguous_form': in a negative, a tag of
+    # any bundled source is written as the captions wrote it; in a positive, a spelling only another source
+    # knows may be a template's field ('[character_name]' of modern m168 is an e621 tag too) and stays
+    found = [d for d in lint_prompt(negative, "illustrious-xl", dialect="comfy", negative=True).diagnostics
+             if d.code == "PK208"]
+    assert [negative[d.start:d.end] for d in found] == ["ambiguous_form"]
+    assert "PK208" not in lint_prompt("1girl, ambiguous_form, smile", "illustrious-xl").codes()
 
 
 def test_a_tag_repeated_with_a_hyphen_for_a_space():

@@ -1207,7 +1207,7 @@ class TagStyle(Rule):
 
 
 def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
-    """PK208's verdict on one spelling in a positive prompt: (True, fixed) for a pseudo-tag written without its
+    """PK208's verdict on one spelling (in a negative, a tag of any bundled source counts): (True, fixed) for a pseudo-tag written without its
     underscores, (False, restyled) for a tag written against the profile's style, None for nothing to say. It
     reads the spelling, the profile and the database only: a spelling fact (the tag pass keeps it)."""
     profile = ctx.profile
@@ -1217,7 +1217,8 @@ def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
     if profile.tag_style == "spaces" and "_" in raw and tag.name not in KAOMOJI:
         if any(k in raw for k in KAOMOJI) or ctx.not_a_tag(tag):
             return None
-        if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None):
+        if tag.name in ctx.vocabulary or (ctx.db is not None and ctx.info(tag) is not None) or \
+                (ctx.negative and known_anywhere(tag.name)):  # e621's 'ambiguous_form' of NoobAI's negative
             return False, raw.replace("_", " ")
     elif profile.tag_style == "underscores" and " " in raw.strip() and not ctx.is_prose(tag):
         return False, raw.replace(" ", "_")
