@@ -24,6 +24,10 @@ _COMFY = re.compile(r'"(?:class_type|type)"\s*:\s*"[^"]*TextEncode')
 _KOHYA_OPTION = re.compile(r"(?m) --(?:n [^\n]|[whdsl] \d)")
 _HORDE = re.compile(r"\{n?p\}")
 _RP_ONLY = re.compile(r"\b(ADDCOMM|ADDBASE|ADDCOL|ADDROW)\b")
+#: a line that opens with a people count (``2girls, blonde hair, ...``), after a LoRA of its own: two such lines are
+#: Forge Couple's regions, a character each, every one repeating the picture's count as its README tells users to
+#: (one prompt written over several lines states its count once)
+_COUNT_LINE = re.compile(r"^[ \t]*(?:<[^<>\n]*>[ \t]*)*\d+\+?(?:girl|boy|other)s?\b", re.MULTILINE | re.IGNORECASE)
 _COUPLE_DEFINE = re.compile(r"\{([A-Za-z_][\w -]*):[^{}]+\}")
 
 
@@ -139,6 +143,8 @@ def _from_markers(text: str) -> str:
         return "dynamic-template"
     m = _COUPLE_DEFINE.search(text)
     if m and "{" + m.group(1) + "}" in text:
+        return "forge-couple"
+    if "\n" in text and len(_COUNT_LINE.findall(text)) >= 2:
         return "forge-couple"
     return "prompt"
 
