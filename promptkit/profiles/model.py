@@ -149,6 +149,7 @@ class Profile(_Record):
     count_tags: list[str]
     special_tags: list[str]
     keep_underscores: list[str]
+    renamed: dict[str, str]
     presets: Presets
     namespaces: list[str]
     tag_sources: list[str]

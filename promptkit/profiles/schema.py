@@ -97,6 +97,8 @@ class ProfileSchema(BaseModel):
     count_tags: list[str] = Field(default_factory=list)
     special_tags: list[str] = Field(default_factory=list, description="pseudo-tags that are not in any tag DB")
     keep_underscores: list[str] = Field(default_factory=list)
+    renamed: dict[str, str] = Field(default_factory=dict,
+                                    description="an earlier version's tag -> the one this version's card writes")
     presets: PresetsSchema = PresetsSchema()
     namespaces: list[str] = Field(default_factory=list)
     tag_sources: list[str] = Field(

@@ -30,6 +30,7 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     _all_held_out("unseen_dec3", "48 texts, 22 repositories", (5, 6)),
     _all_held_out("unseen_dec4", "33 texts, 15 repositories", (7, 8)),
     _all_held_out("unseen_dec5", "42 texts, 24 repositories", (9, 10)),
+    _all_held_out("unseen_dec6", "18 texts, 6 repositories and 8 issue threads", (11, 12)),
 ]
 
 

@@ -172,6 +172,9 @@ class LadderTypo(Rule):
     Pony negative; nor in a fragment of one or two tags, an option of a tag list; nor beside its own
     ``score_N_up``). A tag that differs from a ladder tag only in its digits (``score_1``) is another tag.
 
+    Also a ladder tag under the name an earlier version of the model used, as its card renamed it (the
+    profile's ``renamed``: Animagine XL 3.0's ``high quality`` is 3.1's ``great quality``).
+
     Example (Pony V6): ``score_9, score_8up, score_6`` -> ``score_9, score_8_up, score_6_up``.
     Fix (unsafe: the text changes to what was meant).
     """
@@ -188,6 +191,8 @@ class LadderTypo(Rule):
         from .tags import typo_spans
 
         profile = ctx.profile
+        if profile.renamed:
+            yield from self._renamed(ctx)
         keys = _ladder_keys(ctx)
         if not keys:
             return
@@ -211,6 +216,32 @@ class LadderTypo(Rule):
             yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
+
+
+    def _renamed(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        """An earlier version's name of a ladder tag (Animagine XL 3.0's ``high quality``, ``rating: general``)."""
+        renamed = ctx.table("profile").get("renamed")
+        if renamed is None:
+            ladders = {t for tags in ctx.profile.ladders.values() for t in tags}  # a child profile may lack one
+            renamed = ctx.table("profile")["renamed"] = {_renamed_key(k): v for k, v in ctx.profile.renamed.items()
+                                                         if v in ladders}
+        for tag in ctx.tags:
+            new = renamed.get(_renamed_key(tag.raw))
+            if new is None:
+                continue
+            raw = tag.raw.strip()
+            start = tag.start + tag.raw.index(raw)
+            yield self.diagnostic(f"{quote(raw)} is an earlier version's tag: {ctx.profile.title} was trained with "
+                                  f"{new!r}", start, start + len(raw), suggestions=[new],
+                                  fix=self.fix(f"replace with '{new}'", Edit(start, start + len(raw), new)))
+
+
+def _renamed_key(text: str) -> str:
+    """``Rating:General``, ``rating: general`` and ``high_quality`` as one key each."""
+    return _COLON.sub(": ", " ".join(text.lower().replace("_", " ").split()))
+
+
+_COLON = re.compile(r"\s*:\s*")
 
 
 def _prompt_tags(ctx: LintContext) -> frozenset[str]:

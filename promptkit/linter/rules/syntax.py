@@ -8,6 +8,7 @@ from typing import Iterable
 
 from ...syntax.ast import Alternation, Group, Schedule, Text, render_source
 from ...syntax.render import format_weight
+from ...tags.sources import TagCategory
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..rule import LintContext, Rule, quote
 
@@ -624,6 +625,8 @@ class StrayBackslash(Rule):
     else it is text the model sees, a token of its own. Usually a wrong try at escaping a tag's brackets
     (the brackets are then still emphasis: PK206). One finding per prompt for all of them.
 
+    A typed ``\\n`` (a string literal's line break pasted as text) goes with its letter.
+
     Example: ``\\medusa (rider) (fate)\\`` -> ``medusa (rider) (fate)``. Fix (unsafe: the text changes).
     """
 
@@ -640,9 +643,22 @@ class StrayBackslash(Rule):
         if not found:
             return
         more = _and_more(found)
-        yield self.diagnostic(f"a backslash that escapes nothing: the model sees it as text; to escape a bracket "
-                              f"write '\\(' right before it{more}", found[0], found[0] + 1,
-                              fix=self.fix("remove the stray backslashes", *(Edit(i, i + 1, "") for i in found)))
+        text = ctx.text
+        ends = [i + 2 if _literal_escape(text, i) else i + 1 for i in found]
+        if ends[0] == found[0] + 2:
+            message = (f"'{text[found[0]:ends[0]]}' is another language's escape, not a line break: the model reads "
+                       f"a backslash and the letter{more}")
+        else:
+            message = (f"a backslash that escapes nothing: the model sees it as text; to escape a bracket write '\\(' "
+                       f"right before it{more}")
+        yield self.diagnostic(message, found[0], ends[0],
+                              fix=self.fix("remove the stray backslashes", *(Edit(i, e, "") for i, e in zip(found, ends))))
+
+
+def _literal_escape(text: str, i: int) -> bool:
+    """The backslash at ``i`` starts a whole ``\\n``, ``\\t`` or ``\\r`` of a string literal typed into the prompt
+    (``smile \\n``): the letter goes with it."""
+    return text[i + 1:i + 2] in ("n", "t", "r") and not text[i + 2:i + 3].isalnum()
 
 
 _HTML_ENTITY = re.compile(r"&(?:apos|quot|amp|nbsp|lt|gt|#39|#34|#x27);")
@@ -695,7 +711,8 @@ class EscapedEmphasis(Rule):
     (A1111, ComfyUI).
 
     Example: ``1girl, \\(perfect details\\)`` -> ``1girl, (perfect details)``. Fix (unsafe: the weight changes,
-    as meant).
+    as meant); around a series, character or artist name (``vegeta, \\(dragon ball\\)``, a qualifier cut off by a
+    comma) the fix writes the name bare.
     """
 
     code = "PK117"
@@ -703,6 +720,7 @@ class EscapedEmphasis(Rule):
     category = "syntax"
     severity = Severity.WARNING
     fix_safety = "unsafe"
+    needs_db = True
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         if ctx.prompt.dialect not in ("a1111", "comfy") or "\\(" not in ctx.text:
@@ -714,10 +732,22 @@ class EscapedEmphasis(Rule):
                 continue
             start = tag.start + tag.raw.index(raw)
             end = start + len(raw)
+            if _a_name(ctx, m.group(1)):  # "vegeta, \(dragon ball\)": a series' qualifier cut off by a comma
+                yield self.diagnostic(f"'{raw}': escaped brackets are text around the name {m.group(1)!r}; write "
+                                      f"it bare", start, end, suggestions=[m.group(1)],
+                                      fix=self.fix("remove the escaped brackets", Edit(start, start + 2, ""),
+                                                   Edit(end - 2, end, "")))
+                continue
             yield self.diagnostic(f"'{raw}': escaped brackets are text, not emphasis; for emphasis write "
                                   f"'({m.group(1)})'", start, end, suggestions=[f"({m.group(1)})"],
                                   fix=self.fix("remove the backslashes", Edit(start, start + 1, ""),
                                                Edit(end - 2, end - 1, "")))
+
+
+def _a_name(ctx: LintContext, words: str) -> bool:
+    """The words are a series, character or artist tag (a qualifier of a name, not words to emphasise)."""
+    info = ctx.db.lookup(words) if ctx.db is not None else None
+    return info is not None and info.category in (TagCategory.COPYRIGHT, TagCategory.CHARACTER, TagCategory.ARTIST)
 
 
 class StrayQuote(Rule):

@@ -479,6 +479,8 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         if "\\\\" in tag.raw:
             continue  # a doubled escape (PK114), not a misspelling
         raw = tag.raw.strip()
+        if raw[-2:] in ("\\n", "\\t", "\\r"):
+            continue  # a typed string escape (PK115), not a misspelling
         if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
             continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
@@ -814,6 +816,8 @@ class DuplicateTag(Rule):
                 continue  # "0", "R": block weights and other data, not tags
             if name in _JOINING_WORDS:
                 continue  # "..., and, ...": a word that joins a sentence cut by commas, not a tag
+            if tag.weight <= 0:
+                continue  # "(cleavage:-1)" beside "cleavage": a try at taking it away (PK103), not a second copy
             region = bisect_right(bounds, tag.start) if bounds else 0
             same = _duplicate_key(tag)
             key = same if region == 0 and tag.branch is None else (region, tag.branch, same)
