@@ -871,3 +871,13 @@ def test_animagine_3_0_ladder_tags_under_3_1():
              if d.code == "PK308"]
     assert codes == [["safe"]]
     assert "PK308" not in lint_prompt("1girl, high quality", "illustrious-xl").codes()
+
+
+def test_a1111_break_in_a_comfyui_prompt():
+    # unseen_dec6 m1 (both judges): core ComfyUI reads BREAK as the word; A1111 and comfy's 'break' in a tag do not
+    text = _sixth_unseen(1)["prompt"]
+    found = [text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl", dialect="comfy").diagnostics
+             if d.code == "PK106"]
+    assert found and set(found) == {"BREAK"}
+    assert "PK106" not in lint_prompt(text, "illustrious-xl").codes()
+    assert "PK106" not in lint_prompt("1girl, break dancing, breakfast", "illustrious-xl", dialect="comfy").codes()

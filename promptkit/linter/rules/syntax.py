@@ -382,6 +382,7 @@ def _no_well_used_tag(ctx: LintContext, body: str) -> bool:
 
 _SHOUTED = re.compile(r"[A-Z][A-Z0-9_]*")
 #: names templates give their fields ("{subject}", "{style}"): no Danbooru tag has these as a whole name
+_BREAK_WORD = re.compile(r"(?<![\w])BREAK(?![\w])")
 _FIELD_NAMES = frozenset({"subject", "input", "text", "name", "style", "character", "scene", "description", "tags",
                           "caption", "positive", "negative", "extra", "content", "query", "pose", "outfit",
                           "location", "setting", "mood", "action", "emotion"})
@@ -405,7 +406,7 @@ class DialectMismatch(Rule):
 
     Why: each front end reads only its own syntax; the rest becomes text the model sees literally.
     NovelAI's ``{x}`` is text in A1111 and ComfyUI, compel's ``x++`` and ``(x)1.3`` are text in A1111,
-    and A1111's ``[x]`` is text in ComfyUI. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
+    and A1111's ``[x]`` and ``BREAK`` are text in ComfyUI. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
     variants ``{a|b}`` are not NovelAI braces. One finding per prompt for its braces (``{{{半闭眼}}}`` too),
     whose fix rewrites every run.
 
@@ -456,6 +457,8 @@ class DialectMismatch(Rule):
                                       tag.start, tag.end, suggestions=[fixed],
                                       fix=self.fix(f"write {fixed!r}", Edit(tag.start, tag.end, fixed)))
         if dialect == "comfy" and "STYLE(A1111)" not in text:  # comfyui-prompt-control's A1111 mode reads them
+            if "BREAK" in text:
+                yield from self._comfy_break(ctx)
             for node in ctx.nodes:
                 if type(node) is not Text or "[" not in node.value:
                     continue
@@ -468,6 +471,15 @@ class DialectMismatch(Rule):
                     yield self.diagnostic(f"square brackets are plain text in ComfyUI; de-emphasize with {fixed}",
                                           start, start + len(m.group()), suggestions=[fixed],
                                           fix=self.fix(f"write {fixed!r}", Edit(start, start + len(m.group()), fixed)))
+
+    def _comfy_break(self, ctx: LintContext) -> Iterable[Diagnostic]:
+        """A1111's ``BREAK``: ComfyUI's own text encoder reads the word (custom nodes such as smZ's read it)."""
+        for node in ctx.nodes:
+            if type(node) is Text and node.kind == Text.PLAIN:
+                for m in _BREAK_WORD.finditer(node.value):
+                    yield self.diagnostic("A1111's BREAK is the word 'break' to ComfyUI's CLIP Text Encode; start a "
+                                          "new chunk with a Conditioning (Concat) node", node.start + m.start(),
+                                          node.start + m.end())
 
     def _braces(self, ctx: LintContext, text: str, dialect: str) -> Iterable[Diagnostic]:
         """One finding for all the NovelAI braces of a prompt (one cause), its fix rewriting each run."""
