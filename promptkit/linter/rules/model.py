@@ -9,7 +9,7 @@ from typing import Iterable
 from bisect import bisect_right
 
 from ...syntax.normalize import lookup_key
-from ...tokens.chunks import surely_one_chunk
+from ...tokens.chunks import CHUNK_LENGTH, surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
 from ..rule import LintContext, Rule, TagRule, quote
@@ -450,8 +450,8 @@ class TagCutByChunk(Rule):
     severity = Severity.WARNING
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1:
-            return
+        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1 or ctx.token_total <= CHUNK_LENGTH:
+            return  # (no chunk fills: every boundary is a BREAK's)
         plan = ctx.chunk_plan
         if len(plan.chunks) < 2:
             return
