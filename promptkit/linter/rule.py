@@ -25,6 +25,21 @@ _UNSEEN = object()  # a tag whose database entry was not looked up yet
 _SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
 
 
+class _Tables(dict):
+    """The run memo's tables one prompt has asked for, by name; a name asked for the first time is fetched from
+    the memo (which empties a table grown too big: so at most once per prompt)."""
+
+    __slots__ = ("memo",)
+
+    def __init__(self, memo: RunMemo) -> None:
+        super().__init__()
+        self.memo = memo
+
+    def __missing__(self, name: str) -> dict:
+        table = self[name] = self.memo.table(name)
+        return table
+
+
 class LintContext:
     """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None).
 
@@ -51,7 +66,9 @@ class LintContext:
         # by most rules, so an attribute rather than a property
         self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
-        self._tables: dict[str, dict] = {}
+        self._tables = _Tables(self.memo)
+        # the rules ask for a table per tag (35 times a prompt): a dict look-up at C speed, no Python call
+        self.table = self._tables.__getitem__  # type: ignore[method-assign]
         self._known: list[bool] | None = None  # per tag index: known(), worked out for all tags once asked
         self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
@@ -74,12 +91,9 @@ class LintContext:
             self._tags = tags
         return self._tags
 
-    def table(self, name: str) -> dict:
+    def table(self, name: str) -> dict:  # (replaced per instance by its _Tables' look-up: see __init__)
         """The run memo's table ``name``, fetched once per prompt (see :mod:`promptkit.linter.memo`)."""
-        table = self._tables.get(name)
-        if table is None:
-            table = self._tables[name] = self.memo.table(name)
-        return table
+        return self._tables[name]
 
     @property
     def nodes(self) -> list:
