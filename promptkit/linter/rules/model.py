@@ -158,6 +158,7 @@ def _asked_quality() -> frozenset[str]:
 #: English, a model line's pseudo-tag when only that line's ladder has it
 _GRADED_WORDS = re.compile(r"[a-z]+_(?:aesthetic|score)")
 _DIGITS = re.compile(r"\d")
+_UNSEEN = object()  # a spelling not looked up yet
 _BARE_SCORE = re.compile(r"score_[1-9]")
 
 
@@ -190,20 +191,24 @@ class LadderTypo(Rule):
         keys = _ladder_keys(ctx)
         if not keys:
             return
-        typos = {(s, e) for s, e, _ in typo_spans(ctx)}
-        memo = ctx.table("ladder_typos")
+        typos = None
+        memo = ctx.table("ladder_targets")  # (raw, negative) -> the ladder tag it slips from, or None (most)
+        negative = ctx.negative
         for tag in ctx.unresolved:  # most tags are known: no spelling to work out
-            raw = tag.raw.strip()
-            low = raw.lower().replace(" ", "_")
-            if not raw or low in keys or (tag.start, tag.end) in typos:
-                continue
-            key = (raw, ctx.negative)
-            if key in memo:
-                target = memo[key]
-            else:
-                target = memo[key] = None if all_words(raw) else _ladder_target(keys, low, ctx.negative)
+            key = (tag.raw, negative)
+            target = memo.get(key, _UNSEEN)
+            if target is _UNSEEN:
+                raw = tag.raw.strip()
+                low = raw.lower().replace(" ", "_")
+                target = memo[key] = None if not raw or low in keys or all_words(raw) else \
+                    _ladder_target(keys, low, negative)
             if target is None:
                 continue
+            if typos is None:  # a whole-tag typo is PK201's
+                typos = {(s, e) for s, e, _ in typo_spans(ctx)}
+            if (tag.start, tag.end) in typos:
+                continue
+            raw = tag.raw.strip()
             fixed = target
             yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
                                   tag.start, tag.end, suggestions=[fixed],
