@@ -198,3 +198,24 @@ def test_a_repeated_line_of_a_real_wildcard_file():
     found = [d for d in lint_prompt(text, "illustrious-xl", path="wildcards/hair_style.txt").diagnostics
              if d.code == "PK404"]
     assert [text[d.start:d.end] for d in found] == ["cone hair bun"]
+
+
+def test_plain_lines_take_the_short_way_to_the_same_answer(texts):
+    """lint_template answers a line without template syntax at once (nothing to find): the tree walks and the
+    expander it skips find nothing on any such corpus line either, and with a limit below one prompt the line is
+    still reported (the short way does not apply)."""
+    from promptkit.linter import templates
+    from promptkit.syntax.dynamic import _SPECIAL
+
+    plain = 0
+    for text in texts:
+        for line in [text, *text.splitlines()]:
+            if _SPECIAL.search(line):
+                continue
+            plain += 1
+            tree = templates.parse_template(line)
+            assert not list(templates._options(tree)) and not list(templates._conflicts(tree, None)), line
+            assert templates.Expander(None).count(line) <= 1, line
+            assert templates.lint_template(line) == []
+    assert plain > 1000
+    assert [d.code for d in templates.lint_template("1girl, smile", limit=0)] == ["PK405"]

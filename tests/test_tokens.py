@@ -84,3 +84,28 @@ def test_plain_caption_plans_as_its_tree(texts):
             assert not tree.plain_caption
             assert columns(plan_chunks(prompt)) == columns(plan_chunks(tree)), text
     assert plain > 100  # the corpus has plain captions to compare
+
+
+def test_token_total_says_when_no_chunk_fills(texts):
+    """token_total counts every token the plan holds (BREAKs aside), and a prompt of at most 75 has no boundary
+    but a BREAK's (what PK306 skips the plan on); the plan made from the counted fragments is the plan."""
+    from promptkit.tokens.chunks import CHUNK_LENGTH, token_total, tokenize_fragments
+
+    def columns(plan):
+        return plan.token_count, [(c.token_ids.tolist(), c.starts.tolist(), c.ends.tolist(), c.forced)
+                                  for c in plan.chunks]
+
+    short = long = 0
+    for text in texts:
+        prompt = parse(text, "a1111")
+        fragments = tokenize_fragments(prompt)
+        total = token_total(fragments)
+        plan = plan_chunks(prompt)
+        assert total == sum(len(c.token_ids) for c in plan.chunks), text
+        if total <= CHUNK_LENGTH:
+            short += 1
+            assert all(c.forced for c in plan.chunks[:-1]), text
+        else:
+            long += 1
+        assert columns(plan_chunks(prompt, fragments=fragments)) == columns(plan), text
+    assert short > 100 and long > 100

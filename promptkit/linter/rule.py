@@ -25,6 +25,21 @@ _UNSEEN = object()  # a tag whose database entry was not looked up yet
 _SENTENCE = re.compile(r"[.!?;:]\s|[.!?]$|\"")
 
 
+class _Tables(dict):
+    """The run memo's tables one prompt has asked for, by name; a name asked for the first time is fetched from
+    the memo (which empties a table grown too big: so at most once per prompt)."""
+
+    __slots__ = ("memo",)
+
+    def __init__(self, memo: RunMemo) -> None:
+        super().__init__()
+        self.memo = memo
+
+    def __missing__(self, name: str) -> dict:
+        table = self[name] = self.memo.table(name)
+        return table
+
+
 class LintContext:
     """Everything a rule may look at: the parsed prompt, the profile, the tag database (may be None).
 
@@ -42,6 +57,8 @@ class LintContext:
         self.embeddings = embeddings  # textual-inversion names, lower case
         self._infos: list | None = None  # per tag index: its TagInfo, None, or _UNSEEN before the lookup
         self._plan: ChunkPlan | None = None
+        self._fragments: list | None = None  # tokenize_fragments(prompt), while the plan is not made
+        self._token_total: int | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
         self._nodes: list | None = None
@@ -49,7 +66,9 @@ class LintContext:
         # by most rules, so an attribute rather than a property
         self.vocabulary: frozenset[str] = profile.vocabulary
         self.memo = memo if memo is not None else run_memo(profile, db, embeddings)
-        self._tables: dict[str, dict] = {}
+        self._tables = _Tables(self.memo)
+        # the rules ask for a table per tag (35 times a prompt): a dict look-up at C speed, no Python call
+        self.table = self._tables.__getitem__  # type: ignore[method-assign]
         self._known: list[bool] | None = None  # per tag index: known(), worked out for all tags once asked
         self._unresolved: list[Tag] | None = None
         self._not_tags: dict[str, bool] = self.table("not_a_tag")  # depends on the text and the embeddings
@@ -72,12 +91,9 @@ class LintContext:
             self._tags = tags
         return self._tags
 
-    def table(self, name: str) -> dict:
+    def table(self, name: str) -> dict:  # (replaced per instance by its _Tables' look-up: see __init__)
         """The run memo's table ``name``, fetched once per prompt (see :mod:`promptkit.linter.memo`)."""
-        table = self._tables.get(name)
-        if table is None:
-            table = self._tables[name] = self.memo.table(name)
-        return table
+        return self._tables[name]
 
     @property
     def nodes(self) -> list:
@@ -243,11 +259,24 @@ class LintContext:
         return None
 
     @property
+    def token_total(self) -> int:
+        """The prompt's CLIP tokens, BREAKs aside (:func:`~promptkit.tokens.chunks.token_total`): at most 75, no
+        chunk fills, so a rule about a full chunk's boundary has nothing to look at. Costs a cached look-up per
+        tag; the chunk plan, if asked after, reuses the tokens."""
+        if self._token_total is None:
+            from ..tokens.chunks import token_total, tokenize_fragments
+
+            self._fragments = tokenize_fragments(self.prompt)
+            self._token_total = token_total(self._fragments)
+        return self._token_total
+
+    @property
     def chunk_plan(self) -> "ChunkPlan":
         if self._plan is None:
             from ..tokens.chunks import plan_chunks
 
-            self._plan = plan_chunks(self.prompt, self.backtrack)
+            self._plan = plan_chunks(self.prompt, self.backtrack, fragments=self._fragments)
+            self._fragments = None  # the chunks hold what they need of them
         return self._plan
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from ..syntax.dynamic import Template, Text, Variants, Wildcard, parse_template, render
+from ..syntax.dynamic import _SPECIAL, Template, Text, Variants, Wildcard, parse_template, render
 from ..syntax.errors import PromptSyntaxError
 from ..templates.expand import ExpansionError, Expander, _key, _nearest, big_number
 from ..templates.wildcards import Wildcards, WildcardsArg
@@ -29,6 +29,12 @@ def lint_template(text: str, *, wildcards: WildcardsArg = None, limit: int = DEF
 
     Wildcards are judged only when a collection is given (without one every wildcard would be missing).
     """
+    if limit >= 1 and not _SPECIAL.search(text):
+        # plain text (most wildcard lines): no variant, no wildcard, at most one prompt, so nothing to find;
+        # a run of such lines skips the tree walks and the expander
+        if wildcards is not None:
+            Wildcards.load(wildcards)  # a collection that cannot be read is refused all the same
+        return []
     try:
         tree = parse_template(text)
     except PromptSyntaxError as exc:

@@ -344,12 +344,54 @@ def embedding_index(names: dict[str, int], tokenizer: ClipBPE | None = None) -> 
     return index
 
 
+def tokenize_fragments(prompt: Prompt, tokenizer: ClipBPE | None = None) -> list[tuple[array, float, _Spans] | None]:
+    """Each fragment's (token ids, weight, their source spans), in order; None marks a BREAK. The first half of
+    :func:`plan_chunks`, apart so that a caller may count the tokens (:func:`token_total`) before deciding to plan:
+    a prompt of at most 75 tokens has no boundary but its BREAKs."""
+    bpe = tokenizer or clip_bpe()
+    out: list[tuple[array, float, _Spans] | None] = []
+    encode_run = bpe.encode_run
+    for fragment in _fragments(prompt):
+        if fragment is None:
+            out.append(None)
+            continue
+        text, weight, offsets = fragment
+        lowered = text.lower()
+        if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
+            lowered, offsets = _lower_with_offsets(text, offsets)
+        # the fragment's token ids (a plain caption is one fragment: megabytes of text), one cached look-up
+        # per tag: the text is cut after each comma that a space follows (no CLIP word crosses whitespace);
+        # each token spans the source of the word it came from, worked out when asked (_Spans)
+        ids = array("i")
+        firsts: list[int] = []
+        runs: list[tuple] = []
+        parts = lowered.split(", ")
+        last, base = len(parts) - 1, 0
+        for k, part in enumerate(parts):
+            run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
+            firsts.append(len(ids))
+            runs.append((base, run_starts, run_ends))
+            ids.extend(run_ids)
+            base += len(part) + 2
+        out.append((ids, weight, _Spans(offsets, firsts, runs)))
+        del lowered, offsets
+    return out
+
+
+def token_total(fragments: list[tuple[array, float, _Spans] | None]) -> int:
+    """Every token of :func:`tokenize_fragments`' fragments, BREAKs aside. At most :data:`CHUNK_LENGTH`: no chunk
+    of the plan fills, so each of its boundaries is a BREAK's."""
+    return sum(len(fragment[0]) for fragment in fragments if fragment is not None)
+
+
 def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None = None,
-                embeddings: EmbeddingIndex | None = None) -> ChunkPlan:
+                embeddings: EmbeddingIndex | None = None,
+                fragments: list[tuple[array, float, _Spans] | None] | None = None) -> ChunkPlan:
     """Cut ``prompt`` into chunks exactly as A1111's ``tokenize_line`` does.
 
     ``embeddings`` (see :func:`embedding_index`) marks textual-inversion names: each becomes its vector count
-    of placeholder tokens, moved whole to the next chunk when it does not fit.
+    of placeholder tokens, moved whole to the next chunk when it does not fit. ``fragments``: the prompt's
+    :func:`tokenize_fragments`, when the caller has them already.
     """
     bpe = tokenizer or clip_bpe()
     chunks: list[Chunk] = []
@@ -366,31 +408,11 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         last_comma = -1
 
     comma = bpe.comma
-    for fragment in _fragments(prompt):
+    for fragment in fragments if fragments is not None else tokenize_fragments(prompt, bpe):
         if fragment is None:
             next_chunk(forced=True)
             continue
-        text, weight, offsets = fragment
-        lowered = text.lower()
-        if len(lowered) != len(text):  # "İ" lower-cases to two characters: offsets follow the longer text
-            lowered, offsets = _lower_with_offsets(text, offsets)
-        # the fragment's token ids (a plain caption is one fragment: megabytes of text), one cached look-up
-        # per tag: the text is cut after each comma that a space follows (no CLIP word crosses whitespace);
-        # each token spans the source of the word it came from, worked out when asked (_Spans)
-        ids = array("i")
-        firsts: list[int] = []
-        runs: list[tuple] = []
-        encode_run = bpe.encode_run
-        parts = lowered.split(", ")
-        last, base = len(parts) - 1, 0
-        for k, part in enumerate(parts):
-            run_ids, run_starts, run_ends = encode_run(part + "," if k < last else part)
-            firsts.append(len(ids))
-            runs.append((base, run_starts, run_ends))
-            ids.extend(run_ids)
-            base += len(part) + 2
-        spans = _Spans(offsets, firsts, runs)
-        del lowered, offsets
+        ids, weight, spans = fragment
         position = 0
         while position < len(ids):
             size = len(chunk.token_ids)

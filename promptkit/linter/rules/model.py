@@ -9,7 +9,7 @@ from typing import Iterable
 from bisect import bisect_right
 
 from ...syntax.normalize import lookup_key
-from ...tokens.chunks import surely_one_chunk
+from ...tokens.chunks import CHUNK_LENGTH, surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
 from ..rule import LintContext, Rule, TagRule, quote
@@ -158,6 +158,7 @@ def _asked_quality() -> frozenset[str]:
 #: English, a model line's pseudo-tag when only that line's ladder has it
 _GRADED_WORDS = re.compile(r"[a-z]+_(?:aesthetic|score)")
 _DIGITS = re.compile(r"\d")
+_UNSEEN = object()  # a spelling not looked up yet
 _BARE_SCORE = re.compile(r"score_[1-9]")
 
 
@@ -196,27 +197,31 @@ class LadderTypo(Rule):
         keys = _ladder_keys(ctx)
         if not keys:
             return
-        typos = {(s, e) for s, e, _ in typo_spans(ctx)}
-        memo = ctx.table("ladder_typos")
+        typos = None
+        memo = ctx.table("ladder_targets")  # (raw, negative) -> the ladder tag it slips from, or None (most)
+        negative = ctx.negative
         for tag in ctx.unresolved:  # most tags are known: no spelling to work out
-            raw = tag.raw.strip()
-            low = raw.lower().replace(" ", "_")
-            if not raw or low in keys or (tag.start, tag.end) in typos:
-                continue
-            key = (raw, ctx.negative)
-            if key in memo:
-                target = memo[key]
-            else:
-                target = memo[key] = None if all_words(raw) else _ladder_target(keys, low, ctx.negative)
+            key = (tag.raw, negative)
+            target = memo.get(key, _UNSEEN)
+            if target is _UNSEEN:
+                raw = tag.raw.strip()
+                low = raw.lower().replace(" ", "_")
+                target = memo[key] = None if not raw or low in keys or all_words(raw) else \
+                    _ladder_target(keys, low, negative)
             if target is None:
                 continue
-            if low + "_up" == target.lower() and (len(ctx.tags) < 3 or target.lower() in _prompt_tags(ctx)):
+            raw = tag.raw.strip()
+            if target.lower() == raw.lower().replace(" ", "_") + "_up" and \
+                    (len(ctx.tags) < 3 or target.lower() in _prompt_tags(ctx)):
                 continue  # a bare "score_8" alone (an option of a tag list) or beside its own "score_8_up"
+            if typos is None:  # a whole-tag typo is PK201's
+                typos = {(s, e) for s, e, _ in typo_spans(ctx)}
+            if (tag.start, tag.end) in typos:
+                continue
             fixed = target
             yield self.diagnostic(f"{quote(raw)} is not one of {profile.title}'s tags; did you mean {fixed!r}?",
                                   tag.start, tag.end, suggestions=[fixed],
                                   fix=self.fix(f"replace with '{fixed}'", Edit(tag.start, tag.end, fixed)))
-
 
     def _renamed(self, ctx: LintContext) -> Iterable[Diagnostic]:
         """An earlier version's name of a ladder tag (Animagine XL 3.0's ``high quality``, ``rating: general``)."""
@@ -489,8 +494,8 @@ class TagCutByChunk(Rule):
     severity = Severity.WARNING
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1:
-            return
+        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1 or ctx.token_total <= CHUNK_LENGTH:
+            return  # (no chunk fills: every boundary is a BREAK's)
         plan = ctx.chunk_plan
         if len(plan.chunks) < 2:
             return
