@@ -881,3 +881,12 @@ def test_a1111_break_in_a_comfyui_prompt():
     assert found and set(found) == {"BREAK"}
     assert "PK106" not in lint_prompt(text, "illustrious-xl").codes()
     assert "PK106" not in lint_prompt("1girl, break dancing, breakfast", "illustrious-xl", dialect="comfy").codes()
+
+
+def test_an_everyday_spelling_of_a_meta_tag_danbooru_keeps_as_its_alias():
+    # unseen_dec6 m1 (judge 11): 'high resolution' is Danbooru's alias of the meta tag 'highres'
+    text = _sixth_unseen(1)["prompt"]
+    found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics
+             if d.code == "PK202"]
+    assert ("high resolution", ["highres"]) in found
+    assert "PK202" not in lint_prompt("1girl, high resolution", "sd15-anime").codes()

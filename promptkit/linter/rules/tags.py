@@ -618,10 +618,13 @@ class AliasTag(TagRule):
 
         if not _aliased(ctx, tag):  # a bare tag the database knows as an alias (most are not)
             return
-        renamed = ctx.db.rename(tag.name) or _everyday_alias(ctx, tag) or _ing_form(ctx, tag)
+        everyday = None
+        renamed = ctx.db.rename(tag.name) or (everyday := _everyday_alias(ctx, tag)) or _ing_form(ctx, tag)
         if renamed is None or _only_hyphens(tag.name, renamed.name):
             return  # "double-blade" / "double blade": the encoder reads both alike, and captions had both
-        if (is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed)) is not self.respellings:
+        reported = is_respelling(tag.name, renamed.name) or _learned_canonical(ctx, tag, renamed) or \
+            (renamed is everyday and _sdxl_danbooru(ctx.profile))  # "high resolution": the meta tag is "highres"
+        if reported is not self.respellings:
             return
         if ctx.profile.natural_language and (not self.respellings or not _encoder_word(renamed.name)):
             return  # natural-language models read words: "line art" reads fine, "pony tail" does not
@@ -676,10 +679,14 @@ def _learned_canonical(ctx: LintContext, tag, renamed) -> bool:
     canonical tag as one unit. SD 1.5 anime models read such word forms through CLIP's English just as well. In a
     negative prompt a plural alone is left as written (``extra digit`` of the common negative: the thing to
     avoid reads the same either way)."""
-    if not danbooru_captions(ctx.profile) or ctx.profile.architecture == "sd1" or \
-            renamed.category is not TagCategory.GENERAL:
+    if not _sdxl_danbooru(ctx.profile) or renamed.category is not TagCategory.GENERAL:
         return False
     return not (ctx.negative and _plural_only(tag.name, renamed.name))
+
+
+def _sdxl_danbooru(profile) -> bool:
+    """An SDXL-era model trained on Danbooru's captions: it learned each canonical tag as one unit."""
+    return danbooru_captions(profile) and profile.architecture != "sd1"
 
 
 def _plural_only(alias: str, target: str) -> bool:
