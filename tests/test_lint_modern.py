@@ -890,3 +890,13 @@ def test_an_everyday_spelling_of_a_meta_tag_danbooru_keeps_as_its_alias():
              if d.code == "PK202"]
     assert ("high resolution", ["highres"]) in found
     assert "PK202" not in lint_prompt("1girl, high resolution", "sd15-anime").codes()
+
+
+def test_count_tags_without_a_comma_between_them():
+    # unseen_dec6 m10 '1 girl 1 boy' and m14 '1boy 1girl' (both judges)
+    for line, written, meant in [(10, "1 girl 1 boy", "1girl, 1boy"), (14, "1boy 1girl", "1boy, 1girl")]:
+        text = _sixth_unseen(line)["prompt"]
+        found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics
+                 if d.code == "PK217"]
+        assert (written, [meant]) in found
+    assert "PK217" not in lint_prompt("2girls 1boy, smile", "illustrious-xl").codes()  # PK212 says it

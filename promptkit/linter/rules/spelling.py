@@ -11,7 +11,7 @@ from typing import Iterable
 from ...syntax.normalize import lookup_key
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..rule import LintContext, Rule, quote
-from .tags import _spend, budgeted, construct_tags, typo_spans, unknown_pieces
+from .tags import _spend, _split_in_two, budgeted, construct_tags, typo_spans, unknown_pieces
 
 
 @functools.cache
@@ -154,8 +154,8 @@ class WordBoundary(Rule):
     when the tag as written is known to none of the profile's sources and the repaired spelling is a known tag
     (or two known tags).
 
-    Example: ``best qualitymasterpiece, lookingat viewer, 1 girl`` -> ``best quality, masterpiece, looking at
-    viewer, 1girl``. Fix (unsafe: the text changes to what was meant).
+    Example: ``best qualitymasterpiece, lookingat viewer, 1 girl, 1boy 1girl`` -> ``best quality, masterpiece,
+    looking at viewer, 1girl, 1boy, 1girl``. Fix (unsafe: the text changes to what was meant).
     """
 
     code = "PK217"
@@ -202,6 +202,11 @@ class WordBoundary(Rule):
 def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
     """(start, end, replacement, what) of the one boundary repair of ``raw``, or None. Depends on the spelling,
     the profile and the database only (kept for the run), and spends searches (:func:`budgeted`)."""
+    counts = _glued_counts(ctx, raw)
+    if counts is not None:  # "1boy 1girl", "1 girl 1 boy": count tags with no comma between them
+        inner = raw.strip()
+        at = raw.index(inner)
+        return at, at + len(inner), counts, "count tags without a comma between them"
     for m in _STRAY_SPACE.finditer(raw):
         if _known(ctx, raw[:m.start()] + raw[m.end():]):
             return m.start(), m.end(), "", "a stray space inside the tag"
@@ -241,6 +246,22 @@ def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
         if " " in head and _known(ctx, head, min_posts=100) and _known(ctx, tail, min_posts=100):
             return at, at, ", ", "two tags without a comma between them"
     return None
+
+
+def _glued_counts(ctx: LintContext, raw: str) -> str | None:
+    """``1girl, 1boy`` for a tag that is two people counts or more with spaces only between them, when each
+    is a known tag."""
+    if not _COUNTS.fullmatch(raw.strip().lower()):
+        return None
+    names = [f"{n}{who}{'s' if n != '1' and not s else s}" for n, who, s in _COUNT.findall(raw.lower())]
+    if len(names) < 2 or not all(_known(ctx, n) for n in names):
+        return None
+    return None if not ctx.negative and _split_in_two(ctx, raw) is not None else ", ".join(names)  # PK212's
+
+
+_COUNT_WORD = r"(\d\+?) ?(girl|boy|other)(s?)"
+_COUNT = re.compile(_COUNT_WORD)
+_COUNTS = re.compile(rf"{_COUNT_WORD}(?: +{_COUNT_WORD})+")
 
 
 def _weight(ctx: LintContext, part: str) -> int:
