@@ -900,3 +900,20 @@ def test_count_tags_without_a_comma_between_them():
                  if d.code == "PK217"]
         assert (written, [meant]) in found
     assert "PK217" not in lint_prompt("2girls 1boy, smile", "illustrious-xl").codes()  # PK212 says it
+
+
+def _modern_record(line: int) -> dict:
+    path = Path(__file__).parents[2] / "shared" / "corpus" / "modern_prompts.jsonl"
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+
+
+def test_a_json_library_of_prompts_and_a_flat_quoted_mapping_are_collections():
+    # modern dev m168 (a JSON file of character prompts, 32 repeats across its prompts judged wrong) and m159
+    # (easy-prompt-selector's 'name: "tags"' lines, whose last entry lists LoRA block-weight codes in both cases)
+    library = _modern_record(168)["prompt"]
+    assert detect_container(library) == "wildcard-file"
+    assert "PK204" not in lint_prompt(library, "illustrious-xl").codes()
+    selector = _modern_record(159)["prompt"]
+    assert detect_container(selector) == "wildcard-file"
+    assert "PK204" not in lint_prompt(selector, "sd15").codes()
+    assert "PK204" in lint_prompt("McDonald, 1girl, McDonald, Masterpiece, masterpiece", "illustrious-xl").codes()

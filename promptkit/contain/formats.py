@@ -419,7 +419,7 @@ _YAML_HEAD = re.compile(r"\ufeff?(?:#[^\n]*\n|\s*\n)*[^\s#:,][^:,\n]*:[ \t]*\r?\
 def yaml_collection(text: str) -> bool:
     """A YAML mapping whose leaves are all strings (a wildcard collection), as sd-dynamic-prompts reads one:
     what ``detect`` recognises without a file name, and ``split_wildcards`` then reads as YAML."""
-    if not _YAML_HEAD.match(text):
+    if not _YAML_HEAD.match(text) and not _flat_quoted_mapping(text):
         return False
     read = _yaml_read(text)
     if read is None or read.data is _NOT_YAML:  # not YAML, or PyYAML missing: not a collection
@@ -439,6 +439,16 @@ def yaml_collection(text: str) -> bool:
         elif node is not None:
             return False
     return leaves > 0
+
+
+def _flat_quoted_mapping(text: str) -> bool:
+    """Three lines or more, every one ``name: "quoted value"`` (easy-prompt-selector's tag files): a mapping of
+    prompts, not one prompt written over lines."""
+    lines = [line for line in text.lstrip("\ufeff").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return len(lines) >= 3 and all(_QUOTED_ENTRY.fullmatch(line) for line in lines)
+
+
+_QUOTED_ENTRY = re.compile(r"[^\s#:\-\[{][^:\n]*:[ \t]+\"[^\"\n]*\"[ \t]*\r?")
 
 
 def _structured(text: str) -> bool:

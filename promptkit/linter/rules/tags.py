@@ -846,6 +846,9 @@ class DuplicateTag(Rule):
                 continue
             if len(same) == 2 and _dual_spelling(same[0], same[1]):
                 continue  # "french_colonial_influence,French Colonial influence": both forms on purpose
+            if len({t.text for t in same}) > 1 and all(" " not in t.name and "_" not in t.name for t in same) and \
+                    any(_CODE_CASE.search(t.text) for t in same):
+                continue  # "BIIMOO,BiIMOO,BIiMOO": codes whose letter case is the meaning (block weights), not tags
             kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
             for tag in same:
                 if tag is kept:
@@ -880,6 +883,9 @@ def _repeated(tags: list) -> list:
         return []
     count = Counter(names)
     return [t for t, name in zip(tags, names) if count[name] > 1]
+
+
+_CODE_CASE = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")  # "BiIMOO", "BIImOO": case inside a word, no Title Case
 
 
 def _dual_spelling(a, b) -> bool:
