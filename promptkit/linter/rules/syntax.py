@@ -663,8 +663,8 @@ class StrayBackslash(Rule):
         else:
             message = (f"a backslash that escapes nothing: the model sees it as text; to escape a bracket write '\\(' "
                        f"right before it{more}")
-        yield self.diagnostic(message, found[0], ends[0],
-                              fix=self.fix("remove the stray backslashes", *(Edit(i, e, "") for i, e in zip(found, ends))))
+        edits = [Edit(i, e, "") for i, e in zip(found, ends)]
+        yield self.diagnostic(message, found[0], ends[0], fix=self.fix("remove the stray backslashes", *edits))
 
 
 def _literal_escape(text: str, i: int) -> bool:

@@ -1224,9 +1224,10 @@ class TagStyle(Rule):
 
 
 def _style_verdict(ctx: LintContext, tag) -> tuple[bool, str] | None:
-    """PK208's verdict on one spelling (in a negative, a tag of any bundled source counts): (True, fixed) for a pseudo-tag written without its
-    underscores, (False, restyled) for a tag written against the profile's style, None for nothing to say. It
-    reads the spelling, the profile and the database only: a spelling fact (the tag pass keeps it)."""
+    """PK208's verdict on one spelling: (True, fixed) for a pseudo-tag written without its underscores, (False,
+    restyled) for a tag written against the profile's style (in a negative, a tag of any bundled source counts),
+    None for nothing to say. It reads the spelling, the negative flag, the profile and the database only: a
+    spelling fact (the tag pass keeps it per flag)."""
     profile = ctx.profile
     raw = tag.raw
     if tag.name in profile.keep_underscores:
