@@ -49,6 +49,13 @@ class Tag:
         self.info: TagInfo | None = None
 
     @property
+    def trimmed(self) -> tuple[int, int]:
+        """``start``/``end`` of the tag's source without the whitespace around it (where a fix of the whole
+        tag goes)."""
+        raw = self.raw
+        return self.start + len(raw) - len(raw.lstrip()), self.start + len(raw.rstrip())
+
+    @property
     def qualified_name(self) -> str:
         """``namespace:name`` when there is a namespace, else ``name``."""
         return f"{self.namespace}:{self.name}" if self.namespace else self.name

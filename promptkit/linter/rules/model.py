@@ -234,11 +234,10 @@ class LadderTypo(Rule):
             new = renamed.get(_renamed_key(tag.raw))
             if new is None:
                 continue
-            raw = tag.raw.strip()
-            start = tag.start + tag.raw.index(raw)
-            yield self.diagnostic(f"{quote(raw)} is an earlier version's tag: {ctx.profile.title} was trained with "
-                                  f"{new!r}", start, start + len(raw), suggestions=[new],
-                                  fix=self.fix(f"replace with '{new}'", Edit(start, start + len(raw), new)))
+            start, end = tag.trimmed
+            yield self.diagnostic(f"{quote(tag.raw.strip())} is an earlier version's tag: {ctx.profile.title} was "
+                                  f"trained with {new!r}", start, end, suggestions=[new],
+                                  fix=self.fix(f"replace with '{new}'", Edit(start, end, new)))
 
 
 def _renamed_key(text: str) -> str:

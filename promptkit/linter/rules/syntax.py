@@ -346,6 +346,7 @@ _COMPEL_SIGNS = re.compile(r"(?<=[\w)])(\+\++|\+|--+)(?=[\s,)]|$)")
 _COMPEL_GROUP_SIGN = re.compile(r"^(\+\++|\+|--+|-)(?=[\s,)]|$)")
 _COMPEL_NUMBER = re.compile(r"^\d*\.?\d+(?![\w.])")
 _AFTER_GROUP = re.compile(r"\)[-+.\d]")  # where either of the two above can follow a round group's ')'
+_BREAK_WORD = re.compile(r"(?<![\w])BREAK(?![\w])")  # A1111's keyword, a word of its own
 _ROUND = re.compile(r"\(([^():\\]+?)(?::\s*(\d*\.?\d+))?\)")
 _PLACEHOLDER = re.compile(r"^\s*(\w*prompt\w*|p|np|cursor)\s*$", re.I)  # {cursor}: Krita's, PromptChain's
 _TEMPLATE_BODY = re.compile(r"[\"=]|^\s*\w+:\S")
@@ -382,7 +383,6 @@ def _no_well_used_tag(ctx: LintContext, body: str) -> bool:
 
 _SHOUTED = re.compile(r"[A-Z][A-Z0-9_]*")
 #: names templates give their fields ("{subject}", "{style}"): no Danbooru tag has these as a whole name
-_BREAK_WORD = re.compile(r"(?<![\w])BREAK(?![\w])")
 _FIELD_NAMES = frozenset({"subject", "input", "text", "name", "style", "character", "scene", "description", "tags",
                           "caption", "positive", "negative", "extra", "content", "query", "pose", "outfit",
                           "location", "setting", "mood", "action", "emotion"})
@@ -742,8 +742,7 @@ class EscapedEmphasis(Rule):
             m = _ESCAPED_GROUP.fullmatch(raw)
             if m is None or (ctx.db is not None and ctx.db.lookup(f"({m.group(1)})") is not None):
                 continue
-            start = tag.start + tag.raw.index(raw)
-            end = start + len(raw)
+            start, end = tag.trimmed
             if _a_name(ctx, m.group(1)):  # "vegeta, \(dragon ball\)": a series' qualifier cut off by a comma
                 yield self.diagnostic(f"'{raw}': escaped brackets are text around the name {m.group(1)!r}; write "
                                       f"it bare", start, end, suggestions=[m.group(1)],
@@ -793,11 +792,11 @@ class StrayQuote(Rule):
             raw = tag.raw.strip()
             if len(raw) < 2:
                 continue
-            at = tag.start + tag.raw.index(raw)
+            at, end = tag.trimmed
             if raw[0] in marks and raw.count(raw[0]) == 1:
                 found.append(at)
             if raw[-1] in marks and raw.count(raw[-1]) == 1:
-                found.append(at + len(raw) - 1)
+                found.append(end - 1)
         if not found:
             return
         first = text[found[0]]

@@ -826,8 +826,8 @@ class DuplicateTag(Rule):
             if tag.weight <= 0:
                 continue  # "(cleavage:-1)" beside "cleavage": a try at taking it away (PK103), not a second copy
             region = bisect_right(bounds, tag.start) if bounds else 0
-            same = _duplicate_key(tag)
-            key = same if region == 0 and tag.branch is None else (region, tag.branch, same)
+            copy_of = _duplicate_key(tag)
+            key = copy_of if region == 0 and tag.branch is None else (region, tag.branch, copy_of)
             seen = copies.get(key)
             if seen is None:
                 copies[key] = tag
