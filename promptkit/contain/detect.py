@@ -7,7 +7,7 @@ import re
 from pathlib import PurePath
 
 from .document import Document
-from .formats import (REGIONAL_KEYWORDS, is_styles_table, json_strings, split_comfy_graph, split_dynamic_template,
+from .formats import (REGIONAL_KEYWORDS, is_json, is_styles_table, split_comfy_graph, split_dynamic_template,
                       split_forge_couple, split_horde, split_infotext, split_kohya, split_lines, split_prompt,
                       split_regional, split_styles_csv, split_ti_template, split_wildcards, yaml_collection)
 from .placeholders import has_template_syntax
@@ -122,7 +122,7 @@ def _from_markers(text: str) -> str:
     # generation parameters are read as such by their readers (promptkit.cli.inputs, PNG metadata).
     if text.lstrip().startswith("{") and _COMFY.search(text):
         return "comfy-graph"
-    if text.lstrip()[:1] in "{[" and json_strings(text) is not None:
+    if text.lstrip()[:1] in "{[" and is_json(text):
         return "wildcard-file"  # a JSON library of prompts: each string a prompt of its own (keys name them)
     # the cheap test first: is_styles_table reads the first line character by character, in Python
     if text.lstrip().lower().startswith("name") and is_styles_table(text):

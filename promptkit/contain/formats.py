@@ -389,7 +389,7 @@ def split_wildcards(text: str, negative: bool = False, path: str | None = None) 
     role = NEGATIVE if negative else OPTION
     suffix = (path or "").lower().rsplit(".", 1)[-1] if path and "." in path else ""
     stripped = text.lstrip()
-    if suffix in ("yaml", "yml", "json") or (not suffix and stripped[:1] in "{[" and _structured(text)) or \
+    if suffix in ("yaml", "yml", "json") or (not suffix and stripped[:1] in "{[" and is_json(text)) or \
             (suffix != "txt" and yaml_collection(text)):
         leaves = json_strings(text) if stripped[:1] in "{[" else None
         if leaves is None:
@@ -451,8 +451,15 @@ def _flat_quoted_mapping(text: str) -> bool:
 _QUOTED_ENTRY = re.compile(r"[^\s#:\-\[{][^:\n]*:[ \t]+\"[^\"\n]*\"[ \t]*\r?")
 
 
-def _structured(text: str) -> bool:
-    return json_strings(text) is not None
+def is_json(text: str) -> bool:
+    """The text is JSON (``json.loads`` reads it: no walk over its strings, which :func:`json_strings` does)."""
+    import json
+
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 # -- infotext ----------------------------------------------------------------------------------------------------------
@@ -528,11 +535,7 @@ def _json_string(text: str, i: int) -> tuple[str, list[int] | None, int] | None:
 def json_strings(text: str) -> list[tuple[tuple, int, int, str, list[int] | None]] | None:
     """Every string value (not key) of a JSON text: (key path, start, end, value, offsets), where start/end span
     the contents between the quotes. None when the text is not JSON."""
-    import json
-
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
+    if not is_json(text):
         return None
     out = []
     stack: list[list] = []  # [kind, key or index]
