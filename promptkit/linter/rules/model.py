@@ -230,8 +230,11 @@ class LadderTypo(Rule):
             ladders = {t for tags in ctx.profile.ladders.values() for t in tags}  # a child profile may lack one
             renamed = ctx.table("profile")["renamed"] = {_renamed_key(k): v for k, v in ctx.profile.renamed.items()
                                                          if v in ladders}
+        memo = ctx.table("renamed_tags")  # raw -> its new name or None: one look-up a tag once a spelling is met
         for tag in ctx.tags:
-            new = renamed.get(_renamed_key(tag.raw))
+            new = memo.get(tag.raw, _UNSEEN)
+            if new is _UNSEEN:
+                new = memo[tag.raw] = renamed.get(_renamed_key(tag.raw))
             if new is None:
                 continue
             start, end = tag.trimmed
