@@ -484,7 +484,8 @@ def typo_spans(ctx: LintContext) -> list[tuple[int, int, str]]:
         if raw[:1] in _CONTAINER_MARKS or raw[-1:] in _CONTAINER_MARKS or raw.endswith("."):
             continue  # a quote, a variant bar, a bracket its dialect reads as text: the file's syntax, not a typo
         name = tag_correction(ctx, tag)
-        if name is not None and (_another_name(ctx, tag, name) or _said_both_ways(ctx, tag, name)):
+        if name is not None and (_another_name(ctx, tag, name) or _said_both_ways(ctx, tag, name) or
+                                 _named_by(ctx, tag)):
             continue
         if name is not None:
             out.append((tag.start, tag.end, name))
@@ -512,6 +513,18 @@ def _another_name(ctx: LintContext, tag, name: str) -> bool:
         return False
     info = ctx.db.lookup(name)
     return info is not None and info.category is TagCategory.ARTIST
+
+
+def _named_by(ctx: LintContext, tag) -> bool:
+    """The word follows "by" elsewhere in the text (``style by sakurakono,\tsakurakono`` in a wildcard file of
+    artist styles): the author's own word for an artist the sources do not know, not a typo of a tag."""
+    word = tag.raw.strip().lower()
+    if not word or " " in word:
+        return False
+    lowered = ctx.__dict__.get("_lowered")
+    if lowered is None:
+        lowered = ctx.__dict__["_lowered"] = ctx.text.lower()
+    return re.search(rf"\bby[ _]{re.escape(word)}(?![\w-])", lowered) is not None
 
 
 def unknown_tags(ctx: LintContext) -> list:
