@@ -31,6 +31,7 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     _all_held_out("unseen_dec4", "33 texts, 15 repositories", (7, 8)),
     _all_held_out("unseen_dec5", "42 texts, 24 repositories", (9, 10)),
     _all_held_out("unseen_dec6", "18 texts, 6 repositories and 8 issue threads", (11, 12)),
+    _all_held_out("unseen_dec7", "33 texts: Hugging Face model cards, Spaces and datasets, and 2 web pages", (14, 15)),
     ("unseen_dec6 after tuning to it (0b117fc; a tuned figure, not held out)",
      HERE / "unseen_dec6" / "after_worksheet_findings.jsonl",
      [(13, HERE / "unseen_dec6" / "judge13_after_judged.jsonl", HERE / "unseen_dec6" / "judge13_after_missed.jsonl")]),
