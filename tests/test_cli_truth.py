@@ -304,7 +304,8 @@ def test_progress_on_a_terminal_only(tmp_path):
 
 
 def test_repeated_findings_are_capped_per_rule_and_counted():
-    caption = ", ".join(["1grl", "long hiar"] * 3000)  # 6,000 typos and 5,998 repeats in one caption
+    # 6,000 typos and 5,998 repeats in one caption (a number between the pairs: repeats, not one block pasted again)
+    caption = ", ".join(f"1grl, long hiar, {i}" for i in range(3000))
     out = run("lint", "-", "-p", "kivotos-xl-2", input=caption)
     assert out.exit_code == 1
     lines = out.stdout.splitlines()

@@ -91,7 +91,9 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
     repeats = _repeated_lines(doc) if doc.container == "wildcard-file" and "PK404" in rules else {}
     out = []
     for segment in doc.prompts:
-        local = lint_segment(segment, prof, dialect, db, select, ignore, backtrack, embeddings, extend_select)
+        named = _profile_named_by(segment.label, prof) if segment.label else None
+        local = lint_segment(segment, named or prof, dialect, db if named is None else None, select, ignore,
+                             backtrack, embeddings, extend_select)
         if common and segment.role == "region" and "PK204" in rules:
             local.diagnostics.extend(_common_repeats(common[0], segment, prof, dialect, db, local.diagnostics))
         found = [to_file(segment, d) for d in local.diagnostics]
@@ -102,6 +104,25 @@ def lint_document(doc: Document, profile=None, dialect: str | None = None, db=No
         _locate(doc.text, found)
         out.append((segment, LintReport(doc.text, local.profile, local.dialect, found, segment.negative)))
     return out
+
+
+#: words of a style's name that say which model family it was written for (a styles.csv row "PONY", an AI Horde
+#: style "swam pony"), and the bundled profile of that family its prompts are linted with
+_FAMILY_WORDS = {"pony": "pony-v6", "pdxl": "pony-v6", "noobai": "noobai-xl-eps", "noob": "noobai-xl-eps",
+                 "illustrious": "illustrious-xl", "animagine": "animagine-xl-3.1"}
+
+
+def _profile_named_by(label: str, profile):
+    """The profile of the model family a style's name names, where it is another family than ``profile``'s:
+    a file of styles holds styles for several models, and each is judged by its own model's ladders."""
+    import re
+
+    for word in re.findall(r"[a-z]+", label.lower()):
+        named = _FAMILY_WORDS.get(word)
+        if named is not None:
+            other = resolve_profile(named)
+            return other if other.family != profile.family else None
+    return None
 
 
 def _repeated_lines(doc: Document) -> dict[int, list[Diagnostic]]:

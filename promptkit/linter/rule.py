@@ -353,14 +353,20 @@ class TagRule(Rule):
         """The findings of :meth:`check_tag` stand for this tag in its prompt (asked only when there are some)."""
         return True
 
+    def placed(self, ctx: LintContext, tag: Tag, found: list[Diagnostic]) -> list[Diagnostic]:
+        """The findings of :meth:`check_tag`, moved to ``tag``'s place, as they stand in its prompt (asked only
+        when there are some): all of them where :meth:`keep` says so. A rule whose advice depends on the rest of
+        the prompt rewrites them here."""
+        return found if self.keep(ctx, tag) else []
+
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         """The rule on its own (``fix``, ``max_per_rule``): the same findings as the engine's shared tag pass."""
         if not self.applies(ctx):
             return
         for tag in ctx.tags:
             found = list(self.check_tag(ctx, tag))
-            if found and self.keep(ctx, tag):
-                yield from found
+            if found:
+                yield from self.placed(ctx, tag, found)
 
 
 def quote(text: str, limit: int = 60) -> str:

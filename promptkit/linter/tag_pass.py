@@ -5,7 +5,7 @@ each loop over every tag of every caption to say, nearly always, nothing. Here e
 prompt's dialect and negative flag) is judged by all those rules at once, the first time the run meets it, and the
 record (their findings, spans relative to the tag's start, or nothing) is kept in the run memo. A prompt then
 costs one look-up per tag for all of them; only the findings found are copied to the tag's place and asked
-whether they stand there (:meth:`TagRule.keep`).
+how they stand there (:meth:`TagRule.placed`).
 
 Rules that judge the prompt as a whole may still ask one question of each spelling (PK208: is it written
 against the profile's style? PK216: which famous names might it misspell?): their :meth:`Rule.spelling_fact` is
@@ -48,8 +48,7 @@ def tag_pass(ctx: LintContext, rules: Sequence[TagRule], fact_rules: Sequence[Ru
             continue
         findings, facts = record
         for rule, relative in findings:
-            if rule.keep(ctx, tag):
-                found.extend(_moved(d, tag.start) for d in relative)
+            found.extend(rule.placed(ctx, tag, [_moved(d, tag.start) for d in relative]))
         for i, fact in facts:
             collected[i].append((tag, fact))
     ctx.keep_facts({rule.code: tags for rule, tags in zip(facts_of, collected)})

@@ -171,7 +171,8 @@ class LadderTypo(Rule):
     sources and is one edit from one of its ladder tags (two for long ones), or is a bare ``score_N`` whose
     ``score_N_up`` is in the ladder (not in a negative prompt, where ``score_6, score_5, score_4`` is the common
     Pony negative; nor in a fragment of one or two tags, an option of a tag list; nor beside its own
-    ``score_N_up``). A tag that differs from a ladder tag only in its digits (``score_1``) is another tag.
+    ``score_N_up``), or a ``score_N_up`` whose ladder has only the bare ``score_N`` (Pony V6's ``score_9``). A tag
+    that differs from a ladder tag only in its digits (``score_1``) is another tag.
 
     Also a ladder tag under the name an earlier version of the model used, as its card renamed it (the
     profile's ``renamed``: Animagine XL 3.0's ``high quality`` is 3.1's ``great quality``).
@@ -272,6 +273,8 @@ def _ladder_target(keys: dict[str, str], low: str, negative: bool) -> str | None
 
     # a bare score_N in a negative is the common Pony negative (score_6, score_5, score_4), not a slip
     target = None if negative else keys.get(low + "_up")
+    if target is None and low.endswith("_up"):
+        target = keys.get(low[:-3])  # "score_9_up" where the ladder's top is the bare "score_9" (Pony V6's card)
     if target is None:
         close = sorted((OSA.distance(low, k, score_cutoff=2), k) for k in keys if len(low) >= 6)
         close = [(d, k) for d, k in close if d <= (2 if len(k) >= 10 else 1)

@@ -181,7 +181,26 @@ class WordBoundary(Rule):
             after = tag.raw[:s] + replacement + tag.raw[e:]
             yield self.diagnostic(f"{quote(tag.raw)}: {what}; did you mean {after!r}?", tag.start, tag.end,
                                   suggestions=[after], fix=self.fix(f"write {after!r}", Edit(start, end, replacement)))
+        yield from self._spaced_counts(ctx, inside)
         yield from self._split_by_comma(ctx, pieces, inside)
+
+    def _spaced_counts(self, ctx: LintContext, inside) -> Iterable[Diagnostic]:
+        """``1 girl`` where a source knows it as an alias (e621's of ``female``, on Pony): the count tag the
+        captions wrote is one word all the same (unknown spellings are the loop above's)."""
+        for tag in ctx.tags:
+            name = tag.name
+            if not name[:1].isdigit() or "_" not in name or not _SPACED_COUNT.fullmatch(name):
+                continue
+            if tag.namespace or not ctx.known(tag) or inside(tag.start, tag.end):
+                continue
+            raw = tag.raw.strip()
+            joined = re.sub(r"[ _]+", "", raw)
+            if not _known(ctx, joined) or _known(ctx, raw) and lookup_key(raw) in ctx.vocabulary:
+                continue
+            at = tag.start + tag.raw.index(raw)
+            yield self.diagnostic(f"{quote(raw)}: a space the count tag does not have; did you mean {joined!r}?",
+                                  at, at + len(raw), suggestions=[joined],
+                                  fix=self.fix(f"write {joined!r}", Edit(at, at + len(raw), joined)))
 
     def _split_by_comma(self, ctx: LintContext, pieces, inside) -> Iterable[Diagnostic]:
         """``jpeg,artifacts``: a bare comma inside one tag, where neither half is a tag and the whole is."""
@@ -214,9 +233,10 @@ def _repair(ctx: LintContext, raw: str) -> tuple[int, int, str, str] | None:
         at = raw.index(" ")
         return at, at + 1, "", "a space the tag does not have"  # "master piece": the profile's own quality tag
     if raw.count(" ") <= 3:
-        for m in _SPACE.finditer(raw):
+        for m in _SPACE.finditer(raw):  # "1 girl" even where "girl" is a tag (e621's alias of "female")
             joined = raw[:m.start()] + raw[m.end():]
-            if _known(ctx, joined, min_posts=1000) and not _known(ctx, raw[m.end():]):
+            if _known(ctx, joined, min_posts=1000) and (_COUNT.fullmatch(lookup_key(joined)) or
+                                                        not _known(ctx, raw[m.end():])):
                 return m.start(), m.end(), "", "a space the tag does not have"
         if not ctx.profile.natural_language:
             for m in _WORD_SPACE.finditer(raw):  # "space suit", "low res": one word of a tag written as two
@@ -261,6 +281,7 @@ def _glued_counts(ctx: LintContext, raw: str) -> str | None:
 
 _COUNT_WORD = r"(\d\+?) ?(girl|boy|other)(s?)"
 _COUNT = re.compile(_COUNT_WORD)
+_SPACED_COUNT = re.compile(r"\d\+?_+(girl|boy|other)s?")
 _COUNTS = re.compile(rf"{_COUNT_WORD}(?: +{_COUNT_WORD})+")
 
 

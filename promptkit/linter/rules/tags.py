@@ -613,7 +613,8 @@ class AliasTag(TagRule):
     or of meta tags: ``hires`` -> ``highres``) are PK214, off by default. A spelling that differs only by a
     hyphen (``double-blade``) is never reported: the encoder reads both alike. An alias that leads to
     another concept (``orange`` -> ``orange (fruit)``, ``man`` -> ``male focus``, ``cute`` -> ``invalid tag``)
-    is never reported.
+    is never reported. An alias of a tag that the same part of the prompt has already (``high resolution`` beside
+    ``highres``) is a repeat: its fix removes it (unsafe), as PK204's would.
 
     Example: ``pony tail, 2boy`` -> ``ponytail, 2boys``. Fix (safe): write the tag's own spelling.
     """
@@ -649,6 +650,27 @@ class AliasTag(TagRule):
 
     def keep(self, ctx: LintContext, tag) -> bool:
         return tag.index not in construct_tags(ctx)  # a piece of an unescaped "name (series)": PK206's
+
+    def placed(self, ctx: LintContext, tag, found: list[Diagnostic]) -> list[Diagnostic]:
+        """An alias of a tag the same part of the prompt has already (``high resolution`` beside ``highres``):
+        the rewrite would only make a repeat, so the advice is to remove it (unsafe, as PK204's)."""
+        if not self.keep(ctx, tag):
+            return []
+        d = found[0]
+        written = lookup_key(d.suggestions[0]) if d.suggestions else None
+        if written is None or not _said_elsewhere(ctx, tag, written):
+            return found
+        edit = ctx.removal(tag)
+        return [self.diagnostic(f"{d.message}, which this part of the prompt has already", d.start, d.end,
+                                fix=self.fix("remove the repetition", edit, safe=False) if edit else None)]
+
+
+def _said_elsewhere(ctx: LintContext, tag, name: str) -> bool:
+    """Another tag of ``tag``'s region (between the same ``BREAK``/``AND``s) is ``name``, with a weight above 0."""
+    region = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+    where = bisect_right(region, tag.start)
+    return any(t.name == name and t is not tag and t.weight > 0 and bisect_right(region, t.start) == where
+               for t in ctx.tags)
 
 
 def _everyday_alias(ctx: LintContext, tag):
@@ -799,9 +821,11 @@ class DuplicateTag(Rule):
     ``ultra-detailed`` and ``ultra detailed`` are one tag twice. Not reported: repeats in different
     ``BREAK`` regions or ``AND`` parts (regional prompts describe each region in full), in different
     prompt-editing branches, and different tags that one database alias links (``blurred`` / ``blurry``: the
-    author covers both). Of the copies, the first with the most weight is kept; each other copy is reported
-    once: a later one as a repeat, an earlier one with less weight (``poorly lit, ..., (poorly lit:1.1)``) as
-    made redundant by the weighted copy, whose emphasis is what the author meant.
+    author covers both), and a positive prompt's closing tags that repeat its opening ones in order (four or more:
+    the quality block written before and after the subject, as some model cards teach). Of the copies, the first
+    with the most weight is kept; each other copy is reported once: a later one as a repeat, an earlier one with
+    less weight (``poorly lit, ..., (poorly lit:1.1)``) as made redundant by the weighted copy, whose emphasis is
+    what the author meant.
 
     Example: ``long hair, smile, long_hair`` -> ``long hair, smile``. Fix (unsafe): remove the other copy
     (with any brackets it alone fills).
@@ -864,18 +888,59 @@ class DuplicateTag(Rule):
                 continue  # "BIIMOO,BiIMOO,BIiMOO": codes whose letter case is the meaning (block weights), not tags
             kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
             for tag in same:
-                if tag is kept:
-                    continue
-                weights = "" if kept.weight == tag.weight else f" (weights {tag.weight:g} and {kept.weight:g})"
-                if tag.start > kept.start:
-                    message = f"{_shown(tag)} repeats {_shown(kept)}{weights}"
-                else:
-                    message = f"{_shown(tag)} is repeated later with more weight as {_shown(kept)}{weights}"
-                edit = ctx.removal(tag)
-                found.append(self.diagnostic(message, tag.start, tag.end,
-                                             fix=self.fix("remove the repetition", edit) if edit is not None else None))
-        found.sort(key=lambda d: d.start)
-        return found
+                if tag is not kept:
+                    found.append((tag, kept, [t.index for t in same if t.start < tag.start]))
+        found.sort(key=lambda pair: pair[0].start)
+        return self._report(ctx, found)
+
+    def _report(self, ctx: LintContext, found: list) -> list[Diagnostic]:
+        """A finding per copy, but none for a quality block written again at the end (:func:`_closing_block`)."""
+        out = []
+        closing = _closing_block(ctx, found)
+        for i, (tag, kept, _) in enumerate(found):
+            if i in closing:
+                continue
+            weights = "" if kept.weight == tag.weight else f" (weights {tag.weight:g} and {kept.weight:g})"
+            if tag.start > kept.start:
+                message = f"{_shown(tag)} repeats {_shown(kept)}{weights}"
+            else:
+                message = f"{_shown(tag)} is repeated later with more weight as {_shown(kept)}{weights}"
+            edit = ctx.removal(tag)
+            out.append(self.diagnostic(message, tag.start, tag.end,
+                                       fix=self.fix("remove the repetition", edit) if edit is not None else None))
+        return out
+
+
+#: a positive prompt that ends with this many of its first tags again, in order, writes them twice on purpose
+PASTED_BLOCK = 4
+
+
+def _closing_block(ctx: LintContext, found: list) -> set[int]:
+    """The positions in ``found`` (copy, kept, earlier copies' indices; in order) of the copies that make a positive
+    prompt's closing block: its last :data:`PASTED_BLOCK` or more tags copy, in the same order, consecutive tags
+    that start the prompt (``masterpiece, best quality, ..., subject ..., masterpiece, best quality, ...``). Some
+    model cards teach this sandwich of the quality block around the subject (MDNT Illus's "Prompt Format"):
+    the repeat is the author's, and removing it undoes what they meant. Repeats elsewhere, and in negatives
+    (a preset pasted twice by accident), are reported one by one."""
+    tags = ctx.tags
+    if ctx.negative or len(found) < PASTED_BLOCK or found[-1][0] is not tags[-1]:
+        return set()
+    run = []  # walk back from the last tag while the copies stay consecutive
+    for i in range(len(found) - 1, -1, -1):
+        tag = found[i][0]
+        if run and found[run[-1]][0].index != tag.index + 1:
+            break
+        run.append(i)
+    run.reverse()
+    # the copy must match the prompt's opening tags in order: tag k of the run repeats opening tag k
+    matched = 0
+    for k, i in enumerate(run):
+        if k not in found[i][2]:
+            break
+        matched += 1
+    if matched < PASTED_BLOCK or matched != len(run):
+        return set()
+    return set(run)
 
 
 _JOINING_WORDS = frozenset({"and", "or", "with", "of", "the", "a", "an", "in", "on", "at", "to", "by", "for"})
