@@ -975,3 +975,13 @@ def test_a_word_written_after_by_elsewhere_is_an_artist_not_a_typo():
     text = _modern_record(161)["prompt"]
     assert not any(text[d.start:d.end] == "sakurakono" for d in lint_prompt(text, "noobai-xl-eps").diagnostics)
     assert "PK201" in lint_prompt("1girl, sakurakono", "illustrious-xl").codes()
+
+
+def test_comfyui_embedding_syntax_in_an_a1111_prompt():
+    # unseen_dec7 m31 (judge 15): a model card's A1111 negative written with ComfyUI's 'embedding:folder/name'
+    negative = _seventh_unseen(31)["negative_prompt"]
+    found = [(negative[d.start:d.end], d.suggestions) for d in
+             lint_prompt(negative, "animagine-xl-4.0", negative=True).diagnostics if d.code == "PK106"]
+    assert found == [("embedding:sdxl/negativeXL_D", ["negativeXL_D"]),
+                     ("embedding:sdxl/unaestheticXLv31", ["unaestheticXLv31"])]
+    assert "PK106" not in lint_prompt(negative, "animagine-xl-4.0", dialect="comfy", negative=True).codes()

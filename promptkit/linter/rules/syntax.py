@@ -401,12 +401,16 @@ def _template_field(ctx: LintContext, body: str) -> bool:
     return ctx.db is None or _no_well_used_tag(ctx, body)
 
 
+_COMFY_EMBEDDING = re.compile(r"(?<![\w:])embedding:([^\s,()\[\]<>:]+)", re.IGNORECASE)
+
+
 class DialectMismatch(Rule):
     """Syntax from another front end than the one the prompt is for.
 
     Why: each front end reads only its own syntax; the rest becomes text the model sees literally.
     NovelAI's ``{x}`` is text in A1111 and ComfyUI, compel's ``x++`` and ``(x)1.3`` are text in A1111,
-    and A1111's ``[x]`` and ``BREAK`` are text in ComfyUI. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
+    and A1111's ``[x]`` and ``BREAK`` are text in ComfyUI; so is ComfyUI's ``embedding:name`` in A1111, which finds
+    an embedding by its name alone. A styles.csv placeholder ``{prompt}`` and dynamic-prompts
     variants ``{a|b}`` are not NovelAI braces. One finding per prompt for its braces (``{{{半闭眼}}}`` too),
     whose fix rewrites every run.
 
@@ -418,6 +422,19 @@ class DialectMismatch(Rule):
     category = "syntax"
     severity = Severity.WARNING
     fix_safety = "unsafe"
+
+    def _comfy_embeddings(self, ctx: LintContext, text: str) -> Iterable[Diagnostic]:
+        """ComfyUI's ``embedding:folder/name`` in an A1111 prompt: A1111 finds a textual inversion by its name
+        wherever the name's tokens stand, so the prefix and the folder are words the model reads."""
+        for m in _COMFY_EMBEDDING.finditer(text):
+            name = re.split(r"[/\\]", m.group(1))[-1]
+            name = re.sub(r"\.(pt|bin|safetensors)$", "", name, flags=re.IGNORECASE)
+            if not name:
+                continue
+            yield self.diagnostic(f"ComfyUI's {quote(m.group())} is text in A1111, which finds an embedding by its "
+                                  f"name alone: the prefix is words the model reads; write {name!r}",
+                                  m.start(), m.end(), suggestions=[name],
+                                  fix=self.fix(f"write {name!r}", Edit(m.start(), m.end(), name)))
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         dialect = ctx.prompt.dialect
@@ -446,6 +463,8 @@ class DialectMismatch(Rule):
                             b.kind == Text.PLAIN and (m := _COMPEL_NUMBER.match(b.value)):
                         yield self.diagnostic(f"compel's ')number' weight is plain text in {dialect}; "
                                               f"write (...:{m.group()})", a.start, b.start + m.end())
+        if dialect == "a1111" and "embedding:" in text:
+            yield from self._comfy_embeddings(ctx, text)
         if dialect == "novelai":
             for tag in ctx.tags:
                 m = _ROUND.fullmatch(tag.raw)
