@@ -985,3 +985,12 @@ def test_comfyui_embedding_syntax_in_an_a1111_prompt():
     assert found == [("embedding:sdxl/negativeXL_D", ["negativeXL_D"]),
                      ("embedding:sdxl/unaestheticXLv31", ["unaestheticXLv31"])]
     assert "PK106" not in lint_prompt(negative, "animagine-xl-4.0", dialect="comfy", negative=True).codes()
+
+
+def test_a_phrase_with_one_letter_too_many():
+    # unseen_dec7 m19 'cat hears' (both judges) and unseen_dec5 m18 'Two-toned hair' (both judges)
+    text = _seventh_unseen(19)["prompt"]
+    found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics]
+    assert ("cat hears", ["cat ears"]) in found
+    assert lint_prompt("1girl, two-toned hair", "illustrious-xl").diagnostics[0].suggestions == ["two-tone hair"]
+    assert lint_prompt("1girl, long hairs, blue eyes, cat ear", "illustrious-xl").codes().count("PK201") == 0

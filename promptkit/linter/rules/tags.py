@@ -262,7 +262,7 @@ def _found_correction(ctx: LintContext, name: str, natural: bool) -> str | None:
             if found is not None and found.name.replace("_", "") == shorter:
                 return found.name  # only a missing space once the filler is gone
     if real_words(name):  # real words: only one of the tags everybody types, or one cut short
-        return _vocabulary_typo(ctx, name) or (None if natural else _cut_short(ctx, name))
+        return _vocabulary_typo(ctx, name) or (None if natural else _cut_short(ctx, name) or _letter_too_many(ctx, name))
     min_posts = 5000 if natural else 500
     found = _search(ctx, name, min_posts)
     if found is None:
@@ -303,6 +303,29 @@ def _cut_short(ctx: LintContext, name: str) -> str | None:
         if info is not None and info.matched == "exact" and info.post_count >= CUT_SHORT_POSTS:
             found.append(info.name)
     return found[0] if len(found) == 1 else None
+
+
+#: a phrase of real words with one letter too many ("cat hears") is corrected only into a tag this popular
+LETTER_TOO_MANY_POSTS = 50_000
+
+
+def _letter_too_many(ctx: LintContext, name: str) -> str | None:
+    """The one very popular tag a phrase of two or three real words is with one letter dropped from one word
+    (``cat_hears`` -> ``cat_ears``, ``two-toned_hair`` -> ``two-tone_hair``); never a plural's last ``s``
+    (``cat_ear`` and ``cat_ears`` are PK202's number question)."""
+    words = name.split("_")
+    if not 2 <= len(words) <= 3:
+        return None
+    found = set()
+    for k, word in enumerate(words):
+        for i in range(len(word)):
+            if word[i] == "s" and i == len(word) - 1 or len(word) < 4:
+                continue
+            shorter = "_".join(words[:k] + [word[:i] + word[i + 1:]] + words[k + 1:])
+            info = ctx.db.lookup(shorter)
+            if info is not None and info.matched == "exact" and info.post_count >= LETTER_TOO_MANY_POSTS:
+                found.add(info.name)
+    return found.pop() if len(found) == 1 else None
 
 
 def _changes_a_known_word(ctx: LintContext, name: str, target: str) -> bool:
