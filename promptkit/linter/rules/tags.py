@@ -690,10 +690,17 @@ class AliasTag(TagRule):
 
 def _said_elsewhere(ctx: LintContext, tag, name: str) -> bool:
     """Another tag of ``tag``'s region (between the same ``BREAK``/``AND``s) is ``name``, with a weight above 0."""
-    region = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
-    where = bisect_right(region, tag.start)
-    return any(t.name == name and t is not tag and t.weight > 0 and bisect_right(region, t.start) == where
-               for t in ctx.tags)
+    index = ctx.__dict__.get("_names_by_region")
+    if index is None:  # name -> [(region, tag)], built once a prompt: one look-up per finding, whatever its size
+        bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+        index = ctx.__dict__["_names_by_region"] = {}
+        for t in ctx.tags:
+            if t.weight > 0:
+                index.setdefault(t.name, []).append((bisect_right(bounds, t.start) if bounds else 0, t))
+        index[None] = bounds
+    bounds = index[None]
+    where = bisect_right(bounds, tag.start) if bounds else 0
+    return any(region == where and t is not tag for region, t in index.get(name, ()))
 
 
 def _everyday_alias(ctx: LintContext, tag):
