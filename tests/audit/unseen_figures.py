@@ -35,6 +35,9 @@ SETS = [  # (title, worksheet findings, [(judge, judged file, missed file)])
     ("unseen_dec6 after tuning to it (0b117fc; a tuned figure, not held out)",
      HERE / "unseen_dec6" / "after_worksheet_findings.jsonl",
      [(13, HERE / "unseen_dec6" / "judge13_after_judged.jsonl", HERE / "unseen_dec6" / "judge13_after_missed.jsonl")]),
+    ("unseen_dec7 after tuning to it (13f63f4; a tuned figure, not held out)",
+     HERE / "unseen_dec7" / "after_worksheet_findings.jsonl",
+     [(16, HERE / "unseen_dec7" / "judge16_after_judged.jsonl", HERE / "unseen_dec7" / "judge16_after_missed.jsonl")]),
 ]
 
 
