@@ -994,3 +994,16 @@ def test_a_phrase_with_one_letter_too_many():
     assert ("cat hears", ["cat ears"]) in found
     assert lint_prompt("1girl, two-toned hair", "illustrious-xl").diagnostics[0].suggestions == ["two-tone hair"]
     assert lint_prompt("1girl, long hairs, blue eyes, cat ear", "illustrious-xl").codes().count("PK201") == 0
+
+
+def test_a_typo_of_a_tag_the_prompt_has_already_is_a_copy_to_remove():
+    # unseen_dec7 m5 (judge 16): fixing 'backgroud' made a third 'detailed background'; the SD1 corpus's 'lowers'
+    # beside 'lowres' (an independent judge: useful) is the same case for whole-tag typos
+    text = _seventh_unseen(5)["prompt"]
+    found = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if text[d.start:d.end] == "backgroud"]
+    assert len(found) == 1 and "has already" in found[0].message and not found[0].suggestions
+    fixed = fix_text(text, "illustrious-xl", select=["PK215"], unsafe=True)[0]
+    assert "backgroud" not in fixed and fixed.count("detailed background") == text.count("detailed background")
+    (typo,) = lint_prompt("lowres, 1girl, lowers", "illustrious-xl").diagnostics
+    assert typo.code == "PK201" and typo.fix.edits[0].replacement == ""
+    assert lint_prompt("1girl, lowers", "illustrious-xl").diagnostics[0].suggestions == ["lowres"]

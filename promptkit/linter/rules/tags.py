@@ -483,9 +483,20 @@ class UnknownTag(Rule):
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
         severity = Severity.INFO if ctx.profile.natural_language else Severity.WARNING
+        whole = None
         for start, end, name in typo_spans(ctx):
             raw = ctx.text[start:end]
             fixed = spelled(ctx, name, raw)
+            if whole is None:
+                whole = {t.trimmed: t for t in ctx.tags}
+            tag = whole.get((start, end))
+            if tag is not None and _said_elsewhere(ctx, tag, lookup_key(fixed)):
+                # "detailed backgroud" beside "detailed background": the correction would only repeat the tag
+                edit = ctx.removal(tag)
+                yield self.diagnostic(f"unknown tag {quote(raw)}: a misspelled {fixed!r}, which this part of the "
+                                      "prompt has already", start, end, severity=severity,
+                                      fix=self.fix("remove the misspelled copy", edit) if edit else None)
+                continue
             yield self.diagnostic(f"unknown tag {quote(raw)}; did you mean {fixed!r}?", start, end,
                                   severity=severity, suggestions=[fixed],
                                   fix=self.fix(f"replace with '{fixed}'", Edit(start, end, fixed)))
@@ -1868,6 +1879,13 @@ class MisspelledWord(Rule):
                 i = bisect_right(starts, start) - 1
                 if i >= 0 and covered[i][1] > start:
                     continue  # inside a PK201 typo
+                whole = tag.raw[:s] + fixed + tag.raw[e:]
+                if _said_elsewhere(ctx, tag, lookup_key(whole.strip())):  # "detailed backgroud, detailed background"
+                    edit = ctx.removal(tag)
+                    yield self.diagnostic(f"{word!r} is not a word: {quote(tag.raw.strip())} is a misspelled "
+                                          f"{whole.strip()!r}, which this part of the prompt has already", start, end,
+                                          fix=self.fix("remove the misspelled copy", edit) if edit else None)
+                    continue
                 yield self.diagnostic(f"{word!r} is not a word; did you mean {fixed!r}?", start, end,
                                       suggestions=[fixed], fix=self.fix(f"replace with '{fixed}'",
                                                                          Edit(start, end, fixed)))
