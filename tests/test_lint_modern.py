@@ -1007,3 +1007,12 @@ def test_a_typo_of_a_tag_the_prompt_has_already_is_a_copy_to_remove():
     (typo,) = lint_prompt("lowres, 1girl, lowers", "illustrious-xl").diagnostics
     assert typo.code == "PK201" and typo.fix.edits[0].replacement == ""
     assert lint_prompt("1girl, lowers", "illustrious-xl").diagnostics[0].suggestions == ["lowres"]
+
+
+def test_an_sd15_embedding_inside_a_phrase():
+    # unseen_dec7 m7 (judge 16): 'painting by bad-artist' in a Pony negative; A1111 finds the name inside the phrase
+    negative = _seventh_unseen(7)["negative_prompt"]
+    found = [negative[d.start:d.end] for d in lint_prompt(negative, "pony-v6", negative=True).diagnostics
+             if d.code == "PK309"]
+    assert found == ["bad-artist"]
+    assert "PK309" not in lint_prompt("painting by bad-artist", "sd15", negative=True).codes()

@@ -293,6 +293,9 @@ SD15_EMBEDDINGS = frozenset({
 })
 
 
+_NAME_WORD = re.compile(r"[^\s,()\[\]{}:]+")
+
+
 class EmbeddingForAnotherModel(TagRule):
     """A textual inversion made for SD 1.5 (``EasyNegative``, ``badhandv4``) in a prompt for an SDXL-family
     model.
@@ -300,7 +303,7 @@ class EmbeddingForAnotherModel(TagRule):
     Why: an embedding holds token vectors for one text encoder; SD 1.5's (768 wide) do not fit SDXL's two
     encoders, so A1111 skips it when it loads embeddings ("skipped" in its list) and the name reaches the
     model as ordinary words. Use the SDXL counterpart (``negativeXL``, ``unaestheticXL``) or the words it
-    stood for.
+    stood for. A1111 finds an embedding's name inside a phrase too (``painting by bad-artist``).
 
     Example (Illustrious XL): ``EasyNegative, lowres`` -> ``lowres``.
     """
@@ -323,6 +326,13 @@ class EmbeddingForAnotherModel(TagRule):
             yield self.diagnostic(f"{quote(name.strip())} is a textual inversion for SD 1.5: A1111 cannot load it "
                                   f"on {ctx.profile.title} and the model reads the name as words",
                                   tag.start, tag.end)
+        elif " " in name.strip():
+            # A1111 finds an embedding's name anywhere in the text: "painting by bad-artist" holds one
+            for m in _NAME_WORD.finditer(tag.text):
+                if embedding_key(m.group()) in SD15_EMBEDDINGS:
+                    yield self.diagnostic(f"{quote(m.group())} is a textual inversion for SD 1.5: A1111 cannot load "
+                                          f"it on {ctx.profile.title} and the model reads the name as words",
+                                          tag.start + m.start(), tag.start + m.end())
 
 
 class MissingQualityTags(Rule):
