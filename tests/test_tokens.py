@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from promptkit import parse
 from promptkit.tokens.chunks import plan_chunks, surely_one_chunk
 from promptkit.tokens.clip import BOS, EOS, VOCAB_SIZE, clip_bpe
@@ -109,3 +112,105 @@ def test_token_total_says_when_no_chunk_fills(texts):
             long += 1
         assert columns(plan_chunks(prompt, fragments=fragments)) == columns(plan), text
     assert short > 100 and long > 100
+
+
+# -- cuts_only_at_separators: PK306's cheap proof that no tag is cut ------------------------------------------------
+
+def _corpus_texts() -> list[str]:
+    import json
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    texts = []
+    for name in ("real_prompts.jsonl", "modern_prompts.jsonl"):
+        for line in (corpus / name).read_text(encoding="utf-8").splitlines():
+            record = json.loads(line) if line.strip() else {}
+            texts += [record[key] for key in ("prompt", "negative_prompt") if record.get(key)]
+    return texts
+
+
+def _boundaries_between_tags(prompt, plan) -> bool:
+    """Every boundary of ``plan`` that BREAK does not force lies right after or right before a comma token that is a
+    word of its own, a ',' of the source inside no tag; and no tag has tokens in two chunks."""
+    comma = clip_bpe().comma
+    inside = {i for tag in prompt.tags for i in range(tag.start, tag.end)}
+    for before, after in zip(plan.chunks, plan.chunks[1:]):
+        if before.forced or not before.token_ids or not after.token_ids:
+            continue
+        if before.token_ids[-1] == comma:
+            start, end = before.starts[-1], before.ends[-1]
+        elif after.token_ids[0] == comma:
+            start, end = after.starts[0], after.ends[0]
+        else:
+            return False
+        if prompt.source[start:end] != "," or start in inside:
+            return False
+    return not [tag for tag in prompt.tags if len(plan.tag_chunks(tag)) > 1]
+
+
+def test_cuts_only_at_separators_on_the_corpora():
+    """Where the check says no tag can be cut, the plan agrees, on every prompt of both corpora in every dialect,
+    with A1111's backtrack and without; and the check says so for most long prompts, not for all."""
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    proved = unproved = 0
+    for text in _corpus_texts():
+        if surely_one_chunk(text):
+            continue
+        for dialect in ("a1111", "comfy", "novelai", "compel"):
+            prompt = parse(text, dialect)
+            for backtrack in (20, 0):
+                if cuts_only_at_separators(prompt, backtrack):
+                    proved += 1
+                    assert _boundaries_between_tags(prompt, plan_chunks(prompt, backtrack)), (dialect, backtrack, text)
+                else:
+                    unproved += 1
+    assert proved > 1000 and unproved > 100, (proved, unproved)
+
+
+_WORDS = ["girl", "long", "hair", "blue_eyes", "hatsune_miku", "kazusa_(blue_archive)", "1girl", "absurdres",
+          "thighhighs", "a", "school uniform"]
+_ODD_WORDS = ["!!", "...", "'s", "10,000", "x,y", "İstanbul", "(wink)", "\\(x\\)"]
+
+
+_FORMS = ["{}", "({})", "({}:1.3)", "[{}]", "\\({}\\)", "{}\\, x", "<lora:{}:0.8>", "BREAK", "(BREAK)", "embedding:{}",
+          "({}), ", "{},,"]
+_SEPARATORS = [", ", ",", ",, ", " , ", ",\n", "\n", " "]
+
+
+@st.composite
+def _tag_lists(draw):
+    """Tag lists with what moves a boundary: long tags (past the backtrack), weights, escapes, BREAK, odd commas.
+    Each list draws the few forms and separators it uses, so that some are ordinary tag lists throughout."""
+    forms = ["{}"] * 4 + draw(st.lists(st.sampled_from(_FORMS), max_size=3))
+    separators = [", "] * 4 + draw(st.lists(st.sampled_from(_SEPARATORS), max_size=2))
+    words = _WORDS + draw(st.lists(st.sampled_from(_ODD_WORDS), max_size=2))
+    longest = draw(st.sampled_from([2, 2, 4, 30]))
+    tags = draw(st.lists(st.tuples(st.lists(st.sampled_from(words), min_size=1, max_size=longest),
+                                   st.sampled_from(forms), st.sampled_from(separators)), min_size=20, max_size=60))
+    return "".join(form.format(" ".join(words)) + separator for words, form, separator in tags)
+
+
+@given(_tag_lists(), st.sampled_from(["a1111", "comfy", "compel"]), st.sampled_from([20, 0, 3]))
+@settings(max_examples=300)
+def test_cuts_only_at_separators_on_drawn_tag_lists(text, dialect, backtrack):
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    prompt = parse(text, dialect)
+    if cuts_only_at_separators(prompt, backtrack):
+        assert _boundaries_between_tags(prompt, plan_chunks(prompt, backtrack))
+
+
+def test_cuts_only_at_separators_trusts_only_separator_commas():
+    """A comma that is not a separator node may lie inside a tag: a tree whose one text holds the whole tag list
+    (one tag, commas and all) is cut in two, and the check must not say otherwise."""
+    from promptkit.syntax.ast import Text
+    from promptkit.syntax.prompt import Prompt
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    text = ", ".join(["long hair"] * 40)
+    separated = parse(text, "comfy")
+    assert cuts_only_at_separators(separated) and _boundaries_between_tags(separated, plan_chunks(separated))
+    whole = Prompt(text, "comfy", [Text(0, len(text), text, text)])
+    assert len(whole.tags) == 1 and len(plan_chunks(whole).tag_chunks(whole.tags[0])) == 2
+    assert not cuts_only_at_separators(whole)

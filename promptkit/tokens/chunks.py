@@ -13,8 +13,9 @@ import bisect
 import itertools
 from array import array
 from dataclasses import dataclass, field
+from typing import Iterator
 
-from ..syntax.ast import Break, Embedding, ExtraNetwork, Text
+from ..syntax.ast import Break, Embedding, ExtraNetwork, Separator, Text
 from ..syntax.prompt import Prompt, Tag
 from .clip import BOS, EOS, ClipBPE, clip_bpe
 
@@ -257,6 +258,47 @@ class _Same:
         return array("q", [self.start]) * (hi - lo), array("q", [self.end]) * (hi - lo)
 
 
+# what each leaf of :func:`_leaf_texts` is: plain text (its characters side by side in the source), a separator,
+# any other text; a BREAK outside brackets (a forced boundary); one inside brackets (a fragment of its own)
+_PLAIN, _SEPARATOR, _OTHER, _BREAK, _ALONE = range(5)
+
+
+def _leaf_texts(prompt: Prompt) -> Iterator[tuple[str, int, float, int]]:
+    """The leaves A1111 tokenizes, in order: (text, source offset of its first character, weight, kind). The one
+    walk behind :func:`_fragments` (which maps every character to the source) and :func:`cuts_only_at_separators`
+    (which needs the texts only)."""
+    dialect = prompt.dialect
+    for node, weight in prompt.leaf_weights():
+        if type(node) is Break:
+            if weight == -1.0:
+                yield "", node.start, weight, _BREAK
+                continue
+            if weight != 0:
+                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
+                # around it (at minus its weight) keep it a fragment of its own
+                yield "BREAK", node.start, weight, _ALONE
+                continue
+            value, base, kind = "BREAK", node.start, _OTHER
+        elif type(node) is Text:
+            if node.kind == Text.BACKSLASH and dialect == "a1111":
+                continue
+            value = node.value
+            if node.kind == Text.PLAIN:
+                base, kind = node.start, _PLAIN
+            else:
+                base, kind = node.start + (1 if node.kind == Text.ESCAPE else 0), _OTHER
+        elif type(node) is Separator:
+            value, base, kind = node.raw, node.start, _SEPARATOR
+        elif type(node) is ExtraNetwork:
+            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
+        elif type(node) is Embedding:
+            value, base, kind = node.name, node.start, _OTHER  # ComfyUI's embedding:name is the embedding, by name
+        else:
+            value, base, kind = getattr(node, "raw", ""), node.start, _OTHER
+        if value:
+            yield value, base, weight, kind
+
+
 def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     """Merged (text, weight, source offset per character) fragments; None marks a BREAK.
 
@@ -264,7 +306,6 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     gets a ``range`` of offsets, not an array of them, so that its tokens' spans are its own plus one number."""
     if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
         return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
-    leaves = prompt.leaf_weights()
     out: list[tuple[str, float, array | range] | None] = []
     text_parts: list[str] = []
     offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
@@ -281,37 +322,15 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
         first = after = -1
         current = None
 
-    for node, weight in leaves:
-        if type(node) is Break:
-            if weight == -1.0:
-                flush()
-                out.append(None)
-                continue
-            if weight != 0:
-                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
-                # around it (at minus its weight) keep it a fragment of its own
-                flush()
-                out.append(("BREAK", weight, [node.start] * 5))
-                continue
-            value, base = "BREAK", node.start
-        elif type(node) is Text:
-            if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
-                continue
-            value = node.value
-            base = node.start + (1 if node.kind == Text.ESCAPE else 0)
-        elif type(node) is ExtraNetwork:
-            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
-        elif type(node) is Embedding:
-            value, base = node.name, node.start  # ComfyUI's embedding:name is the embedding, found by name
-        else:
-            value, base = getattr(node, "raw", ""), node.start
-        if not value:
+    for value, base, weight, kind in _leaf_texts(prompt):
+        if kind >= _BREAK:
+            flush()
+            out.append(None if kind == _BREAK else (value, weight, [base] * len(value)))
             continue
         if current is not None and weight != current:
             flush()
         current = weight
-        side_by_side = type(node) is Text and node.kind == Text.PLAIN or len(value) == 1
-        if side_by_side and (not text_parts or (first != -1 and base == after)):
+        if (kind == _PLAIN or len(value) == 1) and (not text_parts or (first != -1 and base == after)):
             if not text_parts:
                 first = base
             after = base + len(value)  # still one run of the source: no array yet
@@ -319,7 +338,7 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
             if first != -1:  # the run ends here: its offsets so far become the array
                 offsets.extend(range(first, after))
                 first = after = -1
-            if type(node) is Text and node.kind == Text.PLAIN:
+            if kind == _PLAIN:
                 offsets.extend(range(base, base + len(value)))
             else:
                 offsets.extend([base] * len(value))
@@ -447,6 +466,124 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
     if chunk.token_ids or not chunks:
         next_chunk(is_last=True)
     return ChunkPlan(chunks, token_count)
+
+
+def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
+    """True when no tag of ``prompt`` can be cut in two: every boundary of ``plan_chunks(prompt, backtrack)`` that
+    a BREAK does not force lies right after or right before a comma that separates two tags (a separator's comma,
+    a CLIP word of its own). False: maybe not, plan the chunks to know.
+
+    A chunk that fills cuts a tag only where A1111's comma backtrack fails; this follows the plan a run at a time
+    (a tag and its comma: its token count and last comma, cached per spelling) instead of building the tokens
+    and their spans, and token by token only in the run where a chunk fills (see :func:`_fill`). A prompt of
+    at most 75 tokens has no such boundary."""
+    size, last_comma, safe = 0, -1, False  # the chunk's length, its last comma and whether that separates tags
+    shapes = _SHAPES
+    for text, foreign in _fragment_texts(prompt):
+        if text is None:  # BREAK
+            size, last_comma = 0, -1
+            continue
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return False  # ("İ" lower-cases to two characters: not worth following)
+        parts = lowered.split(", ")  # as tokenize_fragments cuts them: each part but the last with its comma
+        tail = parts.pop()
+        for part in parts:
+            shape = shapes.get(part)
+            if shape is None:
+                shape = _shape(part, True)
+            n, comma_at, separates = shape
+            if size + n <= CHUNK_LENGTH:  # the chunk does not fill within the run
+                if comma_at != -1:
+                    last_comma, safe = size + comma_at, separates and not foreign
+                size += n
+                continue
+            state = _fill(part + ",", separates and not foreign, size, last_comma, safe, backtrack)
+            if state is None:
+                return False
+            size, last_comma, safe = state
+        n, comma_at, _ = _shape(tail, False)
+        if size + n <= CHUNK_LENGTH:
+            if comma_at != -1:
+                last_comma, safe = size + comma_at, False
+            size += n
+        else:
+            state = _fill(tail, False, size, last_comma, safe, backtrack)
+            if state is None:
+                return False
+            size, last_comma, safe = state
+    return True
+
+
+_SHAPES: dict[str, tuple[int, int, bool]] = {}  # part -> _shape(part, True), for the parts of 64 characters or less
+
+
+def _shape(part: str, comma: bool) -> tuple[int, int, bool]:
+    """A run's (token count, index of its last comma token or -1, whether that comma is the comma after the part
+    as a word of its own), for the run ``part + ","`` (``comma``) or ``part``."""
+    run = part + "," if comma else part
+    ids, starts, _ = clip_bpe().encode_run(run)
+    comma_id = clip_bpe().comma
+    last = len(ids) - 1
+    while last >= 0 and ids[last] != comma_id:
+        last -= 1
+    shape = len(ids), last, comma and last == len(ids) - 1 and starts[last] == len(part)
+    if comma and len(part) <= 64:
+        if len(_SHAPES) >= 100_000:
+            _SHAPES.clear()
+        _SHAPES[part] = shape
+    return shape
+
+
+def _fill(run: str, separates: bool, size: int, last_comma: int, safe: bool,
+          backtrack: int) -> tuple[int, int, bool] | None:
+    """Follow :func:`plan_chunks` token by token through a run in which a chunk fills: the state after it (chunk
+    length, last comma, whether it separates tags), or None where a boundary may cut a tag. ``separates``: the
+    run's last token is a comma that separates tags."""
+    ids = clip_bpe().encode_run(run)[0]
+    comma = clip_bpe().comma
+    last = len(ids) - 1
+    for i, token in enumerate(ids):
+        if token == comma:
+            last_comma, safe = size, separates and i == last
+            if size == CHUNK_LENGTH:  # the boundary lies before this comma, which the new chunk forgets
+                if not safe:
+                    return None
+                size, last_comma = 0, -1
+        elif size == CHUNK_LENGTH:
+            if not (backtrack and last_comma != -1 and size - last_comma <= backtrack and safe):
+                return None  # a cut with no comma to move back to, or after a comma that is no separator
+            size, last_comma = size - last_comma - 1, -1  # the tokens after the comma move to the next chunk
+        size += 1
+    return size, last_comma, safe
+
+
+def _fragment_texts(prompt: Prompt) -> Iterator[tuple[str | None, bool]]:
+    """The texts of :func:`_fragments` (None: a BREAK), without their offsets, each with whether a comma in it
+    may be something else than a separator (an escaped ``\\,``, a comma inside an embedding's name...)."""
+    if prompt.plain_caption:  # each comma of a plain caption separates two tags
+        if prompt.source:
+            yield prompt.source, False
+        return
+    texts: list[str] = []
+    foreign = False
+    current: float | None = None
+    for value, _, weight, kind in _leaf_texts(prompt):
+        if kind >= _BREAK or (current is not None and weight != current):
+            if texts:
+                yield "".join(texts), foreign
+                texts.clear()
+                foreign = False
+            current = None
+            if kind >= _BREAK:
+                yield (None, False) if kind == _BREAK else (value, False)
+                continue
+        current = weight
+        if kind != _SEPARATOR and "," in value:
+            foreign = True
+        texts.append(value)
+    if texts:
+        yield "".join(texts), foreign
 
 
 def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
