@@ -258,45 +258,61 @@ class _Same:
         return array("q", [self.start]) * (hi - lo), array("q", [self.end]) * (hi - lo)
 
 
-# what each leaf of :func:`_leaf_texts` is: plain text (its characters side by side in the source), a separator,
-# any other text; a BREAK outside brackets (a forced boundary); one inside brackets (a fragment of its own)
-_PLAIN, _SEPARATOR, _OTHER, _BREAK, _ALONE = range(5)
+# what each leaf of a fragment is (:func:`_fragment_leaves`): plain text (its characters side by side in the
+# source), a separator, any other text
+_PLAIN, _SEPARATOR, _OTHER = range(3)
 
 
-def _leaf_texts(prompt: Prompt) -> Iterator[tuple[str, int, float, int]]:
-    """The leaves A1111 tokenizes, in order: (text, source offset of its first character, weight, kind). The one
-    walk behind :func:`_fragments` (which maps every character to the source) and :func:`cuts_only_at_separators`
-    (which needs the texts only)."""
+def _fragment_leaves(prompt: Prompt) -> Iterator[tuple[list[str], float, list[int], list[int], bool] | None]:
+    """A1111's fragments (leaves of equal weight, side by side) as their leaves' texts, the weight, each leaf's
+    source offset of its first character and kind, and whether a comma in them may be something else than a
+    separator; None marks a BREAK. The one walk behind :func:`_fragments` (which maps every character to the
+    source) and :func:`cuts_only_at_separators` (which needs the texts only); a plain caption has no leaves."""
     dialect = prompt.dialect
+    values: list[str] = []
+    bases: list[int] = []
+    kinds: list[int] = []
+    foreign = False
+    current = 0.0
     for node, weight in prompt.leaf_weights():
-        if type(node) is Break:
-            if weight == -1.0:
-                yield "", node.start, weight, _BREAK
-                continue
-            if weight != 0:
-                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
-                # around it (at minus its weight) keep it a fragment of its own
-                yield "BREAK", node.start, weight, _ALONE
-                continue
-            value, base, kind = "BREAK", node.start, _OTHER
-        elif type(node) is Text:
-            if node.kind == Text.BACKSLASH and dialect == "a1111":
-                continue
-            value = node.value
+        if type(node) is Text:
             if node.kind == Text.PLAIN:
-                base, kind = node.start, _PLAIN
+                value, base, kind = node.value, node.start, _PLAIN
+            elif node.kind == Text.BACKSLASH and dialect == "a1111":
+                continue
             else:
-                base, kind = node.start + (1 if node.kind == Text.ESCAPE else 0), _OTHER
+                value, base, kind = node.value, node.start + (1 if node.kind == Text.ESCAPE else 0), _OTHER
         elif type(node) is Separator:
             value, base, kind = node.raw, node.start, _SEPARATOR
+        elif type(node) is Break:
+            if weight != 0:
+                if values:
+                    yield values, current, bases, kinds, foreign
+                    values, bases, kinds, foreign = [], [], [], False
+                # outside brackets a BREAK ends the chunk; inside them A1111 scaled its -1 and encodes the word
+                # "BREAK", the empty fragments around it (at minus its weight) keep it a fragment of its own
+                yield None if weight == -1.0 else (["BREAK"], weight, [node.start], [_OTHER], False)
+                continue
+            value, base, kind = "BREAK", node.start, _OTHER
         elif type(node) is ExtraNetwork:
             continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
         elif type(node) is Embedding:
             value, base, kind = node.name, node.start, _OTHER  # ComfyUI's embedding:name is the embedding, by name
         else:
             value, base, kind = getattr(node, "raw", ""), node.start, _OTHER
-        if value:
-            yield value, base, weight, kind
+        if not value:
+            continue
+        if weight != current and values:
+            yield values, current, bases, kinds, foreign
+            values, bases, kinds, foreign = [], [], [], False
+        current = weight
+        if kind != _SEPARATOR and "," in value:
+            foreign = True
+        values.append(value)
+        bases.append(base)
+        kinds.append(kind)
+    if values:
+        yield values, current, bases, kinds, foreign
 
 
 def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
@@ -307,43 +323,28 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
         return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
     out: list[tuple[str, float, array | range] | None] = []
-    text_parts: list[str] = []
-    offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
-    first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
-    current: float | None = None
-
-    def flush() -> None:
-        nonlocal current, offsets, first, after
-        if text_parts:
-            spans = range(first, after) if first != -1 else offsets
-            out.append(("".join(text_parts), current if current is not None else 1.0, spans))
-            offsets = array("q")
-        text_parts.clear()
-        first = after = -1
-        current = None
-
-    for value, base, weight, kind in _leaf_texts(prompt):
-        if kind >= _BREAK:
-            flush()
-            out.append(None if kind == _BREAK else (value, weight, [base] * len(value)))
+    for fragment in _fragment_leaves(prompt):
+        if fragment is None:
+            out.append(None)
             continue
-        if current is not None and weight != current:
-            flush()
-        current = weight
-        if (kind == _PLAIN or len(value) == 1) and (not text_parts or (first != -1 and base == after)):
-            if not text_parts:
-                first = base
-            after = base + len(value)  # still one run of the source: no array yet
-        else:
-            if first != -1:  # the run ends here: its offsets so far become the array
-                offsets.extend(range(first, after))
-                first = after = -1
-            if kind == _PLAIN:
-                offsets.extend(range(base, base + len(value)))
+        values, weight, bases, kinds, _ = fragment
+        offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
+        first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
+        for value, base, kind in zip(values, bases, kinds):
+            if (kind == _PLAIN or len(value) == 1) and (first == after == -1 and not offsets or
+                                                         first != -1 and base == after):
+                if first == -1:
+                    first = base
+                after = base + len(value)  # still one run of the source: no array yet
             else:
-                offsets.extend([base] * len(value))
-        text_parts.append(value)
-    flush()
+                if first != -1:  # the run ends here: its offsets so far become the array
+                    offsets.extend(range(first, after))
+                    first = after = -1
+                if kind == _PLAIN:
+                    offsets.extend(range(base, base + len(value)))
+                else:
+                    offsets.extend([base] * len(value))
+        out.append(("".join(values), weight, range(first, after) if first != -1 else offsets))
     return out
 
 
@@ -478,21 +479,18 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
     and their spans, and token by token only in the run where a chunk fills (see :func:`_fill`). A prompt of
     at most 75 tokens has no such boundary."""
     size, last_comma, safe = 0, -1, False  # the chunk's length, its last comma and whether that separates tags
-    shapes = _SHAPES
+    shapes, tails = _SHAPES
     for text, foreign in _fragment_texts(prompt):
         if text is None:  # BREAK
             size, last_comma = 0, -1
             continue
         lowered = text.lower()
         if len(lowered) != len(text):
-            return False  # ("İ" lower-cases to two characters: not worth following)
+            return False  # ("İ" lower-cases to two characters; the tokens are then lowered one at a time)
         parts = lowered.split(", ")  # as tokenize_fragments cuts them: each part but the last with its comma
         tail = parts.pop()
         for part in parts:
-            shape = shapes.get(part)
-            if shape is None:
-                shape = _shape(part, True)
-            n, comma_at, separates = shape
+            n, comma_at, separates = shapes.get(part) or _shape(part, True)
             if size + n <= CHUNK_LENGTH:  # the chunk does not fill within the run
                 if comma_at != -1:
                     last_comma, safe = size + comma_at, separates and not foreign
@@ -502,7 +500,7 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
             if state is None:
                 return False
             size, last_comma, safe = state
-        n, comma_at, _ = _shape(tail, False)
+        n, comma_at, _ = tails.get(tail) or _shape(tail, False)
         if size + n <= CHUNK_LENGTH:
             if comma_at != -1:
                 last_comma, safe = size + comma_at, False
@@ -515,7 +513,8 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
     return True
 
 
-_SHAPES: dict[str, tuple[int, int, bool]] = {}  # part -> _shape(part, True), for the parts of 64 characters or less
+# part -> _shape(part, True), and a fragment's last part -> _shape(part, False), for parts of 64 characters or less
+_SHAPES: tuple[dict[str, tuple[int, int, bool]], dict[str, tuple[int, int, bool]]] = ({}, {})
 
 
 def _shape(part: str, comma: bool) -> tuple[int, int, bool]:
@@ -528,10 +527,11 @@ def _shape(part: str, comma: bool) -> tuple[int, int, bool]:
     while last >= 0 and ids[last] != comma_id:
         last -= 1
     shape = len(ids), last, comma and last == len(ids) - 1 and starts[last] == len(part)
-    if comma and len(part) <= 64:
-        if len(_SHAPES) >= 100_000:
-            _SHAPES.clear()
-        _SHAPES[part] = shape
+    if len(part) <= 64:
+        cache = _SHAPES[0 if comma else 1]
+        if len(cache) >= 100_000:
+            cache.clear()
+        cache[part] = shape
     return shape
 
 
@@ -565,25 +565,8 @@ def _fragment_texts(prompt: Prompt) -> Iterator[tuple[str | None, bool]]:
         if prompt.source:
             yield prompt.source, False
         return
-    texts: list[str] = []
-    foreign = False
-    current: float | None = None
-    for value, _, weight, kind in _leaf_texts(prompt):
-        if kind >= _BREAK or (current is not None and weight != current):
-            if texts:
-                yield "".join(texts), foreign
-                texts.clear()
-                foreign = False
-            current = None
-            if kind >= _BREAK:
-                yield (None, False) if kind == _BREAK else (value, False)
-                continue
-        current = weight
-        if kind != _SEPARATOR and "," in value:
-            foreign = True
-        texts.append(value)
-    if texts:
-        yield "".join(texts), foreign
+    for fragment in _fragment_leaves(prompt):
+        yield (None, False) if fragment is None else ("".join(fragment[0]), fragment[4])
 
 
 def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
