@@ -192,7 +192,7 @@ def _tag_lists(draw):
 
 
 @given(_tag_lists(), st.sampled_from(["a1111", "comfy", "compel"]), st.sampled_from([20, 0, 3]))
-@settings(max_examples=300)
+@settings(max_examples=150)
 def test_cuts_only_at_separators_on_drawn_tag_lists(text, dialect, backtrack):
     from promptkit.tokens.chunks import cuts_only_at_separators
 
@@ -214,3 +214,42 @@ def test_cuts_only_at_separators_trusts_only_separator_commas():
     whole = Prompt(text, "comfy", [Text(0, len(text), text, text)])
     assert len(whole.tags) == 1 and len(plan_chunks(whole).tag_chunks(whole.tags[0])) == 2
     assert not cuts_only_at_separators(whole)
+
+
+def test_cuts_only_at_separators_at_the_backtrack_limit():
+    """A tag of exactly ``backtrack`` tokens (digits: a token each) is never cut, wherever the boundary falls in
+    it, and the check proves it; a tag of one token more is cut somewhere, and the check does not say otherwise.
+    Past 74 tokens no comma is left in the chunk to move back to, whatever the backtrack."""
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    for backtrack in (3, 20, 80):
+        fits = min(backtrack, 74)
+        for length in (fits - 1, fits, fits + 1):
+            verdicts = set()
+            for before in range(80):  # "a," is two tokens, "a a," three: the boundary moves through the long tag
+                prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + "1" * length + ", b" * 40)
+                plan = plan_chunks(prompt, backtrack)
+                uncut = _boundaries_between_tags(prompt, plan)
+                proved = cuts_only_at_separators(prompt, backtrack)
+                assert uncut or not proved, (backtrack, length, before)
+                verdicts.add((proved, uncut))
+            if length <= fits:
+                assert verdicts == {(True, True)}, (backtrack, length, verdicts)
+            else:
+                assert (False, False) in verdicts, (backtrack, length, verdicts)
+
+
+def test_cuts_only_at_separators_reads_a_comma_among_symbols_as_none():
+    """",." and ".," are CLIP words of their own, whose tokens are no comma: the two short tags around one are a
+    single stretch of 25 tokens for A1111's backtrack of 20, cut where a boundary falls in it."""
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    for joint in (",.", ".,", ",,"):
+        verdicts = set()
+        for before in range(80):
+            prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + "1" * 12 + joint + "1" * 12 + ", b" * 40)
+            uncut = _boundaries_between_tags(prompt, plan_chunks(prompt))
+            proved = cuts_only_at_separators(prompt)
+            assert prompt.plain_caption and (uncut or not proved), (joint, before)
+            verdicts.add((proved, uncut))
+        assert (False, False) in verdicts, joint

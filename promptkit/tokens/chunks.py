@@ -478,6 +478,8 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
     (a tag and its comma: its token count and last comma, cached per spelling) instead of building the tokens
     and their spans, and token by token only in the run where a chunk fills (see :func:`_fill`). A prompt of
     at most 75 tokens has no such boundary."""
+    if prompt.plain_caption and _short_between_commas(prompt.source, backtrack):
+        return True
     size, last_comma, safe = 0, -1, False  # the chunk's length, its last comma and whether that separates tags
     shapes, tails = _SHAPES
     for text, foreign in _fragment_texts(prompt):
@@ -511,6 +513,28 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
                 return False
             size, last_comma, safe = state
     return True
+
+
+def _short_between_commas(text: str, backtrack: int) -> bool:
+    """True when the plain caption ``text`` holds no tag that a boundary can cut, wherever the boundaries fall:
+    each comma is a word of its own (a separator, in a plain caption) and no stretch between two commas has more
+    tokens than ``backtrack`` (nor than 74). A chunk that fills then has a comma among its last ``backtrack``
+    tokens, after which A1111 cuts. A token covers at least one byte, so in ASCII a stretch has at most as many
+    tokens as characters: only the longer ones are tokenized (a few long tags of a caption)."""
+    if not text.isascii():
+        return False
+    marked = text.encode("ascii").translate(_MARKS)
+    if b",!" in marked or b"!," in marked or b",," in marked:
+        return False
+    limit = min(backtrack, CHUNK_LENGTH - 1)
+    encode_run = clip_bpe().encode_run
+    return all(len(encode_run(piece.lower())[0]) <= limit for piece in text.split(",") if len(piece) > limit)
+
+
+# each ASCII character as CLIP's word pattern reads it beside a comma: "a" a letter, digit or space (a word apart
+# from the comma), "!" a symbol (in one word with it, as in "),": [^\s\p{L}\p{N}]+); the comma itself kept
+_MARKS = bytes(ord("a") if chr(b).isalnum() or chr(b) in " \t\n\r\x0b\x0c" else b if b == ord(",") else ord("!")
+               for b in range(256))
 
 
 # part -> _shape(part, True), and a fragment's last part -> _shape(part, False), for parts of 64 characters or less
