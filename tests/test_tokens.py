@@ -174,7 +174,7 @@ _ODD_WORDS = ["!!", "...", "'s", "10,000", "x,y", "İstanbul", "(wink)", "\\(x\\
 
 
 _FORMS = ["{}", "({})", "({}:1.3)", "[{}]", "\\({}\\)", "{}\\, x", "<lora:{}:0.8>", "BREAK", "(BREAK)", "embedding:{}",
-          "({}), ", "{},,"]
+          "({}), ", "{},,", "{}_(x)", "{}_(x_(y))", ":d", "[{}:x:0.5]", "[{}|x]", "({}:1.2.3)", "({}", "{})", "{}:"]
 _SEPARATORS = [", ", ",", ",, ", " , ", ",\n", "\n", " "]
 
 
@@ -245,11 +245,29 @@ def test_cuts_only_at_separators_reads_a_comma_among_symbols_as_none():
     from promptkit.tokens.chunks import cuts_only_at_separators
 
     for joint in (",.", ".,", ",,"):
-        verdicts = set()
-        for before in range(80):
-            prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + "1" * 12 + joint + "1" * 12 + ", b" * 40)
-            uncut = _boundaries_between_tags(prompt, plan_chunks(prompt))
-            proved = cuts_only_at_separators(prompt)
-            assert prompt.plain_caption and (uncut or not proved), (joint, before)
-            verdicts.add((proved, uncut))
-        assert (False, False) in verdicts, joint
+        assert parse(joint).plain_caption
+        _assert_one_stretch("1" * 12 + joint + "1" * 12)
+
+
+def test_cuts_only_at_separators_reads_what_hides_or_joins_a_comma():
+    """In an A1111 prompt, text around a comma that the prompt's brackets and colons do not show as such: a closer
+    with nothing open or an escaped one is text (``),`` one word), a weight float() rejects is text and leaves its
+    group open, a colon beside a comma is in its word, a lora's comma is no token. Each joins two short tags in one
+    stretch of more than 20 tokens, cut where a boundary falls in it."""
+    for joined in ("1" * 12 + ")," + "1" * 12, "(" + "1" * 12 + ":1.2.3)," + "1" * 12, "\\(" + "1" * 12 + ")," + "1" * 12,
+                   "(x) " + "1" * 12 + ":," + "1" * 12, "1" * 12 + "<lora:x,y:1>" + "1" * 12):
+        assert not parse(joined).plain_caption
+        _assert_one_stretch(joined)
+
+
+def _assert_one_stretch(joined: str) -> None:
+    from promptkit.tokens.chunks import cuts_only_at_separators
+
+    verdicts = set()
+    for before in range(80):
+        prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + joined + ", b" * 40)
+        uncut = _boundaries_between_tags(prompt, plan_chunks(prompt))
+        proved = cuts_only_at_separators(prompt)
+        assert uncut or not proved, (joined, before)
+        verdicts.add((proved, uncut))
+    assert (False, False) in verdicts, joined

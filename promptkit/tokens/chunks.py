@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from array import array
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -478,7 +479,7 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
     (a tag and its comma: its token count and last comma, cached per spelling) instead of building the tokens
     and their spans, and token by token only in the run where a chunk fills (see :func:`_fill`). A prompt of
     at most 75 tokens has no such boundary."""
-    if prompt.plain_caption and _short_between_commas(prompt.source, backtrack):
+    if _short_between_commas(prompt, backtrack):
         return True
     size, last_comma, safe = 0, -1, False  # the chunk's length, its last comma and whether that separates tags
     shapes, tails = _SHAPES
@@ -515,21 +516,66 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
     return True
 
 
-def _short_between_commas(text: str, backtrack: int) -> bool:
-    """True when the plain caption ``text`` holds no tag that a boundary can cut, wherever the boundaries fall:
-    each comma is a word of its own (a separator, in a plain caption) and no stretch between two commas has more
-    tokens than ``backtrack`` (nor than 74). A chunk that fills then has a comma among its last ``backtrack``
-    tokens, after which A1111 cuts. A token covers at least one byte, so in ASCII a stretch has at most as many
-    tokens as characters: only the longer ones are tokenized (a few long tags of a caption)."""
+def _short_between_commas(prompt: Prompt, backtrack: int) -> bool:
+    """True when no tag of ``prompt`` can be cut, wherever the boundaries fall: each comma is a separator and a
+    CLIP word of its own, and no stretch between two commas has more tokens than ``backtrack`` (nor than 74). A
+    chunk that fills then has a comma among its last ``backtrack`` tokens, after which A1111 cuts.
+
+    Read from the text alone, for a plain ASCII caption or an A1111 prompt whose brackets all pair up (each then a
+    group's: no text, no tokens) with no lora or escape (which may hide a comma or make a bracket text). A
+    token covers at least one byte, so a stretch has at most as many tokens as characters other than spaces and
+    brackets: only the few longer stretches are tokenized, where they hold no bracket (else this says no)."""
+    text = prompt.source
     if not text.isascii():
         return False
-    marked = text.encode("ascii").translate(_MARKS)
+    if prompt.plain_caption:
+        marked = text.encode("ascii").translate(_MARKS)
+    elif prompt.dialect != "a1111" or "<" in text or "\\" in text or not _paired(text) or not _weights_close(text):
+        return False
+    else:  # a bracket is no character of the fragments: what stands beside a comma there is what is left
+        marked = text.encode("ascii").translate(_MARKS, b"()[]")
     if b",!" in marked or b"!," in marked or b",," in marked:
         return False
     limit = min(backtrack, CHUNK_LENGTH - 1)
-    encode_run = clip_bpe().encode_run
-    return all(len(encode_run(piece.lower())[0]) <= limit for piece in text.split(",") if len(piece) > limit)
+    for piece in text.split(","):
+        if len(piece) > limit and not _fits(piece, limit):
+            return False
+    return True
 
+
+def _fits(piece: str, limit: int) -> bool:
+    """The text between two commas has at most ``limit`` tokens: at most one a character but spaces and brackets,
+    else, without brackets (one run of one fragment), as many as it has."""
+    brackets = piece.count("(") + piece.count(")") + piece.count("[") + piece.count("]")
+    if len(piece) - piece.count(" ") - brackets <= limit:
+        return True
+    return not brackets and len(clip_bpe().encode_run(piece.lower())[0]) <= limit
+
+
+def _paired(text: str) -> bool:
+    """Every bracket of ``text`` closes the one opened last (a few levels deep at most: else this says no)."""
+    brackets = text.encode("ascii").translate(None, _NOT_BRACKETS)
+    for _ in range(8):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"()", b"").replace(b"[]", b"")
+    return not brackets
+
+
+def _weights_close(text: str) -> bool:
+    """Every ``:1.2)`` of ``text`` closes a group (A1111 reads one whose number ``float()`` rejects as text)."""
+    if ":" in text:
+        from ..syntax.dialects.brackets import WEIGHT_CLOSE  # (loaded already: the prompt was parsed with it)
+
+        for m in re.finditer(WEIGHT_CLOSE, text):
+            try:
+                float(m.group(1))
+            except ValueError:
+                return False
+    return True
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]")
 
 # each ASCII character as CLIP's word pattern reads it beside a comma: "a" a letter, digit or space (a word apart
 # from the comma), "!" a symbol (in one word with it, as in "),": [^\s\p{L}\p{N}]+); the comma itself kept
