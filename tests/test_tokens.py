@@ -252,9 +252,9 @@ def test_cuts_only_at_separators_reads_a_comma_among_symbols_as_none():
 def test_cuts_only_at_separators_reads_what_hides_or_joins_a_comma():
     """In an A1111 prompt, text around a comma that the prompt's brackets and colons do not show as such: a closer
     with nothing open or an escaped one is text (``),`` one word), a weight float() rejects is text and leaves its
-    group open, a colon beside a comma is in its word, a lora's comma is no token. Each joins two short tags in one
-    stretch of more than 20 tokens, cut where a boundary falls in it."""
-    for joined in ("1" * 12 + ")," + "1" * 12, "(" + "1" * 12 + ":1.2.3)," + "1" * 12, "\\(" + "1" * 12 + ")," + "1" * 12,
+    group open, a colon beside a comma is in its word, a lora's comma is no token (and a tag of 21 tokens in two
+    fragments is no shorter). Each is a stretch of more than 20 tokens, cut where a boundary falls in it."""
+    for joined in ("1" * 10 + "(" + "1" * 11 + ")", "1" * 12 + ")," + "1" * 12, "(" + "1" * 12 + ":1.2.3)," + "1" * 12, "\\(" + "1" * 12 + ")," + "1" * 12,
                    "(x) " + "1" * 12 + ":," + "1" * 12, "1" * 12 + "<lora:x,y:1>" + "1" * 12):
         assert not parse(joined).plain_caption
         _assert_one_stretch(joined)
@@ -271,3 +271,14 @@ def _assert_one_stretch(joined: str) -> None:
         assert uncut or not proved, (joined, before)
         verdicts.add((proved, uncut))
     assert (False, False) in verdicts, joined
+
+
+def test_cuts_only_at_separators_counts_a_series_tag_by_its_fragments():
+    """``name_(series)`` is two fragments (the series at 1.1): a long one of 13 tokens in 34 characters is proved
+    uncut from the text alone (its tokens counted per fragment), wherever the boundary falls."""
+    from promptkit.tokens.chunks import _short_between_commas
+
+    for before in range(80):
+        prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + "girl_" * 4 + "(" + "girl_" * 2 + "girl)" +
+                       ", b" * 40)
+        assert _short_between_commas(prompt, 20) and _boundaries_between_tags(prompt, plan_chunks(prompt)), before
