@@ -260,12 +260,20 @@ def test_cuts_only_at_separators_reads_what_hides_or_joins_a_comma():
         _assert_one_stretch(joined)
 
 
-def _assert_one_stretch(joined: str) -> None:
+def test_cuts_only_at_separators_counts_the_brackets_a_dialect_reads_as_text():
+    """ComfyUI reads square brackets as text, NovelAI round ones: in a plain caption of theirs each is a token
+    (a word of its own between digits), so a tag of 12 digits and 11 brackets is 23 tokens, and cut."""
+    for joined, dialect in (("1[" * 11 + "1", "comfy"), ("1(" * 11 + "1", "novelai")):
+        assert parse(joined, dialect).plain_caption
+        _assert_one_stretch(joined, dialect)
+
+
+def _assert_one_stretch(joined: str, dialect: str = "a1111") -> None:
     from promptkit.tokens.chunks import cuts_only_at_separators
 
     verdicts = set()
     for before in range(80):
-        prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + joined + ", b" * 40)
+        prompt = parse("a a, " * (before % 2) + "a, " * (before // 2) + joined + ", b" * 40, dialect)
         uncut = _boundaries_between_tags(prompt, plan_chunks(prompt))
         proved = cuts_only_at_separators(prompt)
         assert uncut or not proved, (joined, before)

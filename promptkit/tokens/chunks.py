@@ -528,57 +528,61 @@ def _short_between_commas(prompt: Prompt, backtrack: int) -> bool:
     text = prompt.source
     if not text.isascii():
         return False
-    weights = None  # the prompt's explicit weights, "(x:1.2)"
-    if prompt.plain_caption:
+    weighted = None  # an A1111 prompt's brackets are groups: whether some have an explicit weight, "(x:1.2)"
+    if prompt.plain_caption:  # (one fragment, and what brackets it holds its dialect reads as text)
         marked = text.encode("ascii").translate(_MARKS)
     elif prompt.dialect != "a1111" or "<" in text or "\\" in text or not _paired(text):
         return False
     else:  # a bracket is no character of the fragments: what stands beside a comma there is what is left
-        weights = _weights(text)
-        if weights is None:
+        weighted = _weighted(text)
+        if weighted is None:
             return False
         marked = text.encode("ascii").translate(_MARKS, b"()[]")
     if b",!" in marked or b"!," in marked or b",," in marked:
         return False
     limit = min(backtrack, CHUNK_LENGTH - 1)
     for piece in text.split(","):
-        if len(piece) > limit and not _fits(piece, limit, bool(weights)):
+        if len(piece) > limit and not _fits(piece, limit, weighted):
             return False
     return True
 
 
-def _fits(piece: str, limit: int, weighted: bool) -> bool:
-    """The text between two commas has at most ``limit`` tokens: at most one a character but spaces and brackets;
-    else, without brackets (one run of one fragment), as many as it has; else, where each bracket is a round one
-    that changes the weight (``name_(series)``, in a prompt without explicit weights: every weight a power of
-    1.1, none 0), as many as the pieces between its brackets have, each a fragment of its own or the end of one."""
-    rounds = piece.count("(") + piece.count(")")
-    squares = piece.count("[") + piece.count("]")
+def _fits(piece: str, limit: int, weighted: bool | None) -> bool:
+    """The text between two commas has at most ``limit`` tokens: at most one a character but spaces (and
+    brackets, where they are groups: ``weighted`` not None); else, without group brackets (one run of one
+    fragment), as many as it has; else, where each bracket is a round one that changes the weight
+    (``name_(series)``, in a prompt without explicit weights: every weight a power of 1.1, none 0), as many as the
+    pieces between its brackets have, each a fragment of its own or the end of one."""
+    rounds = squares = 0
+    if weighted is not None:
+        rounds = piece.count("(") + piece.count(")")
+        squares = piece.count("[") + piece.count("]")
     if len(piece) - piece.count(" ") - rounds - squares <= limit:
         return True
     encode_run = clip_bpe().encode_run
     if not rounds + squares:
         return len(encode_run(piece.lower())[0]) <= limit
-    if weighted or squares or "()" in piece:
-        return False  # ("()" holds no leaf: the text on either side is one fragment)
+    if weighted or squares or "()" in piece or ")(" in piece:
+        return False  # (around "()" or ")(" the weight does not change: the text on either side is one fragment)
     return sum(len(encode_run(run)[0]) for run in _ROUND.split(piece.lower()) if run) <= limit
 
 
 _ROUND = re.compile(r"[()]")
 
 
-def _weights(text: str) -> list[float] | None:
-    """The numbers of the ``:1.2)`` closers of ``text``, or None where ``float()`` rejects one (A1111 then reads
+def _weighted(text: str) -> bool | None:
+    """Whether ``text`` has ``:1.2)`` closers; None where ``float()`` rejects the number of one (A1111 then reads
     it as text)."""
-    found: list[float] = []
+    found = False
     if ":" in text:
         from ..syntax.dialects.brackets import WEIGHT_CLOSE  # (loaded already: the prompt was parsed with it)
 
         for m in re.finditer(WEIGHT_CLOSE, text):
             try:
-                found.append(float(m.group(1)))
+                float(m.group(1))
             except ValueError:
                 return None
+            found = True
     return found
 
 
