@@ -191,7 +191,7 @@ def _tag_lists(draw):
     return "".join(form.format(" ".join(words)) + separator for words, form, separator in tags)
 
 
-@given(_tag_lists(), st.sampled_from(["a1111", "comfy", "compel"]), st.sampled_from([20, 0, 3]))
+@given(_tag_lists(), st.sampled_from(["a1111", "comfy", "compel", "novelai"]), st.sampled_from([20, 0, 3]))
 @settings(max_examples=150)
 def test_cuts_only_at_separators_on_drawn_tag_lists(text, dialect, backtrack):
     from promptkit.tokens.chunks import cuts_only_at_separators
