@@ -91,7 +91,7 @@ def test_plain_caption_plans_as_its_tree(texts):
 
 def test_token_total_says_when_no_chunk_fills(texts):
     """token_total counts every token the plan holds (BREAKs aside), and a prompt of at most 75 has no boundary
-    but a BREAK's (what PK306 skips the plan on); the plan made from the counted fragments is the plan."""
+    but a BREAK's; the plan made from the counted fragments is the plan."""
     from promptkit.tokens.chunks import CHUNK_LENGTH, token_total, tokenize_fragments
 
     def columns(plan):
