@@ -491,6 +491,8 @@ def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
         if len(lowered) != len(text):
             return False  # ("İ" lower-cases to two characters; the tokens are then lowered one at a time)
         parts = lowered.split(", ")  # as tokenize_fragments cuts them: each part but the last with its comma
+        if max(map(len, parts)) > _LONGEST_PART:
+            return False  # (prose or worse: the plan, which tokenizes it once, is no dearer than following it)
         tail = parts.pop()
         for part in parts:
             n, comma_at, separates = shapes.get(part) or _shape(part, True)
@@ -559,6 +561,8 @@ def _fits(piece: str, limit: int, weighted: bool | None) -> bool:
         squares = piece.count("[") + piece.count("]")
     if len(piece) - piece.count(" ") - rounds - squares <= limit:
         return True
+    if len(piece) > 64:
+        return False  # (tokenized here only where the tokenizer keeps the result: a tag, not a paragraph)
     encode_run = clip_bpe().encode_run
     if not rounds + squares:
         return len(encode_run(piece.lower())[0]) <= limit
@@ -603,6 +607,8 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]")
 _MARKS = bytes(ord("a") if chr(b).isalnum() or chr(b) in " \t\n\r\x0b\x0c" else b if b == ord(",") else ord("!")
                for b in range(256))
 
+
+_LONGEST_PART = 256  # characters of a part that the check follows; the tokens of a longer one are not kept
 
 # part -> _shape(part, True), and a fragment's last part -> _shape(part, False), for parts of 64 characters or less
 _SHAPES: tuple[dict[str, tuple[int, int, bool]], dict[str, tuple[int, int, bool]]] = ({}, {})
