@@ -131,7 +131,8 @@ def _from_markers(text: str) -> str:
         return "a1111-styles-csv"
     if _HORDE.search(text):
         return "horde-style"
-    if _RP_ONLY.search(text):
+    # (the substring first: a pattern that starts with \b is tried at every character, 5 us on a caption)
+    if "ADD" in text and _RP_ONLY.search(text):
         return "regional-prompter"
     if _KOHYA_OPTION.search(text):
         return "kohya-sample"

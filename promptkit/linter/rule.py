@@ -57,8 +57,6 @@ class LintContext:
         self.embeddings = embeddings  # textual-inversion names, lower case
         self._infos: list | None = None  # per tag index: its TagInfo, None, or _UNSEEN before the lookup
         self._plan: ChunkPlan | None = None
-        self._fragments: list | None = None  # tokenize_fragments(prompt), while the plan is not made
-        self._token_total: int | None = None
         self._tags: list[Tag] | None = None
         self._parents: Parents | None = None
         self._nodes: list | None = None
@@ -259,24 +257,11 @@ class LintContext:
         return None
 
     @property
-    def token_total(self) -> int:
-        """The prompt's CLIP tokens, BREAKs aside (:func:`~promptkit.tokens.chunks.token_total`): at most 75, no
-        chunk fills, so a rule about a full chunk's boundary has nothing to look at. Costs a cached look-up per
-        tag; the chunk plan, if asked after, reuses the tokens."""
-        if self._token_total is None:
-            from ..tokens.chunks import token_total, tokenize_fragments
-
-            self._fragments = tokenize_fragments(self.prompt)
-            self._token_total = token_total(self._fragments)
-        return self._token_total
-
-    @property
     def chunk_plan(self) -> "ChunkPlan":
         if self._plan is None:
             from ..tokens.chunks import plan_chunks
 
-            self._plan = plan_chunks(self.prompt, self.backtrack, fragments=self._fragments)
-            self._fragments = None  # the chunks hold what they need of them
+            self._plan = plan_chunks(self.prompt, self.backtrack)
         return self._plan
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from array import array
 from dataclasses import dataclass, field
+from typing import Iterator
 
-from ..syntax.ast import Break, Embedding, ExtraNetwork, Text
+from ..syntax.ast import Break, Embedding, ExtraNetwork, Separator, Text
 from ..syntax.prompt import Prompt, Tag
 from .clip import BOS, EOS, ClipBPE, clip_bpe
 
@@ -257,6 +259,63 @@ class _Same:
         return array("q", [self.start]) * (hi - lo), array("q", [self.end]) * (hi - lo)
 
 
+# what each leaf of a fragment is (:func:`_fragment_leaves`): plain text (its characters side by side in the
+# source), a separator, any other text
+_PLAIN, _SEPARATOR, _OTHER = range(3)
+
+
+def _fragment_leaves(prompt: Prompt) -> Iterator[tuple[list[str], float, list[int], list[int], bool] | None]:
+    """A1111's fragments (leaves of equal weight, side by side) as their leaves' texts, the weight, each leaf's
+    source offset of its first character and kind, and whether a comma in them may be something else than a
+    separator; None marks a BREAK. The one walk behind :func:`_fragments` (which maps every character to the
+    source) and :func:`cuts_only_at_separators` (which needs the texts only); a plain caption has no leaves."""
+    dialect = prompt.dialect
+    values: list[str] = []
+    bases: list[int] = []
+    kinds: list[int] = []
+    foreign = False
+    current = 0.0
+    for node, weight in prompt.leaf_weights():
+        if type(node) is Text:
+            if node.kind == Text.PLAIN:
+                value, base, kind = node.value, node.start, _PLAIN
+            elif node.kind == Text.BACKSLASH and dialect == "a1111":
+                continue
+            else:
+                value, base, kind = node.value, node.start + (1 if node.kind == Text.ESCAPE else 0), _OTHER
+        elif type(node) is Separator:
+            value, base, kind = node.raw, node.start, _SEPARATOR
+        elif type(node) is Break:
+            if weight != 0:
+                if values:
+                    yield values, current, bases, kinds, foreign
+                    values, bases, kinds, foreign = [], [], [], False
+                # outside brackets a BREAK ends the chunk; inside them A1111 scaled its -1 and encodes the word
+                # "BREAK", the empty fragments around it (at minus its weight) keep it a fragment of its own
+                yield None if weight == -1.0 else (["BREAK"], weight, [node.start], [_OTHER], False)
+                continue
+            value, base, kind = "BREAK", node.start, _OTHER
+        elif type(node) is ExtraNetwork:
+            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
+        elif type(node) is Embedding:
+            value, base, kind = node.name, node.start, _OTHER  # ComfyUI's embedding:name is the embedding, by name
+        else:
+            value, base, kind = getattr(node, "raw", ""), node.start, _OTHER
+        if not value:
+            continue
+        if weight != current and values:
+            yield values, current, bases, kinds, foreign
+            values, bases, kinds, foreign = [], [], [], False
+        current = weight
+        if kind != _SEPARATOR and "," in value:
+            foreign = True
+        values.append(value)
+        bases.append(base)
+        kinds.append(kind)
+    if values:
+        yield values, current, bases, kinds, foreign
+
+
 def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     """Merged (text, weight, source offset per character) fragments; None marks a BREAK.
 
@@ -264,67 +323,29 @@ def _fragments(prompt: Prompt) -> list[tuple[str, float, array | range] | None]:
     gets a ``range`` of offsets, not an array of them, so that its tokens' spans are its own plus one number."""
     if prompt.plain_caption:  # no syntax, so no weights: the whole text at weight 1, character i at offset i
         return [(prompt.source, 1.0, range(len(prompt.source)))] if prompt.source else []
-    leaves = prompt.leaf_weights()
     out: list[tuple[str, float, array | range] | None] = []
-    text_parts: list[str] = []
-    offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
-    first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
-    current: float | None = None
-
-    def flush() -> None:
-        nonlocal current, offsets, first, after
-        if text_parts:
-            spans = range(first, after) if first != -1 else offsets
-            out.append(("".join(text_parts), current if current is not None else 1.0, spans))
-            offsets = array("q")
-        text_parts.clear()
-        first = after = -1
-        current = None
-
-    for node, weight in leaves:
-        if type(node) is Break:
-            if weight == -1.0:
-                flush()
-                out.append(None)
-                continue
-            if weight != 0:
-                # a BREAK inside brackets: A1111 scaled its -1 and encodes the word "BREAK"; the empty fragments
-                # around it (at minus its weight) keep it a fragment of its own
-                flush()
-                out.append(("BREAK", weight, [node.start] * 5))
-                continue
-            value, base = "BREAK", node.start
-        elif type(node) is Text:
-            if node.kind == Text.BACKSLASH and prompt.dialect == "a1111":
-                continue
-            value = node.value
-            base = node.start + (1 if node.kind == Text.ESCAPE else 0)
-        elif type(node) is ExtraNetwork:
-            continue  # A1111 takes <lora:...> out of the prompt before encoding: no text, no tokens
-        elif type(node) is Embedding:
-            value, base = node.name, node.start  # ComfyUI's embedding:name is the embedding, found by name
-        else:
-            value, base = getattr(node, "raw", ""), node.start
-        if not value:
+    for fragment in _fragment_leaves(prompt):
+        if fragment is None:
+            out.append(None)
             continue
-        if current is not None and weight != current:
-            flush()
-        current = weight
-        side_by_side = type(node) is Text and node.kind == Text.PLAIN or len(value) == 1
-        if side_by_side and (not text_parts or (first != -1 and base == after)):
-            if not text_parts:
-                first = base
-            after = base + len(value)  # still one run of the source: no array yet
-        else:
-            if first != -1:  # the run ends here: its offsets so far become the array
-                offsets.extend(range(first, after))
-                first = after = -1
-            if type(node) is Text and node.kind == Text.PLAIN:
-                offsets.extend(range(base, base + len(value)))
+        values, weight, bases, kinds, _ = fragment
+        offsets = array("q")  # 8 bytes per character, not a list of int objects (a caption can be megabytes)
+        first = after = -1  # while the fragment's characters are side by side: its first offset and the next one
+        for value, base, kind in zip(values, bases, kinds):
+            if (kind == _PLAIN or len(value) == 1) and (first == after == -1 and not offsets or
+                                                         first != -1 and base == after):
+                if first == -1:
+                    first = base
+                after = base + len(value)  # still one run of the source: no array yet
             else:
-                offsets.extend([base] * len(value))
-        text_parts.append(value)
-    flush()
+                if first != -1:  # the run ends here: its offsets so far become the array
+                    offsets.extend(range(first, after))
+                    first = after = -1
+                if kind == _PLAIN:
+                    offsets.extend(range(base, base + len(value)))
+                else:
+                    offsets.extend([base] * len(value))
+        out.append(("".join(values), weight, range(first, after) if first != -1 else offsets))
     return out
 
 
@@ -447,6 +468,202 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
     if chunk.token_ids or not chunks:
         next_chunk(is_last=True)
     return ChunkPlan(chunks, token_count)
+
+
+def cuts_only_at_separators(prompt: Prompt, backtrack: int = 20) -> bool:
+    """True when no tag of ``prompt`` can be cut in two: every boundary of ``plan_chunks(prompt, backtrack)`` that
+    a BREAK does not force lies right after or right before a comma that separates two tags (a separator's comma,
+    a CLIP word of its own). False: maybe not, plan the chunks to know.
+
+    A chunk that fills cuts a tag only where A1111's comma backtrack fails; this follows the plan a run at a time
+    (a tag and its comma: its token count and last comma, cached per spelling) instead of building the tokens
+    and their spans, and token by token only in the run where a chunk fills (see :func:`_fill`). A prompt of
+    at most 75 tokens has no such boundary."""
+    if _short_between_commas(prompt, backtrack):
+        return True
+    size, last_comma, safe = 0, -1, False  # the chunk's length, its last comma and whether that separates tags
+    shapes, tails = _SHAPES
+    for text, foreign in _fragment_texts(prompt):
+        if text is None:  # BREAK
+            size, last_comma = 0, -1
+            continue
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            return False  # ("İ" lower-cases to two characters; the tokens are then lowered one at a time)
+        parts = lowered.split(", ")  # as tokenize_fragments cuts them: each part but the last with its comma
+        if max(map(len, parts)) > _LONGEST_PART:
+            return False  # (prose or worse: the plan, which tokenizes it once, is no dearer than following it)
+        tail = parts.pop()
+        for part in parts:
+            n, comma_at, separates = shapes.get(part) or _shape(part, True)
+            if size + n <= CHUNK_LENGTH:  # the chunk does not fill within the run
+                if comma_at != -1:
+                    last_comma, safe = size + comma_at, separates and not foreign
+                size += n
+                continue
+            state = _fill(part + ",", separates and not foreign, size, last_comma, safe, backtrack)
+            if state is None:
+                return False
+            size, last_comma, safe = state
+        n, comma_at, _ = tails.get(tail) or _shape(tail, False)
+        if size + n <= CHUNK_LENGTH:
+            if comma_at != -1:
+                last_comma, safe = size + comma_at, False
+            size += n
+        else:
+            state = _fill(tail, False, size, last_comma, safe, backtrack)
+            if state is None:
+                return False
+            size, last_comma, safe = state
+    return True
+
+
+def _short_between_commas(prompt: Prompt, backtrack: int) -> bool:
+    """True when no tag of ``prompt`` can be cut, wherever the boundaries fall: each comma is a separator and a
+    CLIP word of its own, and no stretch between two commas has more tokens than ``backtrack`` (nor than 74). A
+    chunk that fills then has a comma among its last ``backtrack`` tokens, after which A1111 cuts.
+
+    Read from the text alone, for a plain ASCII caption or an A1111 prompt whose brackets all pair up (each then a
+    group's: no text, no tokens) with no lora or escape (which may hide a comma or make a bracket text). A
+    token covers at least one byte, so a stretch has at most as many tokens as characters other than spaces and
+    brackets: only the few longer stretches are tokenized, where they hold no bracket (else this says no)."""
+    text = prompt.source
+    if not text.isascii():
+        return False
+    weighted = None  # an A1111 prompt's brackets are groups: whether some have an explicit weight, "(x:1.2)"
+    if prompt.plain_caption:  # (one fragment, and what brackets it holds its dialect reads as text)
+        marked = text.encode("ascii").translate(_MARKS)
+    elif prompt.dialect != "a1111" or "<" in text or "\\" in text or not _paired(text):
+        return False
+    else:  # a bracket is no character of the fragments: what stands beside a comma there is what is left
+        weighted = _weighted(text)
+        if weighted is None:
+            return False
+        marked = text.encode("ascii").translate(_MARKS, b"()[]")
+    if b",!" in marked or b"!," in marked or b",," in marked:
+        return False
+    limit = min(backtrack, CHUNK_LENGTH - 1)
+    for piece in text.split(","):
+        if len(piece) > limit and not _fits(piece, limit, weighted):
+            return False
+    return True
+
+
+def _fits(piece: str, limit: int, weighted: bool | None) -> bool:
+    """The text between two commas has at most ``limit`` tokens: at most one a character but spaces (and
+    brackets, where they are groups: ``weighted`` not None); else, without group brackets (one run of one
+    fragment), as many as it has; else, where each bracket is a round one that changes the weight
+    (``name_(series)``, in a prompt without explicit weights: every weight a power of 1.1, none 0), as many as the
+    pieces between its brackets have, each a fragment of its own or the end of one."""
+    rounds = squares = 0
+    if weighted is not None:
+        rounds = piece.count("(") + piece.count(")")
+        squares = piece.count("[") + piece.count("]")
+    if len(piece) - piece.count(" ") - rounds - squares <= limit:
+        return True
+    if len(piece) > 64:
+        return False  # (tokenized here only where the tokenizer keeps the result: a tag, not a paragraph)
+    encode_run = clip_bpe().encode_run
+    if not rounds + squares:
+        return len(encode_run(piece.lower())[0]) <= limit
+    if weighted or squares or "()" in piece or ")(" in piece:
+        return False  # (around "()" or ")(" the weight does not change: the text on either side is one fragment)
+    return sum(len(encode_run(run)[0]) for run in _ROUND.split(piece.lower()) if run) <= limit
+
+
+_ROUND = re.compile(r"[()]")
+
+
+def _weighted(text: str) -> bool | None:
+    """Whether ``text`` has ``:1.2)`` closers; None where ``float()`` rejects the number of one (A1111 then reads
+    it as text)."""
+    found = False
+    if ":" in text:
+        from ..syntax.dialects.brackets import WEIGHT_CLOSE  # (loaded already: the prompt was parsed with it)
+
+        for m in re.finditer(WEIGHT_CLOSE, text):
+            try:
+                float(m.group(1))
+            except ValueError:
+                return None
+            found = True
+    return found
+
+
+def _paired(text: str) -> bool:
+    """Every bracket of ``text`` closes the one opened last (a few levels deep at most: else this says no)."""
+    brackets = text.encode("ascii").translate(None, _NOT_BRACKETS)
+    for _ in range(8):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"()", b"").replace(b"[]", b"")
+    return not brackets
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"()[]")
+
+# each ASCII character as CLIP's word pattern reads it beside a comma: "a" a letter, digit or space (a word apart
+# from the comma), "!" a symbol (in one word with it, as in "),": [^\s\p{L}\p{N}]+); the comma itself kept
+_MARKS = bytes(ord("a") if chr(b).isalnum() or chr(b) in " \t\n\r\x0b\x0c" else b if b == ord(",") else ord("!")
+               for b in range(256))
+
+
+_LONGEST_PART = 256  # characters of a part that the check follows; the tokens of a longer one are not kept
+
+# part -> _shape(part, True), and a fragment's last part -> _shape(part, False), for parts of 64 characters or less
+_SHAPES: tuple[dict[str, tuple[int, int, bool]], dict[str, tuple[int, int, bool]]] = ({}, {})
+
+
+def _shape(part: str, comma: bool) -> tuple[int, int, bool]:
+    """A run's (token count, index of its last comma token or -1, whether that comma is the comma after the part
+    as a word of its own), for the run ``part + ","`` (``comma``) or ``part``."""
+    run = part + "," if comma else part
+    ids, starts, _ = clip_bpe().encode_run(run)
+    comma_id = clip_bpe().comma
+    last = len(ids) - 1
+    while last >= 0 and ids[last] != comma_id:
+        last -= 1
+    shape = len(ids), last, comma and last == len(ids) - 1 and starts[last] == len(part)
+    if len(part) <= 64:
+        cache = _SHAPES[0 if comma else 1]
+        if len(cache) >= 100_000:
+            cache.clear()
+        cache[part] = shape
+    return shape
+
+
+def _fill(run: str, separates: bool, size: int, last_comma: int, safe: bool,
+          backtrack: int) -> tuple[int, int, bool] | None:
+    """Follow :func:`plan_chunks` token by token through a run in which a chunk fills: the state after it (chunk
+    length, last comma, whether it separates tags), or None where a boundary may cut a tag. ``separates``: the
+    run's last token is a comma that separates tags."""
+    ids = clip_bpe().encode_run(run)[0]
+    comma = clip_bpe().comma
+    last = len(ids) - 1
+    for i, token in enumerate(ids):
+        if token == comma:
+            last_comma, safe = size, separates and i == last
+            if size == CHUNK_LENGTH:  # the boundary lies before this comma, which the new chunk forgets
+                if not safe:
+                    return None
+                size, last_comma = 0, -1
+        elif size == CHUNK_LENGTH:
+            if not (backtrack and last_comma != -1 and size - last_comma <= backtrack and safe):
+                return None  # a cut with no comma to move back to, or after a comma that is no separator
+            size, last_comma = size - last_comma - 1, -1  # the tokens after the comma move to the next chunk
+        size += 1
+    return size, last_comma, safe
+
+
+def _fragment_texts(prompt: Prompt) -> Iterator[tuple[str | None, bool]]:
+    """The texts of :func:`_fragments` (None: a BREAK), without their offsets, each with whether a comma in it
+    may be something else than a separator (an escaped ``\\,``, a comma inside an embedding's name...)."""
+    if prompt.plain_caption:  # each comma of a plain caption separates two tags
+        if prompt.source:
+            yield prompt.source, False
+        return
+    for fragment in _fragment_leaves(prompt):
+        yield (None, False) if fragment is None else ("".join(fragment[0]), fragment[4])
 
 
 def _lower_with_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:

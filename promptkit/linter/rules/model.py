@@ -9,7 +9,7 @@ from typing import Iterable
 from bisect import bisect_right
 
 from ...syntax.normalize import lookup_key
-from ...tokens.chunks import CHUNK_LENGTH, surely_one_chunk
+from ...tokens.chunks import cuts_only_at_separators, surely_one_chunk
 from ..diagnostics import Diagnostic, Edit, Severity
 from ..ordering import order_items, segments, slot_name
 from ..rule import LintContext, Rule, TagRule, quote
@@ -509,8 +509,9 @@ class TagCutByChunk(Rule):
     severity = Severity.WARNING
 
     def check(self, ctx: LintContext) -> Iterable[Diagnostic]:
-        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1 or ctx.token_total <= CHUNK_LENGTH:
-            return  # (no chunk fills: every boundary is a BREAK's)
+        if surely_one_chunk(ctx.text) or ctx.profile.max_chunks == 1 or \
+                cuts_only_at_separators(ctx.prompt, ctx.backtrack):
+            return  # every boundary is a BREAK's or at a comma between two tags (the common case, found cheaply)
         plan = ctx.chunk_plan
         if len(plan.chunks) < 2:
             return

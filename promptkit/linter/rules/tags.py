@@ -1153,21 +1153,36 @@ def _heads(text: str) -> list[tuple[str, int]]:
 
 def _tag_in_group(ctx: LintContext, prev: Node, group: Group) -> tuple[str, int, bool] | None:
     """``name (series)`` written without escapes: (database name, where it starts, True when the combined
-    name is a tag; False when it is not but ``name`` is a character of series ``series``)."""
+    name is a tag; False when it is not but ``name`` is a character of series ``series``). The answer reads the
+    two spellings and the database only: kept for the run (memo table 'series_heads')."""
     if type(prev) is not Text or prev.kind != Text.PLAIN or not prev.value.strip() or ctx.db is None:
         return None
-    inner = unescape(render_source(group.children))
-    if group.kind == "weight":
-        inner = inner + group.close[:-1]  # "(reverse:1999)" -> "reverse:1999"
+    key = (prev.value, render_source(group.children), group.kind, group.close)
+    verdicts = ctx.table("series_heads")
+    found = verdicts.get(key, _UNSEEN_HEAD)
+    if found is _UNSEEN_HEAD:
+        found = verdicts[key] = _series_head(ctx, *key)
+    return None if found is None else (found[0], prev.start + found[1], found[2])
+
+
+_UNSEEN_HEAD = object()
+
+
+def _series_head(ctx: LintContext, before: str, inside: str, kind: str, close: str) -> tuple[str, int, bool] | None:
+    """:func:`_tag_in_group`'s answer for the text ``before`` a group of ``kind`` whose children's source is
+    ``inside``, the name's start relative to the text."""
+    inner = unescape(inside)
+    if kind == "weight":
+        inner = inner + close[:-1]  # "(reverse:1999)" -> "reverse:1999"
     inner = inner.strip()
     if not inner or "," in inner or len(inner) > 60:
         return None
-    heads = [(h, prev.start + at) for h, at in _heads(prev.value) if h]
+    heads = [(h, at) for h, at in _heads(before) if h]
     for head, start in heads:
         info = ctx.db.lookup(f"{head} ({inner})")
         if info is not None and info.listed:
             return info.name, start, True
-    if group.kind == "round":
+    if kind == "round":
         series = ctx.db.lookup(inner)
         if series is None or series.category is not TagCategory.COPYRIGHT:
             return None
