@@ -10,6 +10,7 @@ Positions are mapped back to the file (through CSV and JSON quoting) before anyo
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import replace
 from typing import Iterable, Sequence
 
@@ -115,8 +116,6 @@ _FAMILY_WORDS = {"pony": "pony-v6", "pdxl": "pony-v6", "noobai": "noobai-xl-eps"
 def _profile_named_by(label: str, profile):
     """The profile of the model family a style's name names, where it is another family than ``profile``'s:
     a file of styles holds styles for several models, and each is judged by its own model's ladders."""
-    import re
-
     for word in re.findall(r"[a-z]+", label.lower()):
         named = _FAMILY_WORDS.get(word)
         if named is not None:
