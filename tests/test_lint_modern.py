@@ -958,6 +958,10 @@ def test_a_quality_block_written_again_at_the_end_is_the_authors():
     assert found == ["best quality", "candid"]
     negative = lint_prompt(text, "illustrious-xl", negative=True).diagnostics  # a preset pasted twice: each repeat
     assert sum(d.code == "PK204" for d in negative) > 10
+    block = "masterpiece, best quality, very aesthetic, absurdres"
+    assert "PK204" not in lint_prompt(f"{block}, 1girl, smile, {block}", "illustrious-xl").codes()
+    for slip in (f"{block}, 1girl, {block}, smile", f"{block}, {block}"):  # not the closing block; no subject
+        assert lint_prompt(slip, "illustrious-xl").codes().count("PK204") == 4
 
 
 def test_a_spaced_count_tag_and_a_score_up_the_ladder_does_not_have_on_pony():

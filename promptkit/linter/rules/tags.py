@@ -914,6 +914,7 @@ class DuplicateTag(Rule):
             else:
                 copies[key] = [seen, tag]
         found = []
+        group_of: dict[int, int] = {}  # tag index -> its group of copies (for the closing block's check)
         for same in copies.values():
             if type(same) is not list:
                 continue
@@ -929,16 +930,17 @@ class DuplicateTag(Rule):
                 continue  # "BIIMOO,BiIMOO,BIiMOO": codes whose letter case is the meaning (block weights), not tags
             kept = max(same, key=lambda t: t.weight)  # the first of the heaviest copies
             for tag in same:
+                group_of[tag.index] = id(same)
                 if tag is not kept:
-                    found.append((tag, kept, [t.index for t in same if t.start < tag.start]))
+                    found.append((tag, kept))
         found.sort(key=lambda pair: pair[0].start)
-        return self._report(ctx, found)
+        return self._report(ctx, found, group_of)
 
-    def _report(self, ctx: LintContext, found: list) -> list[Diagnostic]:
+    def _report(self, ctx: LintContext, found: list, group_of: dict[int, int]) -> list[Diagnostic]:
         """A finding per copy, but none for a quality block written again at the end (:func:`_closing_block`)."""
         out = []
-        closing = _closing_block(ctx, found)
-        for i, (tag, kept, _) in enumerate(found):
+        closing = _closing_block(ctx, found, group_of)
+        for i, (tag, kept) in enumerate(found):
             if i in closing:
                 continue
             weights = "" if kept.weight == tag.weight else f" (weights {tag.weight:g} and {kept.weight:g})"
@@ -956,13 +958,13 @@ class DuplicateTag(Rule):
 PASTED_BLOCK = 4
 
 
-def _closing_block(ctx: LintContext, found: list) -> set[int]:
-    """The positions in ``found`` (copy, kept, earlier copies' indices; in order) of the copies that make a positive
-    prompt's closing block: its last :data:`PASTED_BLOCK` or more tags copy, in the same order, consecutive tags
-    that start the prompt (``masterpiece, best quality, ..., subject ..., masterpiece, best quality, ...``). Some
-    model cards teach this sandwich of the quality block around the subject (MDNT Illus's "Prompt Format"):
-    the repeat is the author's, and removing it undoes what they meant. Repeats elsewhere, and in negatives
-    (a preset pasted twice by accident), are reported one by one."""
+def _closing_block(ctx: LintContext, found: list, group_of: dict[int, int]) -> set[int]:
+    """The positions in ``found`` (copy, kept; in order) of the copies that make a positive prompt's closing block:
+    its last :data:`PASTED_BLOCK` or more tags copy, in the same order, the tags that open the prompt
+    (``masterpiece, best quality, ..., subject ..., masterpiece, best quality, ...``). Some model cards teach this
+    sandwich of the quality block around the subject (MDNT Illus's "Prompt Format"): the repeat is the author's,
+    and removing it undoes what they meant. Repeats elsewhere, and in negatives (a preset pasted twice by
+    accident), are reported one by one. ``group_of``: each repeated tag's group of copies."""
     tags = ctx.tags
     if ctx.negative or len(found) < PASTED_BLOCK or found[-1][0] is not tags[-1]:
         return set()
@@ -973,13 +975,10 @@ def _closing_block(ctx: LintContext, found: list) -> set[int]:
             break
         run.append(i)
     run.reverse()
-    # the copy must match the prompt's opening tags in order: tag k of the run repeats opening tag k
-    matched = 0
-    for k, i in enumerate(run):
-        if k not in found[i][2]:
-            break
-        matched += 1
-    if matched < PASTED_BLOCK or matched != len(run):
+    # tag k of the run is a copy of the prompt's opening tag k (the same group of copies), and a subject lies
+    # between the two blocks (a prompt pasted twice whole is a slip)
+    if len(run) < PASTED_BLOCK or found[run[0]][0].index <= len(run) or \
+            any(group_of.get(k) != group_of[found[i][0].index] for k, i in enumerate(run)):
         return set()
     return set(run)
 
