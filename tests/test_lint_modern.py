@@ -945,6 +945,13 @@ def test_a_styles_row_named_for_another_family_is_linted_with_that_family():
     found = lint_prompt(text, "noobai-xl-eps", container="a1111-styles-csv").diagnostics
     assert "PK301" not in {d.code for d in found}
     assert sorted(text[d.start:d.end] for d in found if d.code == "PK204") == ["bad anatomy", "interlocked fingers"]
+    from promptkit.linter.containers import _profile_named_by
+    from promptkit.linter.engine import resolve_profile
+
+    noobai = resolve_profile("noobai-xl-eps")
+    assert [getattr(_profile_named_by(name, noobai), "id", None) for name in
+            ("PONY", "Animagine XL 4.0 base", "animagine 3.1", "NoobAI smooth", "line 3")] == \
+        ["pony-v6", "animagine-xl-4.0", "animagine-xl-3.1", None, None]
     # the same Pony tags in a row named for NoobAI are still another family's
     noob = text.replace("\nPONY,", "\nNOOBAI 2,")
     assert "PK301" in lint_prompt(noob, "noobai-xl-eps", container="a1111-styles-csv").codes()

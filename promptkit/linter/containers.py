@@ -116,8 +116,11 @@ _FAMILY_WORDS = {"pony": "pony-v6", "pdxl": "pony-v6", "noobai": "noobai-xl-eps"
 def _profile_named_by(label: str, profile):
     """The profile of the model family a style's name names, where it is another family than ``profile``'s:
     a file of styles holds styles for several models, and each is judged by its own model's ladders."""
-    for word in re.findall(r"[a-z]+", label.lower()):
+    lowered = label.lower()
+    for word in re.findall(r"[a-z]+", lowered):
         named = _FAMILY_WORDS.get(word)
+        if named == "animagine-xl-3.1" and re.search(r"animagine\W*(xl\W*)?(v\W*)?4", lowered):
+            named = "animagine-xl-4.0"  # its ladders differ from 3.1's
         if named is not None:
             other = resolve_profile(named)
             return other if other.family != profile.family else None
