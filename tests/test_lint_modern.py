@@ -289,6 +289,15 @@ def _unseen_record(path_part: str) -> dict:
     return next(json.loads(line) for line in unseen.read_text(encoding="utf-8").splitlines() if path_part in line)
 
 
+def _unseen(folder: str, line: int) -> dict:
+    """Record ``line`` (from 1) of a December unseen set's records.jsonl (tests/audit/FOLDER)."""
+    return _jsonl_line(Path(__file__).parent / "audit" / folder / "records.jsonl", line)
+
+
+def _jsonl_line(path: Path, line: int) -> dict:
+    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+
+
 def test_format_fields_are_no_novelai_braces():
     # Siberpone/lazy-pony-prompter's README template (unseen set, dev half): its judge called PK106 there wrong
     text = _unseen_record("{character} in the form of {species}")["prompt"]
@@ -573,15 +582,11 @@ def test_a_tag_with_its_last_letter_lost():
 
 # --- made after the third held-out measurement (unseen_dec3), from its judges' notes ------------------------------
 
-def _third_unseen(line: int) -> dict:
-    path = Path(__file__).parent / "audit" / "unseen_dec3" / "records.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
-
 
 def test_template_fields_in_capitals_or_snake_case_are_no_novelai_braces():
     # unseen_dec3 m22 and m43: '{{PROFESSION_TAGS}}', '{subject}', '{negative_extra}' (both judges: wrong)
     for line, profile in ((22, "illustrious-xl"), (43, "animagine-xl-3.1")):
-        rec = _third_unseen(line)
+        rec = _unseen("unseen_dec3", line)
         for text, negative in ((rec["prompt"], False), (rec["negative_prompt"] or "", True)):
             codes = lint_prompt(text, profile, negative=negative).codes()
             assert "PK106" not in codes and "PK306" not in codes
@@ -608,7 +613,7 @@ def test_a_negation_in_a_positive_prompt(text, expected):
 def test_tags_an_image_cannot_have_both_of():
     # unseen_dec3 m24 'upper body, full body' and m25 'indoors, outdoors' (both judges)
     for line in (24, 25):
-        assert "PK222" in lint_prompt(_third_unseen(line)["prompt"], "illustrious-xl").codes()
+        assert "PK222" in lint_prompt(_unseen("unseen_dec3", line)["prompt"], "illustrious-xl").codes()
     quiet = ["1girl, upper body, portrait", "(cowboy shot:0.7), close-up", "[indoors|outdoors], 1girl"]
     assert all("PK222" not in lint_prompt(t, "illustrious-xl").codes() for t in quiet)
 
@@ -626,7 +631,7 @@ def test_a_lora_trigger_word_is_no_unqualified_character():
     # unseen_dec3 m41/m42/m45 (both judges: wrong): a LoRA trainer's sample prompts open with the trigger word
     # 'jingliu' before '1girl'; qualifying it would drop the word the LoRA was trained on
     for line in (41, 42, 45):
-        assert "PK213" not in lint_prompt(_third_unseen(line)["prompt"], "animagine-xl-3.1").codes()
+        assert "PK213" not in lint_prompt(_unseen("unseen_dec3", line)["prompt"], "animagine-xl-3.1").codes()
     assert "PK213" not in lint_prompt("1girl, solo, jingliu, <lora:Jingliu_v2:0.8>", "animagine-xl-3.1").codes()
     # in the card's place, after the count tag, the bare name still wants its series
     found = lint_prompt("1girl, jingliu, solo", "animagine-xl-3.1").diagnostics
@@ -646,9 +651,9 @@ def test_a_compound_that_reads_two_ways_gets_no_comma():
 def test_everyday_spellings_of_count_and_resolution_tags():
     # unseen_dec3 m36 '1woman' (both judges) and m37 'low resolution' in a negative (judge 6): Danbooru writes
     # '1girl' and 'lowres'; no one-edit search finds them
-    found = lint_prompt(_third_unseen(36)["prompt"], "illustrious-xl").diagnostics
+    found = lint_prompt(_unseen("unseen_dec3", 36)["prompt"], "illustrious-xl").diagnostics
     assert ["1girl"] in [d.suggestions for d in found if d.code == "PK201"]
-    found = lint_prompt(_third_unseen(37)["negative_prompt"], "illustrious-xl", negative=True).diagnostics
+    found = lint_prompt(_unseen("unseen_dec3", 37)["negative_prompt"], "illustrious-xl", negative=True).diagnostics
     assert ["lowres"] in [d.suggestions for d in found if d.code == "PK201"]
     assert "PK201" not in lint_prompt("lowres, low resolution, blurry", "illustrious-xl", negative=True).codes()
     assert "PK201" not in lint_prompt("1woman, smiling", "sdxl-base").codes()   # natural language reads it fine
@@ -672,14 +677,10 @@ def test_word_forms_of_general_tags_on_danbooru_sdxl_models():
 
 # --- made after the fourth held-out measurement (unseen_dec4), from its judges' notes ------------------------------
 
-def _fourth_unseen(line: int) -> dict:
-    path = Path(__file__).parent / "audit" / "unseen_dec4" / "records.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
-
 
 def test_escaped_brackets_around_a_whole_tag_are_no_emphasis():
     # unseen_dec4 m14 (both judges): '\(perfect details\)' in a ComfyUI preset is text, not emphasis
-    text = _fourth_unseen(14)["prompt"]
+    text = _unseen("unseen_dec4", 14)["prompt"]
     d, = [d for d in lint_prompt(text, "noobai-xl-eps", dialect="comfy").diagnostics if d.code == "PK117"]
     assert text[d.start:d.end] == "\\(perfect details\\)"
     fixed, _ = fix_text(text, "noobai-xl-eps", dialect="comfy", select=["PK117"], unsafe=True)
@@ -690,7 +691,7 @@ def test_escaped_brackets_around_a_whole_tag_are_no_emphasis():
 
 def test_a_stray_quote_stuck_to_a_tag():
     # unseen_dec4 m5 (both judges): the prompt ends in 'absurdres"', copied out of a graph
-    text = _fourth_unseen(5)["prompt"]
+    text = _unseen("unseen_dec4", 5)["prompt"]
     d, = [d for d in lint_prompt(text, "illustrious-xl", dialect="comfy").diagnostics if d.code == "PK118"]
     assert text[d.start - 9:d.end] == 'absurdres"'
     assert "PK118" not in lint_prompt('text "hello", 1girl', "illustrious-xl").codes()   # a pair of quotes
@@ -706,7 +707,7 @@ def test_everyday_camera_words():
 def test_another_lines_graded_words_are_its_pseudo_tags():
     # unseen_dec4 m5/m6/m7/m33 (both judges): NoobAI's 'worst aesthetic' in Illustrious negatives; unseen_dec
     # m124/m125/m127 (both): Animagine 4.0's 'low score, bad score, average score' in NoobAI/Illustrious negatives
-    negative = _fourth_unseen(5)["negative_prompt"]
+    negative = _unseen("unseen_dec4", 5)["negative_prompt"]
     found = [negative[d.start:d.end] for d in lint_prompt(negative, "illustrious-xl", dialect="comfy",
                                                              negative=True).diagnostics if d.code == "PK301"]
     assert found == ["worst aesthetic"]
@@ -721,29 +722,25 @@ def test_another_lines_graded_words_are_its_pseudo_tags():
 
 # --- made after the fifth held-out measurement (unseen_dec5), from its judges' notes -------------------------------
 
-def _fifth_unseen(line: int) -> dict:
-    path = Path(__file__).parent / "audit" / "unseen_dec5" / "records.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
-
 
 def test_a_tag_list_file_is_no_pony_prompt_without_scores():
     # unseen_dec5 m3 (both judges, wrong x5): a list of common tags, one a line, starting with score_9: each line
     # is no prompt asking for quality
-    text = _fifth_unseen(3)["prompt"]
+    text = _unseen("unseen_dec5", 3)["prompt"]
     assert "PK301" not in lint_prompt(text, "pony-v6").codes()
     assert "PK301" in lint_prompt("1girl, solo, masterpiece, best quality", "pony-v6").codes()
 
 
 def test_findings_inside_a_pasted_infotext_go_with_it():
     # unseen_dec5 m18 (both judges): the '++' of 'DPM++ 2M' in a pasted settings line is no compel sign
-    negative = _fifth_unseen(18)["negative_prompt"]
+    negative = _unseen("unseen_dec5", 18)["negative_prompt"]
     codes = lint_prompt(negative, "illustrious-xl", negative=True).codes()
     assert "PK110" in codes and "PK106" not in codes
 
 
 def test_typographic_quotes_and_plural_ladder_tags():
     # unseen_dec5 m21 '“1girl ,solo, best quality”' and m22 'masterpieces' (both judges)
-    text = _fifth_unseen(21)["prompt"]
+    text = _unseen("unseen_dec5", 21)["prompt"]
     d, = [d for d in lint_prompt(text, "noobai-xl-eps").diagnostics if d.code == "PK118"]
     assert fix_text(text, "noobai-xl-eps", select=["PK118"], unsafe=True)[0] == "1girl ,solo, best quality"
     assert "PK118" not in lint_prompt("“a cat in the style of a painter”", "sd15").codes()   # a quoted sentence
@@ -755,7 +752,7 @@ def test_typographic_quotes_and_plural_ladder_tags():
 
 def test_underscores_in_a_negative_among_spaced_tags():
     # unseen_dec2 m25, unseen_dec4 m5-m7/m33, unseen_dec5 m1 (both judges each): 'ambiguous_form', 'bar_censor'
-    negative = _fourth_unseen(5)["negative_prompt"]
+    negative = _unseen("unseen_dec4", 5)["negative_prompt"]
     found = [d for d in lint_prompt(negative, "noobai-xl-eps", dialect="comfy", negative=True).diagnostics
              if d.code == "PK208"]
     assert [negative[d.start:d.end] for d in found] == ["ambiguous_form"]
@@ -782,7 +779,7 @@ def test_a_tag_repeated_with_a_hyphen_for_a_space():
 def test_a_prompt_in_prose_paragraphs_is_one_prompt():
     # unseen_dec5 m17 (both judges): four paragraphs, three ending in a full stop, are one prompt whose third
     # paragraph repeats tags of the first two; a file of whole prompts a paragraph each stays a list of options
-    text = _fifth_unseen(17)["prompt"]
+    text = _unseen("unseen_dec5", 17)["prompt"]
     repeated = {text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl", dialect="comfy").diagnostics
                 if d.code == "PK204"}
     assert {"1girl", "solo", "detailed eyes", "high contrast", "sharp focus"} <= repeated
@@ -792,7 +789,7 @@ def test_a_prompt_in_prose_paragraphs_is_one_prompt():
 
 def test_one_word_of_a_tag_written_as_two():
     # unseen_dec5 m7 (both judges): 'space suit' is Danbooru's 'spacesuit'; the paired region's negative has it
-    text = _fifth_unseen(7)["prompt"]
+    text = _unseen("unseen_dec5", 7)["prompt"]
     found = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK217"]
     assert [(text[d.start:d.end], d.suggestions) for d in found] == [("space suit", ["spacesuit"])]
     # only a popular tag known as written: 'hand drawn' is no 'handdrawn' (an alias of traditional media), and a
@@ -804,7 +801,7 @@ def test_one_word_of_a_tag_written_as_two():
 def test_a_bare_score_beside_its_own_up_form_is_no_slip():
     # unseen_dec5 m3 (both judges, wrong): 'score_8' on the line before 'score_8_up' in a list of tags; the fix
     # wrote the next line twice
-    text = _fifth_unseen(3)["prompt"]
+    text = _unseen("unseen_dec5", 3)["prompt"]
     assert "PK308" not in lint_prompt(text, "pony-v6").codes()
     found = lint_prompt("score_9, score_8, 1girl", "pony-v6").diagnostics
     assert [d.suggestions for d in found if d.code == "PK308"] == [["score_8_up"]]
@@ -812,17 +809,13 @@ def test_a_bare_score_beside_its_own_up_form_is_no_slip():
 
 # --- made after the sixth held-out measurement (unseen_dec6), from its judges' notes -------------------------------
 
-def _sixth_unseen(line: int) -> dict:
-    path = Path(__file__).parent / "audit" / "unseen_dec6" / "records.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
-
 
 @pytest.mark.parametrize("line, profile", [(10, "illustrious-xl"), (11, "pony-v6"), (12, "animagine-xl-3.1"),
                                            (14, "animagine-xl-3.1")])
 def test_lines_that_each_open_with_a_count_are_forge_couple_regions(line, profile):
     # unseen_dec6 m10-m14 (both judges, 12 wrong): Forge Couple's README has every region line repeat the picture's
     # count ('4girls'), and each character's 'looking at viewer' is her own; a repeat within a line is still one
-    text = _sixth_unseen(line)["prompt"]
+    text = _unseen("unseen_dec6", line)["prompt"]
     assert detect_container(text) == "forge-couple"
     assert "PK204" not in lint_prompt(text, profile).codes()
     assert "PK204" in lint_prompt("4girls, smile\n4girls, red hair, smile, smile", profile).codes()
@@ -832,7 +825,7 @@ def test_lines_that_each_open_with_a_count_are_forge_couple_regions(line, profil
 def test_a_typed_string_escape_goes_with_its_letter():
     # unseen_dec6 m11 (both judges): the fix removed the backslash of a typed '\n' and left an 'n'; the unknown-tag
     # finding on 'looking away \n' said it again
-    text = _sixth_unseen(11)["prompt"]
+    text = _unseen("unseen_dec6", 11)["prompt"]
     found = lint_prompt(text, "pony-v6").diagnostics
     assert {d.code for d in found} == {"PK115"}
     assert all(text[d.start:d.end] == "\\n" for d in found)
@@ -845,14 +838,14 @@ def test_a_typed_string_escape_goes_with_its_letter():
 def test_a_tag_taken_away_with_a_negative_weight_is_no_repeat():
     # unseen_dec6 m4 (both judges): '(cleavage, ...:-1)' beside 'cleavage' is PK103's; deleting the -1 copy reversed
     # what the author asked
-    text = _sixth_unseen(4)["prompt"]
+    text = _unseen("unseen_dec6", 4)["prompt"]
     codes = lint_prompt(text, "illustrious-xl").codes()
     assert "PK103" in codes and "PK204" not in codes
 
 
 def test_a_series_name_in_escaped_brackets_is_written_bare():
     # unseen_dec6 m14 (both judges): 'vegeta, \(dragon ball\)': the fix made emphasis no one asked for
-    text = _sixth_unseen(14)["prompt"]
+    text = _unseen("unseen_dec6", 14)["prompt"]
     fixed = fix_text(text, "animagine-xl-3.1", select=["PK117"], unsafe=True)[0]
     assert fixed.endswith("vegeta, dragon ball\n1girl, 1boy, raiden shogun, genshin impact")
     assert fix_text(r"1girl, \(perfect details\)", "illustrious-xl", select=["PK117"], unsafe=True)[0] == \
@@ -862,7 +855,7 @@ def test_a_series_name_in_escaped_brackets_is_written_bare():
 def test_animagine_3_0_ladder_tags_under_3_1():
     # unseen_dec6 m12-m14 (judge 12) and unseen_dec3 m6 (both judges): 3.1's card renamed 3.0's 'high quality' and
     # its 'rating: general' tags
-    text = _sixth_unseen(13)["prompt"]
+    text = _unseen("unseen_dec6", 13)["prompt"]
     found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "animagine-xl-3.1").diagnostics
              if d.code == "PK308"]
     assert found == [("rating: general", ["safe"]), ("high quality", ["great quality"])]
@@ -875,7 +868,7 @@ def test_animagine_3_0_ladder_tags_under_3_1():
 
 def test_a1111_break_in_a_comfyui_prompt():
     # unseen_dec6 m1 (both judges): core ComfyUI reads BREAK as the word; A1111 and comfy's 'break' in a tag do not
-    text = _sixth_unseen(1)["prompt"]
+    text = _unseen("unseen_dec6", 1)["prompt"]
     found = [text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl", dialect="comfy").diagnostics
              if d.code == "PK106"]
     assert found and set(found) == {"BREAK"}
@@ -885,7 +878,7 @@ def test_a1111_break_in_a_comfyui_prompt():
 
 def test_an_everyday_spelling_of_a_meta_tag_danbooru_keeps_as_its_alias():
     # unseen_dec6 m1 (judge 11): 'high resolution' is Danbooru's alias of the meta tag 'highres'
-    text = _sixth_unseen(1)["prompt"]
+    text = _unseen("unseen_dec6", 1)["prompt"]
     found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics
              if d.code == "PK202"]
     assert ("high resolution", ["highres"]) in found
@@ -895,7 +888,7 @@ def test_an_everyday_spelling_of_a_meta_tag_danbooru_keeps_as_its_alias():
 def test_count_tags_without_a_comma_between_them():
     # unseen_dec6 m10 '1 girl 1 boy' and m14 '1boy 1girl' (both judges)
     for line, written, meant in [(10, "1 girl 1 boy", "1girl, 1boy"), (14, "1boy 1girl", "1boy, 1girl")]:
-        text = _sixth_unseen(line)["prompt"]
+        text = _unseen("unseen_dec6", line)["prompt"]
         found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics
                  if d.code == "PK217"]
         assert (written, [meant]) in found
@@ -903,8 +896,7 @@ def test_count_tags_without_a_comma_between_them():
 
 
 def _modern_record(line: int) -> dict:
-    path = Path(__file__).parents[2] / "shared" / "corpus" / "modern_prompts.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
+    return _jsonl_line(Path(__file__).parents[2] / "shared" / "corpus" / "modern_prompts.jsonl", line)
 
 
 def test_a_json_library_of_prompts_and_a_flat_quoted_mapping_are_collections():
@@ -921,14 +913,10 @@ def test_a_json_library_of_prompts_and_a_flat_quoted_mapping_are_collections():
 
 # --- made after the seventh held-out measurement (unseen_dec7), from its judges' notes ------------------------------
 
-def _seventh_unseen(line: int) -> dict:
-    path = Path(__file__).parent / "audit" / "unseen_dec7" / "records.jsonl"
-    return json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
-
 
 def test_an_alias_of_a_tag_the_prompt_has_is_a_repeat_to_remove_not_a_safe_rename():
     # unseen_dec7 m12 (both judges; the safe fix made 'highres' twice): 'high resolution' beside 'highres'
-    text = _seventh_unseen(12)["prompt"]
+    text = _unseen("unseen_dec7", 12)["prompt"]
     (d,) = [d for d in lint_prompt(text, "noobai-xl-eps").diagnostics if text[d.start:d.end] == "high resolution"]
     assert d.code == "PK202" and not d.fix.safe and "has already" in d.message
     fixed = fix_text(text, "noobai-xl-eps", select=["PK202"], unsafe=True)[0]
@@ -941,7 +929,7 @@ def test_an_alias_of_a_tag_the_prompt_has_is_a_repeat_to_remove_not_a_safe_renam
 def test_a_styles_row_named_for_another_family_is_linted_with_that_family():
     # unseen_dec7 m25 (both judges, 10 wrong): a styles.csv of NoobAI rows and a row named 'PONY', whose score and
     # source tags are Pony's own
-    text = _seventh_unseen(25)["prompt"]
+    text = _unseen("unseen_dec7", 25)["prompt"]
     found = lint_prompt(text, "noobai-xl-eps", container="a1111-styles-csv").diagnostics
     assert "PK301" not in {d.code for d in found}
     assert sorted(text[d.start:d.end] for d in found if d.code == "PK204") == ["bad anatomy", "interlocked fingers"]
@@ -960,7 +948,7 @@ def test_a_styles_row_named_for_another_family_is_linted_with_that_family():
 def test_a_quality_block_written_again_at_the_end_is_the_authors():
     # unseen_dec7 m23 (both judges: 11 findings noise, their fixes wrong): the model card's own format writes the
     # quality block before and after the subject; the two slips inside the prompt are still repeats
-    text = _seventh_unseen(23)["prompt"]
+    text = _unseen("unseen_dec7", 23)["prompt"]
     found = [text[d.start:d.end] for d in lint_prompt(text, "illustrious-xl").diagnostics if d.code == "PK204"]
     assert found == ["best quality", "candid"]
     negative = lint_prompt(text, "illustrious-xl", negative=True).diagnostics  # a preset pasted twice: each repeat
@@ -974,7 +962,7 @@ def test_a_quality_block_written_again_at_the_end_is_the_authors():
 def test_a_spaced_count_tag_and_a_score_up_the_ladder_does_not_have_on_pony():
     # unseen_dec7 m6 (both judges): e621 knows '1 girl' as an alias of 'female', but the count tag is '1girl'; Pony
     # V6's top score is the bare 'score_9'
-    text = _seventh_unseen(6)["prompt"]
+    text = _unseen("unseen_dec7", 6)["prompt"]
     found = {(d.code, text[d.start:d.end], tuple(d.suggestions)) for d in lint_prompt(text, "pony-v6").diagnostics}
     assert ("PK217", "1 girl", ("1girl",)) in found
     assert ("PK308", "score_9_up", ("score_9",)) in found
@@ -990,7 +978,7 @@ def test_a_word_written_after_by_elsewhere_is_an_artist_not_a_typo():
 
 def test_comfyui_embedding_syntax_in_an_a1111_prompt():
     # unseen_dec7 m31 (judge 15): a model card's A1111 negative written with ComfyUI's 'embedding:folder/name'
-    negative = _seventh_unseen(31)["negative_prompt"]
+    negative = _unseen("unseen_dec7", 31)["negative_prompt"]
     found = [(negative[d.start:d.end], d.suggestions) for d in
              lint_prompt(negative, "animagine-xl-4.0", negative=True).diagnostics if d.code == "PK106"]
     assert found == [("embedding:sdxl/negativeXL_D", ["negativeXL_D"]),
@@ -1000,7 +988,7 @@ def test_comfyui_embedding_syntax_in_an_a1111_prompt():
 
 def test_a_phrase_with_one_letter_too_many():
     # unseen_dec7 m19 'cat hears' (both judges) and unseen_dec5 m18 'Two-toned hair' (both judges)
-    text = _seventh_unseen(19)["prompt"]
+    text = _unseen("unseen_dec7", 19)["prompt"]
     found = [(text[d.start:d.end], d.suggestions) for d in lint_prompt(text, "illustrious-xl").diagnostics]
     assert ("cat hears", ["cat ears"]) in found
     assert lint_prompt("1girl, two-toned hair", "illustrious-xl").diagnostics[0].suggestions == ["two-tone hair"]
@@ -1010,7 +998,7 @@ def test_a_phrase_with_one_letter_too_many():
 def test_a_typo_of_a_tag_the_prompt_has_already_is_a_copy_to_remove():
     # unseen_dec7 m5 (judge 16): fixing 'backgroud' made a third 'detailed background'; the SD1 corpus's 'lowers'
     # beside 'lowres' (an independent judge: useful) is the same case for whole-tag typos
-    text = _seventh_unseen(5)["prompt"]
+    text = _unseen("unseen_dec7", 5)["prompt"]
     found = [d for d in lint_prompt(text, "illustrious-xl").diagnostics if text[d.start:d.end] == "backgroud"]
     assert len(found) == 1 and "has already" in found[0].message and not found[0].suggestions
     fixed = fix_text(text, "illustrious-xl", select=["PK215"], unsafe=True)[0]
@@ -1022,7 +1010,7 @@ def test_a_typo_of_a_tag_the_prompt_has_already_is_a_copy_to_remove():
 
 def test_an_sd15_embedding_inside_a_phrase():
     # unseen_dec7 m7 (judge 16): 'painting by bad-artist' in a Pony negative; A1111 finds the name inside the phrase
-    negative = _seventh_unseen(7)["negative_prompt"]
+    negative = _unseen("unseen_dec7", 7)["negative_prompt"]
     found = [negative[d.start:d.end] for d in lint_prompt(negative, "pony-v6", negative=True).diagnostics
              if d.code == "PK309"]
     assert found == ["bad-artist"]
