@@ -701,17 +701,25 @@ class AliasTag(TagRule):
 
 def _said_elsewhere(ctx: LintContext, tag, name: str) -> bool:
     """Another tag of ``tag``'s region (between the same ``BREAK``/``AND``s) is ``name``, with a weight above 0."""
+    bounds = region_bounds(ctx)
     index = ctx.__dict__.get("_names_by_region")
     if index is None:  # name -> [(region, tag)], built once a prompt: one look-up per finding, whatever its size
-        bounds = [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
         index = ctx.__dict__["_names_by_region"] = {}
         for t in ctx.tags:
             if t.weight > 0:
                 index.setdefault(t.name, []).append((bisect_right(bounds, t.start) if bounds else 0, t))
-        index[None] = bounds
-    bounds = index[None]
     where = bisect_right(bounds, tag.start) if bounds else 0
     return any(region == where and t is not tag for region, t in index.get(name, ()))
+
+
+def region_bounds(ctx: LintContext) -> list[int]:
+    """Where the prompt's top-level ``AND``s and ``BREAK``s start: a tag's region is ``bisect_right`` of its
+    start. Found once a prompt; a plain caption (no syntax) has none, and its tree need not be built to know it."""
+    bounds = ctx.__dict__.get("_region_bounds")
+    if bounds is None:
+        bounds = ctx.__dict__["_region_bounds"] = [] if ctx.prompt.plain_caption else \
+            [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+    return bounds
 
 
 def _everyday_alias(ctx: LintContext, tag):
@@ -882,9 +890,7 @@ class DuplicateTag(Rule):
         repeated = _repeated(ctx.tags)
         if not repeated:
             return []
-        # a plain caption (no syntax) holds no AND and no BREAK: its tree need not be built to know it
-        bounds = [] if ctx.prompt.plain_caption else \
-            [n.start for n in ctx.prompt.children if type(n) is And or type(n) is Break]
+        bounds = region_bounds(ctx)
         # (region, branch, name) -> the first copy, or a list of the copies once there are two. A tag at top
         # level of the first region is keyed by its name alone: no tuple and no list for the many tags that
         # occur once in a big caption.
