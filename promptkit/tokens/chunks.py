@@ -367,8 +367,7 @@ def embedding_index(names: dict[str, int], tokenizer: ClipBPE | None = None) -> 
 
 def tokenize_fragments(prompt: Prompt, tokenizer: ClipBPE | None = None) -> list[tuple[array, float, _Spans] | None]:
     """Each fragment's (token ids, weight, their source spans), in order; None marks a BREAK. The first half of
-    :func:`plan_chunks`, apart so that a caller may count the tokens (:func:`token_total`) before deciding to plan:
-    a prompt of at most 75 tokens has no boundary but its BREAKs."""
+    :func:`plan_chunks`: the tokens it fills the chunks with."""
     bpe = tokenizer or clip_bpe()
     out: list[tuple[array, float, _Spans] | None] = []
     encode_run = bpe.encode_run
@@ -399,20 +398,12 @@ def tokenize_fragments(prompt: Prompt, tokenizer: ClipBPE | None = None) -> list
     return out
 
 
-def token_total(fragments: list[tuple[array, float, _Spans] | None]) -> int:
-    """Every token of :func:`tokenize_fragments`' fragments, BREAKs aside. At most :data:`CHUNK_LENGTH`: no chunk
-    of the plan fills, so each of its boundaries is a BREAK's."""
-    return sum(len(fragment[0]) for fragment in fragments if fragment is not None)
-
-
 def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None = None,
-                embeddings: EmbeddingIndex | None = None,
-                fragments: list[tuple[array, float, _Spans] | None] | None = None) -> ChunkPlan:
+                embeddings: EmbeddingIndex | None = None) -> ChunkPlan:
     """Cut ``prompt`` into chunks exactly as A1111's ``tokenize_line`` does.
 
     ``embeddings`` (see :func:`embedding_index`) marks textual-inversion names: each becomes its vector count
-    of placeholder tokens, moved whole to the next chunk when it does not fit. ``fragments``: the prompt's
-    :func:`tokenize_fragments`, when the caller has them already.
+    of placeholder tokens, moved whole to the next chunk when it does not fit.
     """
     bpe = tokenizer or clip_bpe()
     chunks: list[Chunk] = []
@@ -429,7 +420,7 @@ def plan_chunks(prompt: Prompt, backtrack: int = 20, tokenizer: ClipBPE | None =
         last_comma = -1
 
     comma = bpe.comma
-    for fragment in fragments if fragments is not None else tokenize_fragments(prompt, bpe):
+    for fragment in tokenize_fragments(prompt, bpe):
         if fragment is None:
             next_chunk(forced=True)
             continue
